@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab drives. Idempotent; needs root.
+set -euo pipefail
+packages=(
+    coturn            # turnserver, turnutils_natdiscovery
+    nftables          # NAT and filtering
+    conntrack         # flush NAT bindings
+    iproute2          # ip netns (inspection only; the lab builds with pyroute2)
+    iputils-ping
+    tcpdump
+    procps
+    psmisc
+    libnetfilter-queue-dev   # userspace delay/jitter/loss shaper (no netem here)
+    gcc
+    python3-venv
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "setup-debian: all packages present"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-debian: root is needed to install: ${missing[*]}" >&2
+    exit 1
+fi
+echo "setup-debian: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian starts coturn as a service on install; the lab runs its own relays only.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+pkill -x turnserver 2>/dev/null || true
