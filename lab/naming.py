@@ -1,6 +1,8 @@
 """The names every lab-made resource carries, so `icelab clean` can find them after a crash.
 
 One place decides them: network namespaces, nftables tables, Docker labels, state folders.
+A scope (env ICELAB_SCOPE) nests all names one level deeper, so that concurrent test runs
+never see each other's resources; `icelab clean` without a scope removes every scope's.
 """
 
 from __future__ import annotations
@@ -9,19 +11,31 @@ import os
 from pathlib import Path
 
 PREFIX = "icelab"
-# Network namespaces: "icelab-<topology>-<node>".
-NETNS_PREFIX = f"{PREFIX}-"
 # nftables tables created by the lab (inside lab namespaces): "icelab_<what>".
 NFT_TABLE_PREFIX = f"{PREFIX}_"
-# Docker label set on every container and image the lab creates.
+# Docker label set on every container and image the lab creates; its value is the scope.
 DOCKER_LABEL = "org.icelab.managed"
-# Runtime state (one folder per topology that is up); survives the orchestrator's crash.
-STATE_DIR = Path(os.environ.get("ICELAB_STATE_DIR", "/run/icelab"))
+
+
+def scope() -> str:
+    return os.environ.get("ICELAB_SCOPE", "")
+
+
+def netns_prefix(scope_name: str | None = None) -> str:
+    """Prefix of every lab namespace in a scope: "icelab-" or "icelab-<scope>-"."""
+    s = scope() if scope_name is None else scope_name
+    return f"{PREFIX}-{s}-" if s else f"{PREFIX}-"
 
 
 def netns_name(topology: str, node: str) -> str:
-    return f"{NETNS_PREFIX}{topology}-{node}"
+    return f"{netns_prefix()}{topology}-{node}"
 
 
-def is_lab_netns(name: str) -> bool:
-    return name.startswith(NETNS_PREFIX)
+def is_lab_netns(name: str, scope_name: str | None = None) -> bool:
+    return name.startswith(netns_prefix(scope_name))
+
+
+def state_dir() -> Path:
+    """Runtime state (one folder per topology that is up); survives the orchestrator's crash."""
+    base = Path(os.environ.get("ICELAB_STATE_DIR", "/run/icelab"))
+    return base / scope() if scope() else base

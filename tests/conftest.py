@@ -1,10 +1,16 @@
-"""Shared test set-up. The lab needs root for namespaces, nftables and coturn."""
+"""Shared test set-up. The lab needs root for namespaces, nftables and coturn.
+
+Every pytest process works in its own naming scope (see lab.naming), so two test runs on one
+machine never touch each other's namespaces.
+"""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+os.environ.setdefault("ICELAB_SCOPE", f"t{os.getpid()}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
