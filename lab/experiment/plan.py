@@ -1,0 +1,44 @@
+"""Expanding an experiment into its trials: policy x RTT x loss x repetition, in a stable order."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from lab.experiment.spec import ExperimentSpec, PolicySpec
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    index: int
+    trial_id: str
+    policy: PolicySpec
+    rtt_ms: float
+    loss_pct: float
+    repetition: int
+    seed: int
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}".replace(".", "p")
+
+
+def trial_seed(base_seed: int, trial_id: str) -> int:
+    digest = hashlib.sha256(f"{base_seed}:{trial_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def plan_trials(spec: ExperimentSpec, repetitions: int | None = None) -> list[TrialPlan]:
+    """Every trial of the run; repetitions are the outer loop so a cut-short run stays balanced."""
+    reps = repetitions if repetitions is not None else spec.repetitions
+    plans: list[TrialPlan] = []
+    for rep in range(reps):
+        for rtt in spec.matrix.rtt_ms:
+            for loss in spec.matrix.loss_pct:
+                for policy in spec.policies:
+                    trial_id = f"{policy.name}-rtt{_fmt(rtt)}-loss{_fmt(loss)}-r{rep}"
+                    plans.append(TrialPlan(
+                        index=len(plans), trial_id=trial_id, policy=policy, rtt_ms=rtt,
+                        loss_pct=loss, repetition=rep, seed=trial_seed(spec.seed, trial_id),
+                    ))
+    return plans
