@@ -1,0 +1,86 @@
+"""The reliability layer over impaired in-memory links: each message once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lab.rtc.signaling import MemoryChannelPair, OutageWindow, SignalingImpairments
+
+
+async def _collect(channel, n: int, timeout: float = 20.0) -> list[dict]:
+    got: list[dict] = []
+    done = asyncio.Event()
+
+    def on_message(body: dict) -> None:
+        got.append(body)
+        if len(got) >= n:
+            done.set()
+
+    channel.on("message", on_message)
+    await asyncio.wait_for(done.wait(), timeout)
+    return got
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_drop_duplicate_reorder_deliver_each_message_once_in_order(seed: int) -> None:
+    bad = SignalingImpairments(delay_ms=5, jitter_ms=5, drop=0.2, duplicate=0.3, reorder=0.3, seed=seed)
+    pair = MemoryChannelPair(bad, bad.model_copy(update={"seed": seed + 100}))
+    pair.start()
+    try:
+        receiving = asyncio.create_task(_collect(pair.b, 50))
+        back = asyncio.create_task(_collect(pair.a, 20))
+        for i in range(50):
+            pair.a.send({"i": i})
+        for i in range(20):
+            pair.b.send({"j": i})
+        assert [m["i"] for m in await receiving] == list(range(50))
+        assert [m["j"] for m in await back] == list(range(20))
+        stats = pair.a.path.stats
+        assert stats["dropped"] > 0 and stats["duplicated"] > 0 and stats["held"] > 0
+        assert pair.b.session.stats.duplicates_dropped > 0
+    finally:
+        await pair.close()
+
+
+async def test_messages_sent_during_an_outage_arrive_after_it() -> None:
+    pair = MemoryChannelPair()
+    pair.start()
+    try:
+        receiving = asyncio.create_task(_collect(pair.b, 10))
+        pair.begin_outage()
+        for i in range(10):
+            pair.a.send({"i": i})
+        await asyncio.sleep(0.3)
+        assert not receiving.done()
+        assert pair.a.session.unacked == 10
+        pair.end_outage()
+        assert [m["i"] for m in await receiving] == list(range(10))
+    finally:
+        await pair.close()
+
+
+async def test_configured_outage_window_delays_but_does_not_lose() -> None:
+    window = SignalingImpairments(outages=(OutageWindow(start_s=0.0, duration_s=0.4),))
+    pair = MemoryChannelPair(window)
+    pair.start()
+    try:
+        receiving = asyncio.create_task(_collect(pair.b, 3))
+        for i in range(3):
+            pair.a.send({"i": i})
+        await asyncio.sleep(0.1)
+        assert not receiving.done()
+        assert [m["i"] for m in await receiving] == [0, 1, 2]
+        assert pair.a.path.stats["lost_in_outage"] >= 3
+    finally:
+        await pair.close()
+
+
+def test_impairments_are_validated() -> None:
+    with pytest.raises(ValueError):
+        SignalingImpairments(drop=1.0)
+    with pytest.raises(ValueError):
+        SignalingImpairments(delay_ms=-1)
+    with pytest.raises(ValueError):
+        SignalingImpairments.model_validate({"delay": 3})
