@@ -1,0 +1,134 @@
+"""Real coturn in lab namespaces: readiness, kill/stop/restart, blackhole, credentials."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from lab.turn import RelayError, ephemeral_credential, lab_ca_file
+from lab.turn.netns import socket_in_netns
+from lab.turn.probe import binding_request
+from tests.turn.conftest import turnservers_in
+
+
+def stun_answers(netns: str, address: str, port: int = 3478) -> bool:
+    with socket_in_netns(netns, socket.SOCK_DGRAM) as sock:
+        return binding_request(sock, (address, port), timeout=1.0) is not None
+
+
+def test_start_returns_once_relay_answers_stun_and_kill_stop_restart(make_relay, lanlab) -> None:
+    relay = make_relay()
+    client_ns = lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    assert relay.running
+    # answered from another lab host, not only from the relay's own namespace
+    assert stun_answers(client_ns, "10.77.0.1")
+    assert relay.files.log.is_file() and relay.files.log.parent.name == "out"
+
+    old_pid = relay.pid
+    relay.restart()
+    assert relay.pid != old_pid and stun_answers(client_ns, "10.77.0.1")
+    relay.kill()
+    assert not relay.running and not turnservers_in([relay.netns])
+    assert not stun_answers(client_ns, "10.77.0.1")
+    relay.start()
+    relay.stop()
+    assert not relay.running and not turnservers_in([relay.netns])
+
+
+def test_several_relays_run_at_once(make_relay, lanlab) -> None:
+    first = make_relay("r1", "10.77.0.1")
+    second = make_relay("r2", "10.77.0.5")
+    client_ns = lanlab.add_host("a", "10.77.0.2/24")
+    first.start()
+    second.start()
+    first.kill()
+    assert stun_answers(client_ns, "10.77.0.5") and not stun_answers(client_ns, "10.77.0.1")
+
+
+def test_start_failure_is_a_clear_error_and_leaves_nothing(make_relay, lanlab) -> None:
+    relay = make_relay()
+    # an address the host does not have: coturn cannot listen
+    broken = make_relay("r2", "10.77.0.1", port=3480, tls_port=5351, alt_address="10.77.0.66")
+    relay_ns = relay.netns
+    broken.netns = relay_ns  # same host, but 10.77.0.66 is not configured there
+    from tests.turn.lanlab import LanLab  # noqa: F401
+    with pytest.raises(RelayError, match="r2"):
+        broken.start(timeout=5)
+    assert not turnservers_in(lanlab.namespaces)
+
+
+def test_blackhole_drops_relay_traffic_until_lifted(make_relay, lanlab) -> None:
+    relay = make_relay()
+    client_ns = lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    relay.blackhole()
+    assert not stun_answers(client_ns, "10.77.0.1")
+    relay.unblackhole()
+    assert stun_answers(client_ns, "10.77.0.1")
+
+
+def test_expired_ephemeral_credentials_are_refused(make_relay, lanlab, turn_client) -> None:
+    relay = make_relay(auth_secret="lab-secret", max_allocate_lifetime=5)
+    lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    server = ["10.77.0.1", 3478]
+
+    valid = relay.credential("alice", ttl=60)
+    ok = turn_client("a", server=server, username=valid.username, password=valid.password)
+    assert "allocated" in ok.read("allocated")
+    assert "expires in 5 seconds" in ok.read("info")["info"]  # lifetime down to seconds
+
+    expired = ephemeral_credential("lab-secret", "alice", ttl=-30)
+    refused = turn_client("a", server=server, username=expired.username,
+                          password=expired.password)
+    line = refused.read("allocated")["error"]
+    assert "401 Unauthorized" in line and "expired" in line and "10.77.0.1:3478" in line
+
+    wrong = ephemeral_credential("other-secret", "alice", ttl=60)
+    line = turn_client("a", server=server, username=wrong.username,
+                       password=wrong.password).read("allocated")["error"]
+    assert "401" in line and "wrong secret" in line
+
+
+def test_restarted_relay_does_not_bring_the_old_allocation_back(make_relay, lanlab,
+                                                                turn_client) -> None:
+    relay = make_relay()
+    lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    cred = relay.credential()
+    client = turn_client("a", server=["10.77.0.1", 3478], username=cred.username,
+                         password=cred.password)
+    assert "allocated" in client.read("allocated")
+    client.command("refresh")
+    assert client.read("refresh")["refresh"] == "ok"
+    relay.restart()
+    client.command("refresh")
+    # RFC 8656: a refresh for an allocation the server does not hold -> 437 Allocation Mismatch
+    assert client.read("refresh")["refresh"].startswith("437")
+
+
+@pytest.mark.parametrize("transport, tls", [("tcp", False), ("tcp", True)])
+def test_allocation_over_tcp_and_tls(make_relay, lanlab, turn_client, transport, tls) -> None:
+    relay = make_relay()
+    lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    cred = relay.credential()
+    client = turn_client("a", server=["10.77.0.1", 5349 if tls else 3478], username=cred.username,
+                         password=cred.password, transport=transport, tls=tls,
+                         ca_file=lab_ca_file())
+    assert "allocated" in client.read("allocated")
+
+
+def test_tls_without_the_lab_ca_is_refused_with_a_clear_line(make_relay, lanlab,
+                                                             turn_client) -> None:
+    relay = make_relay()
+    lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    cred = relay.credential()
+    client = turn_client("a", server=["10.77.0.1", 5349], username=cred.username,
+                         password=cred.password, transport="tcp", tls=True,
+                         ca_file="/nonexistent-ca.pem")
+    line = client.read("allocated")["error"]
+    assert "TLS failed" in line and "certificate verify failed" in line
