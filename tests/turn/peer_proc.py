@@ -17,6 +17,7 @@ import time
 
 from aiortc import (AudioStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection,
                     RTCSessionDescription)
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from lab.turn import diagnostics
 
@@ -61,7 +62,8 @@ async def main() -> None:
 
     servers = [RTCIceServer(**server) for server in options["ice_servers"]]
     pc = RTCPeerConnection(RTCConfiguration(iceServers=servers,
-                                            iceTransportPolicy=options.get("policy", "relay")))
+                                            iceTransportPolicy=RTCIceTransportPolicy(
+                                                options.get("policy", "relay"))))
     counter = [0]
     pc.addTrack(AudioStreamTrack())
 
