@@ -137,3 +137,20 @@ async def test_server_runs_as_a_module_with_recognisable_argv() -> None:
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_reconnect_now_resumes_the_session_at_once() -> None:
+    async with SignalingServer("127.0.0.1", 0) as server:
+        async with SignalingClient.create(server.url, "r8", "alice") as a, SignalingClient.create(server.url, "r8", "bob") as b:
+            await a.wait_connected(10)
+            await b.wait_connected(10)
+            a.reconnect_now()
+            to_b = asyncio.create_task(_collect(b, 3))
+            for i in range(3):
+                a.send({"i": i})
+            assert [m["i"] for m in await to_b] == [0, 1, 2]
+            for _ in range(1000):
+                if a.connects == 2 and a.connected:
+                    break
+                await asyncio.sleep(0.01)
+            assert a.connects == 2 and a.connected

@@ -83,6 +83,7 @@ class SignalingClient(SignalingChannel):
         self._runner: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closing = False
+        self._skip_backoff = False
         self.connects = 0
         self.last_error: str | None = None
 
@@ -126,6 +127,14 @@ class SignalingClient(SignalingChannel):
     def end_outage(self) -> None:
         self.clock.end_outage()
 
+    def reconnect_now(self) -> None:
+        """The network changed (handover, new address): drop the connection, reconnect at once."""
+        self._skip_backoff = True
+        ws = self._ws
+        if ws is not None:
+            self.last_error = "network changed"
+            asyncio.get_running_loop().create_task(ws.close(4001, "network changed"))
+
     async def __aenter__(self) -> SignalingClient:
         await self.start()
         return self
@@ -160,6 +169,10 @@ class SignalingClient(SignalingChannel):
                 return
             if self._closing:
                 return
+            if self._skip_backoff:
+                self._skip_backoff = False
+                attempt = 0
+                continue
             delay = self.config.backoff.delay(attempt, self._backoff_rng)
             attempt += 1
             await asyncio.sleep(delay)
