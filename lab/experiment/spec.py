@@ -177,7 +177,7 @@ Side = Literal["offerer", "answerer", "both", "polite", "impolite"]
 
 # The named policies of the issue; a [[policies]] table may start from one and override fields.
 PRESETS: dict[str, dict[str, object]] = {
-    "none": {"trigger": "never"},
+    "none": {"trigger": "never", "also_on_failed": False},
     "on-failed": {"trigger": "failed", "action": "restart-ice"},
     "on-disconnected": {"trigger": "disconnected", "action": "restart-ice"},
     "on-network-change": {"trigger": "network-change", "action": "restart-ice"},

@@ -1,0 +1,46 @@
+"""Entry point of the peer agent (see lab.runtime.agent)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from lab.runtime.agent.config import AgentConfig
+from lab.runtime.agent.control import ControlChannel
+from lab.runtime.agent.session import PeerSession
+
+
+async def serve(config: AgentConfig, control: ControlChannel) -> int:
+    session = PeerSession(config, control)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, ctx: logging.getLogger("lab.agent").warning(
+        "unhandled: %s", ctx.get("exception") or ctx.get("message")))
+    try:
+        await session.start()
+        async for command in control.commands():
+            if not await session.command(command):
+                break
+    except Exception as exc:
+        logging.getLogger("lab.agent").exception("agent failed")
+        control.emit("error", message=f"{type(exc).__name__}: {exc}", fatal=True)
+        return 1
+    finally:
+        await session.stop()
+        control.emit("agent_exit")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    control = ControlChannel()
+    config = AgentConfig.model_validate_json(args[0])
+    return asyncio.run(serve(config, control))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

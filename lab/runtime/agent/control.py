@@ -1,0 +1,48 @@
+"""The agent's control channel: JSON lines on the process's own stdin/stdout pipes.
+
+The pipes are inherited from the orchestrator (through the runtime's popen), so this channel
+never crosses the lab network: faults cannot touch it. Events go out as
+{"t": time.monotonic(), "kind": ..., ...}; commands come in as {"cmd": ..., ...}.
+stdout is reserved for events: anything else printing to it is redirected to stderr (the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+class ControlChannel:
+    def __init__(self) -> None:
+        self._out_fd = os.dup(sys.stdout.fileno())
+        # stray prints from libraries must not corrupt the event stream
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        self.closed = False
+
+    def emit(self, kind: str, t: float | None = None, **fields: Any) -> None:
+        if self.closed:
+            return
+        record = {"t": time.monotonic() if t is None else t, "kind": kind, **fields}
+        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        try:
+            os.write(self._out_fd, line)
+        except (BrokenPipeError, OSError):
+            self.closed = True  # the orchestrator is gone; the agent will be told to stop or killed
+
+    async def commands(self) -> AsyncIterator[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 22)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while True:
+            line = await reader.readline()
+            if not line:
+                yield {"cmd": "stop", "reason": "control channel closed"}
+                return
+            line = line.strip()
+            if line:
+                yield json.loads(line)

@@ -1,0 +1,78 @@
+"""Synthetic media fit for timing: a silent 8 kHz audio track, one RTP packet every 20 ms.
+
+The media unit is the RTP packet: its sequence number and SSRC identify it, and they travel in
+clear even inside SRTP, so a packet capture at the receiver can check the agent's timings.
+`RtpTap` reports every unit at the moment the DTLS transport hands it to ICE (media_tx) and the
+moment it comes out of SRTP at the receiver (media_rx), with time.monotonic().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCDtlsTransport, RTCRtpSender
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+
+Emit = Callable[..., None]
+
+
+def is_rtp(data: bytes) -> bool:
+    # RTCP packet types 192..223 sit where RTP has marker + payload type (RFC 5761)
+    return len(data) >= 12 and (data[0] >> 6) == 2 and not 192 <= data[1] <= 223
+
+
+def rtp_seq_ssrc(data: bytes) -> tuple[int, int]:
+    return int.from_bytes(data[2:4], "big"), int.from_bytes(data[8:12], "big")
+
+
+class SilenceTrack(AudioStreamTrack):
+    """aiortc's silent audio track: 160 samples of 8 kHz mono every 20 ms (cheap to encode)."""
+
+
+class RtpTap:
+    """Wraps one DTLS transport's RTP send and receive paths to report every media unit."""
+
+    def __init__(self, emit: Emit) -> None:
+        self._emit = emit
+        self._tapped: set[int] = set()
+
+    def attach(self, transport: RTCDtlsTransport) -> None:
+        if id(transport) in self._tapped:
+            return
+        self._tapped.add(id(transport))
+        send_rtp: Callable[[bytes], Awaitable[None]] = transport._send_rtp
+        handle_rtp: Callable[..., Awaitable[None]] = transport._handle_rtp_data
+        emit = self._emit
+
+        async def tapped_send(data: bytes) -> None:
+            await send_rtp(data)
+            if is_rtp(data):
+                seq, ssrc = rtp_seq_ssrc(data)
+                emit("media_tx", seq=seq, ssrc=ssrc)
+
+        async def tapped_handle(data: bytes, arrival_time_ms: int) -> None:
+            if is_rtp(data):
+                seq, ssrc = rtp_seq_ssrc(data)
+                emit("media_rx", t=time.monotonic(), seq=seq, ssrc=ssrc)
+            await handle_rtp(data, arrival_time_ms=arrival_time_ms)
+
+        transport._send_rtp = tapped_send  # type: ignore[method-assign]
+        transport._handle_rtp_data = tapped_handle  # type: ignore[method-assign]
+
+
+def prefer_codec(transceiver: Any, codec: str) -> None:
+    capabilities = RTCRtpSender.getCapabilities("audio")
+    wanted = [c for c in capabilities.codecs if c.mimeType.lower() == f"audio/{codec.lower()}"]
+    if wanted:
+        transceiver.setCodecPreferences(wanted)
+
+
+async def drain(track: MediaStreamTrack) -> None:
+    """Consume a remote track so its decoded frames do not pile up."""
+    with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+        while True:
+            await track.recv()

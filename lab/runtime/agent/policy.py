@@ -1,0 +1,105 @@
+"""Restart policies: when a peer restarts, given its connection's states and network events.
+
+The policy decides; the session performs the action (restartIce, a legacy iceRestart offer, or
+a full reconnect). Nothing fires before the call first connected. After a restart, if the call is
+not connected again within retry_s, the policy restarts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from lab.experiment.spec import PolicySpec
+
+Perform = Callable[[str], Awaitable[None]]
+CONNECTED = ("connected", "completed")
+
+
+class RestartPolicy:
+    def __init__(self, spec: PolicySpec, active: bool, perform: Perform) -> None:
+        self.spec = spec
+        self.active = active and (spec.trigger != "never" or spec.also_on_failed)
+        self._perform = perform
+        self._was_connected = False
+        self._connected = False
+        self._pending: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
+        self._busy = False
+
+    def on_state(self, state: str) -> None:
+        """Feed every ICE connection state (and connection state) change."""
+        if state in CONNECTED:
+            self._was_connected = self._connected = True
+            self._cancel_pending()
+            self._cancel_retry()
+            return
+        self._connected = False
+        if not self.active or not self._was_connected:
+            return
+        if state == "disconnected" and self.spec.trigger == "disconnected":
+            self._schedule(self.spec.grace_s, "disconnected")
+        elif state == "failed" and (self.spec.trigger in ("failed", "disconnected") or self.spec.also_on_failed):
+            self._cancel_pending()
+            self._fire("failed")
+
+    def on_network_change(self) -> None:
+        if self.active and self._was_connected and self.spec.trigger == "network-change":
+            self._cancel_pending()
+            self._fire("network-change")
+
+    def _schedule(self, delay: float, reason: str) -> None:
+        if self._pending is not None and not self._pending.done():
+            return
+        if delay <= 0:
+            self._fire(reason)
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            if not self._connected:
+                self._fire(reason)
+
+        self._pending = asyncio.get_running_loop().create_task(later())
+
+    def _fire(self, reason: str) -> None:
+        if self._busy:
+            return
+        self._busy = True
+
+        async def run() -> None:
+            try:
+                await self._perform(reason)
+            finally:
+                self._busy = False
+            self._arm_retry()
+
+        asyncio.get_running_loop().create_task(run())
+
+    def _arm_retry(self) -> None:
+        self._cancel_retry()
+
+        async def retry() -> None:
+            await asyncio.sleep(self.spec.retry_s)
+            if not self._connected:
+                self._fire("retry")
+
+        self._retry = asyncio.get_running_loop().create_task(retry())
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    def _cancel_retry(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+
+    async def close(self) -> None:
+        for task in (self._pending, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,0 +1,337 @@
+"""One peer's side of a trial: the call, its negotiation, its restart policy, its reports.
+
+Signaling messages are wrapped with a connection generation ("gen") so that a full reconnect
+(a new RTCPeerConnection on both sides) never mixes the old connection's messages with the new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import Any
+
+from aiortc import RTCSessionDescription
+from pyee.asyncio import AsyncIOEventEmitter
+
+from lab.runtime.agent import rtc
+from lab.runtime.agent.config import AgentConfig
+from lab.runtime.agent.control import ControlChannel
+from lab.runtime.agent.media import RtpTap, SilenceTrack, drain, prefer_codec
+from lab.runtime.agent.policy import RestartPolicy
+
+log = logging.getLogger("lab.agent")
+
+PAIR_POLL_S = 0.01
+
+
+class ControlRelayChannel(AsyncIOEventEmitter):
+    """Signaling relayed by the orchestrator over the control pipes (the 'control' path)."""
+
+    def __init__(self, control: ControlChannel) -> None:
+        super().__init__()
+        self._control = control
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._control.emit("signal", msg=message)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        self.emit("message", message)
+
+
+class GenerationChannel(AsyncIOEventEmitter):
+    """The channel one RTCPeerConnection's negotiation sees: its own generation's messages only."""
+
+    def __init__(self, inner: Any, generation: int, on_sent: Any) -> None:
+        super().__init__()
+        self.inner = inner
+        self.generation = generation
+        self._on_sent = on_sent
+        self.session = getattr(inner, "session", None)
+
+    def send(self, message: dict[str, Any]) -> Any:
+        self._on_sent(message)
+        return self.inner.send({**message, "gen": self.generation})
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        if message.get("gen") == self.generation:
+            self.emit("message", {k: v for k, v in message.items() if k != "gen"})
+
+
+class PeerSession:
+    def __init__(self, config: AgentConfig, control: ControlChannel) -> None:
+        self.config = config
+        self.control = control
+        self.emit = control.emit
+        self.tap = RtpTap(self.emit)
+        self.generation = 0
+        self.pc: Any = None
+        self.negotiator: Any = None
+        self.channel: GenerationChannel | None = None
+        self.signaling: Any = None
+        self.policy = RestartPolicy(config.policy, config.restarts, self._perform_restart)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_pair: dict[str, Any] | None = None
+        self._stopping = False
+        self._watcher: Any = None
+
+    # ----- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        c = self.config
+        self.emit("agent_ready", host=c.host, pid=os.getpid(), role=c.role, polite=c.polite,
+                  restarts=c.restarts, policy=c.policy.name, restartable=rtc.restartable())
+        if c.signaling.path == "control":
+            self.signaling = ControlRelayChannel(self.control)
+        else:
+            from lab.rtc.signaling import SignalingClient
+
+            assert c.signaling.url, "lab signaling needs a url"
+            self.signaling = SignalingClient.create(c.signaling.url, c.signaling.room, c.role)
+            self.signaling.on("state", lambda s: self.emit("signaling_channel", state=s.get("state"),
+                                                            reason=s.get("reason")))
+            await self.signaling.start()
+        self.signaling.on("message", self._on_signal)
+        if c.watch_network:
+            from lab.runtime.agent.netwatch import NetworkWatcher
+
+            self._watcher = NetworkWatcher(asyncio.get_running_loop(), self._on_network_change)
+            self._watcher.start()
+        await self._new_connection()
+        self._spawn(self._watch_pair())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.stop()
+        await self.policy.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await self._close_connection()
+        if self.signaling is not None and hasattr(self.signaling, "close"):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.signaling.close(), 2.0)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ----- the peer connection ----------------------------------------------------------
+
+    async def _new_connection(self) -> None:
+        c = self.config
+        pc = rtc.make_peer_connection(c)
+        self.pc = pc
+        generation = self.generation
+        pc.on("signalingstatechange", lambda: self.emit("signaling_state", state=pc.signalingState, gen=generation))
+        pc.on("icegatheringstatechange", lambda: self.emit("gathering_state", state=pc.iceGatheringState, gen=generation))
+        pc.on("iceconnectionstatechange", lambda: self._on_ice_state(pc, generation))
+        pc.on("connectionstatechange", lambda: self._on_connection_state(pc, generation))
+        pc.on("track", self._on_track)
+        self._wrap_remote_description(pc)
+        self.channel = GenerationChannel(self.signaling, generation, self._on_sent)
+        if rtc.PerfectNegotiator is not None and rtc.restartable():
+            self.negotiator = rtc.PerfectNegotiator(pc, self.channel, polite=c.polite, name=f"peer-{c.role}")
+            self.negotiator.on("event", self._on_negotiation_event)
+            self.negotiator.start()
+            if c.role == "offerer":
+                self._add_media(pc)  # -> negotiationneeded -> the first offer
+        else:
+            self.channel.on("message", self._on_plain_message)
+            if c.role == "offerer":
+                self._add_media(pc)
+                await pc.setLocalDescription(await pc.createOffer())
+                self._send_description(pc)
+
+    def _add_media(self, pc: Any) -> None:
+        if self.config.send_media:
+            transceiver = pc.addTransceiver(SilenceTrack(), direction="sendrecv")
+        else:
+            transceiver = pc.addTransceiver("audio", direction="recvonly")
+        prefer_codec(transceiver, self.config.codec)
+        self._tap_transports(pc)
+
+    def _on_track(self, track: Any) -> None:
+        pc = self.pc
+        if self.config.role == "answerer" and self.config.send_media:
+            pc.addTrack(SilenceTrack())
+            for transceiver in pc.getTransceivers():
+                prefer_codec(transceiver, self.config.codec)
+        self._tap_transports(pc)
+        self._spawn(drain(track))
+
+    def _tap_transports(self, pc: Any) -> None:
+        for transceiver in pc.getTransceivers():
+            if transceiver.sender.transport is not None:
+                self.tap.attach(transceiver.sender.transport)
+
+    async def _close_connection(self) -> None:
+        if self.negotiator is not None:
+            with contextlib.suppress(Exception):
+                await self.negotiator.close()
+            self.negotiator = None
+        if self.pc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pc.close(), 3.0)
+
+    def _wrap_remote_description(self, pc: Any) -> None:
+        apply = pc.setRemoteDescription
+
+        async def set_remote(description: Any) -> None:
+            await apply(description)
+            if description.type in ("offer", "answer"):
+                self.emit(f"{description.type}_received", ice_ufrag=_ufrag(description.sdp), gen=self.generation)
+
+        pc.setRemoteDescription = set_remote
+
+    # ----- states and policy ------------------------------------------------------------
+
+    def _on_ice_state(self, pc: Any, generation: int) -> None:
+        state = pc.iceConnectionState
+        self.emit("ice_state", state=state, gen=generation)
+        if pc is self.pc:
+            self.policy.on_state(state)
+
+    def _on_connection_state(self, pc: Any, generation: int) -> None:
+        state = pc.connectionState
+        self.emit("connection_state", state=state, gen=generation)
+        if pc is self.pc and state in ("connected", "disconnected", "failed"):
+            self.policy.on_state(state)
+
+    def _on_network_change(self, info: dict[str, Any]) -> None:
+        self.emit("network_change", **info)
+        self.policy.on_network_change()
+
+    async def _watch_pair(self) -> None:
+        while True:
+            await asyncio.sleep(PAIR_POLL_S)
+            pc = self.pc
+            if pc is None:
+                continue
+            self._tap_transports(pc)
+            try:
+                pair = rtc.selected_pair(pc)
+            except Exception:  # a transport mid-swap; look again next tick
+                continue
+            if pair is not None and pair != self._last_pair:
+                self._last_pair = pair
+                self.emit("selected_pair", gen=self.generation, **pair)
+
+    async def _perform_restart(self, reason: str) -> None:
+        action = self.config.policy.action
+        self.emit("restart", action=action, reason=reason, gen=self.generation)
+        if action == "full-reconnect":
+            await self._full_reconnect(announce=True)
+        elif not rtc.restartable():
+            self.emit("error", message="ICE restart needs lab.rtc's RTCPeerConnection")
+        elif action == "restart-ice":
+            self.pc.restartIce()
+        else:  # the legacy path: an offer made with iceRestart=True, sent by the app itself
+            pc = self.pc
+            if pc.signalingState != "stable":
+                pc.restartIce()
+                return
+            offer = await pc.createOffer(iceRestart=True)
+            await pc.setLocalDescription(offer)
+            if self.negotiator is not None:
+                self.negotiator._send({"description": {"type": offer.type, "sdp": pc.localDescription.sdp}})
+            else:
+                self._send_description(pc)
+
+    async def _full_reconnect(self, announce: bool, generation: int | None = None) -> None:
+        self.generation = generation if generation is not None else self.generation + 1
+        if announce:
+            self.signaling.send({"reconnect": self.generation})
+        old_negotiator, old_pc = self.negotiator, self.pc
+        self.negotiator = None
+        self._last_pair = None
+        if old_negotiator is not None:
+            with contextlib.suppress(Exception):
+                await old_negotiator.close()
+        await self._new_connection()
+        self.emit("pc_replaced", gen=self.generation)
+        if old_pc is not None:
+            self._spawn(_close_quietly(old_pc))
+
+    # ----- signaling --------------------------------------------------------------------
+
+    def _on_signal(self, message: dict[str, Any]) -> None:
+        if "reconnect" in message:
+            generation = int(message["reconnect"])
+            if generation > self.generation:
+                self.emit("restart", action="full-reconnect", reason="remote", gen=generation, remote=True)
+                self._spawn(self._full_reconnect(announce=False, generation=generation))
+            return
+        if self.channel is not None:
+            self.channel.deliver(message)
+
+    def _on_sent(self, message: dict[str, Any]) -> None:
+        description = message.get("description")
+        if isinstance(description, dict) and description.get("type") in ("offer", "answer"):
+            self.emit(f"{description['type']}_sent", ice_ufrag=_ufrag(str(description.get("sdp", ""))),
+                      gen=self.generation)
+
+    def _on_negotiation_event(self, event: dict[str, Any]) -> None:
+        facts = {k: v for k, v in event.items() if k not in ("t", "peer")}
+        self.emit("negotiation", t=event.get("t"), **facts)
+
+    def _send_description(self, pc: Any) -> None:
+        assert self.channel is not None
+        d = pc.localDescription
+        self.channel.send({"description": {"type": d.type, "sdp": d.sdp}})
+
+    async def _on_plain_message_async(self, message: dict[str, Any]) -> None:
+        description = message.get("description")
+        if not description:
+            return
+        pc = self.pc
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=description["sdp"], type=description["type"]))
+        if description["type"] == "offer":
+            await pc.setLocalDescription(await pc.createAnswer())
+            self._send_description(pc)
+
+    def _on_plain_message(self, message: dict[str, Any]) -> None:
+        self._spawn(self._guard(self._on_plain_message_async(message)))
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            log.exception("agent error")
+            self.emit("error", message=f"{type(exc).__name__}: {exc}")
+
+    # ----- commands from the orchestrator -----------------------------------------------
+
+    async def command(self, cmd: dict[str, Any]) -> bool:
+        """Handle one command; False once the agent should exit."""
+        name = cmd.get("cmd")
+        if name == "stop":
+            return False
+        if name == "signal" and isinstance(self.signaling, ControlRelayChannel):
+            self.signaling.deliver(cmd["msg"])
+        elif name == "signaling_outage":
+            begin = getattr(self.signaling, "begin_outage", None)
+            if begin is not None:
+                begin(cmd.get("duration_s"))
+                self.emit("signaling_outage", duration_s=cmd.get("duration_s"))
+        elif name == "restart":
+            await self._perform_restart(str(cmd.get("reason", "orchestrator")))
+        elif name == "ping":
+            self.emit("pong", t_sent=cmd.get("t"), at=time.monotonic())
+        return True
+
+
+async def _close_quietly(pc: Any) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(pc.close(), 3.0)
+
+
+def _ufrag(sdp: str) -> str | None:
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.split(":", 1)[1].strip()
+    return None
