@@ -1,0 +1,147 @@
+"""Link shaping measured with real packets between two lab namespaces.
+
+Timing is checked loosely (the machine is shared and noisy): an added delay must be clearly
+present, loss within a wide band. benchmarks/shaping_accuracy.py prints the precise figures.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from lab.net.shaping import (
+    LinkShaping,
+    apply_shaping,
+    clear_shaping,
+    current_shaping,
+    delay_backend,
+)
+from lab.net.shaping.loss_rules import TABLE
+from lab.net.shaping.nsexec import run_in_netns
+from lab.net.shaping.probe import ProbeResult, run_probe
+from lab.net.shaping.queue_rules import chain_name
+from tests.shaping.conftest import LinkPair, shaper_pids
+
+
+def probe(pair: LinkPair, **kwargs: float) -> ProbeResult:
+    return run_probe(pair.a, pair.b, pair.b_addr, **kwargs)  # type: ignore[arg-type]
+
+
+def test_backend_is_detected_and_cached() -> None:
+    backend = delay_backend()
+    assert backend in ("netem", "nfqueue")
+    assert delay_backend() is backend
+
+
+def test_delay_is_added_on_egress_only(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=40))
+    result = probe(link_pair, count=30, interval_s=0.01)
+    assert ProbeResult.median(result.forward_ms) > 20
+    assert ProbeResult.median(result.back_ms) < 20
+    assert current_shaping(link_pair.a, link_pair.a_if) == LinkShaping(delay_ms=40)
+
+
+def test_both_directions_shaped_by_applying_at_each_end(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=25))
+    apply_shaping(link_pair.b, link_pair.b_if, LinkShaping(delay_ms=25))
+    result = probe(link_pair, count=30, interval_s=0.01)
+    assert ProbeResult.median(result.rtt_ms) > 25
+    assert ProbeResult.median(result.back_ms) > 12
+
+
+def test_jitter_never_releases_a_packet_early(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=30, jitter_ms=10))
+    result = probe(link_pair, count=100, interval_s=0.005)
+    assert min(result.forward_ms) >= 30 - 10 - 0.5
+    spread = max(result.forward_ms) - min(result.forward_ms)
+    assert spread > 5  # uniform over 20 ms: 100 draws span far more than this
+
+
+def test_runtime_change_applies_without_restart(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=10))
+    before = shaper_pids()
+    first = probe(link_pair, count=20)
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=80, loss_pct=1))
+    second = probe(link_pair, count=20)
+    assert ProbeResult.median(second.forward_ms) > ProbeResult.median(first.forward_ms) + 35
+    if delay_backend() == "nfqueue":
+        assert shaper_pids() == before  # the same process took the new parameters
+
+
+def test_loss_is_roughly_applied(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(loss_pct=20))
+    result = probe(link_pair, count=400, interval_s=0.002)
+    assert 8 < result.forward_loss_pct < 35
+
+
+def test_rate_limit_caps_throughput(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(rate_kbit=400))
+    # offer about 2 Mbit/s for 1 s: 250 datagrams of 1000 bytes
+    result = probe(link_pair, count=250, interval_s=0.004, size=1000)
+    delivered_kbit = len(result.forward_ms) * 1000 * 8 / 1000 / 1.0
+    assert delivered_kbit < 400 * 1.6  # the bucket and its queue let a little more through
+    assert len(result.forward_ms) < 200
+
+
+def test_clear_removes_everything(link_pair: LinkPair) -> None:
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=50, jitter_ms=5, loss_pct=5, rate_kbit=5000))
+    clear_shaping(link_pair.a, link_pair.a_if)
+    clear_shaping(link_pair.a, link_pair.a_if)  # idempotent
+    result = probe(link_pair, count=30)
+    assert ProbeResult.median(result.forward_ms) < 25
+    assert len(result.forward_ms) == 30
+    assert shaper_pids() == []
+    assert current_shaping(link_pair.a, link_pair.a_if) is None
+    tc = run_in_netns(link_pair.a, ["tc", "qdisc", "show", "dev", link_pair.a_if]).stdout
+    assert "tbf" not in tc and "netem" not in tc
+    if delay_backend() == "nfqueue":
+        nft = run_in_netns(link_pair.a, ["nft", "list", "ruleset"]).stdout
+        assert chain_name(link_pair.a_if) not in nft
+        assert "egress_" not in nft.split(TABLE, 1)[-1]
+
+
+def test_clear_of_an_unshaped_or_missing_namespace_is_a_no_op(link_pair: LinkPair) -> None:
+    clear_shaping(link_pair.a, link_pair.a_if)
+    clear_shaping(link_pair.a + "-gone", "nothing0")
+
+
+def test_apply_to_a_missing_interface_is_a_clear_error(link_pair: LinkPair) -> None:
+    from lab.errors import LabError
+
+    with pytest.raises(LabError, match="nope0"):
+        apply_shaping(link_pair.a, "nope0", LinkShaping(delay_ms=5))
+
+
+@pytest.mark.skipif(delay_backend() != "nfqueue", reason="the userspace shaper runs only without netem")
+class TestUserspaceShaper:
+    def test_killed_shaper_is_replaced_on_next_apply(self, link_pair: LinkPair) -> None:
+        apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=20))
+        (pid,) = shaper_pids()
+        os.kill(pid, signal.SIGKILL)
+        while pid in shaper_pids():
+            time.sleep(0.01)
+        apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=20))
+        result = probe(link_pair, count=20)
+        assert len(result.forward_ms) == 20
+        assert ProbeResult.median(result.forward_ms) > 10
+
+    def test_shaper_exits_when_its_namespace_goes(self, link_pair: LinkPair) -> None:
+        from pyroute2 import netns
+
+        apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=20))
+        assert len(shaper_pids()) == 1
+        netns.remove(link_pair.a)  # without clear_shaping, as a crashed orchestrator would
+        deadline = time.monotonic() + 10
+        while shaper_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shaper_pids() == []
+
+    def test_process_is_recognisable_and_lives_in_the_lab_namespace(self, link_pair: LinkPair) -> None:
+        apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=5))
+        (pid,) = shaper_pids()
+        with open(f"/proc/{pid}/comm") as comm:
+            assert comm.read().strip() == "icelab-shaper"
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{link_pair.a}").st_ino
