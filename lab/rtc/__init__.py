@@ -1,1 +1,87 @@
+"""Restartable WebRTC peers on aiortc.
 
+`from lab.rtc import RTCPeerConnection` gives a drop-in subclass of aiortc's (pinned 1.16.0,
+aioice 0.13.0) that adds, W3C-shaped:
+
+- `pc.restartIce()`: records the local ICE credentials to replace and updates the
+  negotiation-needed flag; the next offer carries a new ufrag/pwd; negotiationneeded refires on
+  'stable' until an answer without the old credentials is applied.
+  `await pc.createOffer(iceRestart=True)` (legacy) forces new credentials for that offer.
+- `@pc.on("negotiationneeded")`: queued, deferred while an offer/answer operation runs or
+  signalling is not 'stable', not refired while the flag is set, refired after a rollback or an
+  answer that leaves negotiation needed.
+- `await pc.setLocalDescription()` with no argument (offer or answer as needed); rollback with
+  `RTCSessionDescription(sdp="", type="rollback")` through setLocalDescription or
+  setRemoteDescription; an offer arriving in 'have-local-offer' rolls back implicitly.
+  createOffer / createAnswer / setLocalDescription / setRemoteDescription / addIceCandidate run
+  one at a time (the W3C operations chain).
+- `pc.iceConnectionState`: new, checking, completed, disconnected, failed, closed (aiortc says
+  'completed' for connected; a never-restarted connection reports exactly aiortc's states).
+  `pc.connectionState`: new, connecting, connected, disconnected, failed, closed.
+  Detection: `RTCPeerConnection(configuration, detection=DetectionConfig(consent_interval=2.0,
+  disconnected_after=5.0, failed_after=15.0))` (defaults shown). Silence (no datagram and no
+  consent answer) on the active generation for `disconnected_after` s -> 'disconnected', back to
+  'completed' when traffic returns; for `failed_after` s -> 'failed' (terminal until a restart,
+  sends are dropped). Neither closes DTLS, SCTP or the peer connection; senders never stop.
+- ICE generations, make-before-break: a restart creates a new aioice agent (new ufrag/pwd, new
+  sockets, fresh srflx and a new TURN allocation from the *current* configuration). It gathers
+  and checks while the old generation still carries media; when it nominates a pair it takes over
+  sending; the old one keeps receiving for `IceOptions.old_generation_linger` s (3 s). If the new
+  one fails (or exceeds `new_generation_timeout`, 20 s), the old one stays. DTLS session, SRTP
+  keys, SSRCs and data channels survive: no new DTLS handshake. A restart from 'disconnected' or
+  'failed' goes to 'checking', then 'completed' on the same connection.
+  Remote-initiated restarts (a changed remote ufrag/pwd in an offer) are answered with new
+  credentials. Candidates of an old generation are ignored: all candidates are in the SDP (aiortc
+  gathers fully, no trickle); `addIceCandidate(c)` where `c` has a `usernameFragment` attribute
+  that the remote description does not use is ignored quietly.
+- `pc.setConfiguration(RTCConfiguration(iceServers=...))`: new ICE servers for the next
+  generation (fail over to another relay before `restartIce()`). `pc.setIceOptions(IceOptions(
+  host_addresses=("127.0.0.2",)))`: gather the next generation on other local addresses.
+  `RTCPeerConnection(..., ice=IceOptions(host_addresses=("127.0.0.1",)))` is needed for loopback
+  (aioice skips 127.0.0.1 when it enumerates interfaces).
+- `await pc.getStats()`: adds 'ice-transport' (state, generation, selectedCandidatePairId,
+  restarts, droppedSends), 'candidate-pair' (generation, selected, nominated, bytes/packets sent
+  and received per pair), 'local-candidate' / 'remote-candidate' (candidateType, generation).
+
+Events for measuring (pyee, on the peer connection):
+- "mediareceived" (MediaReceived: at = loop.time() i.e. time.monotonic(), generation, ssrc,
+  sequence_number, size, remote_address): every SRTP packet (not RTCP) that arrives, on any
+  generation, before decryption. Only emitted while a listener is registered.
+- "selectedcandidatepairchange" (SelectedPairChange: at, pair=CandidatePairInfo(generation,
+  local_type, local_address, remote_type, remote_address, protocol), previous_generation): the
+  first pair, and every restart cut-over.
+- "generationfailed" (IceGeneration): a new generation gave up; the old one stays.
+- the usual "iceconnectionstatechange", "connectionstatechange", "signalingstatechange",
+  "icegatheringstatechange".
+`pc.getIceTransports()` lists the RestartableIceTransport objects (`activeGeneration`,
+`pendingGeneration`, `generations`, `getSelectedCandidatePair()`).
+
+Importing this package checks that every private attribute of aiortc/aioice it relies on exists
+(lab.rtc.compat) and fails with IncompatibleAiortc naming the missing one.
+"""
+
+from .compat import IncompatibleAiortc, check
+
+check()
+
+from .generation import IceGeneration  # noqa: E402
+from .ice_transport import (  # noqa: E402
+    CandidatePairInfo,
+    MediaReceived,
+    RestartableIceTransport,
+    SelectedPairChange,
+)
+from .options import DetectionConfig, IceOptions  # noqa: E402
+from .peerconnection import RTCPeerConnection  # noqa: E402
+
+__all__ = [
+    "CandidatePairInfo",
+    "DetectionConfig",
+    "IceGeneration",
+    "IceOptions",
+    "IncompatibleAiortc",
+    "MediaReceived",
+    "RTCPeerConnection",
+    "RestartableIceTransport",
+    "SelectedPairChange",
+]

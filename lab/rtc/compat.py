@@ -1,0 +1,116 @@
+"""Import-time check that the pinned aiortc/aioice still have every private part lab.rtc uses.
+
+lab.rtc subclasses aiortc 1.16.0 and aioice 0.13.0 and touches their private (partly
+name-mangled) attributes. Another version may rename any of them; then importing lab.rtc fails
+here with a message naming the missing attribute, rather than misbehaving mid-call.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}
+
+# attributes looked up on the classes (methods, properties)
+CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "aiortc.rtcpeerconnection.RTCPeerConnection": (
+        "_RTCPeerConnection__createDtlsTransport",
+        "_RTCPeerConnection__updateIceConnectionState",
+        "_RTCPeerConnection__updateConnectionState",
+        "_RTCPeerConnection__updateIceGatheringState",
+        "_RTCPeerConnection__setSignalingState",
+        "_RTCPeerConnection__getTransceiverByMid",
+        "_RTCPeerConnection__connect",
+    ),
+    "aiortc.rtcrtptransceiver.RTCRtpTransceiver": (
+        "_set_mid",
+        "_set_mline_index",
+        "_get_mline_index",
+    ),
+    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_set_role", "_recv_next", "_send_rtp"),
+    "aioice.ice.Connection": (
+        "query_consent",
+        "data_received",
+        "build_request",
+        "get_component_candidates",
+        "gather_candidates",
+        "add_remote_candidate",
+        "connect",
+        "close",
+    ),
+    "aioice.ice.StunProtocol": ("datagram_received", "request", "send_data"),
+}
+
+# attributes set on instances in __init__
+INSTANCE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "aiortc.rtcpeerconnection.RTCPeerConnection": (
+        "_RTCPeerConnection__certificates",
+        "_RTCPeerConnection__configuration",
+        "_RTCPeerConnection__dtlsTransports",
+        "_RTCPeerConnection__iceTransports",
+        "_RTCPeerConnection__remoteDtls",
+        "_RTCPeerConnection__remoteIce",
+        "_RTCPeerConnection__seenMids",
+        "_RTCPeerConnection__sctp",
+        "_RTCPeerConnection__sctp_mline_index",
+        "_RTCPeerConnection__sctpRemotePort",
+        "_RTCPeerConnection__sctpRemoteCaps",
+        "_RTCPeerConnection__transceivers",
+        "_RTCPeerConnection__closeTask",
+        "_RTCPeerConnection__isClosed",
+        "_RTCPeerConnection__currentLocalDescription",
+        "_RTCPeerConnection__currentRemoteDescription",
+        "_RTCPeerConnection__pendingLocalDescription",
+        "_RTCPeerConnection__pendingRemoteDescription",
+        "_sctpLegacySdp",
+    ),
+    "aioice.ice.Connection": (
+        "_local_candidates",
+        "_local_candidates_start",
+        "_local_candidates_end",
+        "_components",
+        "_transport_policy",
+        "_protocols",
+        "_nominated",
+        "_check_list",
+        "_remote_candidates_end",
+    ),
+}
+
+
+class IncompatibleAiortc(ImportError):
+    pass
+
+
+def _resolve(dotted: str) -> type:
+    module_name, _, class_name = dotted.rpartition(".")
+    module = __import__(module_name, fromlist=[class_name])
+    return getattr(module, class_name)
+
+
+def _instance(cls: type) -> object:
+    if cls.__name__ == "Connection":
+        return cls(ice_controlling=True)
+    return cls()
+
+
+def check() -> None:
+    for package, pinned in PINNED.items():
+        installed = version(package)
+        if installed != pinned:
+            raise IncompatibleAiortc(
+                f"lab.rtc needs {package}=={pinned} (it relies on private attributes of that "
+                f"version), but {package} {installed} is installed"
+            )
+    for dotted, names in CLASS_ATTRIBUTES.items():
+        cls = _resolve(dotted)
+        for name in names:
+            if not hasattr(cls, name):
+                raise IncompatibleAiortc(f"lab.rtc relies on {dotted}.{name}, which is missing")
+    for dotted, names in INSTANCE_ATTRIBUTES.items():
+        instance = _instance(_resolve(dotted))
+        for name in names:
+            if not hasattr(instance, name):
+                raise IncompatibleAiortc(
+                    f"lab.rtc relies on the instance attribute {dotted}.{name}, which is missing"
+                )

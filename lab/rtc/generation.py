@@ -1,0 +1,125 @@
+"""An ICE generation: one aioice agent with its own ufrag/pwd, sockets and candidate pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters, candidate_to_aioice
+
+from .ice_connection import LabIceConnection
+
+logger = logging.getLogger(__name__)
+
+
+class IceGeneration:
+    """Gathering, checks and teardown of one generation; knows nothing of the others."""
+
+    def __init__(self, number: int, connection: LabIceConnection) -> None:
+        self.number = number
+        self.connection = connection
+        self.remote: RTCIceParameters | None = None
+        self.phase = "new"  # new -> checking -> connected | failed; any -> closed
+        self.connected_at: float | None = None
+        self._gathering: asyncio.Future[None] | None = None
+        self._gathered = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._lingering = False
+
+    def __repr__(self) -> str:
+        return f"IceGeneration({self.number}, {self.local.usernameFragment}, {self.phase})"
+
+    @property
+    def local(self) -> RTCIceParameters:
+        return RTCIceParameters(
+            usernameFragment=self.connection.local_username,
+            password=self.connection.local_password,
+        )
+
+    @property
+    def gather_state(self) -> str:
+        if self._gathered:
+            return "completed"
+        return "gathering" if self._gathering is not None else "new"
+
+    @property
+    def started(self) -> bool:
+        return self.phase != "new"
+
+    @property
+    def closed(self) -> bool:
+        return self._close_task is not None
+
+    def matches_remote(self, params: RTCIceParameters) -> bool:
+        return (
+            self.remote is not None
+            and self.remote.usernameFragment == params.usernameFragment
+            and self.remote.password == params.password
+        )
+
+    async def gather(self) -> None:
+        if self._gathering is None:
+            self._gathering = asyncio.ensure_future(self.connection.gather_candidates())
+        await asyncio.shield(self._gathering)
+        self._gathered = True
+
+    async def add_remote_candidate(self, candidate: RTCIceCandidate | None) -> None:
+        """Add a remote candidate; quietly ignored once closed or after end-of-candidates."""
+        if self.closed or self.connection._remote_candidates_end:
+            return
+        await self.connection.add_remote_candidate(
+            None if candidate is None else candidate_to_aioice(candidate)
+        )
+
+    async def connect(self, remote: RTCIceParameters) -> bool:
+        """Run the checks until a pair is nominated (True) or the check list fails (False)."""
+        self.remote = remote
+        self.phase = "checking"
+        self.connection.remote_is_lite = remote.iceLite
+        self.connection.remote_username = remote.usernameFragment
+        self.connection.remote_password = remote.password
+        try:
+            await self.connection.connect()
+        except ConnectionError:
+            if not self.closed:
+                self.phase = "failed"
+            return False
+        if self.closed:
+            return False
+        self.phase = "connected"
+        self.connected_at = asyncio.get_running_loop().time()
+        return True
+
+    def selected_pair(self) -> Any:
+        if self.phase != "connected":
+            return None
+        return self.connection.lab_selected_pair()
+
+    def close_later(self, delay: float) -> None:
+        """Close after `delay` seconds in the background; idempotent."""
+        if self._close_task is None:
+            self.connection.lab_consent_enabled = False
+            self._lingering = delay > 0
+            self._close_task = asyncio.ensure_future(self._close_after(delay))
+
+    async def close(self) -> None:
+        """Close now (cutting a linger short) and wait until the sockets are closed."""
+        if self._close_task is not None and self._lingering and not self._close_task.done():
+            self._close_task.cancel()
+            self._close_task = None
+        if self._close_task is None:
+            self.connection.lab_consent_enabled = False
+            self._lingering = False
+            self._close_task = asyncio.ensure_future(self._close_after(0))
+        await asyncio.shield(self._close_task)
+
+    async def _close_after(self, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._lingering = False
+        self.phase = "closed"
+        try:
+            await self.connection.close()
+        except Exception:  # a socket error while closing must not leak out of a background task
+            logger.exception("closing ICE generation %s", self.number)

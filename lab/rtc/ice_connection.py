@@ -1,0 +1,145 @@
+"""One ICE generation's agent: an aioice Connection that never closes itself.
+
+Differences from aioice's Connection (0.13.0):
+- consent checks run at a configurable interval and only record when consent last succeeded;
+  expiry never closes the connection (the transport above turns silence into states);
+- every datagram is tapped: it stamps liveness, counts bytes per (socket, remote address) and
+  hands DTLS/SRTP datagrams straight to a sink, so several generations feed one receive queue;
+- host candidates can be gathered on given addresses (aioice always skips 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aioice import Connection, TransportPolicy, stun
+from aioice.ice import StunProtocol
+
+Address = tuple[str, int]
+PairKey = tuple[int, Address]
+DatagramSink = Callable[["LabIceConnection", "StunProtocol | None", "Address | None", bytes], None]
+
+
+@dataclass
+class PairTraffic:
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    packets_sent: int = 0
+    packets_received: int = 0
+    last_received: float | None = None
+
+
+def is_dtls_or_srtp(data: bytes) -> bool:
+    """RFC 7983 demultiplexing: 20-63 DTLS, 128-191 RTP/RTCP; STUN starts with 0 or 1."""
+    first = data[0] if data else 0
+    return 20 <= first < 64 or 128 <= first < 192
+
+
+class LabIceConnection(Connection):
+    def __init__(
+        self,
+        *,
+        generation: int,
+        host_addresses: tuple[str, ...] | None,
+        consent_interval: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.lab_generation = generation
+        self.lab_sink: DatagramSink | None = None
+        self.lab_last_inbound: float | None = None
+        self.lab_last_consent: float | None = None
+        self.lab_consent_enabled = True
+        self.lab_traffic: dict[PairKey, PairTraffic] = {}
+        self._lab_host_addresses = host_addresses
+        self._lab_consent_interval = consent_interval
+
+    # gathering
+
+    async def gather_candidates(self) -> None:
+        if self._local_candidates_start:
+            return
+        if self._lab_host_addresses is None:
+            await super().gather_candidates()
+        else:
+            self._local_candidates_start = True
+            addresses: list[str] = []
+            if self._transport_policy == TransportPolicy.ALL:
+                addresses = list(self._lab_host_addresses)
+            for component in sorted(self._components):
+                self._local_candidates += await self.get_component_candidates(
+                    component=component, addresses=addresses
+                )
+            self._local_candidates_end = True
+        self._lab_tap_protocols()
+
+    def _lab_tap_protocols(self) -> None:
+        for protocol in self._protocols:
+            if not getattr(protocol, "_lab_tapped", False):
+                protocol.datagram_received = functools.partial(self._lab_datagram, protocol)
+                protocol._lab_tapped = True  # type: ignore[attr-defined]
+
+    @property
+    def lab_protocols(self) -> list[StunProtocol]:
+        return list(self._protocols)
+
+    # traffic
+
+    def lab_traffic_for(self, protocol: StunProtocol, remote: Address) -> PairTraffic:
+        key = (protocol.id, remote)
+        traffic = self.lab_traffic.get(key)
+        if traffic is None:
+            traffic = self.lab_traffic[key] = PairTraffic()
+        return traffic
+
+    def _lab_datagram(self, protocol: StunProtocol, data: bytes, addr: tuple[Any, ...]) -> None:
+        remote = (addr[0], addr[1])
+        now = asyncio.get_running_loop().time()
+        self.lab_last_inbound = now
+        traffic = self.lab_traffic_for(protocol, remote)
+        traffic.bytes_received += len(data)
+        traffic.packets_received += 1
+        traffic.last_received = now
+        if is_dtls_or_srtp(data):
+            if self.lab_sink is not None:
+                self.lab_sink(self, protocol, remote, data)
+            return
+        StunProtocol.datagram_received(protocol, data, remote)
+
+    def data_received(self, data: bytes, component: int) -> None:
+        # non-STUN data that did not look like DTLS/SRTP; pass it on all the same
+        if self.lab_sink is not None:
+            self.lab_sink(self, None, None, data)
+
+    def lab_selected_pair(self) -> Any:
+        return self._nominated.get(1)
+
+    # consent freshness (RFC 7675) without closing on expiry
+
+    async def query_consent(self) -> None:
+        assert self.remote_password is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._lab_consent_interval * (0.8 + 0.4 * random.random()))
+            if not self.lab_consent_enabled:
+                continue
+            for pair in list(self._nominated.values()):
+                request = self.build_request(pair, nominate=False)
+                try:
+                    await pair.protocol.request(
+                        request,
+                        pair.remote_addr,
+                        integrity_key=self.remote_password.encode("utf8"),
+                        retransmissions=0,
+                    )
+                except stun.TransactionError:
+                    continue
+                except (ConnectionError, OSError, AssertionError):
+                    continue
+                self.lab_last_consent = loop.time()
+                self.lab_last_inbound = self.lab_last_consent

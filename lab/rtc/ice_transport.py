@@ -1,0 +1,479 @@
+"""An RTCIceTransport whose aioice agent can be replaced without the DTLS layer noticing.
+
+RTCDtlsTransport only calls `transport._recv()` and `transport._send()`. Here both stay the
+same callables for the transport's whole life while ICE generations come and go underneath:
+every generation's sockets feed one receive queue, and `_send` goes out on the selected pair of
+the generation currently carrying media. So the DTLS session, SRTP keys, SSRCs and SCTP
+association survive an ICE restart with no new handshake.
+
+Make-before-break: a new generation gathers and checks while the active one still carries media;
+when it nominates a pair it becomes active, and the old one lingers a while for late packets.
+If the new one fails, the old one stays (if alive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from aioice.ice import StunProtocol
+from aiortc.exceptions import InvalidStateError
+from aiortc.rtcconfiguration import RTCIceServer, RTCIceTransportPolicy
+from aiortc.rtcicetransport import (
+    ICE_TRANSPORT_POLICIES,
+    RTCIceCandidate,
+    RTCIceGatherer,
+    RTCIceParameters,
+    RTCIceTransport,
+    candidate_from_aioice,
+    connection_kwargs,
+)
+from pyee.asyncio import AsyncIOEventEmitter
+
+from .generation import IceGeneration
+from .ice_connection import Address, LabIceConnection, PairTraffic
+from .options import DetectionConfig, IceOptions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CandidatePairInfo:
+    """The pair a generation selected, as reported in events and stats."""
+
+    generation: int
+    local_type: str
+    local_address: Address
+    remote_type: str
+    remote_address: Address
+    protocol: str
+
+
+@dataclass(frozen=True)
+class MediaReceived:
+    """One SRTP packet (not RTCP) arrived: for timing media gaps per packet.
+
+    `at` is the event loop's clock (time.monotonic()), `ssrc`/`sequence_number` are read from
+    the clear-text RTP header.
+    """
+
+    at: float
+    generation: int
+    ssrc: int
+    sequence_number: int
+    size: int
+    remote_address: Address | None
+
+
+@dataclass(frozen=True)
+class SelectedPairChange:
+    """The ICE transport started sending on another pair (first pair, or a restart cut-over)."""
+
+    at: float
+    pair: CandidatePairInfo
+    previous_generation: int | None
+
+
+def describe_pair(generation: int, pair: Any) -> CandidatePairInfo:
+    local = pair.local_candidate
+    remote = pair.remote_candidate
+    return CandidatePairInfo(
+        generation=generation,
+        local_type=local.type,
+        local_address=(local.host, local.port),
+        remote_type=remote.type,
+        remote_address=pair.remote_addr,
+        protocol=local.transport,
+    )
+
+
+def is_rtp_not_rtcp(data: bytes) -> bool:
+    # RTCP packet types 192-223 sit where RTP has marker + payload type (RFC 5761)
+    return len(data) >= 12 and 128 <= data[0] < 192 and not 192 <= data[1] <= 223
+
+
+class GenerationFactory:
+    """Makes the agent of each new generation from the current configuration."""
+
+    def __init__(
+        self,
+        iceServers: Optional[list[RTCIceServer]],
+        iceTransportPolicy: RTCIceTransportPolicy,
+        detection: DetectionConfig,
+        options: IceOptions,
+    ) -> None:
+        self.configure(iceServers, iceTransportPolicy, options)
+        self.detection = detection
+
+    def configure(
+        self,
+        iceServers: Optional[list[RTCIceServer]],
+        iceTransportPolicy: RTCIceTransportPolicy,
+        options: IceOptions,
+    ) -> None:
+        if iceServers is None:
+            iceServers = RTCIceGatherer.getDefaultIceServers()
+        self.ice_kwargs = connection_kwargs(iceServers)
+        self.policy = ICE_TRANSPORT_POLICIES[iceTransportPolicy]
+        self.options = options
+
+    def make(
+        self,
+        number: int,
+        ice_controlling: bool,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> IceGeneration:
+        connection = LabIceConnection(
+            generation=number,
+            host_addresses=self.options.host_addresses,
+            consent_interval=self.detection.consent_interval,
+            ice_controlling=ice_controlling,
+            local_username=username,
+            local_password=password,
+            transport_policy=self.policy,
+            use_ipv6=self.options.use_ipv6,
+            **self.ice_kwargs,
+        )
+        return IceGeneration(number, connection)
+
+
+class RestartableIceGatherer(RTCIceGatherer):
+    """Gathers and describes one generation at a time: the one the local description names."""
+
+    def __init__(self, factory: GenerationFactory, first: IceGeneration) -> None:
+        AsyncIOEventEmitter.__init__(self)
+        self._factory = factory
+        self._remote_candidates_end = False
+        self.described = first
+
+    @property
+    def _connection(self) -> LabIceConnection:
+        return self.described.connection
+
+    @property
+    def state(self) -> str:
+        return self.described.gather_state
+
+    async def gather(self) -> None:
+        generation = self.described
+        if generation.gather_state == "completed":
+            return
+        if generation.gather_state == "new":
+            gathering = generation.gather()
+            self.emit("statechange")
+            await gathering
+        else:
+            await generation.gather()
+        self.emit("statechange")
+
+    def getLocalCandidates(self) -> list[RTCIceCandidate]:
+        return [candidate_from_aioice(x) for x in self.described.connection.local_candidates]
+
+    def getLocalParameters(self) -> RTCIceParameters:
+        return self.described.local
+
+
+class RestartableIceTransport(RTCIceTransport):
+    """Drop-in RTCIceTransport with ICE generations, 'disconnected' and restart-from-failed.
+
+    States: new, checking, completed (connected), disconnected, failed, closed.
+    'failed' is terminal until a restart; it never closes the DTLS transport.
+    Events: 'statechange', 'selectedcandidatepairchange' (SelectedPairChange),
+    'generationfailed' (IceGeneration) when a new generation gave up.
+    """
+
+    def __init__(
+        self,
+        gatherer: RestartableIceGatherer,
+        factory: GenerationFactory,
+        media_listener: Callable[[MediaReceived], None] | None = None,
+    ) -> None:
+        AsyncIOEventEmitter.__init__(self)
+        self._gatherer = gatherer
+        self._factory = factory
+        self._media_listener = media_listener
+        self._active: IceGeneration = gatherer.described
+        self._pending: IceGeneration | None = None
+        self._retired: list[IceGeneration] = []
+        self._next_number = self._active.number + 1
+        self._role_set = False
+        self._state = "new"
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._initial_started = False
+        self._initial_done = asyncio.Event()
+        self._monitor_task: asyncio.Task[None] | None = None
+        self._generation_tasks: set[asyncio.Task[None]] = set()
+        self.remote_target: IceGeneration = self._active
+        self.dropped_sends = 0
+        self.restarts = 0
+        self._attach(self._active)
+
+    # what RTCPeerConnection and RTCDtlsTransport use
+
+    @property
+    def iceGatherer(self) -> RestartableIceGatherer:
+        return self._gatherer
+
+    @property
+    def _connection(self) -> LabIceConnection:
+        return self._active.connection
+
+    @property
+    def role(self) -> str:
+        return "controlling" if self._active.connection.ice_controlling else "controlled"
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def activeGeneration(self) -> IceGeneration:
+        return self._active
+
+    @property
+    def pendingGeneration(self) -> IceGeneration | None:
+        return self._pending
+
+    @property
+    def generations(self) -> list[IceGeneration]:
+        live = [self._active] + ([self._pending] if self._pending else []) + self._retired
+        return sorted({g.number: g for g in live}.values(), key=lambda g: g.number)
+
+    def getSelectedCandidatePair(self) -> CandidatePairInfo | None:
+        pair = self._active.selected_pair()
+        return None if pair is None else describe_pair(self._active.number, pair)
+
+    def getRemoteCandidates(self) -> list[RTCIceCandidate]:
+        return [candidate_from_aioice(x) for x in self._active.connection.remote_candidates]
+
+    async def addRemoteCandidate(self, candidate: Optional[RTCIceCandidate]) -> None:
+        await self.remote_target.add_remote_candidate(candidate)
+
+    async def start(self, remoteParameters: RTCIceParameters) -> None:
+        """Start the first generation (later generations start through `begin_generation`)."""
+        if self._state == "closed":
+            raise InvalidStateError("RTCIceTransport is closed")
+        if self._initial_started:
+            await self._initial_done.wait()
+            return
+        self._initial_started = True
+        generation = self._active
+        self._set_state("checking")
+        connected = await generation.connect(remoteParameters)
+        if self._state != "closed" and generation is self._active:
+            if connected:
+                self._on_connected(generation, previous=None)
+            elif self._pending is None or not self._pending.started:
+                self._set_state("failed")
+        self._initial_done.set()
+
+    async def stop(self) -> None:
+        if self._state == "closed":
+            return
+        self._set_state("closed")
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
+            self._monitor_task = None
+        for task in list(self._generation_tasks):
+            task.cancel()
+        for generation in self.generations:
+            await generation.close()
+        self._initial_done.set()
+        self._queue.put_nowait(None)
+
+    async def _recv(self) -> bytes:
+        data = await self._queue.get()
+        if data is None:
+            self._queue.put_nowait(None)
+            raise ConnectionError("ICE transport closed")
+        return data
+
+    async def _send(self, data: bytes) -> None:
+        generation = self._active
+        pair = generation.selected_pair()
+        if pair is None or self._state == "failed" or pair.protocol.transport.is_closing():
+            # like UDP into a dead path: dropped, never an error that would stop a sender
+            self.dropped_sends += 1
+            return
+        await pair.protocol.send_data(data, pair.remote_addr)
+        traffic = generation.connection.lab_traffic_for(pair.protocol, pair.remote_addr)
+        traffic.bytes_sent += len(data)
+        traffic.packets_sent += 1
+
+    # generations
+
+    def _attach(self, generation: IceGeneration) -> None:
+        generation.connection.lab_sink = self._on_datagram
+
+    def _on_datagram(
+        self,
+        connection: LabIceConnection,
+        protocol: StunProtocol | None,
+        remote: Address | None,
+        data: bytes,
+    ) -> None:
+        if self._state == "closed":
+            return
+        self._queue.put_nowait(data)
+        if self._media_listener is not None and is_rtp_not_rtcp(data):
+            self._media_listener(
+                MediaReceived(
+                    at=asyncio.get_running_loop().time(),
+                    generation=connection.lab_generation,
+                    ssrc=int.from_bytes(data[8:12], "big"),
+                    sequence_number=int.from_bytes(data[2:4], "big"),
+                    size=len(data),
+                    remote_address=remote,
+                )
+            )
+
+    def generation_for_local_ufrag(self, ufrag: str | None) -> IceGeneration | None:
+        for generation in (self._gatherer.described, self._active, self._pending):
+            if generation is not None and generation.local.usernameFragment == ufrag:
+                return generation
+        return None
+
+    def new_generation(self, username: str, password: str) -> IceGeneration:
+        """A fresh generation with the given credentials; replaces an unused pending one."""
+        stale = self._pending
+        if stale is not None and not stale.started:
+            asyncio.ensure_future(stale.close())
+        generation = self._factory.make(
+            self._next_number,
+            ice_controlling=self._active.connection.ice_controlling,
+            username=username,
+            password=password,
+        )
+        self._next_number += 1
+        self._attach(generation)
+        self._pending = generation
+        return generation
+
+    def discard_pending(self, keep: IceGeneration | None = None) -> None:
+        """Drop a pending generation that never started (after a rollback)."""
+        pending = self._pending
+        if pending is not None and pending is not keep and not pending.started:
+            self._pending = None
+            asyncio.ensure_future(pending.close())
+
+    def begin_generation(self, generation: IceGeneration, remote: RTCIceParameters) -> None:
+        """Both descriptions name `generation`: run its checks next to the active one."""
+        if generation is self._active or generation.started or generation.closed:
+            return
+        self._pending = generation
+        self.restarts += 1
+        if self._state in ("disconnected", "failed", "new"):
+            self._set_state("checking")
+        task = asyncio.ensure_future(self._run_generation(generation, remote))
+        self._generation_tasks.add(task)
+        task.add_done_callback(self._generation_tasks.discard)
+
+    async def _run_generation(self, generation: IceGeneration, remote: RTCIceParameters) -> None:
+        await generation.gather()
+        timeout = self._factory.options.new_generation_timeout
+        try:
+            connected = await asyncio.wait_for(generation.connect(remote), timeout)
+        except asyncio.TimeoutError:
+            connected = False
+        if self._state == "closed":
+            return
+        if connected:
+            previous = self._active
+            self._active = generation
+            if self._pending is generation:
+                self._pending = None
+            if previous is not generation:
+                self._retire(previous)
+            self._on_connected(generation, previous=previous)
+        else:
+            logger.info("ICE generation %s gave up; keeping %s", generation, self._active)
+            if self._pending is generation:
+                self._pending = None
+            await generation.close()
+            self.emit("generationfailed", generation)
+            if self._state == "checking" and not self._alive(self._active):
+                self._set_state("failed")
+
+    def _retire(self, generation: IceGeneration) -> None:
+        self._retired.append(generation)
+        generation.close_later(self._factory.options.old_generation_linger)
+
+        def forget(_: object) -> None:
+            if generation in self._retired:
+                self._retired.remove(generation)
+
+        assert generation._close_task is not None
+        generation._close_task.add_done_callback(forget)
+
+    def _on_connected(self, generation: IceGeneration, previous: IceGeneration | None) -> None:
+        loop = asyncio.get_running_loop()
+        generation.connection.lab_last_inbound = loop.time()
+        pair = generation.selected_pair()
+        if pair is not None:
+            self.emit(
+                "selectedcandidatepairchange",
+                SelectedPairChange(
+                    at=loop.time(),
+                    pair=describe_pair(generation.number, pair),
+                    previous_generation=None if previous is None else previous.number,
+                ),
+            )
+        self._set_state("completed")
+        if self._monitor_task is None:
+            self._monitor_task = asyncio.ensure_future(self._monitor())
+
+    # liveness
+
+    def _silence(self, generation: IceGeneration) -> float:
+        last = generation.connection.lab_last_inbound
+        if last is None:
+            return 0.0
+        return asyncio.get_running_loop().time() - last
+
+    def _alive(self, generation: IceGeneration) -> bool:
+        return (
+            generation.phase == "connected"
+            and self._silence(generation) < self._factory.detection.disconnected_after
+        )
+
+    async def _monitor(self) -> None:
+        detection = self._factory.detection
+        while self._state != "closed":
+            await asyncio.sleep(detection.tick)
+            generation = self._active
+            if generation.phase != "connected" or self._state == "failed":
+                continue
+            silence = self._silence(generation)
+            if silence >= detection.failed_after:
+                if self._pending is None or not self._pending.started:
+                    self._set_state("failed")
+            elif silence >= detection.disconnected_after:
+                if self._state != "checking":
+                    self._set_state("disconnected")
+            elif self._state in ("disconnected", "checking"):
+                self._set_state("completed")
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            logger.debug("RestartableIceTransport %s -> %s", self._state, state)
+            self._state = state
+            self.emit("statechange")
+            if state == "closed":
+                self._gatherer.remove_all_listeners()
+                self.remove_all_listeners()
+
+    # stats
+
+    def traffic(self) -> list[tuple[IceGeneration, Any, PairTraffic]]:
+        """(generation, candidate pair, traffic) for every checked pair of live generations."""
+        rows = []
+        for generation in self.generations:
+            connection = generation.connection
+            for pair in connection._check_list:
+                traffic = connection.lab_traffic.get((pair.protocol.id, pair.remote_addr))
+                rows.append((generation, pair, traffic or PairTraffic()))
+        return rows

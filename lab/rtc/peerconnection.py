@@ -1,0 +1,642 @@
+"""RTCPeerConnection with ICE restart, negotiationneeded, rollback and 'disconnected'.
+
+A drop-in subclass of aiortc's RTCPeerConnection (pinned 1.16.0). What it adds and how it
+hooks in is described in lab/rtc/__init__.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import string
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional, TypeVar, Union
+
+import aiortc
+from aiortc import sdp
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCConfiguration
+from aiortc.rtcdatachannel import RTCDataChannel
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceCandidate
+from aiortc.rtcpeerconnection import and_direction
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtcsessiondescription import RTCSessionDescription
+from aiortc.stats import RTCStatsReport
+
+from .generation import IceGeneration
+from .ice_transport import (
+    GenerationFactory,
+    MediaReceived,
+    RestartableIceGatherer,
+    RestartableIceTransport,
+)
+from .options import DetectionConfig, IceOptions
+from .stats import ice_stats
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_ICE_CHARS = string.ascii_letters + string.digits
+
+
+def new_ice_credentials() -> tuple[str, str]:
+    """A fresh ufrag (4 chars, as aiortc makes them) and pwd (22 chars)."""
+    ufrag = "".join(secrets.choice(_ICE_CHARS) for _ in range(4))
+    pwd = "".join(secrets.choice(_ICE_CHARS) for _ in range(22))
+    return ufrag, pwd
+
+
+@dataclass
+class _TransceiverState:
+    transceiver: RTCRtpTransceiver
+    mid: Optional[str]
+    mline_index: Optional[int]
+    offer_direction: Optional[str]
+    codecs: list[Any]
+    header_extensions: list[Any]
+    receiver_track: Any
+
+
+@dataclass
+class _IceState:
+    described: IceGeneration
+    remote_target: IceGeneration
+    role_set: bool
+    controlling: bool
+
+
+@dataclass
+class _Snapshot:
+    """What a description applied from 'stable' may change, to undo on rollback."""
+
+    transceivers: list[RTCRtpTransceiver]
+    transceiver_states: list[_TransceiverState]
+    remote_ice: dict[Any, Any]
+    remote_dtls: dict[Any, Any]
+    seen_mids: set[str]
+    sctp: Any
+    sctp_mid: Optional[str]
+    sctp_mline_index: Optional[int]
+    sctp_remote_port: Optional[int]
+    sctp_remote_caps: Any
+    sctp_legacy: bool
+    ice_transports: set[Any]
+    dtls_transports: set[Any]
+    ice: dict[RestartableIceTransport, _IceState] = field(default_factory=dict)
+    dtls_roles: dict[RTCDtlsTransport, str] = field(default_factory=dict)
+
+
+class RTCPeerConnection(aiortc.RTCPeerConnection):
+    """aiortc's RTCPeerConnection plus restartIce(), negotiationneeded, rollback, 'disconnected'.
+
+    :param configuration: an RTCConfiguration, as for aiortc.
+    :param detection: when the ICE transport turns 'disconnected' / 'failed'.
+    :param ice: host addresses and make-before-break timing of ICE generations.
+    """
+
+    def __init__(
+        self,
+        configuration: Optional[RTCConfiguration] = None,
+        *,
+        detection: Optional[DetectionConfig] = None,
+        ice: Optional[IceOptions] = None,
+    ) -> None:
+        super().__init__(configuration)
+        self._lab_detection = detection or DetectionConfig()
+        self._lab_ice_options = ice or IceOptions()
+        config = self._lab_configuration
+        self._lab_factory = GenerationFactory(
+            config.iceServers, config.iceTransportPolicy, self._lab_detection, self._lab_ice_options
+        )
+        self._lab_ice_state = "new"
+        self._lab_connection_state = "new"
+        self._lab_ops = 0
+        self._lab_lock = asyncio.Lock()
+        self._lab_negotiation_needed = False
+        self._lab_update_on_empty_chain = False
+        self._lab_refire = False
+        self._lab_credentials_to_replace: set[tuple[str, str]] = set()
+        self._lab_snapshot: Optional[_Snapshot] = None
+
+    # private state of the base class
+
+    def _lab_get(self, name: str) -> Any:
+        return getattr(self, "_RTCPeerConnection__" + name)
+
+    def _lab_set(self, name: str, value: Any) -> None:
+        setattr(self, "_RTCPeerConnection__" + name, value)
+
+    @property
+    def _lab_configuration(self) -> RTCConfiguration:
+        return self._lab_get("configuration")
+
+    @property
+    def _lab_closed(self) -> bool:
+        return bool(self._lab_get("isClosed"))
+
+    def _lab_transports(self) -> list[RestartableIceTransport]:
+        return list(self._lab_get("iceTransports"))
+
+    def _lab_transport_for_mid(self, mid: Optional[str]) -> Optional[RestartableIceTransport]:
+        transceiver = self._lab_get("getTransceiverByMid")(mid)
+        if transceiver is not None:
+            return transceiver.receiver.transport.transport
+        sctp = self.sctp
+        if sctp is not None and sctp.mid == mid:
+            return sctp.transport.transport
+        return None
+
+    # states
+
+    @property
+    def iceConnectionState(self) -> str:
+        """new, checking, completed, disconnected, failed or closed."""
+        return self._lab_ice_state
+
+    @property
+    def connectionState(self) -> str:
+        """new, connecting, connected, disconnected, failed or closed."""
+        return self._lab_connection_state
+
+    @property
+    def detection(self) -> DetectionConfig:
+        return self._lab_detection
+
+    def _RTCPeerConnection__updateIceConnectionState(self) -> None:
+        states = {t.state for t in self._lab_get("iceTransports")}
+        if self._lab_closed:
+            state = "closed"
+        elif "failed" in states:
+            state = "failed"
+        elif "disconnected" in states:
+            state = "disconnected"
+        elif states == {"completed"}:
+            state = "completed"
+        elif "checking" in states:
+            state = "checking"
+        else:
+            state = "new"
+        if state != self._lab_ice_state:
+            logger.debug("iceConnectionState %s -> %s", self._lab_ice_state, state)
+            self._lab_ice_state = state
+            self.emit("iceconnectionstatechange")
+
+    def _RTCPeerConnection__updateConnectionState(self) -> None:
+        dtls_states = {t.state for t in self._lab_get("dtlsTransports")}
+        ice_states = {t.state for t in self._lab_get("iceTransports")}
+        if self._lab_closed:
+            state = "closed"
+        elif "failed" in ice_states or "failed" in dtls_states:
+            state = "failed"
+        elif "disconnected" in ice_states:
+            state = "disconnected"
+        elif not ice_states - {"new", "closed"} and not dtls_states - {"new", "closed"}:
+            state = "new"
+        elif "checking" in ice_states or "connecting" in dtls_states or "new" in dtls_states:
+            state = "connecting"
+        else:
+            state = "connected"
+        if state != self._lab_connection_state:
+            logger.debug("connectionState %s -> %s", self._lab_connection_state, state)
+            self._lab_connection_state = state
+            self.emit("connectionstatechange")
+        # the remote end closed every DTLS session (it hung up): close, as aiortc does
+        if (
+            not self._lab_closed
+            and self._lab_get("closeTask") is None
+            and dtls_states == {"closed"}
+        ):
+            self._lab_set("closeTask", asyncio.ensure_future(self.close()))
+
+    # transports
+
+    def _RTCPeerConnection__createDtlsTransport(self) -> RTCDtlsTransport:
+        username = password = None
+        existing = next(iter(self._lab_get("iceTransports")), None)
+        if existing is not None:
+            local = existing.iceGatherer.getLocalParameters()
+            username, password = local.usernameFragment, local.password
+        first = self._lab_factory.make(0, ice_controlling=False, username=username, password=password)
+        gatherer = RestartableIceGatherer(self._lab_factory, first)
+        gatherer.on("statechange", self._lab_get("updateIceGatheringState"))
+        transport = RestartableIceTransport(gatherer, self._lab_factory, self._lab_on_media)
+        transport.on("statechange", self._RTCPeerConnection__updateIceConnectionState)
+        transport.on("statechange", self._RTCPeerConnection__updateConnectionState)
+        transport.on(
+            "selectedcandidatepairchange",
+            lambda change: self.emit("selectedcandidatepairchange", change),
+        )
+        transport.on("generationfailed", lambda g: self.emit("generationfailed", g))
+        self._lab_get("iceTransports").add(transport)
+
+        dtls = RTCDtlsTransport(transport, self._lab_get("certificates"))
+        dtls.on("statechange", self._RTCPeerConnection__updateConnectionState)
+        self._lab_get("dtlsTransports").add(dtls)
+
+        self._lab_get("updateIceGatheringState")()
+        self._RTCPeerConnection__updateIceConnectionState()
+        self._RTCPeerConnection__updateConnectionState()
+        return dtls
+
+    def _lab_on_media(self, event: MediaReceived) -> None:
+        if self.listeners("mediareceived"):
+            self.emit("mediareceived", event)
+
+    # configuration
+
+    def getConfiguration(self) -> RTCConfiguration:
+        return self._lab_configuration
+
+    def setConfiguration(self, configuration: RTCConfiguration) -> None:
+        """Change ICE servers / transport policy; used from the next ICE generation on."""
+        if configuration.bundlePolicy != self._lab_configuration.bundlePolicy:
+            raise InvalidAccessError("bundlePolicy cannot change on an existing connection")
+        self._lab_set("configuration", configuration)
+        self._lab_factory.configure(
+            configuration.iceServers, configuration.iceTransportPolicy, self._lab_ice_options
+        )
+
+    @property
+    def iceOptions(self) -> IceOptions:
+        return self._lab_ice_options
+
+    def setIceOptions(self, options: IceOptions) -> None:
+        """Change host addresses / generation timing; used from the next ICE generation on."""
+        self._lab_ice_options = options
+        config = self._lab_configuration
+        self._lab_factory.configure(config.iceServers, config.iceTransportPolicy, options)
+
+    # operations chain (W3C): one offer/answer operation at a time
+
+    async def _lab_chain(self, operation: Callable[[], Awaitable[T]]) -> T:
+        self._lab_ops += 1
+        try:
+            async with self._lab_lock:
+                return await operation()
+        finally:
+            self._lab_ops -= 1
+            if self._lab_ops == 0 and self._lab_update_on_empty_chain:
+                self._lab_update_on_empty_chain = False
+                self._lab_update_negotiation_needed()
+
+    # negotiation-needed (W3C "update the negotiation-needed flag")
+
+    def _lab_update_negotiation_needed(self, refire: bool = False) -> None:
+        if self._lab_closed:
+            return
+        if refire:
+            self._lab_refire = True
+        if self._lab_ops > 0:
+            self._lab_update_on_empty_chain = True
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the loop: evaluate after the next operation
+            self._lab_update_on_empty_chain = True
+            return
+        loop.call_soon(self._lab_negotiation_needed_task)
+
+    def _lab_negotiation_needed_task(self) -> None:
+        if self._lab_closed:
+            return
+        if self._lab_ops > 0:
+            self._lab_update_on_empty_chain = True
+            return
+        if self.signalingState != "stable":
+            return
+        if not self._lab_is_negotiation_needed():
+            self._lab_negotiation_needed = False
+            self._lab_refire = False
+            return
+        if self._lab_negotiation_needed and not self._lab_refire:
+            return
+        self._lab_refire = False
+        self._lab_negotiation_needed = True
+        self.emit("negotiationneeded")
+
+    def _lab_is_negotiation_needed(self) -> bool:
+        if self._lab_credentials_to_replace:
+            return True
+        local: Optional[sdp.SessionDescription] = self._lab_get("currentLocalDescription")
+        sctp = self.sctp
+        if sctp is not None and (
+            local is None or not any(m.kind == "application" for m in local.media)
+        ):
+            return True
+        for transceiver in self.getTransceivers():
+            if transceiver.stopped:
+                continue
+            if transceiver.mid is None or local is None:
+                return True
+            media = next((m for m in local.media if m.rtp.muxId == transceiver.mid), None)
+            if media is None:
+                return True
+            if local.type == "offer":
+                expected = transceiver.direction
+            else:
+                expected = and_direction(
+                    transceiver.direction, transceiver._offerDirection or transceiver.direction
+                )
+            if media.direction != expected:
+                return True
+        return False
+
+    # W3C API additions
+
+    def restartIce(self) -> None:
+        """Ask for an ICE restart: the next offer carries new ICE credentials (W3C)."""
+        if self._lab_closed:
+            return
+        credentials: set[tuple[str, str]] = set()
+        for name in ("currentLocalDescription", "pendingLocalDescription"):
+            description = self._lab_get(name)
+            if description is not None:
+                for media in description.media:
+                    credentials.add((media.ice.usernameFragment, media.ice.password))
+        self._lab_credentials_to_replace = credentials
+        self._lab_update_negotiation_needed()
+
+    def addTrack(self, track: MediaStreamTrack) -> RTCRtpSender:
+        sender = super().addTrack(track)
+        self._lab_update_negotiation_needed()
+        return sender
+
+    def addTransceiver(
+        self, trackOrKind: Union[str, MediaStreamTrack], direction: str = "sendrecv"
+    ) -> RTCRtpTransceiver:
+        transceiver = super().addTransceiver(trackOrKind, direction)
+        self._lab_update_negotiation_needed()
+        return transceiver
+
+    def createDataChannel(self, label: str, *args: Any, **kwargs: Any) -> RTCDataChannel:
+        first = self.sctp is None
+        channel = super().createDataChannel(label, *args, **kwargs)
+        if first:
+            self._lab_update_negotiation_needed()
+        return channel
+
+    # offer / answer
+
+    async def createOffer(self, iceRestart: bool = False) -> RTCSessionDescription:
+        """Create an offer; `iceRestart=True` (legacy option) forces new ICE credentials."""
+        return await self._lab_chain(lambda: self._lab_create_offer(iceRestart))
+
+    async def createAnswer(self) -> RTCSessionDescription:
+        return await self._lab_chain(super().createAnswer)
+
+    async def _lab_create_offer(self, ice_restart: bool) -> RTCSessionDescription:
+        if self._lab_closed:
+            raise InvalidStateError("RTCPeerConnection is closed")
+        transports = self._lab_transports()
+        described = {t: t.iceGatherer.described for t in transports}
+        if ice_restart or self._lab_credentials_to_replace:
+            self._lab_prepare_restart(transports)
+        try:
+            return await super().createOffer()
+        finally:
+            for transport, generation in described.items():
+                transport.iceGatherer.described = generation
+
+    def _lab_prepare_restart(self, transports: list[RestartableIceTransport]) -> None:
+        fresh: Optional[tuple[str, str]] = None
+        for transport in transports:
+            pending = transport.pendingGeneration
+            if (
+                pending is not None
+                and not pending.started
+                and (pending.local.usernameFragment, pending.local.password)
+                not in self._lab_credentials_to_replace
+            ):
+                generation = pending
+            else:
+                if fresh is None:
+                    fresh = new_ice_credentials()
+                generation = transport.new_generation(*fresh)
+            transport.iceGatherer.described = generation
+
+    async def setLocalDescription(
+        self, sessionDescription: Optional[RTCSessionDescription] = None
+    ) -> None:
+        await self._lab_chain(lambda: self._lab_set_local(sessionDescription))
+
+    async def _lab_set_local(self, description: Optional[RTCSessionDescription]) -> None:
+        if description is None:
+            if self.signalingState in ("have-remote-offer", "have-local-pranswer"):
+                description = await super().createAnswer()
+            else:
+                description = await self._lab_create_offer(False)
+        if description.type == "rollback":
+            await self._lab_rollback()
+            return
+        parsed = sdp.SessionDescription.parse(description.sdp)
+        if description.type == "offer" and self.signalingState == "stable":
+            self._lab_snapshot = self._lab_take_snapshot()
+        for media in parsed.media:
+            transport = self._lab_transport_for_mid(media.rtp.muxId)
+            if transport is not None:
+                generation = transport.generation_for_local_ufrag(media.ice.usernameFragment)
+                if generation is not None:
+                    transport.iceGatherer.described = generation
+        await super().setLocalDescription(description)
+        if description.type == "answer":
+            pending_remote = self._lab_get("pendingRemoteDescription")
+            if pending_remote is not None:
+                self._lab_set("currentRemoteDescription", pending_remote)
+                self._lab_set("pendingRemoteDescription", None)
+            self._lab_on_stable()
+
+    async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:
+        await self._lab_chain(lambda: self._lab_set_remote(sessionDescription))
+
+    async def _lab_set_remote(self, description: RTCSessionDescription) -> None:
+        if description.type == "rollback":
+            await self._lab_rollback()
+            return
+        parsed = sdp.SessionDescription.parse(description.sdp)
+        if description.type == "offer":
+            if self.signalingState == "have-local-offer":
+                await self._lab_rollback()  # implicit rollback (W3C, perfect negotiation)
+            if self.signalingState == "stable":
+                self._lab_snapshot = self._lab_take_snapshot()
+        self._lab_route_remote(parsed, description.type)
+        await super().setRemoteDescription(description)
+        if description.type == "answer":
+            pending_local = self._lab_get("pendingLocalDescription")
+            if pending_local is not None:
+                self._lab_set("currentLocalDescription", pending_local)
+                self._lab_set("pendingLocalDescription", None)
+            self._lab_on_stable()
+
+    def _lab_route_remote(self, parsed: sdp.SessionDescription, kind: str) -> None:
+        """Pick, per ICE transport, the generation the remote description's ICE belongs to."""
+        fresh: Optional[tuple[str, str]] = None
+        seen: set[RestartableIceTransport] = set()
+        for media in parsed.media:
+            transport = self._lab_transport_for_mid(media.rtp.muxId)
+            if transport is None or transport in seen:
+                continue
+            seen.add(transport)
+            remote = media.ice
+            active = transport.activeGeneration
+            pending = transport.pendingGeneration
+            if kind in ("answer", "pranswer"):
+                generation = transport.iceGatherer.described
+                if generation is not active and not generation.started:
+                    generation.remote = remote
+                transport.remote_target = generation
+            elif active.remote is None or active.matches_remote(remote):
+                transport.remote_target = active
+            elif pending is not None and pending.matches_remote(remote):
+                transport.remote_target = pending
+            else:
+                # the remote side restarted ICE: answer from a new generation of our own
+                if pending is None or pending.started:
+                    if fresh is None:
+                        fresh = new_ice_credentials()
+                    pending = transport.new_generation(*fresh)
+                pending.remote = remote
+                transport.iceGatherer.described = pending
+                transport.remote_target = pending
+
+    def _lab_on_stable(self) -> None:
+        """An answer was applied: start new generations both sides now describe."""
+        for transport in self._lab_transports():
+            generation = transport.iceGatherer.described
+            if generation is not transport.activeGeneration and generation.remote is not None:
+                transport.begin_generation(generation, generation.remote)
+        if self._lab_credentials_to_replace:
+            local = self._lab_get("currentLocalDescription")
+            now = {(m.ice.usernameFragment, m.ice.password) for m in local.media}
+            if not now & self._lab_credentials_to_replace:
+                self._lab_credentials_to_replace = set()
+        self._lab_snapshot = None
+        self._lab_update_negotiation_needed(refire=True)
+
+    async def addIceCandidate(self, candidate: Optional[RTCIceCandidate]) -> None:
+        """Add a remote candidate. One carrying a `usernameFragment` attribute that the
+        remote description does not use (an old generation) is ignored quietly."""
+        await self._lab_chain(lambda: self._lab_add_candidate(candidate))
+
+    async def _lab_add_candidate(self, candidate: Optional[RTCIceCandidate]) -> None:
+        ufrag = getattr(candidate, "usernameFragment", None)
+        remote = self._lab_get("pendingRemoteDescription") or self._lab_get(
+            "currentRemoteDescription"
+        )
+        if candidate is not None and ufrag is not None and remote is not None:
+            if ufrag not in {m.ice.usernameFragment for m in remote.media}:
+                logger.debug("ignoring a candidate of an old ICE generation (ufrag %s)", ufrag)
+                return
+        await super().addIceCandidate(candidate)
+
+    # rollback
+
+    def _lab_take_snapshot(self) -> _Snapshot:
+        sctp = self.sctp
+        snapshot = _Snapshot(
+            transceivers=list(self._lab_get("transceivers")),
+            transceiver_states=[
+                _TransceiverState(
+                    transceiver=t,
+                    mid=t.mid,
+                    mline_index=t._get_mline_index(),
+                    offer_direction=t._offerDirection,
+                    codecs=list(t._codecs),
+                    header_extensions=list(t._headerExtensions),
+                    receiver_track=t.receiver._track,
+                )
+                for t in self._lab_get("transceivers")
+            ],
+            remote_ice=dict(self._lab_get("remoteIce")),
+            remote_dtls=dict(self._lab_get("remoteDtls")),
+            seen_mids=set(self._lab_get("seenMids")),
+            sctp=sctp,
+            sctp_mid=None if sctp is None else sctp.mid,
+            sctp_mline_index=self._lab_get("sctp_mline_index"),
+            sctp_remote_port=self._lab_get("sctpRemotePort"),
+            sctp_remote_caps=self._lab_get("sctpRemoteCaps"),
+            sctp_legacy=self._sctpLegacySdp,
+            ice_transports=set(self._lab_get("iceTransports")),
+            dtls_transports=set(self._lab_get("dtlsTransports")),
+        )
+        for transport in self._lab_transports():
+            snapshot.ice[transport] = _IceState(
+                described=transport.iceGatherer.described,
+                remote_target=transport.remote_target,
+                role_set=transport._role_set,
+                controlling=transport._connection.ice_controlling,
+            )
+        for dtls in self._lab_get("dtlsTransports"):
+            snapshot.dtls_roles[dtls] = dtls._role
+        return snapshot
+
+    async def _lab_rollback(self) -> None:
+        state = self.signalingState
+        if state not in ("have-local-offer", "have-remote-offer"):
+            raise InvalidStateError(f'Cannot rollback in signaling state "{state}"')
+        snapshot = self._lab_snapshot
+        if snapshot is not None:
+            await self._lab_restore(snapshot)
+        self._lab_snapshot = None
+        self._lab_set("pendingLocalDescription", None)
+        self._lab_set("pendingRemoteDescription", None)
+        self._lab_get("setSignalingState")("stable")
+        self._lab_get("updateIceGatheringState")()
+        self._RTCPeerConnection__updateIceConnectionState()
+        self._RTCPeerConnection__updateConnectionState()
+        self._lab_update_negotiation_needed(refire=True)
+
+    async def _lab_restore(self, snapshot: _Snapshot) -> None:
+        self._lab_set("transceivers", list(snapshot.transceivers))
+        for saved in snapshot.transceiver_states:
+            transceiver = saved.transceiver
+            transceiver._set_mid(saved.mid)  # type: ignore[arg-type]
+            transceiver._set_mline_index(saved.mline_index)  # type: ignore[arg-type]
+            transceiver._offerDirection = saved.offer_direction
+            transceiver._codecs = saved.codecs
+            transceiver._headerExtensions = saved.header_extensions
+            transceiver.receiver._track = saved.receiver_track
+        self._lab_set("remoteIce", snapshot.remote_ice)
+        self._lab_set("remoteDtls", snapshot.remote_dtls)
+        self._lab_set("seenMids", snapshot.seen_mids)
+        self._lab_set("sctp", snapshot.sctp)
+        if snapshot.sctp is not None:
+            snapshot.sctp.mid = snapshot.sctp_mid
+        self._lab_set("sctp_mline_index", snapshot.sctp_mline_index)
+        self._lab_set("sctpRemotePort", snapshot.sctp_remote_port)
+        self._lab_set("sctpRemoteCaps", snapshot.sctp_remote_caps)
+        self._sctpLegacySdp = snapshot.sctp_legacy
+        for transport, saved_ice in snapshot.ice.items():
+            transport.iceGatherer.described = saved_ice.described
+            transport.remote_target = saved_ice.remote_target
+            transport._role_set = saved_ice.role_set
+            transport._connection.ice_controlling = saved_ice.controlling
+            transport.discard_pending(keep=saved_ice.described)
+        for dtls, role in snapshot.dtls_roles.items():
+            dtls._set_role(role)
+        # transports the rolled-back description created
+        added_dtls = set(self._lab_get("dtlsTransports")) - snapshot.dtls_transports
+        added_ice = set(self._lab_get("iceTransports")) - snapshot.ice_transports
+        self._lab_set("dtlsTransports", set(snapshot.dtls_transports))
+        self._lab_set("iceTransports", set(snapshot.ice_transports))
+        for dtls in added_dtls:
+            await dtls.stop()
+        for ice in added_ice:
+            await ice.stop()
+
+    # stats
+
+    async def getStats(self) -> RTCStatsReport:
+        """aiortc's stats plus 'ice-transport', 'candidate-pair', 'local-candidate' and
+        'remote-candidate' entries (generation, selected pair, bytes per pair)."""
+        report = await super().getStats()
+        for transport in self._lab_transports():
+            report.update(ice_stats(transport))
+        return report
+
+    def getIceTransports(self) -> list[RestartableIceTransport]:
+        return self._lab_transports()
