@@ -1,0 +1,22 @@
+"""`icelab doctor`: can this machine run the lab?"""
+
+from __future__ import annotations
+
+import typer
+
+from lab.cli import app
+
+
+@app.command("doctor")
+def doctor() -> None:
+    """Check kernel features, tools and Docker; exit 1 if the namespace runtime cannot run."""
+    from lab.net.doctor import run_all
+
+    checks = run_all()
+    for check in checks:
+        mark = "ok " if check.ok else ("-- " if not check.required else "FAIL")
+        typer.echo(f"{mark:4} {check.name}: {check.detail}".rstrip(": "))
+    broken = [c.name for c in checks if c.required and not c.ok]
+    if broken:
+        typer.echo(f"the netns runtime cannot run here: {', '.join(broken)}", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,264 @@
+"""Impairments applied to a running network at runtime; each is quick and idempotent.
+
+Blackholes are nftables set elements with a timeout, so the kernel lifts a timed blackhole
+itself, on time, even if the orchestrator dies. Delay, jitter, loss and rate are delegated to
+lab.net.shaping (netem where the kernel has it, a userspace shaper where it does not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import subprocess
+from typing import TYPE_CHECKING
+
+from lab.errors import LabError
+from lab.naming import NFT_TABLE_PREFIX
+from lab.net import build, links, netns, nft
+from lab.net.model import NAT_TYPES
+from lab.net.plan import UPLINK, free_address
+
+if TYPE_CHECKING:
+    from lab.net.network import Network
+
+IMPAIR_TABLE = f"{NFT_TABLE_PREFIX}impair"
+
+_IMPAIR_TABLE_SCRIPT = f"""
+table inet {IMPAIR_TABLE} {{
+  set blackhole_all {{ type ifname; flags timeout; }}
+  set blackhole_udp {{ type ifname; flags timeout; }}
+  chain inbound {{
+    type filter hook prerouting priority raw - 10; policy accept;
+    iifname @blackhole_all drop
+    meta l4proto udp iifname @blackhole_udp drop
+  }}
+  chain outbound {{
+    type filter hook postrouting priority 300; policy accept;
+    oifname @blackhole_all drop
+    meta l4proto udp oifname @blackhole_udp drop
+  }}
+}}
+"""
+
+
+class Impairments:
+    def __init__(self, network: Network) -> None:
+        self.net = network
+
+    # -- links and addresses ---------------------------------------------------------------
+    def link_down(self, host: str, iface: str) -> None:
+        """Take the interface down (its routes go with it; link_up restores them)."""
+        ns = self.net.netns(host)
+        self.net.iface(host, iface)
+        ipr = self.net.sockets[ns]
+        ipr.link("set", index=links.index(ipr, iface), state="down")
+
+    def link_up(self, host: str, iface: str) -> None:
+        node = self.net.node(host)
+        self.net.iface(host, iface)
+        ipr = self.net.sockets[node.netns]
+        ipr.link("set", index=links.index(ipr, iface), state="up")
+        links.apply_routes(ipr, node)
+
+    def renumber(self, host: str, iface: str, new_address: str) -> str:
+        """Replace the interface's primary address (same prefix length unless given); returns it."""
+        node = self.net.node(host)
+        plan_iface = self.net.iface(host, iface)
+        old = plan_iface.addresses[0]
+        new = new_address if "/" in new_address else f"{new_address}/{old.split('/')[1]}"
+        try:
+            ipaddress.IPv4Interface(new)
+        except ValueError:
+            raise LabError(f"renumber {host}.{iface}: not an IPv4 address: {new_address!r}") from None
+        if new == old:
+            return new.split("/")[0]
+        ipr = self.net.sockets[node.netns]
+        ifindex = links.index(ipr, iface)
+        links.del_address(ipr, ifindex, old)
+        links.add_addresses(ipr, ifindex, [new])
+        plan_iface.addresses[0] = new
+        links.apply_routes(ipr, node)
+        self.net._save()
+        return new.split("/")[0]
+
+    def set_default_route(self, host: str, iface: str | None) -> None:
+        """Send the host's unbound traffic out of `iface` (None: back to the configured metrics)."""
+        node = self.net.node(host)
+        if iface is not None:
+            if not self.net.iface(host, iface).gateway:
+                raise LabError(f"{host}.{iface} has no gateway to route through")
+        node.default_iface = iface
+        links.apply_routes(self.net.sockets[node.netns], node)
+        self.net._save()
+
+    # -- blackholes ------------------------------------------------------------------------
+    def blackhole(self, node: str, iface: str, udp_only: bool = False, duration: float | None = None) -> None:
+        """Drop everything (or only UDP) entering and leaving the interface, for `duration` s or until lifted."""
+        ns = self.net.netns(node)
+        self.net.iface(node, iface)
+        which = "blackhole_udp" if udp_only else "blackhole_all"
+        timeout = f" timeout {max(1, round(duration * 1000))}ms" if duration is not None else ""
+        element = f'add element inet {IMPAIR_TABLE} {which} {{ "{iface}"{timeout} }}\n'
+        # Re-adding an element does not refresh it; delete it first so the new duration counts.
+        with contextlib.suppress(nft.NftError):
+            nft.run(ns, f'delete element inet {IMPAIR_TABLE} {which} {{ "{iface}" }}\n')
+        try:
+            nft.run(ns, element)
+        except nft.NftError:
+            nft.run(ns, _IMPAIR_TABLE_SCRIPT + element)
+
+    def unblackhole(self, node: str, iface: str) -> None:
+        ns = self.net.netns(node)
+        for which in ("blackhole_all", "blackhole_udp"):
+            with contextlib.suppress(nft.NftError):
+                nft.run(ns, f'delete element inet {IMPAIR_TABLE} {which} {{ "{iface}" }}\n')
+
+    # -- NAT -------------------------------------------------------------------------------
+    def _router(self, router: str):
+        node = self.net.node(router)
+        if node.kind != "router":
+            raise LabError(f"{router} is not a router")
+        return node
+
+    def flush_bindings(self, router: str, host: str | None = None) -> None:
+        """Forget the router's NAT bindings: all of them, or those of one LAN host."""
+        node = self._router(router)
+        if host is None:
+            self._conntrack(node.netns, ["-F"])
+            self._flush_mapping_sets(node.netns, None)
+            return
+        for address in self._lan_addresses(router, host):
+            self._conntrack(node.netns, ["-D", "-s", address])
+            self._conntrack(node.netns, ["-D", "-d", address])
+            self._flush_mapping_sets(node.netns, address)
+
+    def _lan_addresses(self, router: str, host: str) -> list[str]:
+        node = self.net.node(host)
+        found = [a.split("/")[0] for i in node.ifaces.values() if i.peer == router for a in i.addresses]
+        if not found:
+            raise LabError(f"{host} is not on {router}'s LAN")
+        return found
+
+    @staticmethod
+    def _conntrack(namespace: str, args: list[str]) -> None:
+        # `conntrack -D` exits 1 when nothing matched: not an error here.
+        netns.popen(namespace, ["conntrack", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait()
+
+    @staticmethod
+    def _flush_mapping_sets(namespace: str, address: str | None) -> None:
+        from lab.net.nat import NAT_TABLE
+
+        try:
+            objects = nft.list_json(namespace, f"table ip {NAT_TABLE}")
+        except nft.NftError:
+            return
+        commands = []
+        for obj in objects:
+            entry = obj.get("map") or obj.get("set")
+            if not entry:
+                continue
+            kind = "map" if "map" in obj else "set"
+            if address is None:
+                commands.append(f"flush {kind} ip {NAT_TABLE} {entry['name']}")
+                continue
+            for element in entry.get("elem", []):
+                if address in json_text(element):
+                    key = element[0] if kind == "map" else element
+                    commands.append(f"delete element ip {NAT_TABLE} {entry['name']} {{ {nft_key(key)} }}")
+        if commands:
+            with contextlib.suppress(nft.NftError):
+                nft.run(namespace, "\n".join(commands) + "\n")
+
+    def nat_reboot(self, router: str) -> str:
+        """Flush all bindings and take a new public address; returns the new address."""
+        node = self._router(router)
+        uplink = node.ifaces[UPLINK]
+        assert uplink.peer is not None
+        new = free_address(self.net.plan, uplink.peer)
+        ipr = self.net.sockets[node.netns]
+        ifindex = links.index(ipr, UPLINK)
+        links.del_address(ipr, ifindex, uplink.addresses[0])
+        links.add_addresses(ipr, ifindex, [new])
+        uplink.addresses[0] = new
+        links.apply_routes(ipr, node)
+        build.install_nat(node)
+        self.flush_bindings(router)
+        self.net._save()
+        return new.split("/")[0]
+
+    def set_nat_type(self, router: str, nat: str, flush: bool = True) -> None:
+        if nat not in NAT_TYPES:
+            raise LabError(f"unknown NAT type {nat!r} (one of {', '.join(NAT_TYPES)})")
+        node = self._router(router)
+        node.nat = nat  # type: ignore[assignment]
+        if node.hairpin and nat not in ("full-cone", "restricted-cone", "port-restricted"):
+            node.hairpin = False
+        build.install_nat(node)
+        if flush:
+            self.flush_bindings(router)
+        self.net._save()
+
+    def set_udp_timeout(self, router: str, seconds: int) -> None:
+        from lab.net.nat import conntrack_sysctls
+
+        node = self._router(router)
+        node.udp_timeout = seconds
+        links.write_sysctls(node.netns, conntrack_sysctls(seconds))
+        build.install_nat(node)
+        self.net._save()
+
+    # -- delay, jitter, loss, rate (delegated to lab.net.shaping) --------------------------
+    def shape(self, node: str, iface: str, *, delay_ms: float = 0, jitter_ms: float = 0,
+              loss_pct: float = 0, rate_kbit: int | None = None, both_directions: bool = True) -> None:
+        """Shape egress of node.iface and, if both_directions, of the other end of its link."""
+        from lab.net import shaping
+
+        settings = shaping.LinkShaping(delay_ms=delay_ms, jitter_ms=jitter_ms, loss_pct=loss_pct, rate_kbit=rate_kbit)
+        for ns, ifname in self._link_ends(node, iface, both_directions):
+            shaping.apply_shaping(ns, ifname, settings)
+
+    def clear_shaping(self, node: str, iface: str, both_directions: bool = True) -> None:
+        from lab.net import shaping
+
+        for ns, ifname in self._link_ends(node, iface, both_directions):
+            shaping.clear_shaping(ns, ifname)
+
+    def delay(self, node: str, iface: str, delay_ms: float, jitter_ms: float = 0, both_directions: bool = True) -> None:
+        self.shape(node, iface, delay_ms=delay_ms, jitter_ms=jitter_ms, both_directions=both_directions)
+
+    def jitter(self, node: str, iface: str, delay_ms: float, jitter_ms: float, both_directions: bool = True) -> None:
+        self.shape(node, iface, delay_ms=delay_ms, jitter_ms=jitter_ms, both_directions=both_directions)
+
+    def loss(self, node: str, iface: str, loss_pct: float, both_directions: bool = True) -> None:
+        self.shape(node, iface, loss_pct=loss_pct, both_directions=both_directions)
+
+    def rate(self, node: str, iface: str, rate_kbit: int, both_directions: bool = True) -> None:
+        self.shape(node, iface, rate_kbit=rate_kbit, both_directions=both_directions)
+
+    def _link_ends(self, node: str, iface: str, both: bool) -> list[tuple[str, str]]:
+        """(namespace, ifname) of this end and, optionally, of the veth peer on the other side."""
+        plan = self.net.node(node)
+        self.net.iface(node, iface)
+        ends = [(plan.netns, iface)]
+        if both:
+            for veth in self.net.plan.veths:
+                if veth.inner_node == node and veth.inner_name == iface:
+                    ends.append((self.net.netns(veth.outer_node), veth.outer_name))
+                elif veth.outer_node == node and veth.outer_name == iface:
+                    ends.append((self.net.netns(veth.inner_node), veth.inner_name))
+        return ends
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def nft_key(key: object) -> str:
+    """An nft element key from its JSON form (a value or a concatenation)."""
+    if isinstance(key, dict) and "concat" in key:
+        return " . ".join(str(part) for part in key["concat"])
+    if isinstance(key, dict) and "elem" in key:
+        return nft_key(key["elem"]["val"])
+    return str(key)

@@ -1,0 +1,247 @@
+"""The topology schema (one pydantic model for files and for the Python builder).
+
+A topology has WAN segments (bridges standing for "the internet"), routers and hosts. Links
+go from the inner side to the outer side: `a` is a host or router, `b` is the router it sits
+behind or the WAN it is attached to. A router's one link with itself as `a` is its uplink
+(its public side); every link with the router as `b` lands on the router's LAN bridge.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NatType = Literal["none", "full-cone", "restricted-cone", "port-restricted", "symmetric"]
+NAT_TYPES: tuple[str, ...] = ("none", "full-cone", "restricted-cone", "port-restricted", "symmetric")
+# NAT types with endpoint-independent mapping (hairpinning can look the mapping up).
+EIM_NAT_TYPES = ("full-cone", "restricted-cone", "port-restricted")
+
+NODE_NAME = r"^[a-z][a-z0-9_]{0,23}$"
+IFACE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,14}$")
+TOPOLOGY_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.]{0,39}$")
+
+NodeName = Annotated[str, Field(pattern=NODE_NAME)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _network(value: object) -> str:
+    try:
+        return str(ipaddress.IPv4Network(str(value), strict=True))
+    except ValueError as error:
+        raise ValueError(f"not an IPv4 subnet in CIDR form: {value!r} ({error})") from None
+
+
+def _address(value: object) -> str:
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError:
+        raise ValueError(f"not an IPv4 address: {value!r}") from None
+
+
+class WanSpec(_Strict):
+    subnet: str = "198.51.100.0/24"
+
+    _check_subnet = field_validator("subnet", mode="before")(lambda cls, v: _network(v))
+
+
+class RouterSpec(_Strict):
+    nat: NatType = "port-restricted"
+    udp_timeout: int = Field(30, ge=1, le=86400, description="UDP binding lifetime, seconds")
+    hairpin: bool = False
+    lan: str | None = None
+
+    @field_validator("lan", mode="before")
+    @classmethod
+    def _check_lan(cls, v: object) -> str | None:
+        return None if v is None else _network(v)
+
+    @model_validator(mode="after")
+    def _hairpin_needs_eim(self) -> RouterSpec:
+        if self.hairpin and self.nat not in EIM_NAT_TYPES:
+            raise ValueError(f"hairpin needs an endpoint-independent mapping NAT, not {self.nat!r}")
+        return self
+
+
+class HostSpec(_Strict):
+    role: str = "peer"
+
+
+class LinkSpec(_Strict):
+    a: str
+    b: str
+    iface: str | None = None
+    address: list[str] | None = None
+    addresses: int = Field(1, ge=1, le=16, description="how many addresses to assign")
+    metric: int | None = Field(None, ge=1, le=65535)
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _check_address(cls, v: object) -> list[str] | None:
+        if v is None:
+            return None
+        items = v if isinstance(v, list) else [v]
+        return [_address(item) for item in items]
+
+    @field_validator("iface")
+    @classmethod
+    def _check_iface(cls, v: str | None) -> str | None:
+        if v is not None and not IFACE_NAME.match(v):
+            raise ValueError(f"interface name {v!r} must be 1-15 letters, digits or _ starting with a letter")
+        return v
+
+
+class TopologySpec(_Strict):
+    wan: dict[NodeName, WanSpec] = Field(default_factory=dict)
+    routers: dict[NodeName, RouterSpec] = Field(default_factory=dict)
+    hosts: dict[NodeName, HostSpec] = Field(default_factory=dict)
+    links: list[LinkSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_graph(self) -> TopologySpec:
+        validate_graph(self)
+        return self
+
+
+class GraphError(ValueError):
+    """A structural error; `key` says where (e.g. links[2].b)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+
+
+def validate_graph(spec: TopologySpec) -> None:
+    kinds: dict[str, str] = {}
+    for group, names in (("wan", spec.wan), ("routers", spec.routers), ("hosts", spec.hosts)):
+        for name in names:
+            if name in kinds:
+                raise GraphError(f"{group}.{name}", f"name {name!r} is already used by {kinds[name]}")
+            kinds[name] = group
+    if not spec.wan:
+        raise GraphError("wan", "a topology needs at least one WAN segment")
+    uplinks: dict[str, int] = {}
+    host_ifaces: dict[str, set[str]] = {}
+    for i, link in enumerate(spec.links):
+        for side in ("a", "b"):
+            node = getattr(link, side)
+            if node not in kinds:
+                raise GraphError(f"links[{i}].{side}", f"unknown node {node!r}")
+        if link.a == link.b:
+            raise GraphError(f"links[{i}]", "a link needs two different nodes")
+        a_kind, b_kind = kinds[link.a], kinds[link.b]
+        if a_kind == "wan":
+            raise GraphError(f"links[{i}].a", f"{link.a!r} is a WAN; put it as b (links go inner -> outer)")
+        if b_kind == "hosts":
+            raise GraphError(f"links[{i}].b", f"{link.b!r} is a host; b must be a router or a WAN")
+        if a_kind == "routers":
+            if link.a in uplinks:
+                raise GraphError(f"links[{i}].a", f"router {link.a!r} already has an uplink (links[{uplinks[link.a]}])")
+            uplinks[link.a] = i
+            if link.iface is not None and link.iface != "wan":
+                raise GraphError(f"links[{i}].iface", "a router's uplink is always named 'wan'")
+        else:
+            iface = link.iface or f"eth{len(host_ifaces.get(link.a, ()))}"
+            if iface in host_ifaces.setdefault(link.a, set()):
+                raise GraphError(f"links[{i}].iface", f"host {link.a!r} already has an interface {iface!r}")
+            host_ifaces[link.a].add(iface)
+    for name in spec.routers:
+        if name not in uplinks:
+            raise GraphError(f"routers.{name}", "router has no uplink (a link with it as a and a WAN or router as b)")
+    for name in spec.hosts:
+        if name not in host_ifaces:
+            raise GraphError(f"hosts.{name}", "host has no link")
+    # Uplinks must lead to a WAN without cycles.
+    parent = {spec.links[i].a: spec.links[i].b for i in uplinks.values()}
+    for name in spec.routers:
+        seen = {name}
+        node = parent[name]
+        while kinds[node] == "routers":
+            if node in seen:
+                raise GraphError(f"routers.{name}", "router uplinks form a cycle")
+            seen.add(node)
+            node = parent[node]
+
+
+class Topology:
+    """A topology under construction (Mininet-style) or loaded from a file.
+
+    topo = Topology("demo"); topo.add_wan("internet"); topo.add_router("nat_a")
+    topo.add_host("alice"); topo.link("alice", "nat_a"); topo.link("nat_a", "internet")
+    """
+
+    def __init__(self, name: str = "lab", *, source: str | None = None) -> None:
+        self.name = name
+        self.source = source
+        self._raw: dict = {"wan": {}, "routers": {}, "hosts": {}, "links": []}
+        self._spec: TopologySpec | None = None
+
+    @classmethod
+    def from_spec(cls, spec: TopologySpec, name: str, source: str | None = None) -> Topology:
+        topo = cls(name, source=source)
+        topo._raw = spec.model_dump(exclude_none=True)
+        topo._spec = spec
+        return topo
+
+    def _changed(self) -> None:
+        self._spec = None
+
+    def add_wan(self, name: str, subnet: str = "198.51.100.0/24") -> Topology:
+        self._raw["wan"][name] = {"subnet": subnet}
+        self._changed()
+        return self
+
+    def add_router(
+        self,
+        name: str,
+        nat: str = "port-restricted",
+        udp_timeout: int = 30,
+        hairpin: bool = False,
+        lan: str | None = None,
+    ) -> Topology:
+        entry = {"nat": nat, "udp_timeout": udp_timeout, "hairpin": hairpin}
+        if lan is not None:
+            entry["lan"] = lan
+        self._raw["routers"][name] = entry
+        self._changed()
+        return self
+
+    def add_host(self, name: str, role: str = "peer") -> Topology:
+        self._raw["hosts"][name] = {"role": role}
+        self._changed()
+        return self
+
+    def link(
+        self,
+        a: str,
+        b: str,
+        iface: str | None = None,
+        address: str | list[str] | None = None,
+        addresses: int = 1,
+        metric: int | None = None,
+    ) -> Topology:
+        entry: dict = {"a": a, "b": b, "addresses": addresses}
+        for key, value in (("iface", iface), ("address", address), ("metric", metric)):
+            if value is not None:
+                entry[key] = value
+        self._raw["links"].append(entry)
+        self._changed()
+        return self
+
+    @property
+    def spec(self) -> TopologySpec:
+        """The validated model; raises ConfigError naming the key and the reason."""
+        if self._spec is None:
+            from lab.net.loader import validate
+
+            self._spec = validate(self._raw, self.source)
+        return self._spec
+
+    def to_dict(self) -> dict:
+        return self.spec.model_dump(exclude_none=True)

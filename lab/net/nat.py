@@ -1,0 +1,116 @@
+"""nftables rulesets that give a router one RFC 4787 NAT behaviour.
+
+mapping (how a LAN endpoint's packets appear on the WAN):
+  endpoint-independent (full, restricted, port-restricted cone): `masquerade` keeps the port,
+  so one internal ip:port keeps one public port for every destination;
+  address-and-port-dependent (symmetric): `masquerade fully-random`, a fresh port per flow.
+filtering (which unsolicited WAN packets reach the LAN endpoint):
+  port-restricted and symmetric: conntrack only lets replies of the exact 5-tuple in;
+  restricted cone: packets from any port of an address the endpoint has sent to;
+  full cone: packets from anyone.
+The two cone filters use a dynamic map public port -> internal ip.port, refreshed by outbound
+packets (after source NAT, so it holds the real public port), and for the restricted cone a set
+of (public port, remote address) pairs; a matching inbound packet is DNATed to the endpoint.
+Unsolicited WAN input to the router itself is dropped: otherwise conntrack confirms an entry
+for it and masquerade re-maps the next outbound packet of that 5-tuple (looks symmetric).
+"""
+
+from __future__ import annotations
+
+from lab.naming import NFT_TABLE_PREFIX
+
+NAT_TABLE = f"{NFT_TABLE_PREFIX}nat"
+
+
+def ruleset(
+    nat: str, public_address: str, udp_timeout: int, hairpin: bool,
+    wan: str = "wan", lan: str = "lan", lan_subnet: str = "0.0.0.0/0",
+) -> str:
+    """An nft script that (re)creates the router's NAT table atomically."""
+    table = f"ip {NAT_TABLE}"
+    lines = [
+        f"table {table} {{}}",
+        f"delete table {table}",
+        f"table {table} {{",
+    ]
+    cone = nat in ("full-cone", "restricted-cone")
+    eim = nat in ("full-cone", "restricted-cone", "port-restricted")
+    if nat == "none":
+        lines += [
+            "  chain forward_guard {",
+            "    type filter hook forward priority filter; policy accept;",
+            "  }",
+            "}",
+        ]
+        return "\n".join(lines) + "\n"
+    if eim:
+        lines += [
+            "  map mapping {",
+            "    type inet_service : ipv4_addr . inet_service",
+            f"    flags dynamic,timeout; timeout {udp_timeout}s;",
+            "  }",
+        ]
+    if nat == "restricted-cone":
+        lines += [
+            "  set permitted {",
+            "    type inet_service . ipv4_addr",
+            f"    flags dynamic,timeout; timeout {udp_timeout}s;",
+            "  }",
+        ]
+    # Inbound: DNAT for the cone filters, and hairpinning from the LAN to a public mapping.
+    lines += ["  chain nat_in {", "    type nat hook prerouting priority dstnat; policy accept;"]
+    if nat == "full-cone":
+        lines.append(f'    iifname "{wan}" udp dport @mapping dnat ip to udp dport map @mapping')
+    elif nat == "restricted-cone":
+        lines.append(f'    iifname "{wan}" udp dport . ip saddr @permitted dnat ip to udp dport map @mapping')
+    if hairpin and eim:
+        lines.append(
+            f'    iifname "{lan}" ip daddr {public_address} udp dport @mapping dnat ip to udp dport map @mapping'
+        )
+    lines.append("  }")
+    masquerade = "masquerade fully-random" if nat == "symmetric" else "masquerade"
+    lines += [
+        "  chain nat_out {",
+        "    type nat hook postrouting priority srcnat; policy accept;",
+        f'    oifname "{wan}" {masquerade}',
+    ]
+    if hairpin and eim:
+        # (iifname is unknown in postrouting: match the LAN by source address)
+        lines.append(f'    oifname "{lan}" ip saddr {lan_subnet} ct status dnat snat ip to {public_address}')
+    lines.append("  }")
+    if eim:
+        lines += [
+            "  chain record_mapping {",
+            "    type filter hook postrouting priority srcnat + 10; policy accept;",
+            f'    oifname "{wan}" meta l4proto udp ct direction original '
+            "update @mapping { udp sport : ct original ip saddr . ct original proto-src }",
+        ]
+        if nat == "restricted-cone":
+            lines.append(
+                f'    oifname "{wan}" meta l4proto udp ct direction original update @permitted {{ udp sport . ip daddr }}'
+            )
+        lines.append("  }")
+    lines += [
+        "  chain input_guard {",
+        "    type filter hook input priority filter; policy accept;",
+        f'    iifname "{wan}" ct state established,related accept',
+        f'    iifname "{wan}" icmp type echo-request accept',
+        f'    iifname "{wan}" drop',
+        "  }",
+        "  chain forward_guard {",
+        "    type filter hook forward priority filter; policy accept;",
+        f'    iifname "{wan}" ct state established,related accept',
+        f'    iifname "{wan}" ct status dnat accept',
+        f'    iifname "{wan}" drop',
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def conntrack_sysctls(udp_timeout: int) -> dict[str, str]:
+    """Per-namespace conntrack lifetimes of UDP bindings (unreplied and established)."""
+    return {
+        "net/netfilter/nf_conntrack_udp_timeout": str(udp_timeout),
+        "net/netfilter/nf_conntrack_udp_timeout_stream": str(udp_timeout),
+    }
