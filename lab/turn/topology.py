@@ -6,8 +6,8 @@
     close_relays(relays)
 
 A spec's empty `address` becomes the host's primary address; `alt_address` defaults to the
-host's second address when it has one (RFC 5780 on); `peer_networks` become every WAN and LAN
-subnet of the topology, so the relay can reach the lab and nothing else. Blackholes go through
+host's second address when it has one (RFC 5780 on); `peer_networks` become every WAN subnet
+of the topology, so the relay reaches the lab's public side and nothing else. Blackholes go through
 lab.net's impairments on the relay host's interface.
 """
 
@@ -27,7 +27,14 @@ RELAY_ROLE = "relay"
 
 
 def lab_networks(net: Network) -> tuple[IPv4Network, ...]:
-    subnets = {IPv4Network(node.subnet) for node in net.plan.nodes.values() if node.subnet}
+    """The WAN subnets: the lab's "public" addresses, the only ones a relay can reach.
+
+    NAT LANs stay out on purpose: a peer's host candidate there must get 403 (as with the
+    private-range deny lists of production relays). Allowed, coturn would try to send to it,
+    get ENETUNREACH, and tear down the whole allocation, killing the relayed call.
+    """
+    subnets = {IPv4Network(node.subnet) for node in net.plan.nodes.values()
+               if node.kind == "wan" and node.subnet}
     return tuple(sorted(subnets))
 
 

@@ -125,3 +125,14 @@ def turn_client(lanlab: LanLab) -> Iterator[Any]:
     yield start
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_turn_state() -> Iterator[None]:
+    """Relay configs, keys and the lab CA of this test scope go when the session ends."""
+    import shutil
+
+    from lab.turn.relay import turn_state_dir
+
+    yield
+    shutil.rmtree(turn_state_dir(), ignore_errors=True)
