@@ -16,3 +16,11 @@ os.environ.setdefault("ICELAB_SCOPE", f"t{os.getpid()}")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("icelab tests need root (network namespaces, nftables)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Remove whatever this run left in its scope: lab namespaces and the processes inside them.
+    if os.environ.get("ICELAB_SCOPE"):
+        from lab.net.cleanup import clean
+
+        clean(os.environ["ICELAB_SCOPE"])

@@ -10,6 +10,7 @@ probe PORT ECHO_IP:PORT [--send IP:PORT] [--recv SECONDS] [--repeat N]
 from __future__ import annotations
 
 import socket
+import time
 import sys
 
 
@@ -32,19 +33,25 @@ def probe(port: int, server: str, args: list[str]) -> None:
     sock.bind(("0.0.0.0", port))
     sock.settimeout(2)
     for _ in range(3):
-        sock.sendto(b"probe", endpoint(server))
         try:
+            sock.sendto(b"probe", endpoint(server))
             data, _ = sock.recvfrom(2048)
             print("mapped", data.decode(), flush=True)
             break
         except TimeoutError:
+            continue
+        except OSError:  # dropped on the way out (EPERM) or unreachable
+            time.sleep(0.5)
             continue
     else:
         print("mapped none", flush=True)
     options = dict(zip(args[::2], args[1::2]))
     if "--send" in options:
         for _ in range(int(options.get("--repeat", "1"))):
-            sock.sendto(b"hello", endpoint(options["--send"]))
+            try:
+                sock.sendto(b"hello", endpoint(options["--send"]))
+            except OSError:
+                pass
     if "--recv" in options:
         sock.settimeout(float(options["--recv"]))
         try:
