@@ -71,6 +71,9 @@ def candidate_from_message(init: dict[str, Any]) -> RTCIceCandidate | None:
     candidate = candidate_from_sdp(text.removeprefix("candidate:"))
     candidate.sdpMid = init.get("sdpMid")
     candidate.sdpMLineIndex = init.get("sdpMLineIndex")
+    if init.get("usernameFragment"):
+        # lab.rtc's peer ignores candidates of an ICE generation that is not current
+        candidate.usernameFragment = init["usernameFragment"]  # type: ignore[attr-defined]
     return candidate
 
 

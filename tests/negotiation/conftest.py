@@ -15,7 +15,7 @@ from lab.rtc.negotiation import PerfectNegotiator, wait_all_stable
 from lab.rtc.signaling import MemoryChannelPair, SignalingImpairments
 
 try:
-    from lab.rtc import RTCPeerConnection
+    from lab.rtc.peerconnection import RTCPeerConnection
 except ImportError:  # the restartable peer is built by another issue
     RTCPeerConnection = None  # type: ignore[assignment,misc]
 
@@ -25,7 +25,7 @@ def make_pc() -> Any:
         pytest.skip("lab.rtc.RTCPeerConnection (the restartable peer) has not landed yet")
     from lab.rtc.options import IceOptions
 
-    return RTCPeerConnection(ice_options=IceOptions(host_addresses=["127.0.0.1"]))
+    return RTCPeerConnection(ice=IceOptions(host_addresses=["127.0.0.1"]))
 
 
 async def poll(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -45,6 +45,12 @@ def ufrag(description: Any) -> str | None:
 
 def m_lines(description: Any) -> int:
     return 0 if description is None else len(re.findall(r"^m=", description.sdp, re.MULTILINE))
+
+
+def on_current_generation(pc: Any) -> bool:
+    """Every ICE transport runs the generation our local description names (restart done)."""
+    mine = ufrag(pc.localDescription)
+    return all(t.activeGeneration.local.usernameFragment == mine for t in pc.getIceTransports())
 
 
 @dataclass

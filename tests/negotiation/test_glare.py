@@ -9,7 +9,7 @@ import statistics
 
 from lab.rtc.signaling import MemoryChannelPair, SignalingImpairments
 
-from .conftest import Call, m_lines, open_call, ufrag
+from .conftest import Call, m_lines, on_current_generation, open_call, ufrag
 
 REPETITIONS = 100
 REPETITIONS_PER_CALL = 10  # each repetition adds a transceiver per side: keep SDPs small
@@ -25,6 +25,9 @@ def _all_negotiated(call: Call, old_ufrags: tuple[str | None, str | None]) -> bo
         if m_lines(pc.localDescription) != m_lines(pc.remoteDescription):
             return False
         if any(t.mid is None for t in pc.getTransceivers()):
+            return False
+        # the restart is done: media runs on the ICE generation both descriptions name
+        if not on_current_generation(pc):
             return False
     return True
 

@@ -11,7 +11,7 @@ import pytest
 from lab.rtc.negotiation import PerfectNegotiator, RoleConflictError
 from lab.rtc.signaling import MemoryChannelPair, SignalingClient, SignalingImpairments, SignalingServer
 
-from .conftest import make_pc, open_call, poll, ufrag
+from .conftest import make_pc, on_current_generation, open_call, poll, ufrag
 from .test_glare import glare_repetition
 
 
@@ -62,8 +62,10 @@ async def test_signaling_outage_during_a_restart_recovers_when_signaling_returns
             assert call.impolite.pc.signalingState == "have-local-offer"
             assert imp_client.session.unacked >= 1
             imp_client.end_outage()
-            await call.settle(lambda: ufrag(call.impolite.pc.remoteDescription) is not None
-                              and ufrag(call.impolite.pc.localDescription) != old_ufrag)
+            await call.settle(
+                lambda: ufrag(call.impolite.pc.localDescription) != old_ufrag
+                and all(on_current_generation(n.pc) for n in call.negotiators)
+            )
             await call.ping()
             assert imp_client.connects >= 2
             assert call.impolite.role == "impolite" and call.polite.role == "polite"
