@@ -23,7 +23,7 @@ from lab.net.shaping.loss_rules import TABLE
 from lab.net.shaping.nsexec import run_in_netns
 from lab.net.shaping.probe import ProbeResult, run_probe
 from lab.net.shaping.queue_rules import chain_name
-from tests.shaping.conftest import LinkPair, shaper_pids
+from lab.net.shaping.testbed import LinkPair, shaper_pids
 
 
 def probe(pair: LinkPair, **kwargs: float) -> ProbeResult:

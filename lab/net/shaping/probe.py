@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import select
 import selectors
 import signal
 import socket
@@ -75,20 +76,22 @@ def send(to: str, port: int, count: int, interval_s: float, size: int, wait_s: f
             seq, t_send, t_echo = ECHO.unpack_from(data)
             replies.append((seq, t_send, t_echo, now))
 
+    def wait_until(deadline: float) -> None:
+        # replies are read as soon as they arrive, so their timestamps are exact
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([sock], [], [], left)[0]:
+                drain()
+
     start = time.monotonic()
     for seq in range(count):
-        due = start + seq * interval_s
-        while (now := time.monotonic()) < due:
-            drain()
-            time.sleep(min(due - now, 0.001))
+        wait_until(start + seq * interval_s)
         try:
             sock.send(HEADER.pack(seq, time.monotonic()) + padding)
         except (ConnectionRefusedError, BlockingIOError):
             pass
     end = time.monotonic() + wait_s
     while time.monotonic() < end and len(replies) < count:
-        drain()
-        time.sleep(0.001)
+        wait_until(min(end, time.monotonic() + 0.05))
     json.dump({"sent": count, "size": max(size, HEADER.size), "replies": replies}, sys.stdout)
     sys.stdout.flush()
 
