@@ -11,7 +11,8 @@ durations are milliseconds. Definitions:
     t_restart        first `restart` (a policy acting) after t_fault
     t_offer          first offer sent after t_restart
     t_answer         first answer applied (at the offering side) after t_restart
-    t_new_pair       first selected-pair change after t_restart
+    t_new_pair       when the call has its new path: the later of the peers' first selected-pair
+                     changes after t_restart
     t_connected      first 'connected' connection state after t_fault
     t_media_resumed  per receiver: arrival of the first unit after the largest inter-arrival gap
                      that starts with the last unit received before the fault; the trial's value
@@ -220,7 +221,9 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     if not math.isnan(m.t_restart):
         m.t_offer = _first(peers, m.t_restart, ("offer_sent",))
         m.t_answer = _first(peers, m.t_restart, ("answer_received",))
-        m.t_new_pair = _first(peers, m.t_restart, ("selected_pair",))
+        firsts = [_first(peers[peers["peer"] == p], m.t_restart, ("selected_pair",)) for p in PEERS]
+        firsts = [t for t in firsts if not math.isnan(t)]
+        m.t_new_pair = max(firsts) if firsts else NAN
     m.t_connected = _first(peers, t_fault, ("connection_state",), ("connected",))
 
     m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s) for r in receivers]

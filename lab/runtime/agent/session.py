@@ -24,7 +24,7 @@ from lab.runtime.agent.policy import RestartPolicy
 
 log = logging.getLogger("lab.agent")
 
-PAIR_POLL_S = 0.01
+PAIR_POLL_S = 0.02
 
 
 class ControlRelayChannel(AsyncIOEventEmitter):
@@ -132,6 +132,7 @@ class PeerSession:
         pc.on("iceconnectionstatechange", lambda: self._on_ice_state(pc, generation))
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc, generation))
         pc.on("track", self._on_track)
+        pc.on("selectedcandidatepairchange", lambda change: self._on_pair_change(pc, change))
         self._wrap_remote_description(pc)
         self.channel = GenerationChannel(self.signaling, generation, self._on_sent)
         if rtc.PerfectNegotiator is not None and rtc.restartable():
@@ -206,13 +207,28 @@ class PeerSession:
         self.emit("network_change", **info)
         self.policy.on_network_change()
 
+    def _on_pair_change(self, pc: Any, change: Any) -> None:
+        """lab.rtc's event: the first pair, and every restart cut-over (exact instant)."""
+        if pc is not self.pc:
+            return
+        p = change.pair
+        info = {"local_type": p.local_type, "local_address": _addr(p.local_address),
+                "remote_type": p.remote_type, "remote_address": _addr(p.remote_address),
+                "generation": p.generation, "protocol": p.protocol}
+        self._last_pair = info
+        self.emit("selected_pair", t=change.at, gen=self.generation,
+                  previous_generation=change.previous_generation, **info)
+
     async def _watch_pair(self) -> None:
+        """Taps new DTLS transports; polls the selected pair where the pc has no event for it."""
         while True:
             await asyncio.sleep(PAIR_POLL_S)
             pc = self.pc
             if pc is None:
                 continue
             self._tap_transports(pc)
+            if rtc.restartable():
+                continue
             try:
                 pair = rtc.selected_pair(pc)
             except Exception:  # a transport mid-swap; look again next tick
@@ -328,6 +344,12 @@ class PeerSession:
 async def _close_quietly(pc: Any) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(pc.close(), 3.0)
+
+
+def _addr(address: Any) -> str:
+    if isinstance(address, (tuple, list)) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
 
 
 def _ufrag(sdp: str) -> str | None:

@@ -1,0 +1,39 @@
+"""`icelab run EXP`: run an experiment's trials into a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lab.cli import app
+from lab.errors import ConfigError
+
+
+@app.command()
+def run(
+    experiment: Annotated[Path, typer.Argument(help="experiment file (experiments/*.toml)")],
+    runtime: Annotated[str, typer.Option(help="where the peers run: netns or docker")] = "netns",
+    trials: Annotated[int | None, typer.Option("--trials", help="repetitions (overrides the file)")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="trials run in parallel")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="run folder (default runs/<name>-<time>)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out, skipping completed trials")] = False,
+) -> None:
+    """Run an experiment: every policy x RTT x loss x repetition, one trial each."""
+    from lab.experiment.runfolder import default_run_path
+    from lab.experiment.runner import run_experiment
+    from lab.experiment.spec import load_experiment
+    from lab.runtime import RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise ConfigError(None, "--runtime", f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
+    if trials is not None and trials < 1:
+        raise ConfigError(None, "--trials", "must be at least 1")
+    if resume and out is None:
+        raise ConfigError(None, "--resume", "needs --out: the run folder to continue")
+    spec = load_experiment(experiment)
+    path = out if out is not None else default_run_path(Path("runs"), spec)
+    summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)
+    typer.echo(f"{summary.path}: {summary.ran} trials run, {summary.skipped} resumed, "
+               f"{summary.recovered}/{summary.ran} recovered")
