@@ -6,7 +6,7 @@ ICELAB := $(VENV)/bin/icelab
 STAMP := .stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean help
+.PHONY: setup test demo clean help experiment experiments
 
 help:
 	@echo "make demo   - set up, run a small real experiment, write a report"
@@ -32,3 +32,14 @@ test: setup
 
 clean: setup
 	$(ICELAB) clean
+
+# make experiment EXP=handover (or EXP=experiments/handover.toml) [JOBS=2]; make experiments: all shipped
+EXP ?=
+JOBS ?= 1
+experiment: setup
+	@test -n "$(EXP)" || { echo "usage: make experiment EXP=experiments/NAME.toml [JOBS=N]"; exit 2; }
+	$(ICELAB) run $(if $(wildcard $(EXP)),$(EXP),experiments/$(EXP).toml) --jobs $(JOBS)
+
+experiments: setup
+	@for f in experiments/*.toml; do [ "$$f" = experiments/demo.toml ] && continue; \
+		echo "== $$f"; $(ICELAB) run "$$f" --jobs $(JOBS) || exit $$?; done
