@@ -58,10 +58,13 @@ class IceGeneration:
             and self.remote.password == params.password
         )
 
-    async def gather(self) -> None:
+    def start_gathering(self) -> asyncio.Future[None]:
         if self._gathering is None:
             self._gathering = asyncio.ensure_future(self.connection.gather_candidates())
-        await asyncio.shield(self._gathering)
+        return self._gathering
+
+    async def gather(self) -> None:
+        await asyncio.shield(self.start_gathering())
         self._gathered = True
 
     async def add_remote_candidate(self, candidate: RTCIceCandidate | None) -> None:

@@ -162,12 +162,11 @@ class RestartableIceGatherer(RTCIceGatherer):
         generation = self.described
         if generation.gather_state == "completed":
             return
-        if generation.gather_state == "new":
-            gathering = generation.gather()
+        announce = generation.gather_state == "new"
+        generation.start_gathering()
+        if announce:
             self.emit("statechange")
-            await gathering
-        else:
-            await generation.gather()
+        await generation.gather()
         self.emit("statechange")
 
     def getLocalCandidates(self) -> list[RTCIceCandidate]:

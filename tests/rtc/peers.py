@@ -152,3 +152,9 @@ class PathCut:
 
         protocol.datagram_received = datagram_received
         protocol.transport.sendto = sendto
+
+
+def cut_generation(cut: PathCut, generation: Any) -> None:
+    """Put one generation's sockets behind `cut` (others stay untouched)."""
+    for protocol in generation.connection.lab_protocols:
+        cut._patch(protocol)
