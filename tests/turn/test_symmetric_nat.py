@@ -12,6 +12,8 @@ import pytest
 
 from lab.errors import ConfigError
 from lab.net import Network, load_topology
+from lab.turn.netns import socket_in_netns
+from lab.turn.probe import binding_request
 from lab.turn.relay import Relay
 from lab.turn.topology import close_relays, start_relays
 from tests.turn.conftest import turnservers_in
@@ -98,3 +100,37 @@ def test_bad_relay_spec_on_a_topology_starts_nothing(symmetric: Network, relays_
     with pytest.raises(ConfigError, match="port clash"):
         relays_on(symmetric, [{"name": "r1", "host": "relay"}, {"name": "r2", "host": "relay"}])
     assert not turnservers_in(symmetric.plan.namespaces())
+
+
+def test_tls_carries_the_call_across_nats_when_udp_to_the_relay_is_blackholed(
+        symmetric: Network, relays_on) -> None:
+    (relay,) = relays_on(symmetric)
+    relay.blackhole(udp_only=True)  # lab.net impairment on the relay host's interface
+    with socket_in_netns(symmetric.netns("alice")) as sock:  # UDP to the relay really is gone
+        assert binding_request(sock, ("198.51.100.2", 3478), timeout=1.0) is None
+    ice = [relay.ice_server("tls")]
+    alice = Peer("", "offer", ice, popen=lambda argv, kw: symmetric.popen("alice", argv, **kw))
+    bob = Peer("", "answer", ice, popen=lambda argv, kw: symmetric.popen("bob", argv, **kw))
+    try:
+        connect(alice, bob)
+        pair = alice.wait_for(lambda e: e["event"] == "pair", 40)
+        assert (pair["local"], pair["remote"]) == ("relay", "relay")
+        bob.wait_for(lambda e: e["event"] == "media" and e["frames"] > 0, 20)
+    finally:
+        alice.close()
+        bob.close()
+    relay.unblackhole()
+
+
+def test_icelab_clean_stops_a_relay_left_behind(tmp_path: Path) -> None:
+    from lab import naming
+    from lab.net.cleanup import clean
+
+    net = Network.up(load_topology(REPO / "topologies" / "symmetric.toml"),
+                     name=f"trnclean{os.getpid() % 1000}")
+    relay = start_relays(net, tmp_path)[0]  # never closed: as if the orchestrator died
+    assert turnservers_in(net.plan.namespaces()) == [relay.pid]
+    namespaces = net.plan.namespaces()
+    clean(naming.scope())
+    assert not turnservers_in(namespaces)
+    relay.close()  # idempotent on a process that is already gone
