@@ -298,7 +298,11 @@ class RestartableIceTransport(RTCIceTransport):
             # like UDP into a dead path: dropped, never an error that would stop a sender
             self.dropped_sends += 1
             return
-        await pair.protocol.send_data(data, pair.remote_addr)
+        try:
+            await pair.protocol.send_data(data, pair.remote_addr)
+        except (OSError, ConnectionError):
+            self.dropped_sends += 1
+            return
         traffic = generation.connection.lab_traffic_for(pair.protocol, pair.remote_addr)
         traffic.bytes_sent += len(data)
         traffic.packets_sent += 1

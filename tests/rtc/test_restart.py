@@ -200,3 +200,22 @@ async def test_restart_on_both_sides_at_once_never_wedges() -> None:
     impolite.task.cancel()
     polite.task.cancel()
     await call.close()
+
+
+async def test_restart_from_disconnected_by_the_remote_side_recovers() -> None:
+    slow_fail = DetectionConfig(consent_interval=0.2, disconnected_after=0.6, failed_after=30.0)
+    call = await start_call(make_peer(slow_fail), make_peer(slow_fail))
+    cut = PathCut()
+    cut.apply_to(call.a)
+    cut.apply_to(call.b)
+    cut.active = True
+    await wait_for(lambda: call.b.iceConnectionState == "disconnected", what="disconnected")
+    call.b.restartIce()
+    await negotiate(call.b, call.a)
+    await wait_for(
+        lambda: call.a.iceConnectionState == call.b.iceConnectionState == "completed",
+        what="both completed",
+    )
+    assert call.states["b"][-3:] == ["disconnected", "checking", "completed"]
+    await wait_for(lambda: call.media_a.count(1) > 5 and call.media_b.count(1) > 5, what="media")
+    await call.close()
