@@ -196,6 +196,8 @@ class PolicySpec(_Strict):
     side: Side = "both"
     also_on_failed: bool = Field(True, description="a 'failed' state restarts too (backstop)")
     retry_s: float = Field(10.0, gt=0, le=120, description="restart again if not connected after this")
+    network_settle_s: float = Field(0.05, ge=0, le=5, description="network-change: wait this long "
+                                    "after the first event of a burst, then restart once")
 
     @model_validator(mode="before")
     @classmethod

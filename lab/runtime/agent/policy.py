@@ -1,8 +1,9 @@
 """Restart policies: when a peer restarts, given its connection's states and network events.
 
 The policy decides; the session performs the action (restartIce, a legacy iceRestart offer, or
-a full reconnect). Nothing fires before the call first connected. After a restart, if the call is
-not connected again within retry_s, the policy restarts again.
+a full reconnect). Nothing fires before the call first connected. One restart at a time: once a
+restart fired, further triggers are ignored until the call is connected again; if it is not
+connected within retry_s, the policy restarts again.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ class RestartPolicy:
         self._perform = perform
         self._was_connected = False
         self._connected = False
+        self._restarting = False
         self._pending: asyncio.Task[None] | None = None
         self._retry: asyncio.Task[None] | None = None
-        self._busy = False
 
     def on_state(self, state: str) -> None:
         """Feed every ICE connection state (and connection state) change."""
         if state in CONNECTED:
             self._was_connected = self._connected = True
+            self._restarting = False
             self._cancel_pending()
             self._cancel_retry()
             return
@@ -39,18 +41,17 @@ class RestartPolicy:
         if not self.active or not self._was_connected:
             return
         if state == "disconnected" and self.spec.trigger == "disconnected":
-            self._schedule(self.spec.grace_s, "disconnected")
+            self._schedule(self.spec.grace_s, "disconnected", cancel_if_connected=True)
         elif state == "failed" and (self.spec.trigger in ("failed", "disconnected") or self.spec.also_on_failed):
             self._cancel_pending()
             self._fire("failed")
 
     def on_network_change(self) -> None:
         if self.active and self._was_connected and self.spec.trigger == "network-change":
-            self._cancel_pending()
-            self._fire("network-change")
+            self._schedule(self.spec.network_settle_s, "network-change", cancel_if_connected=False)
 
-    def _schedule(self, delay: float, reason: str) -> None:
-        if self._pending is not None and not self._pending.done():
+    def _schedule(self, delay: float, reason: str, cancel_if_connected: bool) -> None:
+        if self._restarting or (self._pending is not None and not self._pending.done()):
             return
         if delay <= 0:
             self._fire(reason)
@@ -58,32 +59,28 @@ class RestartPolicy:
 
         async def later() -> None:
             await asyncio.sleep(delay)
-            if not self._connected:
+            if not (cancel_if_connected and self._connected):
                 self._fire(reason)
 
         self._pending = asyncio.get_running_loop().create_task(later())
 
-    def _fire(self, reason: str) -> None:
-        if self._busy:
+    def _fire(self, reason: str, retry: bool = False) -> None:
+        if self._restarting and not retry:
             return
-        self._busy = True
+        self._restarting = True
+        self._cancel_retry()
 
         async def run() -> None:
-            try:
-                await self._perform(reason)
-            finally:
-                self._busy = False
+            await self._perform(reason)
             self._arm_retry()
 
         asyncio.get_running_loop().create_task(run())
 
     def _arm_retry(self) -> None:
-        self._cancel_retry()
-
         async def retry() -> None:
             await asyncio.sleep(self.spec.retry_s)
             if not self._connected:
-                self._fire("retry")
+                self._fire("retry", retry=True)
 
         self._retry = asyncio.get_running_loop().create_task(retry())
 

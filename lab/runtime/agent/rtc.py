@@ -27,9 +27,9 @@ except ImportError:
     PerfectNegotiator = None  # type: ignore[assignment,misc]
 
 try:
-    from lab.rtc.options import DetectionConfig
+    from lab.rtc.options import DetectionConfig, IceOptions
 except ImportError:
-    DetectionConfig = None  # type: ignore[assignment,misc]
+    DetectionConfig = IceOptions = None  # type: ignore[assignment,misc]
 
 
 def restartable() -> bool:
@@ -51,7 +51,26 @@ def make_peer_connection(config: AgentConfig) -> Any:
             disconnected_after=d.disconnected_after_s,
             failed_after=d.failed_after_s,
         )
+    options = ice_options()
+    if options is not None and "ice" in params:
+        kwargs["ice"] = options
     return LabPeerConnection(configuration=rtc_config, **kwargs)
+
+
+def ice_options() -> Any:
+    """Gather on the namespace's usable interfaces only (read again before every restart)."""
+    if IceOptions is None:
+        return None
+    from lab.runtime.agent.interfaces import usable_ipv4_addresses
+
+    addresses = usable_ipv4_addresses()
+    return IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False)
+
+
+def refresh_ice_options(pc: Any) -> None:
+    options = ice_options()
+    if options is not None and hasattr(pc, "setIceOptions"):
+        pc.setIceOptions(options)
 
 
 def selected_pair(pc: Any) -> dict[str, Any] | None:

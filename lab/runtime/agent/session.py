@@ -76,6 +76,7 @@ class PeerSession:
         self._last_pair: dict[str, Any] | None = None
         self._stopping = False
         self._watcher: Any = None
+        self._signaling_reconnect: asyncio.Task[Any] | None = None
 
     # ----- lifecycle --------------------------------------------------------------------
 
@@ -206,6 +207,17 @@ class PeerSession:
     def _on_network_change(self, info: dict[str, Any]) -> None:
         self.emit("network_change", **info)
         self.policy.on_network_change()
+        # an app that watches the network also drops its signaling socket at once, instead of
+        # waiting for keepalives to time out on a path that is gone (once per burst of events)
+        reconnect = getattr(self.signaling, "reconnect_now", None)
+        if reconnect is not None and self._signaling_reconnect is None:
+            async def later() -> None:
+                await asyncio.sleep(self.config.policy.network_settle_s)
+                self._signaling_reconnect = None
+                self.emit("signaling_reconnect", reason="network-change")
+                reconnect()
+
+            self._signaling_reconnect = self._spawn(later())
 
     def _on_pair_change(self, pc: Any, change: Any) -> None:
         """lab.rtc's event: the first pair, and every restart cut-over (exact instant)."""
@@ -245,9 +257,11 @@ class PeerSession:
         elif not rtc.restartable():
             self.emit("error", message="ICE restart needs lab.rtc's RTCPeerConnection")
         elif action == "restart-ice":
+            rtc.refresh_ice_options(self.pc)
             self.pc.restartIce()
         else:  # the legacy path: an offer made with iceRestart=True, sent by the app itself
             pc = self.pc
+            rtc.refresh_ice_options(pc)
             if pc.signalingState != "stable":
                 pc.restartIce()
                 return
