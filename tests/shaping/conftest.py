@@ -22,6 +22,12 @@ def link_pair() -> Iterator[LinkPair]:
         yield pair
 
 
+@pytest.fixture
+def bridged_pair() -> Iterator[LinkPair]:
+    with make_link_pair(f"shp{os.getpid() % 10000}x{next(_counter)}", bridged=True) as pair:
+        yield pair
+
+
 @pytest.fixture(autouse=True)
 def no_shaper_left_behind() -> Iterator[None]:
     yield

@@ -145,3 +145,58 @@ class TestUserspaceShaper:
         with open(f"/proc/{pid}/comm") as comm:
             assert comm.read().strip() == "icelab-shaper"
         assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{link_pair.a}").st_ino
+
+
+def test_bridge_port_is_shaped_like_a_routed_interface(bridged_pair: LinkPair) -> None:
+    """A topology's segments are bridges; shaping one of their ports must work too."""
+    assert bridged_pair.bridge is not None
+    port = (bridged_pair.bridge, bridged_pair.b_port)  # egress towards b
+    apply_shaping(*port, LinkShaping(delay_ms=40, loss_pct=20))
+    result = probe(bridged_pair, count=300, interval_s=0.003)
+    assert ProbeResult.median(result.forward_ms) > 20
+    assert ProbeResult.median(result.back_ms) < 20
+    assert 8 < result.forward_loss_pct < 35
+    clear_shaping(*port)
+    result = probe(bridged_pair, count=30)
+    assert ProbeResult.median(result.forward_ms) < 20
+    assert len(result.forward_ms) == 30
+
+
+def test_only_lab_namespaces_are_touched() -> None:
+    from lab.errors import LabError
+
+    with pytest.raises(LabError, match="not a lab network namespace"):
+        apply_shaping("host", "eth0", LinkShaping(delay_ms=5))
+
+
+def test_a_forced_backend_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.errors import LabError
+    from lab.net.shaping.backend import OVERRIDE_ENV, netem_available
+
+    detect = delay_backend.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setenv(OVERRIDE_ENV, "nfqueue")
+    assert detect() == "nfqueue"
+    monkeypatch.setenv(OVERRIDE_ENV, "tc")
+    with pytest.raises(LabError, match=OVERRIDE_ENV):
+        detect()
+    if not netem_available():
+        monkeypatch.setenv(OVERRIDE_ENV, "netem")
+        with pytest.raises(LabError, match="no netem"):
+            detect()
+
+
+def test_tbf_layout_of_the_netem_backend_changes_in_place(link_pair: LinkPair) -> None:
+    """The rate-only tree of the netem backend needs no netem, so it is checked here too."""
+    from pyroute2 import IPRoute
+
+    from lab.net.shaping.qdiscs import Qdiscs
+
+    with IPRoute(netns=link_pair.a) as ipr:
+        qdiscs = Qdiscs(ipr, link_pair.a_if, link_pair.a)
+        qdiscs.set_netem(LinkShaping(rate_kbit=300))
+        qdiscs.set_netem(LinkShaping(rate_kbit=600))
+        tc = run_in_netns(link_pair.a, ["tc", "qdisc", "show", "dev", link_pair.a_if]).stdout
+        assert "tbf 1: root" in tc and "600Kbit" in tc
+        qdiscs.set_netem(LinkShaping())
+    tc = run_in_netns(link_pair.a, ["tc", "qdisc", "show", "dev", link_pair.a_if]).stdout
+    assert "tbf" not in tc

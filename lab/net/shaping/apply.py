@@ -65,26 +65,27 @@ def apply_shaping(netns: str, ifname: str, shaping: LinkShaping) -> None:
                 qdiscs.set_netem(shaping)
             else:
                 qdiscs.set_htb(shaping.rate_kbit, with_loss_sink=shaping.loss_pct > 0)
-                _apply_userspace(netns, ifname, qdiscs.index, shaping, previous)
+                _apply_userspace(netns, ifname, qdiscs, shaping, previous)
         _state_path(netns, ifname).write_text(
             json.dumps({"backend": backend, "shaping": shaping.model_dump()})
         )
 
 
 def _apply_userspace(
-    netns: str, ifname: str, ifindex: int, shaping: LinkShaping, previous: dict[str, object] | None
+    netns: str, ifname: str, qdiscs: Qdiscs, shaping: LinkShaping, previous: dict[str, object] | None
 ) -> None:
+    queue_num = qdiscs.index & 0xFFFF  # an ifindex is unique within its namespace, as queues are
     before = LinkShaping.model_validate(previous["shaping"]) if previous else None
-    if shaping.loss_pct != (before.loss_pct if before else None) or before is None:
-        loss_rules.set_loss(netns, ifname, shaping.loss_pct)
+    if before is None or shaping.loss_pct != before.loss_pct:
+        loss_rules.set_loss(netns, ifname, shaping.loss_pct, qdiscs.bridge_port)
     pid = shaper_process.running_pid(netns, ifname)
     if shaping.delays:
         if pid is not None:
             shaper_process.reconfigure(netns, ifname, shaping.delay_ms, shaping.jitter_ms)
         else:
             # the queue is bound before any packet is steered to it
-            shaper_process.start(netns, ifname, ifindex & 0xFFFF, shaping.delay_ms, shaping.jitter_ms)
-            queue_rules.steer_to_queue(netns, ifname, ifindex & 0xFFFF)
+            shaper_process.start(netns, ifname, queue_num, shaping.delay_ms, shaping.jitter_ms)
+            queue_rules.steer_to_queue(netns, ifname, queue_num, qdiscs.bridge_port)
     elif pid is not None or before is None or before.delays:
         queue_rules.unsteer(netns, ifname)
         shaper_process.stop(netns, ifname)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.naming import PREFIX
 
 NETNS_RUN_DIR = Path("/run/netns")
 _CLONE_NEWNET = 0x40000000
@@ -21,6 +22,9 @@ def netns_path(netns: str) -> Path:
 
 
 def require_netns(netns: str) -> None:
+    """Only namespaces the lab made: shaping never touches the host's or anyone else's."""
+    if not netns.startswith(f"{PREFIX}-"):
+        raise LabError(f"{netns!r} is not a lab network namespace (they are named {PREFIX}-...)")
     if not netns_path(netns).exists():
         raise LabError(f"network namespace {netns!r} does not exist")
 

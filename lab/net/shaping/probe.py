@@ -3,8 +3,8 @@
 All lab namespaces share the host's CLOCK_MONOTONIC, so a timestamp taken in one namespace and
 read in another gives a true one-way delay. Run the echo side first, in the far namespace:
 
-    python -m lab.net.shaping.probe echo --bind 10.0.0.2 --port 9000 --idle 3
-    python -m lab.net.shaping.probe send --to 10.0.0.2 --port 9000 --count 2000 --interval 0.005
+    python lab/net/shaping/probe.py echo --bind 10.0.0.2 --port 9000 --idle 3
+    python lab/net/shaping/probe.py send --to 10.0.0.2 --port 9000 --count 2000 --interval 0.005
 
 `send` prints one JSON object: {"sent", "size", "replies": [[seq, t_send, t_echo, t_back], ...]}.
 `echo` answers every datagram with its own receive time added, and on exit (idle for --idle
@@ -120,7 +120,7 @@ def run_probe(
     """Sends `count` datagrams from src_netns to an echo in dst_netns and measures them."""
     from lab.net.shaping.nsexec import run_in_netns, spawn_in_netns
 
-    base = [sys.executable, "-m", "lab.net.shaping.probe"]
+    base = [sys.executable, "-E", "-s", __file__]  # run as a file: no lab imports at start-up
     server = spawn_in_netns(
         dst_netns, [*base, "echo", "--bind", dst_addr, "--port", str(port), "--idle", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,

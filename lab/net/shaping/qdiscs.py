@@ -82,6 +82,14 @@ class Qdiscs:
             raise LabError(f"no interface {ifname!r} in namespace {netns}")
         self.ipr = ipr
         self.index: int = found[0]
+        self.bridge_port = self._is_bridge_port()
+
+    def _is_bridge_port(self) -> bool:
+        master = self.ipr.get_links(self.index)[0].get("master")
+        if not master:
+            return False
+        info = self.ipr.get_links(master)[0].get(("linkinfo", "kind"))
+        return bool(info == "bridge")
 
     def _at(self, parent: int) -> tuple[str | None, int | None]:
         for q in self.ipr.get_qdiscs(index=self.index):

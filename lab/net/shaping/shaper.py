@@ -7,7 +7,7 @@ Its control socket takes new parameters at runtime and answers once they apply (
 held keep their release time); SIGTERM releases everything held and exits.
 It also exits when its namespace is no longer mounted, so it never outlives its lab.
 
-    python -m lab.net.shaping.shaper icelab-shaper --netns N --ifname IF --queue Q --control SOCKET --delay-ms D --jitter-ms J
+    python lab/net/shaping/shaper.py icelab-shaper --netns N --ifname IF --queue Q --control SOCKET --delay-ms D --jitter-ms J
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from lab.net.shaping.nfqueue import NfQueue
+if __package__:
+    from .nfqueue import NfQueue
+else:  # run as a file: starts without importing lab.net and its dependencies
+    from nfqueue import NfQueue  # type: ignore[no-redef]
 
 PROCESS_NAME = "icelab-shaper"
 HOUSEKEEPING_S = 1.0

@@ -21,6 +21,7 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.naming import state_dir
 from lab.net.shaping.nsexec import spawn_in_netns
+from lab.net.shaping import shaper
 from lab.net.shaping.shaper import PROCESS_NAME
 
 START_TIMEOUT_S = 10.0
@@ -77,7 +78,7 @@ def start(netns: str, ifname: str, queue_num: int, delay_ms: float, jitter_ms: f
     shaping_dir().mkdir(parents=True, exist_ok=True)
     control = _control_path(netns, ifname)
     argv = [
-        sys.executable, "-m", "lab.net.shaping.shaper", PROCESS_NAME,
+        sys.executable, "-E", "-s", shaper.__file__, PROCESS_NAME,
         "--netns", netns, "--ifname", ifname, "--queue", str(queue_num),
         "--control", str(control), "--delay-ms", repr(delay_ms), "--jitter-ms", repr(jitter_ms),
     ]

@@ -2,6 +2,10 @@
 
     a (10.77.0.1, veth "sa") <-----> (10.77.0.2, veth "sb") b
 
+or, bridged (as a topology's WAN or LAN segment is), with the shaping on a bridge port:
+
+    a (10.77.0.1, "sa") <--> ("pa") [bridge "br0" in ns br] ("pb") <--> (10.77.0.2, "sb") b
+
 Nothing else is attached: no route leaves the pair. Tearing down clears the shaping, kills
 anything still running in the two namespaces and removes them.
 """
@@ -29,6 +33,12 @@ class LinkPair:
     b_if: str = "sb"
     a_addr: str = "10.77.0.1"
     b_addr: str = "10.77.0.2"
+    bridge: str | None = None  # namespace of the bridge, when bridged
+    a_port: str = "pa"  # bridge port towards a
+    b_port: str = "pb"  # bridge port towards b
+
+    def namespaces(self) -> list[str]:
+        return [self.a, self.b] + ([self.bridge] if self.bridge else [])
 
 
 def pids_in_netns(name: str) -> list[int]:
@@ -67,10 +77,19 @@ def shaper_pids() -> list[int]:
 
 
 def build(pair: LinkPair) -> None:
-    netns.create(pair.a)
-    netns.create(pair.b)
-    with IPRoute(netns=pair.a) as ipr:
-        ipr.link("add", ifname=pair.a_if, kind="veth", peer={"ifname": pair.b_if, "net_ns_fd": pair.b})
+    for name in pair.namespaces():
+        netns.create(name)
+    if pair.bridge is None:
+        with IPRoute(netns=pair.a) as ipr:
+            ipr.link("add", ifname=pair.a_if, kind="veth", peer={"ifname": pair.b_if, "net_ns_fd": pair.b})
+    else:
+        with IPRoute(netns=pair.bridge) as ipr:
+            ipr.link("add", ifname="br0", kind="bridge")
+            bridge = ipr.link_lookup(ifname="br0")[0]
+            ipr.link("set", index=bridge, state="up")
+            for port, ns, ifname in ((pair.a_port, pair.a, pair.a_if), (pair.b_port, pair.b, pair.b_if)):
+                ipr.link("add", ifname=port, kind="veth", peer={"ifname": ifname, "net_ns_fd": ns})
+                ipr.link("set", index=ipr.link_lookup(ifname=port)[0], master=bridge, state="up")
     for name, ifname, addr in ((pair.a, pair.a_if, pair.a_addr), (pair.b, pair.b_if, pair.b_addr)):
         with IPRoute(netns=name) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
@@ -80,10 +99,13 @@ def build(pair: LinkPair) -> None:
 
 
 def teardown(pair: LinkPair) -> None:
-    for name, ifname in ((pair.a, pair.a_if), (pair.b, pair.b_if)):
+    ends = [(pair.a, pair.a_if), (pair.b, pair.b_if)]
+    if pair.bridge:
+        ends += [(pair.bridge, pair.a_port), (pair.bridge, pair.b_port)]
+    for name, ifname in ends:
         with contextlib.suppress(Exception):  # the namespace goes anyway: kill and remove below
             clear_shaping(name, ifname)
-    for name in (pair.a, pair.b):
+    for name in pair.namespaces():
         for pid in pids_in_netns(name):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -92,8 +114,10 @@ def teardown(pair: LinkPair) -> None:
 
 
 @contextlib.contextmanager
-def link_pair(tag: str) -> Iterator[LinkPair]:
-    pair = LinkPair(a=netns_name(tag, "a"), b=netns_name(tag, "b"))
+def link_pair(tag: str, bridged: bool = False) -> Iterator[LinkPair]:
+    pair = LinkPair(
+        a=netns_name(tag, "a"), b=netns_name(tag, "b"), bridge=netns_name(tag, "br") if bridged else None
+    )
     try:
         build(pair)
         yield pair
