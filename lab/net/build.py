@@ -51,10 +51,10 @@ def build(plan: Plan, sockets: links.Sockets) -> None:
         links.add_addresses(inner_ipr, ifindex, iface.addresses)
     for node in plan.nodes.values():
         if node.kind in ("host", "router"):
-            links.apply_routes(sockets[node.netns], node)
+            links.apply_routes(sockets[node.netns], node, fresh=True)
     for node in plan.nodes.values():
         if node.kind == "router":
-            install_nat(node)
+            install_nat(node, replace=False)
 
 
 def _bridge(ipr: links.IPRoute, name: str, addresses: list[str]) -> None:
@@ -68,10 +68,11 @@ def public_address(router: NodePlan) -> str:
     return router.ifaces[UPLINK].addresses[0].split("/")[0]
 
 
-def install_nat(router: NodePlan) -> None:
+def install_nat(router: NodePlan, replace: bool = True) -> None:
     script = nat.ruleset(
         router.nat or "none", public_address(router), router.udp_timeout or 30, router.hairpin,
         wan=UPLINK, lan=LAN_BRIDGE, lan_subnet=router.subnet or "0.0.0.0/0",
+        replace=replace,
     )
     nft.run(router.netns, script)
 

@@ -51,10 +51,10 @@ def write_sysctls(namespace: str, values: dict[str, str]) -> None:
 
 
 def index(ipr: IPRoute, ifname: str) -> int:
-    found = ipr.link_lookup(ifname=ifname)
-    if not found:
-        raise LabError(f"no interface {ifname}")
-    return found[0]
+    try:
+        return ipr.link("get", ifname=ifname)[0]["index"]
+    except NetlinkError:
+        raise LabError(f"no interface {ifname}") from None
 
 
 def _split(cidr: str) -> tuple[str, int]:
@@ -79,8 +79,17 @@ def link_is_up(ipr: IPRoute, ifname: str) -> bool:
     return bool(link["flags"] & 1)
 
 
-def apply_routes(ipr: IPRoute, node: NodePlan) -> None:
-    """(Re)install the node's default routes and source rules from its plan; idempotent."""
+def apply_routes(ipr: IPRoute, node: NodePlan, fresh: bool = False) -> None:
+    """(Re)install the node's default routes and source rules from its plan; idempotent.
+
+    fresh: the namespace was just built, there is nothing to remove first.
+    """
+    if not fresh:
+        _remove_routes(ipr)
+    _install_routes(ipr, node, fresh)
+
+
+def _remove_routes(ipr: IPRoute) -> None:
     for route in ipr.get_routes(family=2, table=MAIN_TABLE):
         if route["dst_len"] == 0:
             with contextlib.suppress(NetlinkError):
@@ -92,11 +101,14 @@ def apply_routes(ipr: IPRoute, node: NodePlan) -> None:
             with contextlib.suppress(NetlinkError):
                 ipr.rule("del", priority=priority, table=rule.get_attr("FRA_TABLE") or rule["table"],
                          src=rule.get_attr("FRA_SRC"), src_len=rule["src_len"])
+
+
+def _install_routes(ipr: IPRoute, node: NodePlan, fresh: bool) -> None:
     uplinks = [iface for iface in node.ifaces.values() if iface.gateway]
     multihomed = node.kind == "host" and len(uplinks) > 1
     for k, iface in enumerate(uplinks):
         ifindex = index(ipr, iface.name)
-        if not link_is_up(ipr, iface.name):
+        if not fresh and not link_is_up(ipr, iface.name):
             continue
         metric = iface.metric or 0
         if node.default_iface is not None and iface.name == node.default_iface:
@@ -104,9 +116,10 @@ def apply_routes(ipr: IPRoute, node: NodePlan) -> None:
         ipr.route("replace", dst="0.0.0.0/0", gateway=iface.gateway, oif=ifindex, priority=metric, table=MAIN_TABLE)
         if multihomed:
             table = TABLE_BASE + k
-            for route in ipr.get_routes(family=2, table=table):
-                with contextlib.suppress(NetlinkError):
-                    ipr.route("del", table=table, dst=f"{route.get_attr('RTA_DST') or '0.0.0.0'}/{route['dst_len']}")
+            if not fresh:
+                for route in ipr.get_routes(family=2, table=table):
+                    with contextlib.suppress(NetlinkError):
+                        ipr.route("del", table=table, dst=f"{route.get_attr('RTA_DST') or '0.0.0.0'}/{route['dst_len']}")
             primary, prefix = _split(iface.addresses[0])
             subnet = ipaddress.IPv4Network(f"{primary}/{prefix}", strict=False)
             ipr.route("replace", dst=str(subnet), oif=ifindex, table=table, scope=253, prefsrc=primary)

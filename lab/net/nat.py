@@ -24,15 +24,13 @@ NAT_TABLE = f"{NFT_TABLE_PREFIX}nat"
 
 def ruleset(
     nat: str, public_address: str, udp_timeout: int, hairpin: bool,
-    wan: str = "wan", lan: str = "lan", lan_subnet: str = "0.0.0.0/0",
+    wan: str = "wan", lan: str = "lan", lan_subnet: str = "0.0.0.0/0", replace: bool = True,
 ) -> str:
-    """An nft script that (re)creates the router's NAT table atomically."""
+    """An nft script that creates the router's NAT table (atomically replacing it if `replace`)."""
     table = f"ip {NAT_TABLE}"
-    lines = [
-        f"table {table} {{}}",
-        f"delete table {table}",
-        f"table {table} {{",
-    ]
+    # Deleting a table costs the kernel ~10 ms (RCU grace period): skip it in fresh namespaces.
+    lines = [f"table {table} {{}}", f"delete table {table}"] if replace else []
+    lines.append(f"table {table} {{")
     cone = nat in ("full-cone", "restricted-cone")
     eim = nat in ("full-cone", "restricted-cone", "port-restricted")
     if nat == "none":

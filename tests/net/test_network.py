@@ -109,7 +109,7 @@ def test_same_topology_twice_with_the_same_addresses(network, udp_echo) -> None:
 
 
 def test_partial_failure_removes_everything(monkeypatch) -> None:
-    def broken_nat(router) -> None:
+    def broken_nat(router, replace: bool = True) -> None:
         raise RuntimeError("nft exploded")
 
     monkeypatch.setattr(lab_build, "install_nat", broken_nat)

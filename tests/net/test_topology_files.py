@@ -15,6 +15,10 @@ from lab.net import load_topology
 from lab.net import netns as lab_netns
 from tests.net.conftest import TOPOLOGIES
 
+def scope_namespaces() -> list[str]:
+    return [n for n in lab_netns.list_names() if naming.is_lab_netns(n)]
+
+
 GOOD = """
 [wan.internet]
 subnet = "198.51.100.0/24"
@@ -71,7 +75,7 @@ def test_cli_rejects_bad_topology_with_exit_2_and_creates_nothing(case: str, tmp
     text, key, reason = BAD[case]
     file = tmp_path / "bad.toml"
     file.write_text(text)
-    before = set(lab_netns.list_names())
+    before = set(scope_namespaces())
     result = subprocess.run([sys.executable, "-m", "lab", "topo", "up", str(file), "--name", "bad"],
                             capture_output=True, text=True, env=os.environ.copy(), timeout=60)
     assert result.returncode == 2, result.stderr
@@ -80,5 +84,5 @@ def test_cli_rejects_bad_topology_with_exit_2_and_creates_nothing(case: str, tmp
     assert str(file) in lines[0] and reason in lines[0]
     if key:
         assert key in lines[0]
-    assert set(lab_netns.list_names()) == before
+    assert set(scope_namespaces()) == before
     assert not (naming.state_dir() / "bad").exists()
