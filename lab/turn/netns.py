@@ -53,3 +53,22 @@ def run_in_netns(name: str, argv: list[str], input: bytes | None = None,
 def socket_in_netns(name: str, kind: int = socket.SOCK_DGRAM) -> socket.socket:
     """An IPv4 socket that lives in namespace `name` (usable from this process)."""
     return pyroute2_netns.create_socket(name, socket.AF_INET, kind, flags=0)
+
+
+def turnserver_pids(namespaces: list[str]) -> list[int]:
+    """pids of turnserver processes whose network namespace is one of `namespaces`."""
+    wanted = set()
+    for name in namespaces:
+        try:
+            wanted.add(os.stat(netns_path(name)).st_ino)
+        except FileNotFoundError:
+            pass
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if (os.stat(f"/proc/{pid}/ns/net").st_ino in wanted
+                    and Path(f"/proc/{pid}/comm").read_text().strip() == "turnserver"):
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found

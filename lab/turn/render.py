@@ -77,7 +77,7 @@ def render_config(spec: RelaySpec, files: RelayFiles) -> str:
         "port": spec.port,
         "tls_port": spec.tls_port,
         "listener_switches": "\n".join(switches),
-        "rfc5780": "" if spec.rfc5780 else "no-rfc5780",
+        "rfc5780": "" if spec.alt_listening else "no-rfc5780",
         "relay_ips": "\n".join(f"relay-ip={a}" for a in addresses),
         "min_port": spec.min_port,
         "max_port": spec.max_port,

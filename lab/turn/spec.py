@@ -35,6 +35,9 @@ class RelaySpec(BaseModel):
     host: str
     address: IPv4Address | None = None
     alt_address: IPv4Address | None = None
+    # RFC 5780 (NAT behaviour discovery): on when the relay has a second address; with
+    # rfc5780 = true and no alt_address, a topology host's second address is used.
+    rfc5780: bool = True
     port: int = Field(3478, ge=1, le=65535)
     tls_port: int = Field(5349, ge=1, le=65535)
     listeners: tuple[Transport, ...] = ("udp", "tcp", "tls")
@@ -105,10 +108,12 @@ class RelaySpec(BaseModel):
                 raise ValueError(f"{role} file {path} does not exist (missing certificate)")
         if self.alt_address is not None and self.alt_address == self.address:
             raise ValueError("alt_address must differ from address")
+        if self.alt_address is not None and not self.rfc5780:
+            raise ValueError("alt_address is set but rfc5780 = false")
         return self
 
     @property
-    def rfc5780(self) -> bool:
+    def alt_listening(self) -> bool:
         return self.alt_address is not None
 
     def listening_ports(self) -> dict[str, int]:
@@ -118,7 +123,7 @@ class RelaySpec(BaseModel):
             ports["port"] = self.port
         if "tls" in self.listeners:
             ports["tls_port"] = self.tls_port
-        if self.rfc5780:
+        if self.alt_listening:
             # coturn's CHANGE-REQUEST answers come from port+1 (and tls_port+1).
             for role, port in list(ports.items()):
                 ports[f"{role}+1"] = port + 1
@@ -152,14 +157,16 @@ class RelaySet(BaseModel):
             if spec.name in names:
                 raise ValueError(f"two relays are named '{spec.name}'")
             names.add(spec.name)
-            where = str(spec.address) if spec.address else f"host {spec.host}"
-            for role, port in spec.listening_ports().items():
-                slot = (spec.host, where, port)
-                if slot in used:
-                    raise ValueError(
-                        f"port clash: relay '{spec.name}' {role} {port} on {where} "
-                        f"is already used by relay '{used[slot]}'")
-                used[slot] = spec.name
+            # coturn listens on every port on each of its addresses.
+            addresses = [str(a) for a in (spec.address, spec.alt_address) if a is not None]
+            for where in addresses or [f"host {spec.host}"]:
+                for role, port in spec.listening_ports().items():
+                    slot = (spec.host, where, port)
+                    if slot in used:
+                        raise ValueError(
+                            f"port clash: relay '{spec.name}' {role} {port} on {where} "
+                            f"is already used by relay '{used[slot]}'")
+                    used[slot] = spec.name
         return self
 
 
@@ -189,3 +196,20 @@ def _config_error(error: ValidationError, file: str | Path | None, key: str) -> 
     else:
         reason = first["msg"].removeprefix("Value error, ")
     return ConfigError(file, path, reason)
+
+
+def load_relay_file(file: str | Path) -> RelaySet:
+    """Relay specs from a TOML file with one [[relays]] table per relay."""
+    import tomllib
+
+    path = Path(file)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, None, "file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, None, f"TOML syntax error: {error}") from None
+    unknown = set(data) - {"relays"}
+    if unknown:
+        raise ConfigError(path, sorted(unknown)[0], "unknown option (expected [[relays]] tables)")
+    return parse_relays(data.get("relays", []), path)

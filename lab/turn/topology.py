@@ -17,6 +17,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.errors import ConfigError
 from lab.turn.relay import Relay
 from lab.turn.spec import RelaySpec, parse_relays
 
@@ -53,7 +54,7 @@ def resolve_spec(net: Network, spec: RelaySpec) -> RelaySpec:
     update: dict[str, Any] = {}
     if spec.address is None:
         update["address"] = IPv4Address(addresses[0])
-    if spec.alt_address is None and len(addresses) > 1 and "alt_address" not in spec.model_fields_set:
+    if spec.alt_address is None and spec.rfc5780 and len(addresses) > 1:
         update["alt_address"] = IPv4Address(addresses[1])
     if not spec.peer_networks:
         update["peer_networks"] = lab_networks(net)
@@ -86,11 +87,13 @@ def start_relays(net: Network, out_dir: Path, specs: list[dict[str, Any]] | None
     """Validate every spec first (one ConfigError, nothing started), then start them all."""
     relay_set = parse_relays(default_specs(net) if specs is None else specs, file)
     for index, spec in enumerate(relay_set.relays):
-        if spec.host not in relay_hosts(net) and spec.host not in net.hosts():
-            from lab.errors import ConfigError
+        if spec.host not in net.hosts():
             raise ConfigError(file, f"relays.{index}.host",
                               f"topology {net.name!r} has no host {spec.host!r}")
-    relays = [attach_relay(net, spec, out_dir) for spec in relay_set.relays]
+    # Check again with addresses filled in: alternate ports and addresses take part now.
+    resolved = parse_relays([resolve_spec(net, spec).model_dump() for spec in relay_set.relays],
+                            file)
+    relays = [attach_relay(net, spec, out_dir) for spec in resolved.relays]
     started: list[Relay] = []
     try:
         for relay in relays:

@@ -16,29 +16,14 @@ from typing import Any
 import pytest
 
 from lab.turn import Relay, parse_relay
-from lab.turn.netns import popen_in_netns
+from lab.turn.netns import popen_in_netns, turnserver_pids
 from tests.turn.lanlab import SUBNET, LanLab, make_lanlab
 
 TURN_CLIENT = Path(__file__).with_name("turn_client.py")
 
 
 def turnservers_in(namespaces: list[str]) -> list[int]:
-    """pids of turnserver processes whose network namespace is one of `namespaces`."""
-    wanted = set()
-    for name in namespaces:
-        try:
-            wanted.add(os.stat(f"/var/run/netns/{name}").st_ino)
-        except FileNotFoundError:
-            pass
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if (os.stat(f"/proc/{pid}/ns/net").st_ino in wanted
-                    and Path(f"/proc/{pid}/comm").read_text().strip() == "turnserver"):
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
+    return turnserver_pids(namespaces)
 
 
 @pytest.fixture
