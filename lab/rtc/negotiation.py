@@ -82,8 +82,16 @@ class PerfectNegotiator(AsyncIOEventEmitter):
 
     The pc must offer: "negotiationneeded" (pyee event), signalingState, localDescription,
     setLocalDescription() without arguments, setRemoteDescription() with implicit rollback of a
-    local offer, addIceCandidate(). Emits "event" with dicts {"event", "peer", "role", "t", ...};
-    "error" is reported as such an event (never raised from a handler).
+    local offer, addIceCandidate(). Emits "event" with dicts {"event", "peer", "role", "t", ...}
+    (t is time.monotonic()); errors are reported as such events, never raised from a handler:
+      negotiationneeded                                 an offer is being made
+      description_sent      type                        offer or answer sent
+      description_applied   type                        remote offer/answer applied (no collision)
+      glare                 action=ignore_offer | implicit_rollback, signaling_state, making_offer
+      candidate_swallowed   reason                      a candidate of an ignored offer
+      signaling_state       state                       the pc's signalingState changed
+      role_conflict         action=reported, reason     both peers have the same role
+      error                 where, error_type, error    a failed operation (InvalidStateError...)
     """
 
     def __init__(

@@ -119,3 +119,26 @@ async def test_complementary_roles_are_confirmed_by_the_hello() -> None:
             await n.close()
             await n.pc.close()
         await pair.close()
+
+
+async def test_a_restarted_peer_learns_the_kept_role_of_the_other() -> None:
+    pair = MemoryChannelPair(names=("a", "b"))
+    pair.start()
+    a = PerfectNegotiator(make_pc(), pair.a, polite=False)
+    b = PerfectNegotiator(make_pc(), pair.b, polite=True)
+    for n in (a, b):
+        n.start()
+    try:
+        assert await a.ready(10) == "polite"
+        await a.close()
+        await a.pc.close()
+        # the impolite application restarts: a new negotiator (new session) on the same channel
+        a = PerfectNegotiator(make_pc(), pair.a, polite=False)
+        a.start()
+        assert await a.ready(10) == "polite"
+        assert b.role == "polite" and b.role_error is None
+    finally:
+        for n in (a, b):
+            await n.close()
+            await n.pc.close()
+        await pair.close()
