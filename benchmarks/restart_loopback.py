@@ -102,8 +102,10 @@ async def run(restarts: int, interval: float) -> None:
         started[generation] = loop.time()
         a.restartIce()
         await wait_until(
-            lambda: generation in at_a.first_by_generation
-            and generation in at_b.first_by_generation
+            lambda g=generation: (
+                g in at_a.first_by_generation  # type: ignore[misc]
+                and g in at_b.first_by_generation
+            )
         )
         await asyncio.sleep(interval)
     await asyncio.sleep(0.5)
@@ -111,7 +113,7 @@ async def run(restarts: int, interval: float) -> None:
     generations = sorted(started)
     at_restarter = [at_a.first_by_generation[g] - started[g] for g in generations]
     at_other = [at_b.first_by_generation[g] - started[g] for g in generations]
-    both = [max(x, y) for x, y in zip(at_restarter, at_other)]
+    both = [max(x, y) for x, y in zip(at_restarter, at_other, strict=True)]
     signalling = [answered[g] - started[g] for g in generations]
     checks = [cutovers[g] - answered[g] for g in generations]
     print(f"ICE restart on loopback host candidates: {restarts} restarts, audio both ways")
@@ -126,7 +128,10 @@ async def run(restarts: int, interval: float) -> None:
     )
     stats = await a.getStats()
     ice = next(s for s in stats.values() if s.type == "ice-transport")
-    print(f"final generation {ice.generation}, restarts {ice.restarts}, dropped sends {ice.droppedSends}")
+    print(
+        f"final generation {ice.generation}, restarts {ice.restarts}, "
+        f"dropped sends {ice.droppedSends}"
+    )
     await a.close()
     await b.close()
 

@@ -81,7 +81,8 @@ class LabIceConnection(Connection):
     def _lab_tap_protocols(self) -> None:
         for protocol in self._protocols:
             if not getattr(protocol, "_lab_tapped", False):
-                protocol.datagram_received = functools.partial(self._lab_datagram, protocol)
+                tap = functools.partial(self._lab_datagram, protocol)
+                protocol.datagram_received = tap  # type: ignore[method-assign]
                 protocol._lab_tapped = True  # type: ignore[attr-defined]
 
     @property

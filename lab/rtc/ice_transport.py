@@ -151,7 +151,7 @@ class RestartableIceGatherer(RTCIceGatherer):
         self.described = first
 
     @property
-    def _connection(self) -> LabIceConnection:
+    def _connection(self) -> LabIceConnection:  # type: ignore[override]
         return self.described.connection
 
     @property
@@ -218,7 +218,7 @@ class RestartableIceTransport(RTCIceTransport):
         return self._gatherer
 
     @property
-    def _connection(self) -> LabIceConnection:
+    def _connection(self) -> LabIceConnection:  # type: ignore[override]
         return self._active.connection
 
     @property

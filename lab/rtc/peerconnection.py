@@ -145,11 +145,13 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
     def _lab_transport_for_mid(self, mid: Optional[str]) -> Optional[RestartableIceTransport]:
         transceiver = self._lab_get("getTransceiverByMid")(mid)
         if transceiver is not None:
-            return transceiver.receiver.transport.transport
-        sctp = self.sctp
-        if sctp is not None and sctp.mid == mid:
-            return sctp.transport.transport
-        return None
+            transport = transceiver.receiver.transport.transport
+        elif self.sctp is not None and self.sctp.mid == mid:
+            transport = self.sctp.transport.transport
+        else:
+            return None
+        assert isinstance(transport, RestartableIceTransport)
+        return transport
 
     # states
 
@@ -221,7 +223,9 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         if existing is not None:
             local = existing.iceGatherer.getLocalParameters()
             username, password = local.usernameFragment, local.password
-        first = self._lab_factory.make(0, ice_controlling=False, username=username, password=password)
+        first = self._lab_factory.make(
+            0, ice_controlling=False, username=username, password=password
+        )
         gatherer = RestartableIceGatherer(self._lab_factory, first)
         gatherer.on("statechange", self._lab_get("updateIceGatheringState"))
         transport = RestartableIceTransport(gatherer, self._lab_factory, self._lab_on_media)
@@ -438,7 +442,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
             self._lab_snapshot = self._lab_take_snapshot()
         for media in parsed.media:
             transport = self._lab_transport_for_mid(media.rtp.muxId)
-            if transport is not None:
+            if transport is not None and media.ice is not None:
                 generation = transport.generation_for_local_ufrag(media.ice.usernameFragment)
                 if generation is not None:
                     transport.iceGatherer.described = generation
@@ -478,10 +482,10 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         seen: set[RestartableIceTransport] = set()
         for media in parsed.media:
             transport = self._lab_transport_for_mid(media.rtp.muxId)
-            if transport is None or transport in seen:
+            remote = media.ice
+            if transport is None or transport in seen or remote is None:
                 continue
             seen.add(transport)
-            remote = media.ice
             active = transport.activeGeneration
             pending = transport.pendingGeneration
             if kind in ("answer", "pranswer"):

@@ -78,9 +78,7 @@ async def test_set_configuration_gives_the_next_generation_fresh_srflx_candidate
     port = transport.get_extra_info("sockname")[1]
     call = await start_call(make_peer(), make_peer())
     assert candidate_types(call.a.localDescription.sdp) == {"host"}
-    call.a.setConfiguration(
-        RTCConfiguration(iceServers=[RTCIceServer(f"stun:127.0.0.1:{port}")])
-    )
+    call.a.setConfiguration(RTCConfiguration(iceServers=[RTCIceServer(f"stun:127.0.0.1:{port}")]))
     for generation in (1, 2):
         asked = responder.requests
         call.a.restartIce()
@@ -88,7 +86,7 @@ async def test_set_configuration_gives_the_next_generation_fresh_srflx_candidate
         assert "srflx" in candidate_types(call.a.localDescription.sdp)
         assert responder.requests > asked  # every generation asks the server again
         await wait_for(
-            lambda: call.transport(call.a).activeGeneration.number == generation,
+            lambda g=generation: call.transport(call.a).activeGeneration.number == g,
             what=f"generation {generation}",
         )
     await call.close()

@@ -180,9 +180,7 @@ async def test_candidates_of_an_old_generation_are_ignored_quietly() -> None:
     old_candidate.sdpMid = old_media.rtp.muxId
     await call.a.addIceCandidate(old_candidate)
     # with the old ufrag: recognised as an old generation's candidate and dropped
-    tagged = candidate_from_sdp(
-        f"candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"
-    )
+    tagged = candidate_from_sdp("candidate:1 1 udp 2130706431 127.0.0.1 9 typ host")
     tagged.sdpMid = old_media.rtp.muxId
     tagged.usernameFragment = old_media.ice.usernameFragment  # type: ignore[attr-defined]
     await call.a.addIceCandidate(tagged)

@@ -45,9 +45,7 @@ async def run_call(a: aiortc.RTCPeerConnection, b: aiortc.RTCPeerConnection) -> 
     answer = await b.createAnswer()
     await b.setLocalDescription(answer)
     await a.setRemoteDescription(b.localDescription)
-    await wait_for(
-        lambda: a.connectionState == b.connectionState == "connected", what="connected"
-    )
+    await wait_for(lambda: a.connectionState == b.connectionState == "connected", what="connected")
     shapes = {
         "offer": line_keys(a.localDescription.sdp),
         "answer": line_keys(b.localDescription.sdp),

@@ -39,7 +39,8 @@ async def restart_mid_call(initiator: str) -> None:
     sessions = (dtls_session(call.a), dtls_session(call.b))
     dtls_events: list[str] = []
     for pc in (call.a, call.b):
-        pc.getTransceivers()[0].receiver.transport.on("statechange", lambda: dtls_events.append("x"))
+        dtls = pc.getTransceivers()[0].receiver.transport
+        dtls.on("statechange", lambda: dtls_events.append("x"))
     old = (ufrag(call.a.localDescription), ufrag(call.b.localDescription))
     changes: list[SelectedPairChange] = []
     call.a.on("selectedcandidatepairchange", changes.append)
@@ -147,6 +148,7 @@ class TinyPerfectNegotiation:
         self.peer: TinyPerfectNegotiation | None = None
         self.inbox: asyncio.Queue[RTCSessionDescription] = asyncio.Queue()
         self.offers_made = 0
+        self.collisions = 0
         pc.on("negotiationneeded", self.on_negotiation_needed)
         self.task = asyncio.ensure_future(self.run())
 
@@ -166,8 +168,10 @@ class TinyPerfectNegotiation:
             collision = description.type == "offer" and (
                 self.making_offer or self.pc.signalingState != "stable"
             )
-            if collision and not self.polite:
-                continue
+            if collision:
+                self.collisions += 1
+                if not self.polite:
+                    continue
             await self.pc.setRemoteDescription(description)
             if description.type == "offer":
                 await self.pc.setLocalDescription()
@@ -185,14 +189,17 @@ async def test_restart_on_both_sides_at_once_never_wedges() -> None:
         call.a.restartIce()
         call.b.restartIce()
         await wait_for(
-            lambda: call.transport(call.a).activeGeneration.number > generation
-            and call.transport(call.b).activeGeneration.number > generation
-            and call.a.signalingState == call.b.signalingState == "stable",
+            lambda g=generation: (
+                call.transport(call.a).activeGeneration.number > g
+                and call.transport(call.b).activeGeneration.number > g
+                and call.a.signalingState == call.b.signalingState == "stable"
+            ),
             what="both sides restarted",
         )
     await asyncio.sleep(0.3)
     assert call.a.signalingState == call.b.signalingState == "stable"
     assert impolite.offers_made + polite.offers_made <= 6  # no negotiation storm
+    assert impolite.collisions >= 1 and polite.collisions >= 1  # the offers really collided
     assert call.a.connectionState == call.b.connectionState == "connected"
     last = call.transport(call.a).activeGeneration.number
     before = call.media_a.count(last)
