@@ -29,6 +29,7 @@ NFQNL_CFG_CMD_BIND = 1
 NFQNL_COPY_META = 1
 NFQA_CFG_F_GSO = 0x4
 
+_PACKET_MSG = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
 NF_DROP = 0
 NF_ACCEPT = 1
 
@@ -40,6 +41,7 @@ NETLINK_NO_ENOBUFS = 5
 SO_RCVBUFFORCE = 33
 
 _NLMSGHDR = struct.Struct("=IHHII")
+_NLMSG_LEN_TYPE = struct.Struct("=IH")
 _NFGENMSG = struct.Struct("!BBH")
 _NLA = struct.Struct("=HH")
 _PACKET_ID = struct.Struct("!I")
@@ -61,6 +63,7 @@ class NfQueue:
     def __init__(self, queue_num: int, max_len: int = 10_000, rcvbuf: int = 8 << 20) -> None:
         self.queue_num = queue_num
         self._seq = 0
+        self._buf = bytearray(65536)
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
@@ -73,7 +76,6 @@ class NfQueue:
                 + _attr(NFQA_CFG_FLAGS, struct.pack("!I", NFQA_CFG_F_GSO))
                 + _attr(NFQA_CFG_MASK, struct.pack("!I", NFQA_CFG_F_GSO))
             )
-            self.sock.setblocking(False)
         except BaseException:
             self.sock.close()
             raise
@@ -105,22 +107,29 @@ class NfQueue:
                         raise OSError(code, f"nfqueue {self.queue_num}: {os.strerror(code)}")
                     return
 
-    def receive(self) -> Iterator[int]:
+    def receive(self) -> list[int]:
         """Ids of every packet waiting in the socket now (never blocks)."""
+        ids: list[int] = []
+        buf = self._buf
         while True:
             try:
-                data = self.sock.recv(65536)
+                size = self.sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                return
+                return ids
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
                     continue
                 raise
-            for msg_type, _, payload in _messages(data):
-                if msg_type == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET:
-                    packet_id = _packet_id(payload)
+            offset = 0
+            while offset + _NLMSGHDR.size <= size:
+                length, msg_type = _NLMSG_LEN_TYPE.unpack_from(buf, offset)
+                if length < _NLMSGHDR.size:
+                    break
+                if msg_type == _PACKET_MSG:
+                    packet_id = _packet_id(buf, offset + _NLMSGHDR.size + _NFGENMSG.size, offset + length)
                     if packet_id is not None:
-                        yield packet_id
+                        ids.append(packet_id)
+                offset += _align(length)
 
     def verdicts(self, packet_ids: Iterable[int], verdict: int = NF_ACCEPT) -> None:
         """Gives one verdict per packet; many verdicts travel in one datagram."""
@@ -134,18 +143,10 @@ class NfQueue:
             batch.append(msg)
             size += len(msg)
             if size > 32_000:
-                self._send(b"".join(batch))
+                self.sock.send(b"".join(batch))
                 batch, size = [], 0
         if batch:
-            self._send(b"".join(batch))
-
-    def _send(self, data: bytes) -> None:
-        while True:
-            try:
-                self.sock.send(data)
-                return
-            except BlockingIOError:
-                continue
+            self.sock.send(b"".join(batch))
 
 
 def _messages(data: bytes) -> Iterator[tuple[int, int, bytes]]:
@@ -158,13 +159,12 @@ def _messages(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         offset += _align(length)
 
 
-def _packet_id(payload: bytes) -> int | None:
-    offset = _NFGENMSG.size
-    while offset + _NLA.size <= len(payload):
-        length, kind = _NLA.unpack_from(payload, offset)
+def _packet_id(buf: bytearray, offset: int, end: int) -> int | None:
+    while offset + _NLA.size <= end:
+        length, kind = _NLA.unpack_from(buf, offset)
         if length < _NLA.size:
             return None
         if kind & 0x3FFF == NFQA_PACKET_HDR:
-            return int(_PACKET_ID.unpack_from(payload, offset + _NLA.size)[0])
+            return int(_PACKET_ID.unpack_from(buf, offset + _NLA.size)[0])
         offset += _align(length)
     return None

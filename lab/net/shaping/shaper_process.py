@@ -46,16 +46,17 @@ def _control_path(netns: str, ifname: str) -> Path:
 
 
 def _is_our_shaper(pid: int, netns: str, ifname: str) -> bool:
+    """Guards against a stale pid file whose pid now belongs to another process."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    if state == "Z":
-        return False
-    want = [PROCESS_NAME, "--netns", netns, "--ifname", ifname]
-    return all(w.encode() in argv for w in want) and _flag(argv, b"--netns") == netns.encode() \
+    return (
+        PROCESS_NAME.encode() in argv
+        and _flag(argv, b"--netns") == netns.encode()
         and _flag(argv, b"--ifname") == ifname.encode()
+        and not _exited(pid)
+    )
 
 
 def _flag(argv: list[bytes], name: bytes) -> bytes | None:
@@ -128,6 +129,9 @@ def stop(netns: str, ifname: str) -> None:
         _reap(pid)
     _file(netns, ifname, ".pid").unlink(missing_ok=True)
     _control_path(netns, ifname).unlink(missing_ok=True)
+    log = _file(netns, ifname, ".log")
+    if log.exists() and log.stat().st_size == 0:
+        log.unlink()
 
 
 def _terminate(pid: int) -> None:
