@@ -14,18 +14,12 @@ import pytest
 from lab.rtc.negotiation import PerfectNegotiator, wait_all_stable
 from lab.rtc.signaling import MemoryChannelPair, SignalingImpairments
 
-try:
-    from lab.rtc.peerconnection import RTCPeerConnection
-except ImportError:  # the restartable peer is built by another issue
-    RTCPeerConnection = None  # type: ignore[assignment,misc]
+from lab.rtc import IceOptions, RTCPeerConnection
 
 
-def make_pc() -> Any:
-    if RTCPeerConnection is None:
-        pytest.skip("lab.rtc.RTCPeerConnection (the restartable peer) has not landed yet")
-    from lab.rtc.options import IceOptions
-
-    return RTCPeerConnection(ice=IceOptions(host_addresses=["127.0.0.1"]))
+def make_pc() -> RTCPeerConnection:
+    # aioice skips 127.0.0.1 when it enumerates interfaces: name it for loopback calls
+    return RTCPeerConnection(ice=IceOptions(host_addresses=("127.0.0.1",)))
 
 
 async def poll(predicate: Callable[[], bool], timeout: float, what: str) -> None:
