@@ -132,3 +132,18 @@ def test_tls_without_the_lab_ca_is_refused_with_a_clear_line(make_relay, lanlab,
                          ca_file="/nonexistent-ca.pem")
     line = client.read("allocated")["error"]
     assert "TLS failed" in line and "certificate verify failed" in line
+
+
+def test_relay_refuses_to_relay_outside_the_lab(make_relay, lanlab, turn_client) -> None:
+    relay = make_relay()
+    lanlab.add_host("a", "10.77.0.2/24")
+    relay.start()
+    cred = relay.credential()
+    client = turn_client("a", server=["10.77.0.1", 3478], username=cred.username,
+                         password=cred.password)
+    assert "allocated" in client.read("allocated")
+    for outside in ("8.8.8.8", "192.168.1.1", "127.0.0.1", "224.0.0.251", "10.78.0.1"):
+        client.command(f"permit {outside}")
+        assert client.read("permit")["permit"].startswith("403"), outside
+    client.command("permit 10.77.0.3")  # a lab address
+    assert client.read("permit")["permit"] == "ok"

@@ -134,3 +134,26 @@ def test_icelab_clean_stops_a_relay_left_behind(tmp_path: Path) -> None:
     clean(naming.scope())
     assert not turnservers_in(namespaces)
     relay.close()  # idempotent on a process that is already gone
+
+
+def test_two_relays_from_the_example_file_run_side_by_side(symmetric: Network, relays_on) -> None:
+    from lab.turn.spec import load_relay_file
+
+    specs = [spec.model_dump() for spec in load_relay_file(REPO / "turn" / "relays.example.toml").relays]
+    first, second = relays_on(symmetric, specs)
+    assert (first.spec.alt_address is not None, second.spec.alt_address) == (True, None)
+    assert second.credential().username.endswith(":peer")  # REST API relay
+    first.kill()
+    with socket_in_netns(symmetric.netns("alice")) as sock:
+        assert binding_request(sock, ("198.51.100.2", 3480), timeout=2.0) is not None
+        assert binding_request(sock, ("198.51.100.2", 3478), timeout=0.5) is None
+
+
+def test_alternate_ports_clash_is_found_once_addresses_are_known(symmetric: Network,
+                                                                 relays_on) -> None:
+    # r1 gets the host's second address (RFC 5780) and so listens on 3479 too
+    with pytest.raises(ConfigError, match="port clash: relay 'r2'"):
+        relays_on(symmetric, [{"name": "r1", "host": "relay"},
+                              {"name": "r2", "host": "relay", "port": 3479, "tls_port": 5360,
+                               "rfc5780": False}])
+    assert not turnservers_in(symmetric.plan.namespaces())

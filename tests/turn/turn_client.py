@@ -2,7 +2,8 @@
 
 argv[1]: JSON {"server": [host, port], "username", "password", "transport", "tls"}.
 Prints one JSON line per step: {"allocated": [host, port], "lifetime"} or {"error": line};
-then on each stdin line "refresh" prints {"refresh": "ok"} or {"refresh": "<code> <reason>"}.
+then on each stdin line "refresh" prints {"refresh": "ok"} or {"refresh": "<code> <reason>"},
+and on "permit <ip>" (CreatePermission) {"permit": "ok"} or {"permit": "<code> <reason>"}.
 """
 
 from __future__ import annotations
@@ -53,17 +54,23 @@ async def main() -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while (line := (await reader.readline()).decode().strip()) and line != "quit":
-        request = stun.Message(message_method=stun.Method.REFRESH,
-                               message_class=stun.Class.REQUEST)
-        request.attributes["LIFETIME"] = 600
+        verb, *args = line.split()
+        if verb == "permit":
+            request = stun.Message(message_method=stun.Method.CREATE_PERMISSION,
+                                   message_class=stun.Class.REQUEST)
+            request.attributes["XOR-PEER-ADDRESS"] = (args[0], 9)
+        else:
+            request = stun.Message(message_method=stun.Method.REFRESH,
+                                   message_class=stun.Class.REQUEST)
+            request.attributes["LIFETIME"] = 600
         try:
             response, _ = await inner.request_with_retry(request)
-            say(refresh="ok", lifetime=response.attributes.get("LIFETIME"))
+            say(**{verb: "ok"})
         except stun.TransactionFailed as error:
             code, reason = error.response.attributes["ERROR-CODE"]
-            say(refresh=f"{code} {reason}")
+            say(**{verb: f"{code} {reason}"})
         except stun.TransactionTimeout:
-            say(refresh="timeout")
+            say(**{verb: "timeout"})
     transport.close()
 
 
