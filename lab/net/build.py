@@ -31,7 +31,7 @@ def build(plan: Plan, sockets: links.Sockets) -> None:
         ipr.link("set", index=links.index(ipr, "lo"), state="up")
         if node.kind == "wan":
             _bridge(ipr, WAN_BRIDGE, [])
-        elif node.kind == "router":
+        elif node.lan_is_bridge:
             _bridge(ipr, LAN_BRIDGE, node.ifaces[LAN_BRIDGE].addresses)
     for veth in plan.veths:
         outer = plan.nodes[veth.outer_node]
@@ -42,8 +42,12 @@ def build(plan: Plan, sockets: links.Sockets) -> None:
             ipr.link("add", ifname=veth.outer_name, kind="veth", peer={"ifname": veth.inner_name, "net_ns_fd": fd})
         finally:
             os.close(fd)
-        ipr.link("set", index=links.index(ipr, veth.outer_name),
-                 master=links.index(ipr, veth.outer_master), state="up")
+        outer_index = links.index(ipr, veth.outer_name)
+        if veth.outer_master is not None:
+            ipr.link("set", index=outer_index, master=links.index(ipr, veth.outer_master), state="up")
+        else:
+            ipr.link("set", index=outer_index, state="up")
+            links.add_addresses(ipr, outer_index, outer.ifaces[veth.outer_name].addresses)
         inner_ipr = sockets[inner.netns]
         iface = inner.ifaces[veth.inner_name]
         ifindex = links.index(inner_ipr, veth.inner_name)

@@ -79,6 +79,21 @@ class LinkSpec(_Strict):
     address: list[str] | None = None
     addresses: int = Field(1, ge=1, le=16, description="how many addresses to assign")
     metric: int | None = Field(None, ge=1, le=65535)
+    # Shaping of the link, applied to both of its ends at `up` (see lab.net.shaping)
+    delay_ms: float = Field(0, ge=0, le=60_000)
+    jitter_ms: float = Field(0, ge=0, le=60_000)
+    loss_pct: float = Field(0, ge=0, le=100)
+    rate_kbit: int | None = Field(None, ge=8)
+
+    @model_validator(mode="after")
+    def _jitter_needs_delay(self) -> LinkSpec:
+        if self.jitter_ms > self.delay_ms:
+            raise ValueError(f"jitter_ms ({self.jitter_ms:g}) must not exceed delay_ms ({self.delay_ms:g})")
+        return self
+
+    @property
+    def shaped(self) -> bool:
+        return bool(self.delay_ms or self.jitter_ms or self.loss_pct or self.rate_kbit)
 
     @field_validator("address", mode="before")
     @classmethod
@@ -225,11 +240,18 @@ class Topology:
         address: str | list[str] | None = None,
         addresses: int = 1,
         metric: int | None = None,
+        delay_ms: float = 0,
+        jitter_ms: float = 0,
+        loss_pct: float = 0,
+        rate_kbit: int | None = None,
     ) -> Topology:
         entry: dict = {"a": a, "b": b, "addresses": addresses}
-        for key, value in (("iface", iface), ("address", address), ("metric", metric)):
+        for key, value in (("iface", iface), ("address", address), ("metric", metric), ("rate_kbit", rate_kbit)):
             if value is not None:
                 entry[key] = value
+        for key, number in (("delay_ms", delay_ms), ("jitter_ms", jitter_ms), ("loss_pct", loss_pct)):
+            if number:
+                entry[key] = number
         self._raw["links"].append(entry)
         self._changed()
         return self

@@ -57,8 +57,12 @@ class Network:
                 raise LabError(f"namespaces of {name!r} exist already: {', '.join(stale)} (run icelab clean)")
             network._save()
             build.build(plan, network.sockets)
+            for veth in plan.veths:
+                if veth.shaping:
+                    network.impair.shape(veth.inner_node, veth.inner_name, **veth.shaping)
         except BaseException as error:
-            build.teardown([ns for ns in plan.namespaces()], network.sockets)
+            build.teardown(plan.namespaces(), network.sockets)
+            _forget_shaping(plan.namespaces())
             shutil.rmtree(state, ignore_errors=True)
             if isinstance(error, LabError):
                 raise
@@ -78,6 +82,7 @@ class Network:
 
     def down(self) -> None:
         build.teardown(self.plan.namespaces(), self.sockets)
+        _forget_shaping(self.plan.namespaces())
         shutil.rmtree(_state_path(self.name), ignore_errors=True)
 
     def close(self) -> None:
@@ -193,6 +198,17 @@ class Network:
 
     def describe_json(self) -> str:
         return json.dumps(self.describe(), indent=2)
+
+
+def _forget_shaping(namespaces: list[str]) -> None:
+    """Drop lab.net.shaping's per-interface state files of namespaces that are gone."""
+    shaping_dir = naming.state_dir() / "shaping"
+    if not shaping_dir.is_dir():
+        return
+    prefixes = tuple(f"{ns}." for ns in namespaces)
+    for file in shaping_dir.iterdir():
+        if file.name.startswith(prefixes):
+            file.unlink(missing_ok=True)
 
 
 def list_up() -> list[str]:

@@ -40,6 +40,10 @@ class NodePlan(BaseModel):
     subnet: str | None = None  # WAN subnet, or a router's LAN subnet
     default_iface: str | None = None  # host: preferred uplink (set_default_route)
 
+    @property
+    def lan_is_bridge(self) -> bool:
+        return self.kind == "router" and self.ifaces[LAN_BRIDGE].peer is None
+
     def primary_iface(self) -> IfacePlan:
         if self.kind == "router":
             return self.ifaces[UPLINK]
@@ -54,9 +58,10 @@ class NodePlan(BaseModel):
 class VethPlan(BaseModel):
     outer_node: str  # the WAN or router side (port of its bridge)
     outer_name: str
-    outer_master: str
+    outer_master: str | None  # None: the outer end is the router's LAN interface itself
     inner_node: str  # the host or the downstream router
     inner_name: str
+    shaping: dict[str, float | int | None] | None = None  # LinkShaping fields, both ends
 
 
 class Plan(BaseModel):
@@ -145,6 +150,7 @@ def resolve(spec: TopologySpec, name: str) -> Plan:
             pools[link.b].reserve(address, f"links[{i}].address")
 
     port_count: dict[str, int] = {}
+    lan_size = {name: sum(1 for link in spec.links if link.b == name) for name in spec.routers}
     for i, link in enumerate(spec.links):
         pool = pools[link.b]
         if link.address:
@@ -164,11 +170,21 @@ def resolve(spec: TopologySpec, name: str) -> Plan:
         )
         index = port_count.get(link.b, 0)
         port_count[link.b] = index + 1
-        master = WAN_BRIDGE if outer.kind == "wan" else LAN_BRIDGE
-        port = f"p{index}" if outer.kind == "wan" else f"l{index}"
-        outer.ifaces[port] = IfacePlan(name=port, peer=link.a, master=master)
+        master: str | None
+        if outer.kind == "wan":
+            master, port = WAN_BRIDGE, f"p{index}"
+            outer.ifaces[port] = IfacePlan(name=port, peer=link.a, master=master)
+        elif lan_size[link.b] == 1:
+            # A LAN with one node needs no bridge: the veth end is the router's LAN interface
+            # (and its egress can be shaped like any routed interface).
+            master, port = None, LAN_BRIDGE
+            outer.ifaces[LAN_BRIDGE].peer = link.a
+        else:
+            master, port = LAN_BRIDGE, f"l{index}"
+            outer.ifaces[port] = IfacePlan(name=port, peer=link.a, master=master)
         veths.append(VethPlan(
             outer_node=link.b, outer_name=port, outer_master=master, inner_node=link.a, inner_name=iface_name,
+            shaping=link.model_dump(include={"delay_ms", "jitter_ms", "loss_pct", "rate_kbit"}) if link.shaped else None,
         ))
 
     return Plan(name=name, scope=naming.scope(), nodes=nodes, veths=veths, spec=spec.model_dump(exclude_none=True))
