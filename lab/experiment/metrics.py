@@ -22,7 +22,8 @@ durations are milliseconds. Definitions:
     restart_ms       t_new_pair - t_restart (restart call -> new pair)
     signaling_ms     t_answer - t_restart
     checks_ms        t_new_pair - t_answer
-    first_media_ms   t_media_resumed - t_new_pair
+    first_media_ms   t_media_resumed - t_new_pair (negative when media came back on the old path,
+                     e.g. a transient outage ended, before the restart's new path was up)
     recovery_ms      t_media_resumed - t_fault
     media_gap_ms     largest of the receivers' gaps (last unit before -> first unit after)
     units_lost       units sent inside the gaps and never received (both directions)

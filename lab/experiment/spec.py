@@ -242,6 +242,13 @@ class MatrixSpec(_Strict):
         return values
 
 
+class CaptureSpec(_Strict):
+    """Packet captures (tcpdump) on topology hosts, kept in the trial's folder."""
+
+    hosts: list[str] = Field(default_factory=list)
+    filter: str = "udp"
+
+
 class TimeoutsSpec(_Strict):
     connect_s: float = Field(20.0, gt=0, le=300, description="start -> media flowing both ways")
     recover_s: float = Field(30.0, gt=0, le=600, description="fault -> media resumed both ways")
@@ -264,6 +271,7 @@ class ExperimentSpec(_Strict):
     policies: list[PolicySpec] = Field(min_length=1)
     matrix: MatrixSpec = MatrixSpec()
     timeouts: TimeoutsSpec = TimeoutsSpec()
+    capture: CaptureSpec = CaptureSpec()
     # Filled in by load_experiment: where the file was, the resolved topology file.
     source: str | None = None
     topology_path: str | None = None

@@ -88,6 +88,7 @@ class Trial:
         self.t_fault = math.nan
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
+        self._captures: list[Any] = []
         self._shaped: dict[tuple[str, str], dict[str, float]] = {}
         self.timings: dict[str, float] = {}
         # pyroute2 (lab.net) must not run in an event loop's thread, and its sockets stay with
@@ -160,11 +161,12 @@ class Trial:
         topology = load_topology(spec.topology_path or spec.topology)
         self.net = await self.call(Network.up, topology, name=self.topology_name)
         self._check_hosts()
-        fault.check(self)
         await self.call(self._apply_matrix)
         ice_servers = await self.call(self._start_relays)
+        fault.check(self)
         signaling = await self.call(self._start_signaling)
         await fault.prepare(self)
+        await self.call(self._start_captures)
         self.record("topology_up")
         self.timings["setup_s"] = time.monotonic() - t0
 
@@ -233,6 +235,27 @@ class Trial:
                 servers.append(IceServer(urls=[ice["urls"]], username=ice["username"],
                                          credential=ice["credential"]))
         return servers
+
+    def _start_captures(self) -> None:
+        import subprocess
+
+        for host in self.spec.capture.hosts:
+            try:
+                iface = self.net.iface(host).name
+            except LabError as error:
+                raise ConfigError(self.spec.source, "capture.hosts", str(error)) from None
+            pcap = self.trial_dir / f"capture-{host}.pcap"
+            log_file = (self.trial_dir / f"capture-{host}.log").open("ab")
+            proc = self.net.popen(host, ["tcpdump", "-i", iface, "-n", "-U", "-Z", "root", "-w", str(pcap),
+                                         self.spec.capture.filter],
+                                  stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
+            log_file.close()
+            self._captures.append(proc)
+        deadline = time.monotonic() + 5.0
+        for host in self.spec.capture.hosts:  # tcpdump says "listening on" once it captures
+            log_path = self.trial_dir / f"capture-{host}.log"
+            while b"listening on" not in log_path.read_bytes() and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     def _start_signaling(self) -> SignalingConfig:
         sig = self.spec.signaling
@@ -335,6 +358,16 @@ class Trial:
             self._net_thread.shutdown(wait=False)
 
     def _teardown_network(self, fault: Fault) -> None:
+        import signal as signals
+
+        for proc in self._captures:
+            proc.send_signal(signals.SIGINT)  # tcpdump writes out what it buffered
+        for proc in self._captures:
+            try:
+                proc.wait(timeout=5)
+            except Exception:
+                proc.kill()
+                proc.wait()
         if self._signal_proc is not None:
             self._signal_proc.kill()
             self._signal_proc.wait()

@@ -8,6 +8,7 @@ plain aiortc (connects once, cannot restart: used only while lab.rtc was being b
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 import aiortc
@@ -33,6 +34,8 @@ except ImportError:
 
 
 def restartable() -> bool:
+    if os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") == "1":  # diagnosis: lab.rtc vs. aiortc itself
+        return False
     return LabPeerConnection is not None and hasattr(LabPeerConnection, "restartIce")
 
 
