@@ -197,7 +197,7 @@ class RestartableIceTransport(RTCIceTransport):
         self._media_listener = media_listener
         self._active: IceGeneration = gatherer.described
         self._pending: IceGeneration | None = None
-        self._retired: list[IceGeneration] = []
+        self._known: list[IceGeneration] = []
         self._next_number = self._active.number + 1
         self._role_set = False
         self._state = "new"
@@ -239,8 +239,9 @@ class RestartableIceTransport(RTCIceTransport):
 
     @property
     def generations(self) -> list[IceGeneration]:
-        live = [self._active] + ([self._pending] if self._pending else []) + self._retired
-        return sorted({g.number: g for g in live}.values(), key=lambda g: g.number)
+        """Every generation whose sockets are still open (lingering ones included)."""
+        self._known = [g for g in self._known if g.phase != "closed"]
+        return sorted(self._known, key=lambda g: g.number)
 
     def getSelectedCandidatePair(self) -> CandidatePairInfo | None:
         pair = self._active.selected_pair()
@@ -311,6 +312,7 @@ class RestartableIceTransport(RTCIceTransport):
 
     def _attach(self, generation: IceGeneration) -> None:
         generation.connection.lab_sink = self._on_datagram
+        self._known.append(generation)
 
     def _on_datagram(
         self,
@@ -398,19 +400,12 @@ class RestartableIceTransport(RTCIceTransport):
                 self._pending = None
             await generation.close()
             self.emit("generationfailed", generation)
-            if self._state == "checking" and not self._alive(self._active):
+            newer_running = self._pending is not None and self._pending.started
+            if self._state == "checking" and not newer_running and not self._alive(self._active):
                 self._set_state("failed")
 
     def _retire(self, generation: IceGeneration) -> None:
-        self._retired.append(generation)
         generation.close_later(self._factory.options.old_generation_linger)
-
-        def forget(_: object) -> None:
-            if generation in self._retired:
-                self._retired.remove(generation)
-
-        assert generation._close_task is not None
-        generation._close_task.add_done_callback(forget)
 
     def _on_connected(self, generation: IceGeneration, previous: IceGeneration | None) -> None:
         loop = asyncio.get_running_loop()

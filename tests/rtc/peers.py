@@ -80,8 +80,15 @@ class Call:
     states: dict[str, list[str]]
 
     async def close(self) -> None:
+        generations = [
+            g for pc in (self.a, self.b) for t in pc.getIceTransports() for g in t.generations
+        ]
         await self.a.close()
         await self.b.close()
+        # nothing left open: every generation, lingering or pending, closed its sockets
+        for generation in generations:
+            assert generation.phase == "closed", generation
+            assert not generation.connection.lab_protocols, generation
 
     def transport(self, pc: RTCPeerConnection) -> Any:
         (transport,) = pc.getIceTransports()
