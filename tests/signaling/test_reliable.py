@@ -84,3 +84,29 @@ def test_impairments_are_validated() -> None:
         SignalingImpairments(delay_ms=-1)
     with pytest.raises(ValueError):
         SignalingImpairments.model_validate({"delay": 3})
+
+
+def test_a_restarted_receiver_gets_new_messages_not_a_stalled_gap() -> None:
+    from lab.rtc.signaling import ReliableSession
+
+    delivered: list[tuple[str, dict]] = []
+    peers: dict[str, ReliableSession] = {}
+
+    def wire(name: str, other: str) -> ReliableSession:
+        session = ReliableSession(
+            name,
+            transmit=lambda frame: peers[other].on_frame(frame),
+            deliver=lambda frame: delivered.append((name, frame["body"])),
+        )
+        peers[name] = session
+        return session
+
+    alice = wire("alice", "bob")
+    wire("bob", "alice")
+    for i in range(3):
+        alice.send({"i": i})
+    assert alice.unacked == 0
+    wire("bob", "alice")  # bob's process restarted: fresh receive state, alice's seq goes on
+    alice.send({"i": 3})
+    assert delivered == [("bob", {"i": 0}), ("bob", {"i": 1}), ("bob", {"i": 2}), ("bob", {"i": 3})]
+    assert alice.unacked == 0

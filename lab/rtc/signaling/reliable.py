@@ -116,6 +116,8 @@ class ReliableSession:
     def _push(self, out: _Outgoing) -> None:
         out.last_sent = time.monotonic()
         out.attempts += 1
+        # everything below base was acknowledged: a receiver that starts fresh begins there
+        out.frame["base"] = min(self._unacked, default=out.frame["seq"])
         self._transmit(out.frame)
 
     def _on_ack(self, frame: Frame) -> None:
@@ -137,6 +139,7 @@ class ReliableSession:
                 log.info("signaling: %s restarted (incarnation %s -> %s)", src, state.incarnation, inc)
             state = _InboundState(inc)
             self._inbound[src] = state
+        self._skip_acknowledged(state, int(frame.get("base", 1)))
         if seq <= state.delivered or seq in state.early:
             self.stats.duplicates_dropped += 1
             log.debug("signaling: duplicate %s from %s dropped", frame.get("id"), src)
@@ -146,6 +149,17 @@ class ReliableSession:
             state.early[seq] = frame
             self.stats.held_out_of_order += 1
         self._ack(src, state)
+
+    def _skip_acknowledged(self, state: _InboundState, base: int) -> None:
+        """The sender holds nothing below base: it was delivered to an earlier us (we restarted)."""
+        if base - 1 <= state.delivered:
+            return
+        state.delivered = base - 1
+        for seq in [s for s in state.early if s <= state.delivered]:
+            del state.early[seq]
+        nxt = state.early.pop(state.delivered + 1, None)
+        if nxt is not None:
+            self._deliver_in_order(state, nxt)
 
     def _deliver_in_order(self, state: _InboundState, frame: Frame) -> None:
         while True:
