@@ -116,9 +116,13 @@ class Relay:
             console.write(f"--- icelab: starting relay {self.spec.name} in {self.netns} ---\n".encode())
             console.flush()
             began = time.monotonic()
-            process = self._popen([TURNSERVER, "-c", str(self.files.config)],
-                                  {"stdin": subprocess.DEVNULL, "stdout": console,
-                                   "stderr": subprocess.STDOUT, "start_new_session": True})
+            try:
+                process = self._popen([TURNSERVER, "-c", str(self.files.config)],
+                                      {"stdin": subprocess.DEVNULL, "stdout": console,
+                                       "stderr": subprocess.STDOUT, "start_new_session": True})
+            except FileNotFoundError as error:
+                raise RelayError(f"cannot start relay {self.spec.name}: {error} "
+                                 "(install Debian's coturn: scripts/setup-debian.sh)") from None
         self._running = _Running(process, began)
         try:
             self._wait_ready(began + timeout)
@@ -186,6 +190,7 @@ class Relay:
 
     def blackhole(self, udp_only: bool = False) -> None:
         """Drop all traffic (or only UDP) to and from the relay host, until unblackhole()."""
+        self.unblackhole()
         if self._blackholer is not None:
             self._blackholer(True, udp_only)
         else:
