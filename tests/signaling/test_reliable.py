@@ -62,17 +62,15 @@ async def test_messages_sent_during_an_outage_arrive_after_it() -> None:
 
 
 async def test_configured_outage_window_delays_but_does_not_lose() -> None:
-    window = SignalingImpairments(outages=(OutageWindow(start_s=0.0, duration_s=0.4),))
+    window = SignalingImpairments(outages=(OutageWindow(start_s=0.0, duration_s=1.0),))
     pair = MemoryChannelPair(window)
     pair.start()
     try:
         receiving = asyncio.create_task(_collect(pair.b, 3))
         for i in range(3):
             pair.a.send({"i": i})
-        await asyncio.sleep(0.1)
-        assert not receiving.done()
-        assert [m["i"] for m in await receiving] == [0, 1, 2]
-        assert pair.a.path.stats["lost_in_outage"] >= 3
+        assert pair.a.path.stats["lost_in_outage"] == 3  # sent into a dead link
+        assert [m["i"] for m in await receiving] == [0, 1, 2]  # resent once it lives again
     finally:
         await pair.close()
 
