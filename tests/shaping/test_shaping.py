@@ -104,8 +104,12 @@ def test_clear_removes_everything(link_pair: LinkPair) -> None:
 
 
 def test_clear_of_an_unshaped_or_missing_namespace_is_a_no_op(link_pair: LinkPair) -> None:
+    from lab.errors import LabError
+
     clear_shaping(link_pair.a, link_pair.a_if)
     clear_shaping(link_pair.a + "-gone", "nothing0")
+    with pytest.raises(LabError, match="not a lab network namespace"):
+        clear_shaping("host", "eth0")
 
 
 def test_apply_to_a_missing_interface_is_a_clear_error(link_pair: LinkPair) -> None:

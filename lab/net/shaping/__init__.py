@@ -1,13 +1,28 @@
 """Link shaping: delay, jitter, loss and rate limit on the egress of one lab interface.
 
-netem does it where the kernel has it; elsewhere (this project's CI) a userspace shaper process
-fed by the iptables NFQUEUE target delays packets, nft drops them, and tbf limits the rate.
-Both directions of a link are shaped by applying a LinkShaping at each of its two ends.
-
     from lab.net.shaping import LinkShaping, apply_shaping, clear_shaping, delay_backend
+    apply_shaping(netns, ifname, LinkShaping(delay_ms=25, jitter_ms=5, loss_pct=1, rate_kbit=2000))
+    clear_shaping(netns, ifname)
 
-The names load lazily, so the shaper process (lab.net.shaping.shaper) starts without pyroute2
-or pydantic.
+apply_shaping shapes the EGRESS of one interface and replaces whatever shaping was there; it is
+quick enough to call mid-call (a change of delay: ~10 ms, no restart). Both directions of a link
+are shaped by applying a LinkShaping at each of its two ends. Bridge ports work too.
+
+Two backends, chosen once per process by delay_backend() (ICELAB_DELAY_BACKEND forces one):
+- netem (ordinary Linux hosts): netem at the root qdisc, under a tbf when rate-limited.
+- nfqueue (kernels without netem, this project's CI): iptables NFQUEUE steers the interface's
+  egress to an `icelab-shaper` process inside the lab namespace, which holds each packet for
+  delay ± jitter; loss is chosen in the kernel by nft and sunk in a blackhole qdisc (silent for
+  the sender, as netem's loss is); the rate limit is an htb class. Lab-named nft table
+  `icelab_shaping`, iptables chains `icelab-shp-<ifname>`.
+
+Semantics shared by both: jitter is uniform in [delay - jitter, delay + jitter] and reorders
+packets, as netem does by default; loss is independent per packet; the rate limiter queues up
+to 50 ms of traffic. Userspace-specific: at most 10 000 packets held per interface (more are
+dropped); a killed shaper leaves its link dark (no bypass) until the next apply_shaping or
+clear_shaping; the shaper exits by itself when its namespace is removed.
+
+The names load lazily, so the shaper process starts without pyroute2 or pydantic.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pyroute2 import IPRoute
 from lab.errors import LabError
 from lab.net.shaping import loss_rules, queue_rules, shaper_process
 from lab.net.shaping.backend import delay_backend, missing_nfqueue_tools
-from lab.net.shaping.nsexec import netns_path, require_netns
+from lab.net.shaping.nsexec import netns_path, require_lab_name, require_netns
 from lab.net.shaping.qdiscs import Qdiscs
 from lab.net.shaping.spec import LinkShaping
 
@@ -85,7 +85,11 @@ def _apply_userspace(
         else:
             # the queue is bound before any packet is steered to it
             shaper_process.start(netns, ifname, queue_num, shaping.delay_ms, shaping.jitter_ms)
-            queue_rules.steer_to_queue(netns, ifname, queue_num, qdiscs.bridge_port)
+            try:
+                queue_rules.steer_to_queue(netns, ifname, queue_num, qdiscs.bridge_port)
+            except BaseException:
+                shaper_process.stop(netns, ifname)  # a shaper without its rules would look alive
+                raise
     elif pid is not None or before is None or before.delays:
         queue_rules.unsteer(netns, ifname)
         shaper_process.stop(netns, ifname)
@@ -93,16 +97,18 @@ def _apply_userspace(
 
 def clear_shaping(netns: str, ifname: str) -> None:
     """Removes every impairment of ifname's egress and stops its shaper. Idempotent."""
+    require_lab_name(netns)
     with _locked(netns, ifname):
         previous = _load_state(netns, ifname)
         alive = netns_path(netns).exists()
         userspace = previous is None or previous.get("backend") == "nfqueue"
+        if alive and userspace and not missing_nfqueue_tools():
+            queue_rules.unsteer(netns, ifname)
+        shaper_process.stop(netns, ifname)  # after unsteering, so it releases the last packets
         if alive:
+            if userspace and not missing_nfqueue_tools():
+                loss_rules.clear_loss(netns, ifname)
             with IPRoute(netns=netns) as ipr:
                 if ipr.link_lookup(ifname=ifname):
                     Qdiscs(ipr, ifname, netns).remove_root()
-            if userspace and not missing_nfqueue_tools():
-                queue_rules.unsteer(netns, ifname)
-                loss_rules.clear_loss(netns, ifname)
-        shaper_process.stop(netns, ifname)
         _state_path(netns, ifname).unlink(missing_ok=True)

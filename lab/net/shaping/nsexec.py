@@ -21,10 +21,14 @@ def netns_path(netns: str) -> Path:
     return NETNS_RUN_DIR / netns
 
 
-def require_netns(netns: str) -> None:
+def require_lab_name(netns: str) -> None:
     """Only namespaces the lab made: shaping never touches the host's or anyone else's."""
     if not netns.startswith(f"{PREFIX}-"):
         raise LabError(f"{netns!r} is not a lab network namespace (they are named {PREFIX}-...)")
+
+
+def require_netns(netns: str) -> None:
+    require_lab_name(netns)
     if not netns_path(netns).exists():
         raise LabError(f"network namespace {netns!r} does not exist")
 
