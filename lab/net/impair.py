@@ -17,6 +17,7 @@ from lab.naming import NFT_TABLE_PREFIX
 from lab.net import build, links, netns, nft
 from lab.net.model import NAT_TYPES
 from lab.net.plan import UPLINK, free_address
+from lab.net.worker import on_lab_thread
 
 if TYPE_CHECKING:
     from lab.net.network import Network
@@ -46,6 +47,7 @@ class Impairments:
         self.net = network
 
     # -- links and addresses ---------------------------------------------------------------
+    @on_lab_thread
     def link_down(self, host: str, iface: str) -> None:
         """Take the interface down (its routes go with it; link_up restores them)."""
         ns = self.net.netns(host)
@@ -53,6 +55,7 @@ class Impairments:
         ipr = self.net.sockets[ns]
         ipr.link("set", index=links.index(ipr, iface), state="down")
 
+    @on_lab_thread
     def link_up(self, host: str, iface: str) -> None:
         node = self.net.node(host)
         self.net.iface(host, iface)
@@ -60,6 +63,7 @@ class Impairments:
         ipr.link("set", index=links.index(ipr, iface), state="up")
         links.apply_routes(ipr, node)
 
+    @on_lab_thread
     def renumber(self, host: str, iface: str, new_address: str) -> str:
         """Replace the interface's primary address (same prefix length unless given); returns it."""
         node = self.net.node(host)
@@ -81,6 +85,7 @@ class Impairments:
         self.net._save()
         return new.split("/")[0]
 
+    @on_lab_thread
     def set_default_route(self, host: str, iface: str | None) -> None:
         """Send the host's unbound traffic out of `iface` (None: back to the configured metrics)."""
         node = self.net.node(host)
@@ -92,6 +97,7 @@ class Impairments:
         self.net._save()
 
     # -- blackholes ------------------------------------------------------------------------
+    @on_lab_thread
     def blackhole(self, node: str, iface: str, udp_only: bool = False, duration: float | None = None) -> None:
         """Drop everything (or only UDP) entering and leaving the interface, for `duration` s or until lifted."""
         ns = self.net.netns(node)
@@ -107,6 +113,7 @@ class Impairments:
         except nft.NftError:
             nft.run(ns, _IMPAIR_TABLE_SCRIPT + element)
 
+    @on_lab_thread
     def unblackhole(self, node: str, iface: str) -> None:
         ns = self.net.netns(node)
         for which in ("blackhole_all", "blackhole_udp"):
@@ -120,6 +127,7 @@ class Impairments:
             raise LabError(f"{router} is not a router")
         return node
 
+    @on_lab_thread
     def flush_bindings(self, router: str, host: str | None = None) -> None:
         """Forget the router's NAT bindings: all of them, or those of one LAN host."""
         node = self._router(router)
@@ -169,6 +177,7 @@ class Impairments:
             with contextlib.suppress(nft.NftError):
                 nft.run(namespace, "\n".join(commands) + "\n")
 
+    @on_lab_thread
     def nat_reboot(self, router: str) -> str:
         """Flush all bindings and take a new public address; returns the new address."""
         node = self._router(router)
@@ -186,6 +195,7 @@ class Impairments:
         self.net._save()
         return new.split("/")[0]
 
+    @on_lab_thread
     def set_nat_type(self, router: str, nat: str, flush: bool = True) -> None:
         if nat not in NAT_TYPES:
             raise LabError(f"unknown NAT type {nat!r} (one of {', '.join(NAT_TYPES)})")
@@ -198,6 +208,7 @@ class Impairments:
             self.flush_bindings(router)
         self.net._save()
 
+    @on_lab_thread
     def set_udp_timeout(self, router: str, seconds: int) -> None:
         from lab.net.nat import conntrack_sysctls
 
@@ -208,6 +219,7 @@ class Impairments:
         self.net._save()
 
     # -- delay, jitter, loss, rate (delegated to lab.net.shaping) --------------------------
+    @on_lab_thread
     def shape(self, node: str, iface: str, *, delay_ms: float = 0, jitter_ms: float = 0,
               loss_pct: float = 0, rate_kbit: int | None = None, both_directions: bool = True) -> None:
         """Shape egress of node.iface and, if both_directions, of the other end of its link."""
@@ -217,6 +229,7 @@ class Impairments:
         for ns, ifname in self._link_ends(node, iface, both_directions):
             shaping.apply_shaping(ns, ifname, settings)
 
+    @on_lab_thread
     def clear_shaping(self, node: str, iface: str, both_directions: bool = True) -> None:
         from lab.net import shaping
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import threading
 from pathlib import Path
 
 from pyroute2 import IPRoute
@@ -20,12 +21,21 @@ MAIN_TABLE = 254
 
 
 class Sockets:
-    """Open netlink sockets, one per namespace, created inside it and reused."""
+    """Open netlink sockets, one per namespace, created inside it and reused.
+
+    Only usable from the thread that made it: a pyroute2 IPRoute used from another thread opens
+    a fresh socket there, in whatever namespace that thread is in (the host's).
+    """
 
     def __init__(self) -> None:
         self._open: dict[str, IPRoute] = {}
+        self._thread: int | None = None
 
     def __getitem__(self, namespace: str) -> IPRoute:
+        if self._thread is None:
+            self._thread = threading.get_ident()
+        elif self._thread != threading.get_ident():
+            raise RuntimeError("lab netlink sockets used from a foreign thread (use lab.net.worker.on_lab_thread)")
         ipr = self._open.get(namespace)
         if ipr is None:
             with netns.entered(namespace):

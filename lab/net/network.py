@@ -16,6 +16,7 @@ from lab.errors import LabError
 from lab.net import build, links, netns
 from lab.net.model import TOPOLOGY_NAME, Topology
 from lab.net.plan import UPLINK, Plan, resolve
+from lab.net.worker import on_lab_thread
 
 PLAN_FILE = "plan.json"
 
@@ -37,6 +38,11 @@ class Network:
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
     def up(cls, topo: Topology, name: str | None = None) -> Network:
+        """Build the topology (well under a second); on any failure nothing is left behind."""
+        return _up(cls, topo, name)
+
+    @classmethod
+    def _up(cls, topo: Topology, name: str | None) -> Network:
         name = name or topo.name
         if not TOPOLOGY_NAME.match(name):
             raise LabError(f"topology name {name!r}: use letters, digits, '_' or '.' (at most 40)")
@@ -80,11 +86,13 @@ class Network:
             raise LabError(f"no topology named {name!r} is up (scope {naming.scope() or '-'})") from None
         return cls(plan)
 
+    @on_lab_thread
     def down(self) -> None:
         build.teardown(self.plan.namespaces(), self.sockets)
         _forget_shaping(self.plan.namespaces())
         shutil.rmtree(_state_path(self.name), ignore_errors=True)
 
+    @on_lab_thread
     def close(self) -> None:
         """Release this process's sockets; the network stays up."""
         self.sockets.close()
@@ -198,6 +206,11 @@ class Network:
 
     def describe_json(self) -> str:
         return json.dumps(self.describe(), indent=2)
+
+
+@on_lab_thread
+def _up(cls: type[Network], topo: Topology, name: str | None) -> Network:
+    return cls._up(topo, name)
 
 
 def _forget_shaping(namespaces: list[str]) -> None:

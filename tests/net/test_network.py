@@ -74,7 +74,8 @@ def test_hermetic_no_path_out_of_the_lab(network) -> None:
     for node in net.plan.nodes.values():
         if node.kind == "wan":
             continue
-        ipr = net.sockets[node.netns]
+        with lab_netns.entered(node.netns):
+            ipr = IPRoute()
         for address in outside:
             # Follow the lookup inside the lab: hosts may route to their router, routers may
             # route to the CGNAT, and the chain must end with "unreachable" inside the lab.
@@ -88,6 +89,8 @@ def test_hermetic_no_path_out_of_the_lab(network) -> None:
             owners = [n for n in net.plan.nodes.values() for i in n.ifaces.values()
                       if any(a.split("/")[0] == gateway for a in i.addresses)]
             assert owners and owners[0].kind == "router", (node.name, address, gateway)
+        assert {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()} <= set(node.ifaces) | {"lo"}
+        ipr.close()
     # and a packet really stops at the first router: ICMP unreachable, not silence or a reply
     result = net.run("alice", ["ping", "-c1", "-W1", "192.0.2.1"], capture_output=True, text=True)
     assert result.returncode != 0
