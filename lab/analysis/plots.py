@@ -1,0 +1,367 @@
+"""Figures of recovery latency (matplotlib, Agg backend: no screen needed).
+
+Every function returns a matplotlib Figure; `save(fig, path)` writes a PNG (and closes it). Colours follow the
+policies' order in the experiment, the same in every figure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+# Agg (files, no screen) everywhere but in a notebook, whose kernel picks its inline backend.
+if not any(name in os.environ.get("MPLBACKEND", "") for name in ("inline", "ipympl", "widget")):
+    matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from lab.analysis.summary import CONDITION, GAP, PHASE_LABELS, PHASES, policy_order, with_defaults  # noqa: E402
+
+DPI = 110
+PHASE_COLOURS = {
+    "detection": "#9e9e9e", "decision": "#f2b134", "signaling": "#4c8bd6",
+    "checks": "#8f6bc2", "first_media": "#3aa17e", "no_restart": "#d9d9d9",
+}
+STATE_COLOURS = {
+    "new": "#e0e0e0", "connecting": "#b9d4f0", "checking": "#b9d4f0", "connected": "#5cb85c",
+    "completed": "#5cb85c", "disconnected": "#f0ad4e", "failed": "#d9534f", "closed": "#555555",
+}
+# kind -> (marker, colour, legend label, vertical offset inside the lane)
+MARKERS = {
+    "restart": ("*", "#d62728", "restart call", 0.22),
+    "network_change": ("^", "#8c564b", "network change", 0.22),
+    "pc_replaced": ("P", "#e377c2", "new RTCPeerConnection", 0.22),
+    "offer_sent": (">", "#1f77b4", "offer sent", 0.0),
+    "offer_received": ("o", "#1f77b4", "offer applied", 0.0),
+    "answer_sent": ("<", "#ff7f0e", "answer sent", 0.0),
+    "answer_received": ("s", "#ff7f0e", "answer applied", 0.0),
+    "selected_pair": ("D", "#2ca02c", "new selected pair", -0.22),
+}
+PEER_ROLES = ("offerer", "answerer")
+
+
+def policy_colours(trials: pd.DataFrame) -> dict[str, str]:
+    cycle = plt.get_cmap("tab10").colors
+    return {p: matplotlib.colors.to_hex(cycle[i % len(cycle)]) for i, p in enumerate(policy_order(trials))}
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return path
+
+
+def condition_label(key: Sequence[object], multi_experiment: bool = False) -> str:
+    experiment, fault, rtt, loss = key
+    text = f"{fault}, RTT {float(rtt):g} ms"  # type: ignore[arg-type]
+    if float(loss):  # type: ignore[arg-type]
+        text += f", loss {float(loss):g} %"  # type: ignore[arg-type]
+    if multi_experiment:
+        text = f"{experiment}: {text}"
+    return text
+
+
+def _conditions(trials: pd.DataFrame) -> list[tuple[tuple[object, ...], pd.DataFrame]]:
+    return [(key, group) for key, group in trials.groupby(CONDITION, sort=True, dropna=False)]
+
+
+def _grid(count: int, width: float = 6.0, height: float = 3.8) -> tuple[Figure, np.ndarray]:
+    cols = 1 if count == 1 else 2
+    rows = math.ceil(count / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.ravel()[count:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()
+
+
+def _no_data(message: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig
+
+
+# ---------------------------------------------------------------- ECDF
+
+
+def gap_ecdf(trials: pd.DataFrame) -> Figure:
+    """ECDF of the media gap per policy, one panel per condition. The curve is over all trials,
+    so it levels off at the fraction that recovered."""
+    trials = with_defaults(trials)
+    colours = policy_colours(trials)
+    conditions = _conditions(trials)
+    if not conditions:
+        return _no_data("no trials")
+    multi = trials["experiment"].nunique() > 1
+    fig, axes = _grid(len(conditions))
+    for ax, (key, group) in zip(axes, conditions):
+        top = 0.0
+        for policy in policy_order(group):
+            rows = group[group["policy"] == policy]
+            gaps = np.sort(rows.loc[rows["recovered"], GAP].dropna().to_numpy(dtype=float)) / 1000.0
+            n = len(rows)
+            label = f"{policy} (n={n}, {len(gaps)} recovered)"
+            if len(gaps):
+                y = np.arange(1, len(gaps) + 1) / n
+                xs = np.concatenate([[0.0], np.repeat(gaps, 2)])
+                ys = np.concatenate([[0.0, 0.0], np.repeat(y, 2)[:-1]])
+                ax.plot(xs, ys, color=colours[policy], lw=2, label=label, drawstyle="default")
+                top = max(top, float(gaps.max()))
+            else:
+                ax.plot([], [], color=colours[policy], lw=2, ls=":", label=label)
+        ax.set_xlim(0, top * 1.08 + 0.1 if top else 1.0)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("media gap (s): last unit before the fault → first after")
+        ax.set_ylabel("fraction of trials with gap ≤ x")
+        ax.set_title(condition_label(key, multi), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Media gap per restart policy (ECDF; trials that never recovered keep the curve below 1)",
+                 fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- phases
+
+
+def phase_bars(summary: pd.DataFrame) -> Figure:
+    """Stacked bars of the recovery phases (means over recovered trials, so the segments add up
+    to the mean recovery time), one panel per condition, one bar per policy."""
+    summary = summary[summary["recovered"] > 0]
+    if not len(summary):
+        return _no_data("no trial recovered: no recovery to split into phases")
+    conditions = [(k, g) for k, g in summary.groupby(CONDITION, sort=True, dropna=False)]
+    multi = summary["experiment"].nunique() > 1
+    most = max(len(g) for _, g in conditions)
+    fig, axes = _grid(len(conditions), width=7.0, height=1.2 + 0.55 * most)
+    for ax, (key, group) in zip(axes, conditions):
+        group = group.iloc[::-1]  # first policy on top
+        labels = [f"{p}\n(n={int(r)}/{int(n)} rec.)" for p, r, n in
+                  zip(group["policy"], group["recovered"], group["n"])]
+        left = np.zeros(len(group))
+        for phase in PHASES:
+            width = group[f"{phase}_mean"].fillna(0.0).to_numpy() / 1000.0
+            ax.barh(labels, width, left=left, color=PHASE_COLOURS[phase], edgecolor="white", height=0.6)
+            left += width
+        for y, total in enumerate(left):
+            ax.text(total, y, f" {total:.2f} s", va="center", fontsize=8)
+        ax.set_xlim(0, max(left.max() * 1.18, 0.1))
+        ax.set_xlabel("mean time from the fault (s)")
+        ax.set_title(condition_label(key, multi), fontsize=10)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    handles = [Patch(color=PHASE_COLOURS[p], label=PHASE_LABELS[p]) for p in PHASES]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle("Where the recovery time goes (fault → media resumed at both peers)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+# ---------------------------------------------------------------- gap vs RTT
+
+
+def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
+    """Media gap against the RTT of the matrix, per policy: trials as dots, medians joined by a
+    line; trials that never recovered are drawn as x at the top of the panel."""
+    trials = with_defaults(trials)
+    colours = policy_colours(trials)
+    panels = [(k, g) for k, g in trials.groupby(["experiment", "fault", "loss_pct"], sort=True, dropna=False)]
+    if not panels:
+        return _no_data("no trials")
+    multi = trials["experiment"].nunique() > 1
+    fig, axes = _grid(len(panels))
+    for ax, (key, group) in zip(axes, panels):
+        experiment, fault, loss = key
+        policies = policy_order(group)
+        rtts = sorted(group["rtt_ms"].unique())
+        spacing = float(np.min(np.diff(rtts))) if len(rtts) > 1 else 10.0
+        offsets = np.linspace(-0.25, 0.25, len(policies)) * spacing if len(policies) > 1 else [0.0]
+        recovered_gaps = group.loc[group["recovered"], GAP].dropna() / 1000.0
+        ceiling = float(recovered_gaps.max()) * 1.15 + 0.1 if len(recovered_gaps) else 1.0
+        for policy, offset in zip(policies, offsets):
+            rows = group[group["policy"] == policy]
+            ok = rows[rows["recovered"]]
+            ax.scatter(ok["rtt_ms"] + offset, ok[GAP] / 1000.0, color=colours[policy], s=22, alpha=0.7,
+                       label=f"{policy}")
+            failed = rows[~rows["recovered"]]
+            if len(failed):
+                ax.scatter(failed["rtt_ms"] + offset, np.full(len(failed), ceiling), marker="x",
+                           color=colours[policy], s=40)
+            medians = ok.groupby("rtt_ms")[GAP].median() / 1000.0
+            if len(medians):
+                ax.plot(medians.index + offset, medians.to_numpy(), color=colours[policy], lw=1.5)
+        ax.axhline(ceiling, color="#999999", lw=0.6, ls="--")
+        ax.text(ax.get_xlim()[0], ceiling, " not recovered (x)", fontsize=7, va="bottom", color="#666666")
+        ax.set_ylim(0, ceiling * 1.08)
+        ax.set_xticks(rtts)
+        ax.set_xlabel("RTT between the peers (ms)")
+        ax.set_ylabel("media gap (s)")
+        title = f"{fault}" + (f", loss {float(loss):g} %" if float(loss) else "")
+        ax.set_title(f"{experiment}: {title}" if multi else title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle("Media gap against RTT (dots: trials; lines: medians)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- swimlane
+
+
+def _detail(value: object) -> dict[str, object]:
+    if isinstance(value, str) and value:
+        try:
+            parsed = json.loads(value)
+            return parsed if isinstance(parsed, dict) else {}
+        except ValueError:
+            return {}
+    return {}
+
+
+def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: float = 2.0,
+             after_s: float = 1.5) -> Figure:
+    """One trial as a timeline: per peer its connection state, its restart / offer / answer /
+    selected-pair events, and the media units it received; the fault shaded; time 0 = fault."""
+    faults = events[events["kind"] == "fault"]
+    if not len(faults):
+        return _no_data("this trial has no fault event")
+    t0 = float(faults["t_monotonic"].min())
+    rel = events.assign(t=events["t_monotonic"] - t0)
+    ends = rel.loc[rel["kind"] == "trial_end", "t"]
+    t_end = float(ends.max()) if len(ends) else float(rel["t"].max())
+    resumed = float(trial["t_media_resumed"]) - t0 if trial is not None and pd.notna(trial.get("t_media_resumed")) else math.nan
+    right = min(t_end, (resumed if math.isfinite(resumed) else t_end) + after_s)
+    left = -before_s
+
+    lanes: list[tuple[str, str, str]] = []  # (peer, lane kind, label)
+    for peer in PEER_ROLES:
+        lanes += [(peer, "state", f"{peer}\nconnection"), (peer, "events", f"{peer}\nsignaling/ICE"),
+                  (peer, "media", f"{peer}\nmedia received")]
+    fig, ax = plt.subplots(figsize=(11, 0.55 * len(lanes) + 1.9))
+    y_of = {(peer, kind): len(lanes) - 1 - i for i, (peer, kind, _) in enumerate(lanes)}
+
+    # fault window
+    lifted = rel.loc[rel["kind"].isin(["fault_end"]), "t"]
+    fault_to = float(lifted.min()) if len(lifted) else right
+    ax.axvspan(0, fault_to, color="#d9534f", alpha=0.08, lw=0)
+    ax.axvline(0, color="#d9534f", lw=1.2)
+    fault_type = _detail(faults["detail"].iloc[0]).get("type", "fault")
+    ax.text(0, len(lanes) - 0.35, f" {fault_type}", color="#d9534f", fontsize=8, va="bottom")
+    for _, step in rel[rel["kind"] == "fault_step"].iterrows():
+        ax.axvline(step["t"], color="#d9534f", lw=0.8, ls=":")
+    if len(lifted):
+        ax.axvline(fault_to, color="#d9534f", lw=0.8, ls="--")
+        ax.text(fault_to, len(lanes) - 0.35, " fault lifted", color="#d9534f", fontsize=8, va="bottom")
+
+    used_markers: set[str] = set()
+    for peer in PEER_ROLES:
+        mine = rel[rel["peer"] == peer].sort_values("t")
+        # connection state as coloured segments
+        states = mine[mine["kind"] == "connection_state"]
+        y = y_of[(peer, "state")]
+        times = states["t"].tolist() + [t_end]
+        for (t_a, t_b, state) in zip(times[:-1], times[1:], states["state"].tolist()):
+            a, b = max(t_a, left), min(t_b, right)
+            if b <= a:
+                continue
+            ax.barh(y, b - a, left=a, height=0.6, color=STATE_COLOURS.get(str(state), "#cccccc"), lw=0)
+        # signaling / ICE events as markers
+        y = y_of[(peer, "events")]
+        for kind, (marker, colour, _, offset) in MARKERS.items():
+            hits = mine[(mine["kind"] == kind) & (mine["t"] >= left) & (mine["t"] <= right)]
+            if len(hits):
+                used_markers.add(kind)
+                ax.scatter(hits["t"], np.full(len(hits), y + offset), marker=marker, color=colour, s=50,
+                           zorder=3, edgecolor="black", linewidth=0.4)
+        # media arrivals as ticks
+        y = y_of[(peer, "media")]
+        rx = mine[(mine["kind"] == "media_rx") & (mine["t"] >= left) & (mine["t"] <= right)]["t"]
+        ax.vlines(rx, y - 0.3, y + 0.3, color="#333333", lw=0.6)
+
+    if math.isfinite(resumed):
+        ax.axvline(resumed, color="#3aa17e", lw=1.2, ls="--")
+        ax.text(resumed, -0.75, " media resumed", color="#3aa17e", fontsize=8, va="top")
+    ax.set_yticks([y_of[(p, k)] for p, k, _ in lanes], [label for _, _, label in lanes], fontsize=8)
+    ax.set_ylim(-1.0, len(lanes) - 0.1)
+    ax.set_xlim(left, right)
+    ax.set_xlabel("time since the fault (s)")
+    for boundary in range(3, len(lanes), 3):
+        ax.axhline(boundary - 0.5, color="#999999", lw=0.6)
+    ax.grid(axis="x", alpha=0.3)
+
+    state_handles = [Patch(color=STATE_COLOURS[s], label=s) for s in
+                     ("connecting", "connected", "disconnected", "failed", "closed")]
+    marker_handles = [Line2D([], [], marker=MARKERS[k][0], color=MARKERS[k][1], ls="", markeredgecolor="black",
+                             markeredgewidth=0.4, label=MARKERS[k][2]) for k in MARKERS if k in used_markers]
+    media_handle = [Line2D([], [], marker="|", color="#333333", ls="", label="media unit received")]
+    ax.legend(handles=state_handles + marker_handles + media_handle, fontsize=7, ncol=1,
+              loc="upper left", bbox_to_anchor=(1.005, 1.0), title="connection state / event", title_fontsize=7)
+    title = "trial timeline"
+    if trial is not None:
+        gap = trial.get(GAP)
+        gap_text = f"media gap {float(gap):.0f} ms" if pd.notna(gap) else "not recovered"
+        title = f"{trial.get('trial_id')}: policy {trial.get('policy')}, {gap_text}"
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def representative_trials(trials: pd.DataFrame, per_policy: int = 1) -> pd.DataFrame:
+    """For each policy, the trial(s) whose media gap is closest to the policy's median (a trial
+    that never recovered when none did)."""
+    chosen = []
+    for policy in policy_order(trials):
+        rows = trials[trials["policy"] == policy]
+        ok = rows[rows["recovered"] & rows[GAP].notna()]
+        if len(ok):
+            distance = (ok[GAP] - ok[GAP].median()).abs()
+            chosen.append(ok.loc[distance.sort_values(kind="stable").index[:per_policy]])
+        else:
+            chosen.append(rows.head(per_policy))
+    return pd.concat(chosen) if chosen else trials.head(0)
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def comparison_forest(comparison: pd.DataFrame) -> Figure:
+    """Difference of median media gaps (variant - baseline) with 95 % CIs, one row per variant
+    and condition: left of zero, the variant resumed media sooner."""
+    if not len(comparison):
+        return _no_data("nothing to compare (no baseline policy, or no variant under the same condition)")
+    comparison = comparison.reset_index(drop=True)
+    multi = comparison["experiment"].nunique() > 1
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(comparison) + 1.6))
+    labels = []
+    for i, row in comparison.iloc[::-1].reset_index(drop=True).iterrows():
+        key = tuple(row[c] for c in CONDITION)
+        labels.append(f"{row['variant']} vs {row['baseline']}\n{condition_label(key, multi)}")
+        value, lo, hi = (row["diff_median"] / 1000.0, row["diff_median_lo"] / 1000.0, row["diff_median_hi"] / 1000.0)
+        if pd.notna(value):
+            ax.errorbar(value, i, xerr=[[value - lo], [hi - value]], fmt="o", color="#1f77b4", capsize=4)
+            ax.text(hi, i, f"  {value:+.2f} s  (n={int(row['n_variant'])}/{int(row['n_baseline'])})",
+                    va="center", fontsize=8)
+        else:
+            ax.text(0, i, "  no recovered trials to compare", va="center", fontsize=8)
+    ax.axvline(0, color="#555555", lw=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+    low, high = ax.get_xlim()
+    ax.set_xlim(low, high + (high - low) * 0.35)
+    ax.set_xlabel("difference of median media gaps, variant − baseline (s); < 0: variant faster")
+    ax.set_title("Effect of the restart policy (bootstrap 95 % CI)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,83 @@
+"""A short plain-language reading of a summary: which policy recovered fastest, saying only
+what the data support (n, confidence intervals, and whether they separate the policies)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from lab.analysis import stats
+from lab.analysis.plots import condition_label
+from lab.analysis.summary import CONDITION, GAP, with_defaults
+
+FEW_TRIALS = 5
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f} ms" if math.isfinite(value) else "n/a"
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"95 % CI {lo:.0f}–{hi:.0f} ms"
+
+
+def _recovered(row: pd.Series) -> str:
+    return f"{int(row['recovered'])} of {int(row['n'])} trials recovered"
+
+
+def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.DataFrame,
+                      multi_experiment: bool, n_resamples: int, seed: int) -> str:
+    where = condition_label(key, multi_experiment)
+    ranked = rows[rows["gap_n"] > 0].sort_values("gap_median", kind="stable")
+    never = rows[rows["recovered"] == 0]
+    sentences: list[str] = []
+    if not len(ranked):
+        return f"{where}: no policy recovered in any trial ({int(rows['n'].sum())} trials)."
+    best = ranked.iloc[0]
+    sentences.append(
+        f"{where}: {best['policy']} had the shortest median media gap, {_ms(best['gap_median'])} "
+        f"({_ci(best['gap_median_lo'], best['gap_median_hi'])}; {_recovered(best)}).")
+    if len(ranked) > 1:
+        second = ranked.iloc[1]
+        mine = trials[(trials["policy"] == best["policy"]) & trials["recovered"]][GAP]
+        theirs = trials[(trials["policy"] == second["policy"]) & trials["recovered"]][GAP]
+        diff = stats.bootstrap_median_difference(theirs, mine, n_resamples=n_resamples, seed=seed)
+        if diff.lo > 0:
+            sentences.append(
+                f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
+                f"took {diff.value:.0f} ms longer (95 % CI {diff.lo:.0f}–{diff.hi:.0f} ms): "
+                "the interval excludes zero.")
+        else:
+            sentences.append(
+                f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
+                f"differs by {diff.value:.0f} ms with a 95 % CI of {diff.lo:.0f} to {diff.hi:.0f} ms, which "
+                "includes zero: these trials do not separate the two.")
+    more_reliable = rows[rows["recovered_pct"] > best["recovered_pct"]]
+    if len(more_reliable):
+        names = ", ".join(f"{r['policy']} ({_recovered(r)})" for _, r in more_reliable.iterrows())
+        sentences.append(f"But {best['policy']} recovered less often than {names}.")
+    if len(never):
+        names = ", ".join(f"{r['policy']} (0 of {int(r['n'])})" for _, r in never.iterrows())
+        sentences.append(f"Never recovered within the timeout: {names}.")
+    fewest = int(rows["n"].min())
+    if fewest < FEW_TRIALS:
+        sentences.append(
+            f"With as few as {fewest} trial{'s' if fewest != 1 else ''} per policy the bootstrap interval is "
+            "little more than the range of the observations; treat the ranking as indicative and run more "
+            "repetitions (icelab run --trials N) to firm it up.")
+    return " ".join(sentences)
+
+
+def reading(summary: pd.DataFrame, trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
+            seed: int = stats.SEED) -> list[str]:
+    """One paragraph per condition (experiment, fault, RTT, loss)."""
+    trials = with_defaults(trials)
+    multi = summary["experiment"].nunique() > 1 if len(summary) else False
+    paragraphs = []
+    for key, rows in summary.groupby(CONDITION, sort=True, dropna=False):
+        mask = pd.Series(True, index=trials.index)
+        for column, value in zip(CONDITION, key):
+            mask &= trials[column] == value
+        paragraphs.append(condition_reading(key, rows, trials[mask], multi, n_resamples, seed))
+    return paragraphs

@@ -1,0 +1,241 @@
+"""The HTML report of one or several runs: one self-contained file (figures embedded as base64
+PNG, styles inline, no external reference), with the PNGs also written beside it."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lab.analysis import plots, stats
+from lab.analysis.load import Runs, load_runs
+from lab.analysis.reading import reading
+from lab.analysis.summary import CONDITION, PHASE_LABELS, PHASES, compare_policies, summary_table
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; text-align: right; vertical-align: top; }
+th { background: #f4f4f4; } td.text, th.text { text-align: left; }
+.ci { color: #777; font-size: 0.9em; } .muted { color: #666; font-size: 0.9em; }
+.reading p { background: #f7faff; border-left: 4px solid #4c8bd6; padding: 0.5em 0.8em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+"""
+
+
+@dataclass
+class ReportResult:
+    path: Path
+    figures: list[Path] = field(default_factory=list)
+    seconds: float = math.nan
+    trials: int = 0
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value: object, digits: int = 0) -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _e(value)
+    return f"{number:.{digits}f}" if math.isfinite(number) else "–"
+
+
+def _with_ci(value: object, lo: object, hi: object, digits: int = 0) -> str:
+    if _num(value) == "–":
+        return "–"
+    return f"{_num(value, digits)} <span class='ci'>[{_num(lo, digits)}, {_num(hi, digits)}]</span>"
+
+
+def _table(header: list[str], rows: list[list[str]], text_columns: int = 0) -> str:
+    def cell(tag: str, i: int, content: str) -> str:
+        cls = " class='text'" if i < text_columns else ""
+        return f"<{tag}{cls}>{content}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=plots.DPI, bbox_inches="tight", facecolor="white")
+    plots.plt.close(fig)
+    return buffer.getvalue()
+
+
+def meta_section(runs: Runs) -> str:
+    header = ["run", "experiment", "started (UTC)", "trials", "recovered", "seed", "runtime", "delay backend",
+              "git revision", "kernel", "aiortc", "aioice", "coturn", "python", "spec hash"]
+    rows = []
+    for _, m in runs.meta.iterrows():
+        revision = str(m.get("git_revision") or "unknown")[:12]
+        if m.get("git_dirty"):
+            revision += " (uncommitted changes)"
+        planned = m.get("trials_planned")
+        trials = f"{int(m['trials'])}" + (f" of {int(planned)}" if pd.notna(planned) and planned else "")
+        rows.append([_e(m["run"]), _e(m.get("experiment")), _e(m.get("started")), trials, _e(m.get("recovered")),
+                     _e(m.get("seed")), _e(m.get("runtime")), _e(m.get("delay_backend")), _e(revision),
+                     _e(m.get("kernel")), _e(m.get("version_aiortc")), _e(m.get("version_aioice")),
+                     _e(m.get("version_coturn")), _e(m.get("version_python")), _e(m.get("spec_hash"))])
+    return _table(header, rows, text_columns=3)
+
+
+def _condition_cells(row: pd.Series) -> list[str]:
+    loss = float(row["loss_pct"])
+    return [_e(row["experiment"]), _e(row["fault"]), _num(row["rtt_ms"]), _num(loss, 1 if loss % 1 else 0)]
+
+
+def summary_section(summary: pd.DataFrame) -> str:
+    header = ["experiment", "fault", "RTT (ms)", "loss (%)", "policy", "n", "recovered % [Wilson 95 % CI]",
+              "median gap (ms)", "p90 gap (ms)", "p95 gap (ms)"]
+    header += [f"{PHASE_LABELS[p].split(' (')[0]} median (ms)" for p in PHASES]
+    rows = []
+    for _, r in summary.iterrows():
+        rows.append(_condition_cells(r) + [
+            _e(r["policy"]), _num(r["n"]),
+            _with_ci(r["recovered_pct"], r["recovered_pct_lo"], r["recovered_pct_hi"]),
+            _with_ci(r["gap_median"], r["gap_median_lo"], r["gap_median_hi"]),
+            _with_ci(r["gap_p90"], r["gap_p90_lo"], r["gap_p90_hi"]),
+            _with_ci(r["gap_p95"], r["gap_p95_lo"], r["gap_p95_hi"]),
+        ] + [_with_ci(r[f"{p}_median"], r[f"{p}_lo"], r[f"{p}_hi"]) for p in PHASES])
+    return _table(header, rows, text_columns=5)
+
+
+def comparison_section(comparison: pd.DataFrame) -> str:
+    if not len(comparison):
+        return ("<p class='muted'>No comparison: the runs lack a restart-on-failed policy or a "
+                "restart-on-disconnected variant under the same condition.</p>")
+    header = ["experiment", "fault", "RTT (ms)", "loss (%)", "variant", "baseline", "n (variant / baseline)",
+              "recovered % (variant / baseline)", "median gap variant (ms)", "median gap baseline (ms)",
+              "difference of medians (ms) [95 % CI]", "Cliff's delta [95 % CI]", "P(variant faster)"]
+    rows = []
+    for _, r in comparison.iterrows():
+        rows.append(_condition_cells(r) + [
+            _e(r["variant"]), _e(r["baseline"]), f"{int(r['n_variant'])} / {int(r['n_baseline'])}",
+            f"{_num(r['recovered_pct_variant'])} / {_num(r['recovered_pct_baseline'])}",
+            _num(r["median_variant"]), _num(r["median_baseline"]),
+            _with_ci(r["diff_median"], r["diff_median_lo"], r["diff_median_hi"]),
+            _with_ci(r["cliffs_delta"], r["cliffs_delta_lo"], r["cliffs_delta_hi"], 2),
+            _num(r["p_faster"], 2),
+        ])
+    return _table(header, rows, text_columns=6)
+
+
+def failures_section(trials: pd.DataFrame) -> str:
+    failed = trials[~trials["recovered"]]
+    if not len(failed):
+        return "<p>Every trial recovered.</p>"
+    rows = [[_e(t["run"]), _e(t["trial_id"]), _e(t["policy"]), _e(t.get("status")), _e(t.get("failure_reason"))]
+            for _, t in failed.iterrows()]
+    return _table(["run", "trial", "policy", "status", "why it did not recover"], rows, text_columns=5)
+
+
+METHOD = f"""
+<ul>
+<li><b>Media gap</b>: at each receiver, the time from the last media unit received before the fault to the
+first one after the largest silence that follows it; the trial's gap is the larger of the two directions
+(lab.experiment.metrics). Gap statistics are over the trials that recovered; the recovered % beside them
+says how many did.</li>
+<li><b>Recovery phases</b>: the time from the fault until media resumed at both peers, split at the
+milestones detected ('disconnected', 'failed' or a network change), restart call, answer applied, new pair
+selected at both peers, first media. Phases are clamped so that they add up to the recovery time: when media
+came back before a milestone (e.g. on the old path), the later phases are zero; what remains when no restart
+completed is shown as "no restart". The table gives each phase's median, the figure the means (which add up).</li>
+<li><b>Confidence intervals</b>: percentile bootstrap, {stats.N_RESAMPLES} resamples unless stated otherwise,
+numpy's generator seeded (seed {stats.SEED}), so the same data give the same intervals; percentiles interpolate
+linearly between order statistics. Recovered %: Wilson score interval. With fewer than about five trials an
+interval is little more than the range of the observations.</li>
+<li><b>Comparison</b>: each restart-on-disconnected variant against restart-on-failed under the same condition.
+Difference of medians = variant − baseline (negative: the variant's median gap is shorter), bootstrap CI with
+both groups resampled independently. Cliff's delta = P(variant gap &gt; baseline gap) − P(variant gap &lt; baseline
+gap) over all pairs of trials (−1: every variant trial faster; 0: no tendency), with a trial that never
+recovered ranked slower than any that did. P(variant faster) = P(variant &lt; baseline) + ½ P(tie), the
+probability of superiority.</li>
+</ul>
+"""
+
+
+def build_report(run_dirs: list[str | Path], out: str | Path | None = None, *,
+                 n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED,
+                 swimlanes_per_policy: int = 1) -> ReportResult:
+    """Write report.html (default: <run>/report.html for one run, ./report.html for several)
+    and its figures as PNGs beside it."""
+    started = time.perf_counter()
+    runs = load_runs(list(run_dirs))
+    if out is None:
+        out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else Path("report.html")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    trials = runs.trials
+    summary = summary_table(trials, n_resamples=n_resamples, seed=seed)
+    comparison = compare_policies(trials, n_resamples=n_resamples, seed=seed)
+    paragraphs = reading(summary, trials, n_resamples=n_resamples, seed=seed)
+
+    figures: list[tuple[str, str, Figure]] = [
+        ("ecdf", "ECDF of the media gap per policy. A curve that stays below 1 belongs to a policy whose "
+                 "trials did not all recover.", plots.gap_ecdf(trials)),
+        ("phases", "Mean recovery time per policy split into phases (see Method).", plots.phase_bars(summary)),
+        ("gap-vs-rtt", "Media gap against the RTT of the matrix.", plots.gap_vs_rtt(trials)),
+    ]
+    if len(comparison):
+        figures.append(("comparison", "Difference of median media gaps, restart-on-disconnected variants minus "
+                        "restart-on-failed, with bootstrap 95 % CIs.", plots.comparison_forest(comparison)))
+    for _, trial in plots.representative_trials(trials, swimlanes_per_policy).iterrows():
+        events = runs.trial_events(trial["run"], trial["trial_id"])
+        if not len(events):
+            continue
+        caption = (f"Timeline of trial {trial['trial_id']} (run {trial['run']}), the {trial['policy']} trial "
+                   "whose media gap is closest to the policy's median.")
+        figures.append((f"timeline-{trial['run']}-{trial['trial_id']}", caption, plots.swimlane(events, trial)))
+
+    written: list[Path] = []
+    blocks: list[str] = []
+    for name, caption, fig in figures:
+        png = _png(fig)
+        path = out.with_name(f"{out.stem}-{_safe(name)}.png")
+        path.write_bytes(png)
+        written.append(path)
+        data = base64.b64encode(png).decode()
+        blocks.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
+                      f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    conditions = summary.groupby(CONDITION, dropna=False).ngroups if len(summary) else 0
+    body = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>icelab report: {_e(', '.join(runs.names))}</title><style>{STYLE}</style></head><body>",
+        "<h1>ICE restart recovery report</h1>",
+        f"<p class='muted'>{len(trials)} trials from {len(runs.names)} run(s), {conditions} condition(s); "
+        f"generated {now}.</p>",
+        "<h2>Reading</h2><div class='reading'>", *[f"<p>{_e(p)}</p>" for p in paragraphs], "</div>",
+        "<h2>Runs</h2>", meta_section(runs),
+        "<h2>Recovery per condition and policy</h2>",
+        f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (bootstrap, {n_resamples} "
+        f"resamples, seed {seed}).</p>", summary_section(summary),
+        "<h2>Restart on 'disconnected' against restart on 'failed'</h2>", comparison_section(comparison),
+        "<h2>Figures</h2>", *blocks,
+        "<h2>Trials that did not recover</h2>", failures_section(trials),
+        "<h2>Method</h2>", METHOD.replace(str(stats.N_RESAMPLES) + " resamples", f"{n_resamples} resamples")
+                                 .replace(f"seed {stats.SEED})", f"seed {seed})"),
+        "</body></html>",
+    ]
+    out.write_text("\n".join(body), encoding="utf-8")
+    return ReportResult(path=out, figures=written, seconds=time.perf_counter() - started, trials=len(trials))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

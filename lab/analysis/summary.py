@@ -1,0 +1,208 @@
+"""Summary tables of a set of trials: per condition and policy, and policy against policy.
+
+A *condition* is what the trials were put through: the experiment, its fault, the RTT and the
+loss of the matrix. Within a condition the policies are compared. Media-gap statistics are over
+the trials that recovered (a trial that never recovered has no gap); how many did is reported
+beside them, so a policy cannot look fast by failing.
+
+The recovery (fault -> media resumed at both receivers) is split into phases between the
+milestones of lab.experiment.metrics, in order:
+
+    detection    fault -> first 'disconnected'/'failed'/network change (t_detected)
+    decision     detected -> the policy's restart call (its grace; waiting for 'failed')
+    signaling    restart -> the answer applied at the offering side (t_answer)
+    checks       answer -> the new pair selected at both peers (t_new_pair)
+    first media  new pair -> media resumed at both receivers (t_media_resumed)
+    no restart   what is left when a milestone was never reached (no restart happened, or the
+                 restart never completed) and media came back anyway, e.g. on the old path
+
+Phases are clamped so that they never overlap and always add up to the recovery time: when
+media resumed before a milestone (the old path came back first, or a peer reported its new pair
+only after media flowed), the later phases are zero. The metrics module's raw *_ms components
+(detection_ms, signaling_ms, checks_ms, first_media_ms) stay in the trials table unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lab.analysis import stats
+
+CONDITION = ["experiment", "fault", "rtt_ms", "loss_pct"]
+GROUP = ["experiment", "fault", "policy", "rtt_ms", "loss_pct"]
+MILESTONES = ["t_detected", "t_restart", "t_answer", "t_new_pair"]
+PHASES = ["detection", "decision", "signaling", "checks", "first_media", "no_restart"]
+PHASE_LABELS = {
+    "detection": "detection (fault → disconnected/failed)",
+    "decision": "decision (→ restart call)",
+    "signaling": "signaling (restart → answer)",
+    "checks": "checks (answer → new pair)",
+    "first_media": "first media (new pair → media)",
+    "no_restart": "no restart (media back without one)",
+}
+GAP = "media_gap_ms"
+
+
+def with_defaults(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials with the grouping columns present (older or partial runs may lack some)."""
+    trials = trials.copy()
+    for column, default in (("experiment", ""), ("fault", "?"), ("loss_pct", 0.0), ("rtt_ms", 0.0)):
+        if column not in trials:
+            trials[column] = default
+    return trials
+
+
+def policy_order(trials: pd.DataFrame) -> list[str]:
+    """Policies in the order the experiment lists them (the order of their first trial)."""
+    order = trials.sort_values("index") if "index" in trials else trials
+    return list(dict.fromkeys(order["policy"].astype(str)))
+
+
+def recovery_phases(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per trial, the recovery split into PHASES (ms; NaN where media did not resume)."""
+    rows = []
+    for _, trial in trials.iterrows():
+        rows.append(_phases_of(trial))
+    return pd.DataFrame(rows, index=trials.index, columns=PHASES, dtype="float64")
+
+
+def _phases_of(trial: pd.Series) -> list[float]:
+    t_fault = float(trial.get("t_fault", math.nan))
+    end = float(trial.get("t_media_resumed", math.nan))
+    if not (math.isfinite(t_fault) and math.isfinite(end)) or not bool(trial.get("recovered", False)):
+        return [math.nan] * len(PHASES)
+    durations: list[float] = []
+    previous, reached = t_fault, True
+    for name in MILESTONES:
+        t = float(trial.get(name, math.nan))
+        if not reached or not math.isfinite(t):
+            reached = False
+            durations.append(0.0)
+            continue
+        t = min(max(t, previous), end)
+        durations.append((t - previous) * 1000.0)
+        previous = t
+    rest = (end - previous) * 1000.0
+    durations += [rest, 0.0] if reached else [0.0, rest]
+    return durations
+
+
+def _ordered(frame: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    order = {p: i for i, p in enumerate(policy_order(trials))}
+    frame = frame.assign(_order=frame["policy"].map(order))
+    keys = [c for c in CONDITION if c in frame] + ["_order"]
+    return frame.sort_values(keys).drop(columns="_order").reset_index(drop=True)
+
+
+def summary_table(trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
+                  seed: int = stats.SEED) -> pd.DataFrame:
+    """One row per (experiment, fault, policy, RTT, loss): n, recovered % (Wilson 95 % CI),
+    the media gap's median / p90 / p95 and each phase's median, all with bootstrap 95 % CIs."""
+    trials = with_defaults(trials)
+    phases = recovery_phases(trials)
+    rows: list[dict[str, Any]] = []
+    for key, group in trials.groupby(GROUP, sort=False, dropna=False):
+        row: dict[str, Any] = dict(zip(GROUP, key))
+        n = len(group)
+        recovered = int(group["recovered"].sum())
+        lo, hi = stats.wilson_interval(recovered, n)
+        row.update(n=n, recovered=recovered, recovered_pct=100.0 * recovered / n,
+                   recovered_pct_lo=100.0 * lo, recovered_pct_hi=100.0 * hi)
+        gaps = group.loc[group["recovered"], GAP]
+        for label, q in (("median", 50), ("p90", 90), ("p95", 95)):
+            est = stats.bootstrap_percentile(gaps, q, n_resamples=n_resamples, seed=seed)
+            row.update({f"gap_{label}": est.value, f"gap_{label}_lo": est.lo, f"gap_{label}_hi": est.hi})
+        row["gap_n"] = int(stats.clean(gaps).size)
+        group_phases = phases.loc[group.index[group["recovered"].to_numpy()]]
+        for phase in PHASES:
+            est = stats.bootstrap_median(group_phases[phase], n_resamples=n_resamples, seed=seed)
+            row.update({f"{phase}_median": est.value, f"{phase}_lo": est.lo, f"{phase}_hi": est.hi,
+                        f"{phase}_mean": float(np.nanmean(group_phases[phase])) if est.n else math.nan})
+        recovery = group.loc[group["recovered"], "recovery_ms"] if "recovery_ms" in group else pd.Series(dtype=float)
+        row["recovery_median"] = stats.median(recovery)
+        row["recovery_mean"] = float(np.nanmean(recovery)) if stats.clean(recovery).size else math.nan
+        if "units_lost" in group:
+            row["units_lost_median"] = stats.median(group.loc[group["recovered"], "units_lost"])
+        rows.append(row)
+    return _ordered(pd.DataFrame(rows), trials)
+
+
+def default_baseline(trials: pd.DataFrame) -> str | None:
+    """The restart-on-failed policy: the one named on-failed, else the first restart-ice on 'failed'."""
+    names = policy_order(trials)
+    if "on-failed" in names:
+        return "on-failed"
+    if {"trigger", "action"} <= set(trials.columns):
+        match = trials[(trials["trigger"] == "failed") & (trials["action"] == "restart-ice")]
+        if len(match):
+            return str(match["policy"].iloc[0])
+    return None
+
+
+def disconnected_variants(trials: pd.DataFrame) -> list[str]:
+    """The restart-on-disconnected policies (any grace, side or action)."""
+    if "trigger" in trials:
+        chosen = set(trials.loc[trials["trigger"] == "disconnected", "policy"].astype(str))
+    else:
+        chosen = {p for p in trials["policy"].astype(str) if p.startswith("on-disconnected")}
+    return [p for p in policy_order(trials) if p in chosen]
+
+
+def compare_policies(trials: pd.DataFrame, baseline: str | None = None,
+                     variants: list[str] | None = None, *, n_resamples: int = stats.N_RESAMPLES,
+                     seed: int = stats.SEED) -> pd.DataFrame:
+    """Each variant against the baseline, within each condition.
+
+    Defaults: the restart-on-disconnected variants against restart-on-failed. Columns: n and
+    recovered % of both; median gaps (recovered trials); the difference of medians
+    (variant - baseline, ms) with its bootstrap 95 % CI; Cliff's delta with its bootstrap CI and
+    the probability that a variant trial is faster, both over all trials with a trial that never
+    recovered ranked slower than any that did."""
+    trials = with_defaults(trials)
+    baseline = baseline or default_baseline(trials)
+    variants = variants if variants is not None else disconnected_variants(trials)
+    columns = CONDITION + ["variant", "baseline", "n_variant", "n_baseline", "recovered_pct_variant",
+                           "recovered_pct_baseline", "median_variant", "median_baseline", "diff_median",
+                           "diff_median_lo", "diff_median_hi", "cliffs_delta", "cliffs_delta_lo",
+                           "cliffs_delta_hi", "p_faster"]
+    if baseline is None:
+        return pd.DataFrame(columns=columns)
+    rows: list[dict[str, Any]] = []
+    for key, group in trials.groupby(CONDITION, sort=False, dropna=False):
+        base = group[group["policy"] == baseline]
+        if not len(base):
+            continue
+        for variant in variants:
+            if variant == baseline:
+                continue
+            var = group[group["policy"] == variant]
+            if not len(var):
+                continue
+            diff = stats.bootstrap_median_difference(var.loc[var["recovered"], GAP], base.loc[base["recovered"], GAP],
+                                                     n_resamples=n_resamples, seed=seed)
+            ranked_var, ranked_base = _ranked_gaps(var), _ranked_gaps(base)
+            delta = stats.bootstrap_cliffs_delta(ranked_var, ranked_base, n_resamples=n_resamples, seed=seed)
+            row = dict(zip(CONDITION, key))
+            row.update(
+                variant=variant, baseline=baseline, n_variant=len(var), n_baseline=len(base),
+                recovered_pct_variant=100.0 * var["recovered"].mean(),
+                recovered_pct_baseline=100.0 * base["recovered"].mean(),
+                median_variant=stats.median(var.loc[var["recovered"], GAP]),
+                median_baseline=stats.median(base.loc[base["recovered"], GAP]),
+                diff_median=diff.value, diff_median_lo=diff.lo, diff_median_hi=diff.hi,
+                cliffs_delta=delta.value, cliffs_delta_lo=delta.lo, cliffs_delta_hi=delta.hi,
+                p_faster=stats.probability_smaller(ranked_var, ranked_base),
+            )
+            rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ranked_gaps(group: pd.DataFrame) -> np.ndarray:
+    """Media gaps with +inf for trials that never recovered (slower than any that did)."""
+    gaps = group[GAP].to_numpy(dtype=float).copy()
+    gaps[~group["recovered"].to_numpy(dtype=bool)] = np.inf
+    return gaps[~np.isnan(gaps)]

@@ -1,0 +1,82 @@
+"""lab.analysis.stats against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lab.analysis import stats
+
+Z2 = stats.Z_95**2
+
+
+def test_percentiles_interpolate_linearly() -> None:
+    ten = list(range(1, 11))
+    assert stats.median([4, 1, 3, 2]) == 2.5
+    assert stats.percentile(ten, 90) == pytest.approx(9.1)  # rank 0.9 * 9 = 8.1 -> 9 + 0.1
+    assert stats.percentile(ten, 95) == pytest.approx(9.55)  # rank 8.55 -> 9 + 0.55
+    assert stats.median([1.0, math.nan, 3.0]) == 2.0  # NaN is dropped
+    assert math.isnan(stats.median([]))
+
+
+def test_wilson_interval_by_hand() -> None:
+    # all successes: the lower bound is n / (n + z^2), the upper bound 1
+    lo, hi = stats.wilson_interval(2, 2)
+    assert lo == pytest.approx(2 / (2 + Z2))
+    assert hi == 1.0
+    # 5 of 10: centre 0.5, half-width z * sqrt(0.025 + z^2/400) / (1 + z^2/10)
+    half = stats.Z_95 * math.sqrt(0.025 + Z2 / 400) / (1 + Z2 / 10)
+    lo, hi = stats.wilson_interval(5, 10)
+    assert lo == pytest.approx(0.5 - half) and hi == pytest.approx(0.5 + half)
+    assert lo == pytest.approx(0.2366, abs=1e-4)
+    assert stats.wilson_interval(0, 4)[0] == 0.0
+    assert all(math.isnan(v) for v in stats.wilson_interval(0, 0))
+
+
+def test_cliffs_delta_and_probability_by_hand() -> None:
+    # pairs of x=[1,2,3] and y=[2,4]: x<y 4 times, x>y once (3>2), one tie (2=2)
+    assert stats.cliffs_delta([1, 2, 3], [2, 4]) == pytest.approx((1 - 4) / 6)
+    assert stats.probability_smaller([1, 2, 3], [2, 4]) == pytest.approx(4 / 6 + 0.5 / 6)
+    # +inf (never recovered) is slower than anything, and ties with itself
+    assert stats.cliffs_delta([1, math.inf], [2, math.inf]) == pytest.approx((1 - 2) / 4)
+    assert stats.cliffs_delta([5, 6], [1, 2]) == 1.0
+    assert math.isnan(stats.cliffs_delta([], [1]))
+
+
+def test_bootstrap_is_seeded_and_covers_the_truth() -> None:
+    values = np.random.default_rng(42).normal(100.0, 10.0, size=200)
+    first = stats.bootstrap_median(values, seed=7)
+    again = stats.bootstrap_median(values, seed=7)
+    assert first == again  # deterministic with a seed
+    assert first.lo < 100.0 < first.hi  # the population median
+    assert first.lo <= first.value <= first.hi
+    assert first.n == 200
+    p90 = stats.bootstrap_percentile(values, 90)
+    assert p90.lo < 100.0 + 10.0 * 1.2816 < p90.hi  # the population's 90th percentile
+
+
+def test_bootstrap_small_samples() -> None:
+    assert stats.bootstrap_median([42.0]) == stats.Estimate(42.0, 42.0, 42.0, 1)
+    empty = stats.bootstrap_median([math.nan])
+    assert empty.n == 0 and math.isnan(empty.value)
+    # the percentile interval of a two-point sample lies within its range
+    two = stats.bootstrap_median([10.0, 20.0])
+    assert two.value == 15.0 and 10.0 <= two.lo <= two.hi <= 20.0
+
+
+def test_difference_of_medians() -> None:
+    const = stats.bootstrap_median_difference([10, 10, 10], [4, 4, 4])
+    assert (const.value, const.lo, const.hi) == (6.0, 6.0, 6.0)
+    shifted = stats.bootstrap_median_difference(np.arange(50.0) + 100, np.arange(50.0))
+    assert shifted.value == 100.0 and shifted.lo <= 100.0 <= shifted.hi
+    assert stats.bootstrap_median_difference([1, 2, 3], [4, 5], seed=3) == \
+        stats.bootstrap_median_difference([1, 2, 3], [4, 5], seed=3)
+
+
+def test_cliffs_delta_interval() -> None:
+    est = stats.bootstrap_cliffs_delta([1, 2, 3], [7, 8, 9])
+    assert (est.value, est.lo, est.hi) == (-1.0, -1.0, -1.0)
+    mixed = stats.bootstrap_cliffs_delta([1, 2, 3], [2, 4])
+    assert mixed.lo <= mixed.value <= mixed.hi

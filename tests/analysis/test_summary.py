@@ -1,0 +1,117 @@
+"""Summary tables and recovery phases on small hand-made trials tables."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from lab.analysis import compare_policies, recovery_phases, summary_table
+from lab.analysis.summary import PHASES
+
+NAN = math.nan
+
+
+def trial(policy: str, gap: float, *, recovered: bool = True, rtt: float = 0.0, trigger: str | None = None,
+          **times: float) -> dict[str, object]:
+    trigger = trigger or {"on-failed": "failed", "none": "never"}.get(policy, "disconnected")
+    row: dict[str, object] = {
+        "experiment": "hand", "fault": "blackhole", "policy": policy, "trigger": trigger, "action": "restart-ice",
+        "rtt_ms": rtt, "loss_pct": 0.0, "recovered": recovered, "media_gap_ms": gap if recovered else NAN,
+        "t_fault": 10.0,
+    }
+    for name in ("t_detected", "t_restart", "t_answer", "t_new_pair", "t_media_resumed"):
+        row[name] = times.get(name, NAN)
+    if recovered and not math.isnan(row["t_media_resumed"]):  # type: ignore[arg-type]
+        row["recovery_ms"] = (row["t_media_resumed"] - 10.0) * 1000.0  # type: ignore[operator]
+    return row
+
+
+def frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    table["index"] = range(len(table))
+    table["trial_id"] = [f"t{i}" for i in range(len(table))]
+    return table
+
+
+def test_summary_counts_percentiles_and_recovered() -> None:
+    trials = frame([
+        trial("on-failed", 100.0), trial("on-failed", 300.0), trial("on-failed", 200.0),
+        trial("on-failed", 0.0, recovered=False),
+        trial("none", 0.0, recovered=False), trial("none", 0.0, recovered=False),
+    ])
+    summary = summary_table(trials, n_resamples=500).set_index("policy")
+    failed = summary.loc["on-failed"]
+    assert failed["n"] == 4 and failed["recovered"] == 3
+    assert failed["recovered_pct"] == 75.0
+    assert failed["gap_median"] == 200.0  # over the recovered trials only
+    assert failed["gap_p90"] == pytest.approx(280.0)  # rank 0.9 * 2 = 1.8 -> 200 + 0.8 * 100
+    assert failed["gap_p95"] == pytest.approx(290.0)
+    assert 100.0 <= failed["gap_median_lo"] <= 200.0 <= failed["gap_median_hi"] <= 300.0
+    assert failed["recovered_pct_lo"] < 75.0 < failed["recovered_pct_hi"]
+    none = summary.loc["none"]
+    assert none["recovered_pct"] == 0.0 and math.isnan(none["gap_median"]) and none["gap_n"] == 0
+    assert list(summary.index) == ["on-failed", "none"]  # the experiment's order, not alphabetical
+
+
+def test_summary_groups_by_rtt() -> None:
+    trials = frame([trial("on-failed", 100.0, rtt=0), trial("on-failed", 900.0, rtt=100),
+                    trial("on-failed", 1100.0, rtt=100)])
+    summary = summary_table(trials, n_resamples=200)
+    assert list(summary["rtt_ms"]) == [0.0, 100.0]
+    assert list(summary["gap_median"]) == [100.0, 1000.0]
+
+
+def test_recovery_phases_add_up_and_are_clamped() -> None:
+    trials = frame([
+        # every milestone in order
+        trial("on-disconnected", 2500.0, t_detected=11.0, t_restart=11.5, t_answer=12.0, t_new_pair=12.2,
+              t_media_resumed=12.5),
+        # a peer reported its new pair after media flowed again: checks end at the media
+        trial("on-disconnected", 2500.0, t_detected=11.0, t_restart=11.5, t_answer=12.0, t_new_pair=13.0,
+              t_media_resumed=12.5),
+        # no restart: media came back on the old path
+        trial("none", 4000.0, t_detected=11.0, t_media_resumed=14.0),
+        # never recovered: no phases
+        trial("none", 0.0, recovered=False, t_detected=11.0),
+    ])
+    phases = recovery_phases(trials)
+    assert list(phases.columns) == PHASES
+    assert phases.iloc[0].tolist() == pytest.approx([1000, 500, 500, 200, 300, 0])
+    assert phases.iloc[1].tolist() == pytest.approx([1000, 500, 500, 500, 0, 0])
+    assert phases.iloc[2].tolist() == pytest.approx([1000, 0, 0, 0, 0, 3000])
+    assert phases.iloc[3].isna().all()
+    sums = phases.iloc[:3].sum(axis=1).tolist()
+    assert sums == pytest.approx(trials["recovery_ms"].iloc[:3].tolist())
+
+
+def test_comparison_effect_sizes_by_hand() -> None:
+    trials = frame([
+        trial("on-failed", 300.0), trial("on-failed", 400.0),
+        trial("on-disconnected", 100.0), trial("on-disconnected", 200.0),
+        trial("on-disconnected", 0.0, recovered=False),
+        trial("none", 0.0, recovered=False),
+    ])
+    table = compare_policies(trials, n_resamples=500)
+    assert len(table) == 1  # only the disconnected variant against on-failed by default
+    row = table.iloc[0]
+    assert (row["variant"], row["baseline"]) == ("on-disconnected", "on-failed")
+    assert (row["n_variant"], row["n_baseline"]) == (3, 2)
+    assert row["median_variant"] == 150.0 and row["median_baseline"] == 350.0
+    assert row["diff_median"] == -200.0
+    assert row["diff_median_lo"] <= -200.0 <= row["diff_median_hi"] < 0
+    # variant [100, 200, never] vs baseline [300, 400]: 4 pairs faster, 2 slower (the unrecovered one)
+    assert row["cliffs_delta"] == pytest.approx((2 - 4) / 6)
+    assert row["p_faster"] == pytest.approx(4 / 6)
+    assert row["recovered_pct_variant"] == pytest.approx(200 / 3)
+
+
+def test_comparison_against_any_baseline_and_without_one() -> None:
+    trials = frame([trial("on-failed", 300.0), trial("none", 0.0, recovered=False)])
+    assert compare_policies(trials).empty  # no variant
+    table = compare_policies(trials, baseline="on-failed", variants=["none"], n_resamples=200)
+    assert table.iloc[0]["cliffs_delta"] == 1.0  # never recovering is slower than recovering
+    assert math.isnan(table.iloc[0]["diff_median"])
+    no_base = frame([trial("on-disconnected", 100.0)])
+    assert compare_policies(no_base).empty
