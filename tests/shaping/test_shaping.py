@@ -204,3 +204,31 @@ def test_tbf_layout_of_the_netem_backend_changes_in_place(link_pair: LinkPair) -
         qdiscs.set_netem(LinkShaping())
     tc = run_in_netns(link_pair.a, ["tc", "qdisc", "show", "dev", link_pair.a_if]).stdout
     assert "tbf" not in tc
+
+
+def test_runtime_changes_mid_stream_lose_no_packet(link_pair: LinkPair) -> None:
+    """Changes while traffic flows, including starting and stopping the delay, drop nothing."""
+    import threading
+
+    results: list[ProbeResult] = []
+    sender = threading.Thread(target=lambda: results.append(probe(link_pair, count=400, interval_s=0.005)))
+    sender.start()
+    for shaping in (LinkShaping(delay_ms=10), LinkShaping(delay_ms=30, jitter_ms=5), LinkShaping(),
+                    LinkShaping(delay_ms=20, rate_kbit=5000), LinkShaping(delay_ms=5)):
+        time.sleep(0.25)
+        apply_shaping(link_pair.a, link_pair.a_if, shaping)
+    time.sleep(0.25)
+    clear_shaping(link_pair.a, link_pair.a_if)
+    sender.join(timeout=60)
+    (result,) = results
+    assert len(result.forward_ms) == result.sent
+
+
+def test_two_shaped_ports_in_one_namespace(bridged_pair: LinkPair) -> None:
+    assert bridged_pair.bridge is not None
+    apply_shaping(bridged_pair.bridge, bridged_pair.b_port, LinkShaping(delay_ms=40))
+    apply_shaping(bridged_pair.bridge, bridged_pair.a_port, LinkShaping(delay_ms=10))
+    result = probe(bridged_pair, count=30)
+    assert ProbeResult.median(result.forward_ms) > 20
+    assert 5 < ProbeResult.median(result.back_ms) < ProbeResult.median(result.forward_ms)
+    assert len(shaper_pids()) == 2
