@@ -10,12 +10,14 @@ import ctypes
 import os
 import socket
 import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from pyroute2 import netns as pyroute2_netns
+from typing import Any, TypeVar
 
 _CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+T = TypeVar("T")
 _NETNS_DIR = Path("/var/run/netns")
 
 
@@ -29,8 +31,7 @@ def popen_in_netns(name: str, argv: list[str], **kwargs: Any) -> subprocess.Pope
     if not path.exists():
         raise FileNotFoundError(f"network namespace {name} does not exist")
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    libc = ctypes.CDLL(None, use_errno=True)
-    setns = libc.setns
+    setns = _libc.setns
 
     def join() -> None:
         if setns(fd, _CLONE_NEWNET) != 0:
@@ -50,9 +51,39 @@ def run_in_netns(name: str, argv: list[str], input: bytes | None = None,
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
+def call_in_netns(name: str, fn: Callable[[], T]) -> T:
+    """Run `fn` on a short-lived thread that joined namespace `name` (setns is per thread).
+
+    Sockets made there stay in that namespace and can be used from any thread afterwards.
+    """
+    path = netns_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"network namespace {name} does not exist")
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {name} failed")
+            finally:
+                os.close(fd)
+            outcome["value"] = fn()
+        except BaseException as error:  # handed to the caller
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name=f"netns-{name}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def socket_in_netns(name: str, kind: int = socket.SOCK_DGRAM) -> socket.socket:
     """An IPv4 socket that lives in namespace `name` (usable from this process)."""
-    return pyroute2_netns.create_socket(name, socket.AF_INET, kind, flags=0)
+    return call_in_netns(name, lambda: socket.socket(socket.AF_INET, kind))
 
 
 def turnserver_pids(namespaces: list[str]) -> list[int]:

@@ -14,6 +14,7 @@ after the orchestrator died.
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import subprocess
@@ -110,6 +111,7 @@ class Relay:
         """Start turnserver; return seconds until it answered a STUN Binding request."""
         if self.running:
             raise RelayError(f"relay {self.spec.name} is already running (pid {self.pid})")
+        self._check_bindable()
         self.files.config.write_text(self.config_text)
         self.files.userdb.unlink(missing_ok=True)
         with open(self.files.log, "ab") as console:
@@ -130,6 +132,36 @@ class Relay:
             self.kill()
             raise
         return time.monotonic() - began
+
+    def _check_bindable(self) -> None:
+        """Every address is the host's and every listening port free: else one ConfigError.
+
+        coturn itself would retry a failed bind forever and never answer.
+        """
+        problem = netns.call_in_netns(self.netns, self._first_unbindable)
+        if problem:
+            raise ConfigError(None, f"relays.{self.spec.name}.{problem[0]}", problem[1])
+
+    def _first_unbindable(self) -> tuple[str, str] | None:
+        for field in ("address", "alt_address"):
+            address = getattr(self.spec, field)
+            if address is None:
+                continue
+            for role, port in self.spec.listening_ports().items():
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    with socket.socket(socket.AF_INET, kind) as sock:
+                        if kind == socket.SOCK_STREAM:
+                            # as coturn does: TIME_WAIT connections of a killed relay are no clash
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        try:
+                            sock.bind((str(address), port))
+                        except OSError as error:
+                            if error.errno == errno.EADDRNOTAVAIL:
+                                return field, f"{address} is not an address of host {self.spec.host}"
+                            return (role.removesuffix("+1"),
+                                    f"port clash: {address}:{port} is in use on host "
+                                    f"{self.spec.host} ({error.strerror})")
+        return None
 
     def _wait_ready(self, deadline: float) -> None:
         alive = lambda: self._running is not None and self._running.process.poll() is None  # noqa: E731

@@ -69,6 +69,7 @@ class TurnClient:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=dict(os.environ, SSL_CERT_FILE=ca_file))
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
         threading.Thread(target=self._pump, daemon=True).start()
 
     def read(self, key: str, timeout: float = 15.0) -> dict[str, Any]:
@@ -80,6 +81,7 @@ class TurnClient:
             except queue.Empty:
                 raise AssertionError(f"turn client said nothing with {key} in {timeout} s; "
                                      f"exit {self.process.poll()}") from None
+            self.seen.append(message)
             if key in message or "error" in message:
                 return message
 

@@ -4,11 +4,10 @@ a relay namespace and client namespaces on 10.77.0.0/24, nothing connected to th
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from pyroute2 import IPRoute, NetNS, netns
+from pyroute2 import NetNS, netns
 
 from lab import naming
 
@@ -30,13 +29,13 @@ class LanLab:
         netns.create(name)
         self.namespaces.append(name)
         index = len(self.namespaces)
-        outer, inner = f"tl{os.getpid() % 10000}x{index}", "eth0"
+        outer, inner = f"port{index}", "eth0"
         bridge_ns = self.namespaces[0]
-        with IPRoute() as host:
-            host.link("add", ifname=outer, kind="veth", peer={"ifname": f"{outer}p"})
-            host.link("set", index=host.link_lookup(ifname=outer)[0], net_ns_fd=bridge_ns)
-            host.link("set", index=host.link_lookup(ifname=f"{outer}p")[0], net_ns_fd=name)
+        # Made inside the bridge namespace, the far end placed straight into the host's:
+        # nothing ever touches the machine's own network namespace.
         with NetNS(bridge_ns) as br:
+            br.link("add", ifname=outer, kind="veth",
+                    peer={"ifname": f"{outer}p", "net_ns_fd": name})
             port = br.link_lookup(ifname=outer)[0]
             br.link("set", index=port, master=br.link_lookup(ifname="br0")[0], state="up")
         with NetNS(name) as ns:

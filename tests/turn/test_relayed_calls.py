@@ -76,11 +76,14 @@ def test_killing_the_relay_stops_media_and_a_restart_does_not_bring_it_back(make
     assert (pair["local"], pair["remote"]) == ("relay", "relay")
     wait_media(b)
 
+    time.sleep(1.0)
     killed_at = time.monotonic()
+    assert b.media_since(killed_at - 1.0) > 0  # the call was carrying media when the relay died
     relay.kill()
-    time.sleep(2.5)
-    # frames already in flight may land just after the kill; nothing after 0.5 s
-    assert b.media_since(killed_at + 0.5) == 0
+    time.sleep(3.0)
+    # frames in flight or reported late (200 ms windows, loaded machine) may land just after
+    # the kill; none after 1 s
+    assert b.media_since(killed_at + 1.0) == 0
 
     restarted_at = time.monotonic()
     relay.restart()
