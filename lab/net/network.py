@@ -37,8 +37,15 @@ class Network:
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
-    def up(cls, topo: Topology, name: str | None = None) -> Network:
-        """Build the topology (well under a second); on any failure nothing is left behind."""
+    def up(cls, topo: Topology | str | Path, name: str | None = None) -> Network:
+        """Build the topology (well under a second); on any failure nothing is left behind.
+
+        `topo` is a Topology or the path of a topology file.
+        """
+        if not isinstance(topo, Topology):
+            from lab.net.loader import load_topology
+
+            topo = load_topology(topo)
         return _up(cls, topo, name)
 
     @classmethod
@@ -126,7 +133,10 @@ class Network:
     def iface(self, node: str, iface: str | None = None):  # -> IfacePlan
         plan = self.node(node)
         if iface is None:
-            return plan.primary_iface()
+            try:
+                return plan.primary_iface()
+            except KeyError:
+                raise LabError(f"{node} has no addressed interface") from None
         try:
             return plan.ifaces[iface]
         except KeyError:

@@ -118,3 +118,35 @@ def test_set_nat_type_at_runtime(network, udp_echo) -> None:
     assert first != second  # a fresh mapping per destination
     net.impair.set_nat_type("nat_a", "port-restricted")
     assert mapped(udp_probe(net, "alice", 4000, echo)) == mapped(udp_probe(net, "alice", 4000, echo2))
+
+
+def test_udp_binding_expires_after_the_routers_timeout(network, udp_echo) -> None:
+    from lab.net import Topology
+
+    topo = Topology("expiry")
+    topo.add_wan("internet")
+    topo.add_host("relay", role="relay")
+    topo.link("relay", "internet", address="198.51.100.2")
+    topo.add_router("home", nat="full-cone", udp_timeout=2)
+    topo.add_host("alice")
+    topo.link("alice", "home")
+    topo.link("home", "internet", address="198.51.100.10")
+    net = network(topo)
+    echo = udp_echo(net, "relay")
+    assert mapped(udp_probe(net, "alice", 4000, echo)) == "198.51.100.10:4000"
+    assert conntrack_count(net, "home") == 1
+    assert wait_for(lambda: conntrack_count(net, "home") == 0, timeout=20)
+    mapping = net.run("home", ["nft", "list", "map", "ip", "icelab_nat", "mapping"], capture_output=True, text=True).stdout
+    assert wait_for(lambda: "4000" not in net.run("home", ["nft", "list", "map", "ip", "icelab_nat", "mapping"],
+                                                  capture_output=True, text=True).stdout, timeout=20), mapping
+
+
+async def test_usable_from_a_running_event_loop(network) -> None:
+    import asyncio
+
+    net = network("two_peers.toml")
+    net.impair.link_down("alice", "eth0")  # called straight from a coroutine
+    net.impair.link_up("alice", "eth0")
+    await asyncio.to_thread(net.impair.blackhole, "alice", "eth0", True, 0.5)
+    await asyncio.to_thread(net.impair.unblackhole, "alice", "eth0")
+    assert ping(net, "alice", "198.51.100.2")
