@@ -6,10 +6,11 @@ ICELAB := $(VENV)/bin/icelab
 STAMP := .stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean help experiment experiments
+.PHONY: setup test demo clean help experiment experiments report
 
 help:
 	@echo "make demo   - set up, run a small real experiment, write a report"
+	@echo "make report - report.html of a run (RUN=runs/NAME; default: the newest)"
 	@echo "make test   - set up, run the test suite"
 	@echo "make clean  - remove everything the lab left running"
 
@@ -43,3 +44,17 @@ experiment: setup
 experiments: setup
 	@for f in experiments/*.toml; do [ "$$f" = experiments/demo.toml ] && continue; \
 		echo "== $$f"; $(ICELAB) run "$$f" --jobs $(JOBS) || exit $$?; done
+
+# make demo: a small real experiment (experiments/demo.toml, DEMO_TRIALS repetitions) and its report
+DEMO_TRIALS ?= 3
+demo: setup
+	@out=runs/demo-$$(date -u +%Y%m%d-%H%M%S); start=$$(date +%s); \
+	$(ICELAB) run experiments/demo.toml --trials $(DEMO_TRIALS) --out "$$out" && \
+	$(ICELAB) report "$$out" && \
+	echo "demo done in $$(( $$(date +%s) - start )) s; open the report: $$(realpath "$$out")/report.html"
+
+# make report [RUN=runs/NAME]: RUN/report.html (default: the newest run under runs/)
+RUN ?= $(shell $(PY) -c "from lab.analysis import newest_run; print(newest_run('runs') or '')" 2>/dev/null)
+report: setup
+	@test -n "$(RUN)" || { echo "no run under runs/: make demo first, or make report RUN=DIR"; exit 2; }
+	$(ICELAB) report $(RUN)

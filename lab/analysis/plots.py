@@ -187,7 +187,7 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
         policies = policy_order(group)
         rtts = sorted(group["rtt_ms"].unique())
         spacing = float(np.min(np.diff(rtts))) if len(rtts) > 1 else 10.0
-        offsets = np.linspace(-0.25, 0.25, len(policies)) * spacing if len(policies) > 1 else [0.0]
+        offsets = np.linspace(-0.15, 0.15, len(policies)) * spacing if len(policies) > 1 else [0.0]
         recovered_gaps = group.loc[group["recovered"], GAP].dropna() / 1000.0
         ceiling = float(recovered_gaps.max()) * 1.15 + 0.1 if len(recovered_gaps) else 1.0
         for policy, offset in zip(policies, offsets):
@@ -203,7 +203,9 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
             if len(medians):
                 ax.plot(medians.index + offset, medians.to_numpy(), color=colours[policy], lw=1.5)
         ax.axhline(ceiling, color="#999999", lw=0.6, ls="--")
-        ax.text(ax.get_xlim()[0], ceiling, " not recovered (x)", fontsize=7, va="bottom", color="#666666")
+        ax.set_xlim(min(rtts) - 0.6 * spacing, max(rtts) + 0.6 * spacing)
+        ax.text(1.0, ceiling, "not recovered (x) ", transform=ax.get_yaxis_transform(), ha="right",
+                fontsize=7, va="bottom", color="#666666")
         ax.set_ylim(0, ceiling * 1.08)
         ax.set_xticks(rtts)
         ax.set_xlabel("RTT between the peers (ms)")
@@ -212,7 +214,7 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
         ax.set_title(f"{experiment}: {title}" if multi else title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle("Media gap against RTT (dots: trials; lines: medians)", fontsize=11)
+    fig.suptitle("Media gap against RTT (dots: trials, policies side by side at each RTT; lines: medians)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -232,7 +234,7 @@ def _detail(value: object) -> dict[str, object]:
 
 def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: float = 2.0,
              after_s: float = 1.5) -> Figure:
-    """One trial as a timeline: per peer its connection state, its restart / offer / answer /
+    """One trial as a timeline: per peer its ICE connection state, its restart / offer / answer /
     selected-pair events, and the media units it received; the fault shaded; time 0 = fault."""
     faults = events[events["kind"] == "fault"]
     if not len(faults):
@@ -247,7 +249,7 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
 
     lanes: list[tuple[str, str, str]] = []  # (peer, lane kind, label)
     for peer in PEER_ROLES:
-        lanes += [(peer, "state", f"{peer}\nconnection"), (peer, "events", f"{peer}\nsignaling/ICE"),
+        lanes += [(peer, "state", f"{peer}\nICE state"), (peer, "events", f"{peer}\nsignaling/ICE"),
                   (peer, "media", f"{peer}\nmedia received")]
     fig, ax = plt.subplots(figsize=(11, 0.55 * len(lanes) + 1.9))
     y_of = {(peer, kind): len(lanes) - 1 - i for i, (peer, kind, _) in enumerate(lanes)}
@@ -268,8 +270,10 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
     used_markers: set[str] = set()
     for peer in PEER_ROLES:
         mine = rel[rel["peer"] == peer].sort_values("t")
-        # connection state as coloured segments
-        states = mine[mine["kind"] == "connection_state"]
+        # iceConnectionState as coloured segments (connectionState if the peer reported none)
+        states = mine[mine["kind"] == "ice_state"]
+        if not len(states):
+            states = mine[mine["kind"] == "connection_state"]
         y = y_of[(peer, "state")]
         times = states["t"].tolist() + [t_end]
         for (t_a, t_b, state) in zip(times[:-1], times[1:], states["state"].tolist()):
@@ -301,13 +305,13 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
         ax.axhline(boundary - 0.5, color="#999999", lw=0.6)
     ax.grid(axis="x", alpha=0.3)
 
-    state_handles = [Patch(color=STATE_COLOURS[s], label=s) for s in
-                     ("connecting", "connected", "disconnected", "failed", "closed")]
+    state_handles = [Patch(color=STATE_COLOURS[s], label=s.replace("connected", "connected/completed"))
+                     for s in ("checking", "connected", "disconnected", "failed", "closed")]
     marker_handles = [Line2D([], [], marker=MARKERS[k][0], color=MARKERS[k][1], ls="", markeredgecolor="black",
                              markeredgewidth=0.4, label=MARKERS[k][2]) for k in MARKERS if k in used_markers]
     media_handle = [Line2D([], [], marker="|", color="#333333", ls="", label="media unit received")]
     ax.legend(handles=state_handles + marker_handles + media_handle, fontsize=7, ncol=1,
-              loc="upper left", bbox_to_anchor=(1.005, 1.0), title="connection state / event", title_fontsize=7)
+              loc="upper left", bbox_to_anchor=(1.005, 1.0), title="ICE state / event", title_fontsize=7)
     title = "trial timeline"
     if trial is not None:
         gap = trial.get(GAP)

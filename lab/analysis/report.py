@@ -26,8 +26,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; } td.text, th.text { text-align: left; }
-.ci { color: #777; font-size: 0.9em; } .muted { color: #666; font-size: 0.9em; }
+th { background: #f4f4f4; } td.text, th.text { text-align: left; } td { white-space: nowrap; }
+td.text { white-space: normal; } .wide { overflow-x: auto; }
+.ci { color: #777; font-size: 0.9em; display: block; } .muted { color: #666; font-size: 0.9em; }
 .reading p { background: #f7faff; border-left: 4px solid #4c8bd6; padding: 0.5em 0.8em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
@@ -67,7 +68,7 @@ def _table(header: list[str], rows: list[list[str]], text_columns: int = 0) -> s
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _png(fig: Figure) -> bytes:
@@ -78,20 +79,52 @@ def _png(fig: Figure) -> bytes:
 
 
 def meta_section(runs: Runs) -> str:
-    header = ["run", "experiment", "started (UTC)", "trials", "recovered", "seed", "runtime", "delay backend",
-              "git revision", "kernel", "aiortc", "aioice", "coturn", "python", "spec hash"]
-    rows = []
+    """Provenance of each run, one column per run: what is needed to trust and rerun it."""
+    fields = [("experiment", "experiment"), ("started (UTC)", "started"), ("spec hash", "spec_hash"),
+              ("seed", "seed"), ("runtime", "runtime"), ("delay backend", "delay_backend"),
+              ("kernel", "kernel"), ("aiortc", "version_aiortc"), ("aioice", "version_aioice"),
+              ("coturn", "version_coturn"), ("python", "version_python"), ("icelab", "version_icelab"),
+              ("folder", "path")]
+    columns = []
     for _, m in runs.meta.iterrows():
-        revision = str(m.get("git_revision") or "unknown")[:12]
+        revision = str(m.get("git_revision") or "unknown")
         if m.get("git_dirty"):
-            revision += " (uncommitted changes)"
+            revision += " (with uncommitted changes)"
         planned = m.get("trials_planned")
-        trials = f"{int(m['trials'])}" + (f" of {int(planned)}" if pd.notna(planned) and planned else "")
-        rows.append([_e(m["run"]), _e(m.get("experiment")), _e(m.get("started")), trials, _e(m.get("recovered")),
-                     _e(m.get("seed")), _e(m.get("runtime")), _e(m.get("delay_backend")), _e(revision),
-                     _e(m.get("kernel")), _e(m.get("version_aiortc")), _e(m.get("version_aioice")),
-                     _e(m.get("version_coturn")), _e(m.get("version_python")), _e(m.get("spec_hash"))])
-    return _table(header, rows, text_columns=3)
+        trials = f"{int(m['trials'])}" + (f" of {int(planned)} planned" if pd.notna(planned) and planned else "")
+        values = {label: _e(m.get(key)) for label, key in fields}
+        values["git revision"] = _e(revision)
+        values["trials (recovered)"] = f"{trials} ({_e(m.get('recovered'))})"
+        columns.append((str(m["run"]), values))
+    labels = [label for label, _ in fields[:3]] + ["git revision", "trials (recovered)"] + \
+        [label for label, _ in fields[3:]]
+    header = ["run"] + [_e(name) for name, _ in columns]
+    rows = [[label] + [values.get(label, "") for _, values in columns] for label in labels]
+    return _table(header, rows, text_columns=len(header))
+
+
+def _params(values: dict[str, object], skip: tuple[str, ...] = ()) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in values.items() if k not in skip and v is not None)
+
+
+def experiment_section(runs: Runs) -> str:
+    """What each run did, from the spec recorded in its run.json."""
+    header = ["run", "description", "fault", "ICE failure detection", "policies", "matrix", "repetitions"]
+    rows = []
+    for name, info in runs.info.items():
+        spec = info.get("spec") or {}
+        fault = dict(spec.get("fault") or {})
+        fault_text = f"<b>{_e(fault.pop('type', '?'))}</b>: {_e(_params(fault))}"
+        ice = spec.get("ice") or {}
+        detection = _params({k: ice.get(k) for k in ("consent_interval_s", "disconnected_after_s", "failed_after_s")})
+        policies = "<br>".join(
+            f"<b>{_e(p.get('name'))}</b>: {_e(_params(p, skip=('name', 'retry_s')))}" for p in spec.get("policies") or [])
+        matrix = _params(spec.get("matrix") or {})
+        mine = runs.trials[runs.trials["run"] == name]
+        reps = int(mine["repetition"].max()) + 1 if "repetition" in mine and len(mine) else spec.get("repetitions")
+        rows.append([_e(name), _e(spec.get("description")), fault_text, _e(detection), policies, _e(matrix),
+                     _e(reps)])
+    return _table(header, rows, text_columns=len(header))
 
 
 def _condition_cells(row: pd.Series) -> list[str]:
@@ -101,8 +134,7 @@ def _condition_cells(row: pd.Series) -> list[str]:
 
 def summary_section(summary: pd.DataFrame) -> str:
     header = ["experiment", "fault", "RTT (ms)", "loss (%)", "policy", "n", "recovered % [Wilson 95 % CI]",
-              "median gap (ms)", "p90 gap (ms)", "p95 gap (ms)"]
-    header += [f"{PHASE_LABELS[p].split(' (')[0]} median (ms)" for p in PHASES]
+              "median gap (ms)", "p90 gap (ms)", "p95 gap (ms)", "units lost (median)"]
     rows = []
     for _, r in summary.iterrows():
         rows.append(_condition_cells(r) + [
@@ -111,7 +143,19 @@ def summary_section(summary: pd.DataFrame) -> str:
             _with_ci(r["gap_median"], r["gap_median_lo"], r["gap_median_hi"]),
             _with_ci(r["gap_p90"], r["gap_p90_lo"], r["gap_p90_hi"]),
             _with_ci(r["gap_p95"], r["gap_p95_lo"], r["gap_p95_hi"]),
-        ] + [_with_ci(r[f"{p}_median"], r[f"{p}_lo"], r[f"{p}_hi"]) for p in PHASES])
+            _num(r.get("units_lost_median")),
+        ])
+    return _table(header, rows, text_columns=5)
+
+
+def phases_section(summary: pd.DataFrame) -> str:
+    header = ["experiment", "fault", "RTT (ms)", "loss (%)", "policy", "recovered"]
+    header += [f"{_e(PHASE_LABELS[p])}" for p in PHASES] + ["recovery (fault → media), median"]
+    rows = []
+    for _, r in summary.iterrows():
+        rows.append(_condition_cells(r) + [_e(r["policy"]), f"{int(r['recovered'])} of {int(r['n'])}"]
+                    + [_with_ci(r[f"{p}_median"], r[f"{p}_lo"], r[f"{p}_hi"]) for p in PHASES]
+                    + [_num(r["recovery_median"])])
     return _table(header, rows, text_columns=5)
 
 
@@ -222,10 +266,15 @@ def build_report(run_dirs: list[str | Path], out: str | Path | None = None, *,
         f"<p class='muted'>{len(trials)} trials from {len(runs.names)} run(s), {conditions} condition(s); "
         f"generated {now}.</p>",
         "<h2>Reading</h2><div class='reading'>", *[f"<p>{_e(p)}</p>" for p in paragraphs], "</div>",
-        "<h2>Runs</h2>", meta_section(runs),
+        "<h2>Runs</h2>", meta_section(runs), experiment_section(runs),
         "<h2>Recovery per condition and policy</h2>",
         f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (bootstrap, {n_resamples} "
-        f"resamples, seed {seed}).</p>", summary_section(summary),
+        f"resamples, seed {seed}). Gap statistics are over the trials that recovered.</p>",
+        summary_section(summary),
+        "<h2>Where the recovery time goes</h2>",
+        "<p class='muted'>Median of each phase over the recovered trials, in ms [95 % CI]; phases are defined "
+        "in Method. Medians of phases need not add up to the median recovery; the phase figure shows means, "
+        "which do.</p>", phases_section(summary),
         "<h2>Restart on 'disconnected' against restart on 'failed'</h2>", comparison_section(comparison),
         "<h2>Figures</h2>", *blocks,
         "<h2>Trials that did not recover</h2>", failures_section(trials),
