@@ -91,7 +91,7 @@ def main() -> None:
     finally:
         close_relays(relays)
         net.down()
-        shutil.rmtree(turn_state_dir(), ignore_errors=True)
+        shutil.rmtree(turn_state_dir().parent, ignore_errors=True)  # this run's own scope
 
 
 if __name__ == "__main__":

@@ -75,11 +75,13 @@ def ensure_ca(folder: Path) -> Path:
     return cert_path
 
 
-def issue_server_cert(folder: Path, name: str, addresses: list[IPv4Address]) -> ServerCert:
-    """A certificate for relay `name`, valid for its IP addresses, signed by the lab CA."""
-    ca_path = ensure_ca(folder)
+def issue_server_cert(ca_folder: Path, folder: Path, name: str,
+                      addresses: list[IPv4Address]) -> ServerCert:
+    """A certificate for relay `name` in `folder`, valid for its IP addresses, signed by the
+    lab CA kept in `ca_folder`."""
+    ca_path = ensure_ca(ca_folder)
     ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
-    ca_key = serialization.load_pem_private_key((folder / CA_KEY).read_bytes(), password=None)
+    ca_key = serialization.load_pem_private_key((ca_folder / CA_KEY).read_bytes(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -96,7 +98,7 @@ def issue_server_cert(folder: Path, name: str, addresses: list[IPv4Address]) -> 
                        critical=False)
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_path, key_path = folder / "relay-cert.pem", folder / "relay-key.pem"
     _write_private(key_path, _pem_key(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return ServerCert(cert_path, key_path)

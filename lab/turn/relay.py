@@ -86,7 +86,7 @@ class Relay:
                 cert, key = self.spec.cert, self.spec.key
             else:
                 addresses = [a for a in (self.spec.address, self.spec.alt_address) if a]
-                issued = certs.issue_server_cert(turn_state_dir(), f"{self.netns}-{self.spec.name}",
+                issued = certs.issue_server_cert(turn_state_dir(), self.state_dir, self.spec.name,
                                                  addresses)
                 cert, key = issued.cert, issued.key
         return RelayFiles(

@@ -17,6 +17,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab import naming
 from lab.errors import ConfigError
 from lab.turn.relay import Relay
 from lab.turn.spec import RelaySpec, parse_relays
@@ -78,8 +79,10 @@ def attach_relay(net: Network, spec: RelaySpec, out_dir: Path) -> Relay:
         else:
             net.impair.unblackhole(host, iface)
 
-    return Relay(resolved, netns_name=net.netns(host), out_dir=out_dir, popen=popen,
-                 blackholer=blackhole)
+    # Kept in the topology's state folder: `topo down` and `clean` remove it with the network.
+    state_dir = naming.state_dir() / net.name / "relays" / resolved.name
+    return Relay(resolved, netns_name=net.netns(host), out_dir=out_dir, state_dir=state_dir,
+                 popen=popen, blackholer=blackhole)
 
 
 def start_relays(net: Network, out_dir: Path, specs: list[dict[str, Any]] | None = None,

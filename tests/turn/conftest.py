@@ -123,3 +123,7 @@ def _remove_turn_state() -> Iterator[None]:
 
     yield
     shutil.rmtree(turn_state_dir(), ignore_errors=True)
+    try:
+        turn_state_dir().parent.rmdir()  # the scope's folder, when nothing else is left in it
+    except OSError:
+        pass
