@@ -30,6 +30,7 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_set_role", "_recv_next", "_send_rtp"),
     "aioice.ice.Connection": (
         "query_consent",
+        "_check_list_maybe_complete",
         "data_received",
         "build_request",
         "get_component_candidates",

@@ -26,6 +26,7 @@ class IceGeneration:
         self._gathered = False
         self._close_task: asyncio.Task[None] | None = None
         self._lingering = False
+        self._connect_task: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"IceGeneration({self.number}, {self.local.usernameFragment}, {self.phase})"
@@ -82,9 +83,16 @@ class IceGeneration:
         self.connection.remote_is_lite = remote.iceLite
         self.connection.remote_username = remote.usernameFragment
         self.connection.remote_password = remote.password
+        # aioice's connect() notices a nominated pair only at its next 20 ms pacing tick;
+        # the nomination itself is known at once, so cut over then
+        self._connect_task = asyncio.ensure_future(self.connection.connect())
+        nominated = asyncio.ensure_future(self.connection.lab_nominated.wait())
         try:
-            await self.connection.connect()
-        except ConnectionError:
+            await asyncio.wait({self._connect_task, nominated}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nominated.cancel()
+        task = self._connect_task
+        if task.done() and (task.cancelled() or task.exception() is not None):
             if not self.closed:
                 self.phase = "failed"
             return False
@@ -122,6 +130,9 @@ class IceGeneration:
             await asyncio.sleep(delay)
         self._lingering = False
         self.phase = "closed"
+        if self._connect_task is not None and not self._connect_task.done():
+            self._connect_task.cancel()
+            await asyncio.gather(self._connect_task, return_exceptions=True)
         try:
             await self.connection.close()
         except Exception:  # a socket error while closing must not leak out of a background task

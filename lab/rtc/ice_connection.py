@@ -56,6 +56,7 @@ class LabIceConnection(Connection):
         self.lab_last_consent: float | None = None
         self.lab_consent_enabled = True
         self.lab_traffic: dict[PairKey, PairTraffic] = {}
+        self.lab_nominated = asyncio.Event()
         self._lab_host_addresses = host_addresses
         self._lab_consent_interval = consent_interval
 
@@ -116,6 +117,12 @@ class LabIceConnection(Connection):
         # non-STUN data that did not look like DTLS/SRTP; pass it on all the same
         if self.lab_sink is not None:
             self.lab_sink(self, None, None, data)
+
+    def _check_list_maybe_complete(self) -> bool:
+        complete = super()._check_list_maybe_complete()
+        if complete:
+            self.lab_nominated.set()
+        return complete
 
     def lab_selected_pair(self) -> Any:
         return self._nominated.get(1)
