@@ -17,10 +17,17 @@ BASE_SYSCTLS = {
 }
 
 
-def build(plan: Plan, sockets: links.Sockets) -> None:
-    """Create everything in the plan. On failure, the caller tears down `plan.namespaces()`."""
+def build(plan: Plan, sockets: links.Sockets, adopt: dict[str, int] | None = None) -> None:
+    """Create everything in the plan. On failure, the caller tears down `plan.namespaces()`.
+
+    adopt: host -> pid whose network namespace becomes the host's (a container's, say).
+    """
+    adopt = adopt or {}
     for node in plan.nodes.values():
-        netns.create(node.netns)
+        if node.name in adopt:
+            netns.adopt(node.netns, adopt[node.name])
+        else:
+            netns.create(node.netns)
     for node in plan.nodes.values():
         sysctls = dict(BASE_SYSCTLS)
         if node.kind == "router":

@@ -93,6 +93,25 @@ def create(name: str) -> None:
         os.close(home)
 
 
+def adopt(name: str, pid: int) -> None:
+    """Name the network namespace of process `pid` (e.g. a container's), like `ip netns attach`."""
+    global _run_dir_ready
+    if not _run_dir_ready:
+        _ensure_run_dir()
+        _run_dir_ready = True
+    source = f"/proc/{pid}/ns/net"
+    if not os.path.exists(source):
+        raise LabError(f"no process {pid} to take the network namespace of")
+    target = path(name)
+    os.close(os.open(target, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    try:
+        _check(_libc.mount(source.encode(), str(target).encode(), b"none", MS_BIND, None), f"bind {source}")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise
+
+
 def remove(name: str) -> None:
     """Unmount and delete a named namespace; the kernel frees it once no process is inside."""
     target = path(name)
@@ -170,9 +189,7 @@ def kill_all_in(names: Sequence[str], timeout: float = 3.0) -> int:
 
 
 def _alive(pid: int) -> bool:
-    # A zombie has already left its namespaces; reap it if it is our child.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+    # A zombie has already left its namespaces. (Never reap here: a caller's Popen owns its child.)
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"

@@ -37,20 +37,25 @@ class Network:
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
-    def up(cls, topo: Topology | str | Path, name: str | None = None) -> Network:
+    def up(cls, topo: Topology | str | Path, name: str | None = None, adopt: dict[str, int] | None = None) -> Network:
         """Build the topology (well under a second); on any failure nothing is left behind.
 
-        `topo` is a Topology or the path of a topology file.
+        `topo` is a Topology or the path of a topology file. `adopt` maps hosts to the pid of a
+        process whose (empty) network namespace the host should use, e.g. a container started
+        with `--network none`: its interfaces, addresses and routes are built there instead.
         """
         if not isinstance(topo, Topology):
             from lab.net.loader import load_topology
 
             topo = load_topology(topo)
-        return _up(cls, topo, name)
+        return _up(cls, topo, name, adopt or {})
 
     @classmethod
-    def _up(cls, topo: Topology, name: str | None) -> Network:
+    def _up(cls, topo: Topology, name: str | None, adopt: dict[str, int]) -> Network:
         name = name or topo.name
+        for host in adopt:
+            if host not in topo.spec.hosts:
+                raise LabError(f"adopt: {host!r} is not a host of the topology")
         if not TOPOLOGY_NAME.match(name):
             raise LabError(f"topology name {name!r}: use letters, digits, '_' or '.' (at most 40)")
         plan = resolve(topo.spec, name)
@@ -69,7 +74,7 @@ class Network:
             if stale:
                 raise LabError(f"namespaces of {name!r} exist already: {', '.join(stale)} (run icelab clean)")
             network._save()
-            build.build(plan, network.sockets)
+            build.build(plan, network.sockets, adopt)
             for veth in plan.veths:
                 if veth.shaping:
                     network.impair.shape(veth.inner_node, veth.inner_name, **veth.shaping)
@@ -219,8 +224,8 @@ class Network:
 
 
 @on_lab_thread
-def _up(cls: type[Network], topo: Topology, name: str | None) -> Network:
-    return cls._up(topo, name)
+def _up(cls: type[Network], topo: Topology, name: str | None, adopt: dict[str, int]) -> Network:
+    return cls._up(topo, name, adopt)
 
 
 def _forget_shaping(namespaces: list[str]) -> None:

@@ -201,3 +201,24 @@ def test_doctor_reports_the_delay_backend() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "delay backend:" in result.stdout
     assert "network namespaces" in result.stdout
+
+
+def test_adopt_a_process_namespace_for_a_host(network) -> None:
+    # What the Docker runtime does with a `--network none` container: here a plain process
+    # in a fresh network namespace stands in for the container.
+    outsider = subprocess.Popen(["unshare", "--net", "sleep", "1000"])
+    try:
+        deadline = time.monotonic() + 5
+        while os.stat(f"/proc/{outsider.pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
+            assert time.monotonic() < deadline, "unshare did not run"
+            time.sleep(0.01)
+        net = Network.up(TOPOLOGIES / "two_peers.toml", name="adopted", adopt={"alice": outsider.pid})
+        try:
+            assert os.stat(f"/proc/{outsider.pid}/ns/net").st_ino == os.stat(lab_netns.path(net.netns("alice"))).st_ino
+            assert ping(net, "alice", "198.51.100.2")
+        finally:
+            net.down()
+        assert outsider.wait(timeout=5) == -signal.SIGKILL  # down kills every process in lab namespaces
+    finally:
+        outsider.kill()
+        outsider.wait()
