@@ -1,8 +1,9 @@
 """Control of one coturn relay running inside a lab network namespace.
 
-    relay = Relay(spec, netns="icelab-...-relay", out_dir=run_dir)
+    relay = Relay(spec, netns_name="icelab-...-relay", out_dir=run_dir)
     relay.start()          # returns once the relay answers a STUN Binding request
-    relay.ice_server("tls", ttl=600)   # W3C RTCIceServer dict for a peer
+    relay.ice_server("tls")            # W3C RTCIceServer dict for a peer (trust lab_ca_file())
+    relay.ice_server("udp", relay.credential("alice", ttl=60))  # REST API credential
     relay.kill()           # SIGKILL: allocations vanish, clients are not told
     relay.restart()        # a new process: old allocations are not brought back
     relay.blackhole()      # drop everything to/from the relay (until unblackhole())
