@@ -162,18 +162,24 @@ class Trial:
         self.net = await self.call(Network.up, topology, name=self.topology_name)
         self._check_hosts()
         await self.call(self._apply_matrix)
-        ice_servers = await self.call(self._start_relays)
-        fault.check(self)
-        signaling = await self.call(self._start_signaling)
-        await fault.prepare(self)
-        await self.call(self._start_captures)
-        self.record("topology_up")
-        self.timings["setup_s"] = time.monotonic() - t0
-
-        t1 = time.monotonic()
+        # Python processes (signaling server, agents) start first and import while the relays
+        # come up; the agents begin when told, once the signaling server is ready
+        ice_servers = await self.call(self._ice_servers)
+        signaling = await self.call(self._signaling_config)
+        await self.call(self._start_signaling, signaling)
         await self.call(self._start_agents, ice_servers, signaling)
         for agent in self.agents.values():
             await agent.attach()
+        await self.call(self._start_relays)
+        fault.check(self)
+        await fault.prepare(self)
+        await self.call(self._start_captures)
+        self.record("topology_up")
+        await self.call(self._wait_signaling_ready)
+        self.timings["setup_s"] = time.monotonic() - t0
+
+        t1 = time.monotonic()
+        self.broadcast({"cmd": "start"})
         self.record("agents_started")
         await self._wait(lambda: all(f.count >= FLOWING_UNITS for f in self.flows.values()),
                          spec.timeouts.connect_s, "media did not flow both ways within "
@@ -222,19 +228,41 @@ class Trial:
                     routers.append(peer)
         return routers
 
-    def _start_relays(self) -> list[IceServer]:
-        """One coturn per relay host (lab.turn); STUN for every trial, TURN when the spec asks."""
-        from lab.turn.topology import start_relays
+    def _ice_servers(self) -> list[IceServer]:
+        """STUN on every relay host for every trial; TURN too when the spec asks for it."""
+        from lab.turn.topology import default_specs, resolve_spec
+        from lab.turn import RelaySpec
 
         servers: list[IceServer] = []
+        for data in default_specs(self.net):
+            relay_spec = resolve_spec(self.net, RelaySpec.model_validate(data))
+            servers.append(IceServer(urls=[f"stun:{relay_spec.address}:{relay_spec.port}"]))
+            if self.spec.ice.turn:
+                user, password = next(iter(relay_spec.users.items()))  # the relay's static user
+                servers.append(IceServer(urls=[f"turn:{relay_spec.address}:{relay_spec.port}?transport=udp"],
+                                         username=user, credential=password))
+        return servers
+
+    def _start_relays(self) -> None:
+        """One coturn per relay host (lab.turn), started before the agents begin."""
+        from lab.turn.topology import start_relays
+
         for relay in start_relays(self.net, self.trial_dir):
             self.relays[relay.spec.host] = relay
-            servers.append(IceServer(urls=[f"stun:{relay.spec.address}:{relay.spec.port}"]))
-            if self.spec.ice.turn:
-                ice = relay.ice_server("udp")
-                servers.append(IceServer(urls=[ice["urls"]], username=ice["username"],
-                                         credential=ice["credential"]))
-        return servers
+
+    def _wait_signaling_ready(self, timeout: float = 15.0) -> None:
+        """The server prints one ready line; waiting for it spares the clients their backoff."""
+        if self._signal_proc is None:
+            return
+        log_path = self.trial_dir / "signaling.log"
+        deadline = time.monotonic() + timeout
+        while b"signaling-server-ready" not in log_path.read_bytes():
+            if self._signal_proc.poll() is not None:
+                raise TrialFailure(f"signaling server exited with code {self._signal_proc.returncode} "
+                                   "(see signaling.log)")
+            if time.monotonic() > deadline:
+                raise TrialFailure(f"signaling server not ready within {timeout:g} s")
+            time.sleep(0.01)
 
     def _start_captures(self) -> None:
         import subprocess
@@ -257,25 +285,34 @@ class Trial:
             while b"listening on" not in log_path.read_bytes() and time.monotonic() < deadline:
                 time.sleep(0.02)
 
-    def _start_signaling(self) -> SignalingConfig:
+    def _signaling_host(self) -> str:
         sig = self.spec.signaling
-        if sig.path == "control":
-            return SignalingConfig(path="control")
         hosts = [sig.host] if sig.host else self._role_hosts(SIGNAL_ROLE)
         if not hosts:
             raise ConfigError(self.spec.source, "signaling.host",
                               "no signaling host: name one, or give a topology host role = \"signal\"")
-        host = hosts[0]
-        address = self.net.address(host)
+        return hosts[0]
+
+    def _signaling_config(self) -> SignalingConfig:
+        sig = self.spec.signaling
+        if sig.path == "control":
+            return SignalingConfig(path="control")
+        address = self.net.address(self._signaling_host())
+        return SignalingConfig(path="lab", url=f"ws://{address}:{sig.port}", room=self.plan.trial_id)
+
+    def _start_signaling(self, signaling: SignalingConfig) -> None:
+        if signaling.path != "lab":
+            return
         import subprocess
         import sys
 
+        host = self._signaling_host()
         log_file = (self.trial_dir / "signaling.log").open("ab")
         self._signal_proc = self.net.popen(
-            host, [sys.executable, "-m", "lab.rtc.signaling.server", "--host", address, "--port", str(sig.port)],
+            host, [sys.executable, "-m", "lab.rtc.signaling.server", "--host", self.net.address(host),
+                   "--port", str(self.spec.signaling.port)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
         log_file.close()
-        return SignalingConfig(path="lab", url=f"ws://{address}:{sig.port}", room=self.plan.trial_id)
 
     def _start_agents(self, ice_servers: list[IceServer], signaling: SignalingConfig) -> None:
         from lab.runtime.netns import NetnsRuntime
@@ -297,6 +334,7 @@ class Trial:
                 ice_transport_policy=spec.ice.transport, detection=detection, codec=spec.media.codec,
                 send_media=direction == "both" or direction.startswith(role),
                 watch_network=policy.trigger == "network-change",
+                wait_for_start=True,
             )
             self.agents[role] = runtime.start_agent(
                 config, self.trial_dir / f"agent-{role}.log",
@@ -348,7 +386,7 @@ class Trial:
     # ----- teardown and results ---------------------------------------------------------
 
     async def _teardown(self, fault: Fault) -> None:
-        stops = [agent.stop() for agent in self.agents.values()]
+        stops = [agent.stop(timeout=1.5) for agent in self.agents.values()]
         for outcome in await asyncio.gather(*stops, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("stopping an agent: %s", outcome)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 from lab.runtime.agent.config import AgentConfig
@@ -17,8 +18,18 @@ async def serve(config: AgentConfig, control: ControlChannel) -> int:
     loop.set_exception_handler(lambda _loop, ctx: logging.getLogger("lab.agent").warning(
         "unhandled: %s", ctx.get("exception") or ctx.get("message")))
     try:
+        commands = control.commands()
+        if config.wait_for_start:
+            # the process is started (and has imported everything) while the orchestrator
+            # still brings up relays and signaling; it begins when told
+            control.emit("agent_loaded", pid=os.getpid())
+            async for command in commands:
+                if command.get("cmd") == "start":
+                    break
+                if command.get("cmd") == "stop":
+                    return 0
         await session.start()
-        async for command in control.commands():
+        async for command in commands:
             if not await session.command(command):
                 break
     except Exception as exc:

@@ -45,3 +45,4 @@ class AgentConfig(_Strict):
     codec: Literal["PCMU", "opus"] = "PCMU"
     send_media: bool = True
     watch_network: bool = True
+    wait_for_start: bool = False
