@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from lab.errors import LabError
 from lab.naming import NFT_TABLE_PREFIX
 from lab.net import build, links, netns, nft
 from lab.net.model import NAT_TYPES
-from lab.net.plan import UPLINK, free_address
+from lab.net.plan import UPLINK, NodePlan, free_address
 from lab.net.worker import on_lab_thread
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class Impairments:
                 nft.run(ns, f'delete element inet {IMPAIR_TABLE} {which} {{ "{iface}" }}\n')
 
     # -- NAT -------------------------------------------------------------------------------
-    def _router(self, router: str):
+    def _router(self, router: str) -> NodePlan:
         node = self.net.node(router)
         if node.kind != "router":
             raise LabError(f"{router} is not a router")
@@ -170,9 +171,9 @@ class Impairments:
                 commands.append(f"flush {kind} ip {NAT_TABLE} {entry['name']}")
                 continue
             for element in entry.get("elem", []):
-                if address in json_text(element):
+                if address in json.dumps(element):
                     key = element[0] if kind == "map" else element
-                    commands.append(f"delete element ip {NAT_TABLE} {entry['name']} {{ {nft_key(key)} }}")
+                    commands.append(f"delete element ip {NAT_TABLE} {entry['name']} {{ {_nft_key(key)} }}")
         if commands:
             with contextlib.suppress(nft.NftError):
                 nft.run(namespace, "\n".join(commands) + "\n")
@@ -262,16 +263,10 @@ class Impairments:
         return ends
 
 
-def json_text(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
-def nft_key(key: object) -> str:
+def _nft_key(key: object) -> str:
     """An nft element key from its JSON form (a value or a concatenation)."""
     if isinstance(key, dict) and "concat" in key:
         return " . ".join(str(part) for part in key["concat"])
     if isinstance(key, dict) and "elem" in key:
-        return nft_key(key["elem"]["val"])
+        return _nft_key(key["elem"]["val"])
     return str(key)

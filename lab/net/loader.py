@@ -13,12 +13,11 @@ from lab.net.plan import resolve
 
 
 def _key(loc: tuple) -> str:
+    """pydantic's error location as the file's key: links[2].b, routers.nat_a.nat."""
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("function-after[_check_graph()]",) or str(item).startswith(("function-", "literal[")):
-            continue
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)

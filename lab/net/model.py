@@ -47,7 +47,10 @@ def _address(value: object) -> str:
 class WanSpec(_Strict):
     subnet: str = "198.51.100.0/24"
 
-    _check_subnet = field_validator("subnet", mode="before")(lambda cls, v: _network(v))
+    @field_validator("subnet", mode="before")
+    @classmethod
+    def _check_subnet(cls, v: object) -> str:
+        return _network(v)
 
 
 class RouterSpec(_Strict):

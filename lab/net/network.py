@@ -15,7 +15,7 @@ from lab import naming
 from lab.errors import LabError
 from lab.net import build, links, netns
 from lab.net.model import TOPOLOGY_NAME, Topology
-from lab.net.plan import UPLINK, Plan, resolve
+from lab.net.plan import UPLINK, IfacePlan, NodePlan, Plan, resolve
 from lab.net.worker import on_lab_thread
 
 PLAN_FILE = "plan.json"
@@ -126,7 +126,7 @@ class Network:
     def name(self) -> str:
         return self.plan.name
 
-    def node(self, node: str):  # -> NodePlan
+    def node(self, node: str) -> NodePlan:
         try:
             return self.plan.nodes[node]
         except KeyError:
@@ -135,7 +135,7 @@ class Network:
     def netns(self, node: str) -> str:
         return self.node(node).netns
 
-    def iface(self, node: str, iface: str | None = None):  # -> IfacePlan
+    def iface(self, node: str, iface: str | None = None) -> IfacePlan:
         plan = self.node(node)
         if iface is None:
             try:
