@@ -76,6 +76,10 @@ INSTANCE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_check_list",
         "_remote_candidates_end",
     ),
+    "aioice.turn.TurnTransport": (
+        "_TurnTransport__inner_protocol",
+        "_TurnTransport__close_task",
+    ),
 }
 
 
@@ -92,6 +96,8 @@ def _resolve(dotted: str) -> type:
 def _instance(cls: type) -> object:
     if cls.__name__ == "Connection":
         return cls(ice_controlling=True)
+    if cls.__name__ == "TurnTransport":
+        return cls(None)
     return cls()
 
 

@@ -12,6 +12,9 @@ from .ice_connection import LabIceConnection
 
 logger = logging.getLogger(__name__)
 
+# seconds a closing generation waits for its TURN allocations to be deleted
+RELAY_DELETE_GRACE = 1.0
+
 
 class IceGeneration:
     """Gathering, checks and teardown of one generation; knows nothing of the others."""
@@ -133,7 +136,14 @@ class IceGeneration:
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
             await asyncio.gather(self._connect_task, return_exceptions=True)
+        closing = asyncio.ensure_future(self.connection.close())
         try:
-            await self.connection.close()
+            done, _ = await asyncio.wait({closing}, timeout=RELAY_DELETE_GRACE)
+            if not done:
+                # a dead TURN server never answers the deallocation (aioice would retry ~60 s)
+                self.connection.lab_abandon_relays()
+                await asyncio.wait_for(closing, timeout=2.0)
+            else:
+                closing.result()
         except Exception:  # a socket error while closing must not leak out of a background task
             logger.exception("closing ICE generation %s", self.number)

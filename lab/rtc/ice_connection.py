@@ -19,6 +19,7 @@ from typing import Any
 
 from aioice import Connection, TransportPolicy, stun
 from aioice.ice import StunProtocol
+from aioice.turn import TurnTransport
 
 Address = tuple[str, int]
 PairKey = tuple[int, Address]
@@ -123,6 +124,17 @@ class LabIceConnection(Connection):
         if complete:
             self.lab_nominated.set()
         return complete
+
+    def lab_abandon_relays(self) -> None:
+        """Drop TURN allocations without deleting them (the server is gone): close the
+        client sockets now; the server frees the allocation when it expires (RFC 8656)."""
+        for protocol in list(self._protocols):
+            relay = protocol.transport
+            if isinstance(relay, TurnTransport):
+                pending = relay._TurnTransport__close_task  # type: ignore[attr-defined]
+                if pending is not None:
+                    pending.cancel()
+                relay._TurnTransport__inner_protocol.transport.close()  # type: ignore[attr-defined]
 
     def lab_selected_pair(self) -> Any:
         return self._nominated.get(1)

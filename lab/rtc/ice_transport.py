@@ -295,7 +295,7 @@ class RestartableIceTransport(RTCIceTransport):
     async def _send(self, data: bytes) -> None:
         generation = self._active
         pair = generation.selected_pair()
-        if pair is None or self._state == "failed" or pair.protocol.transport.is_closing():
+        if pair is None or self._state == "failed":
             # like UDP into a dead path: dropped, never an error that would stop a sender
             self.dropped_sends += 1
             return

@@ -1,0 +1,135 @@
+"""ICE restarts through real coturn relays, in lab namespaces (not loopback of the host).
+
+Both lab.rtc peers run in one child process inside a lab namespace and may only use relayed
+candidates. Each ICE generation must make its own TURN allocation, and setConfiguration()
+before a restart must move the call to another relay after the first one died.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.turn import Relay, parse_relay
+from lab.turn.netns import popen_in_netns, turnserver_pids
+from tests.turn.lanlab import SUBNET, LanLab, make_lanlab
+
+CHILD = Path(__file__).with_name("relay_call.py")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def lan() -> Iterator[LanLab]:
+    lab = make_lanlab()
+    try:
+        yield lab
+    finally:
+        leftovers = turnserver_pids(lab.namespaces)
+        lab.down()
+        assert not leftovers, f"turnserver left running: {leftovers}"
+
+
+def start_relay(lan: LanLab, name: str, address: str, out: Path) -> Relay:
+    lan.add_host(f"h{name}", f"{address}/24")
+    spec = parse_relay(
+        {
+            "name": name,
+            "host": f"h{name}",
+            "address": address,
+            "listeners": ["udp"],
+            "peer_networks": [str(SUBNET)],
+        }
+    )
+    relay = Relay(spec, netns_name=lan.ns(f"h{name}"), out_dir=out)
+    relay.start()
+    return relay
+
+
+class Child:
+    def __init__(self, netns: str, settings: dict[str, Any]) -> None:
+        self.process = popen_in_netns(
+            netns,
+            [sys.executable, str(CHILD), json.dumps(settings)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            self.seen.append(line)
+            self.lines.put(line)
+
+    def generation(self, timeout: float = 40.0) -> dict[str, Any]:
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                err = self.process.stderr.read1(20000).decode() if self.process.stderr else ""
+                raise AssertionError(f"no generation report; child stderr:\n{err}") from None
+            if line.get("event") == "generation":
+                return line
+
+    def command(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(5)
+
+
+def test_every_generation_allocates_anew_and_fails_over_to_another_relay(
+    lan: LanLab, tmp_path: Path
+) -> None:
+    first = start_relay(lan, "r1", "10.77.0.1", tmp_path)
+    second = start_relay(lan, "r2", "10.77.0.2", tmp_path)
+    peers_ns = lan.add_host("peers", "10.77.0.10/24")
+    child = Child(
+        peers_ns,
+        {
+            "first": first.ice_server("udp"),
+            "second": second.ice_server("udp"),
+            "address": "10.77.0.10",
+        },
+    )
+    try:
+        gen0 = child.generation()
+        assert gen0["number"] == 0 and gen0["media"], child.seen
+        assert gen0["relays"] and all(host == "10.77.0.1" for host, _ in gen0["relays"])
+
+        child.command("restart")  # same relay: a new allocation, so a new relayed address
+        gen1 = child.generation()
+        assert gen1["number"] == 1 and gen1["media"]
+        assert all(host == "10.77.0.1" for host, _ in gen1["relays"])
+        assert set(map(tuple, gen1["relays"])).isdisjoint(map(tuple, gen0["relays"]))
+
+        first.kill()  # the relay dies without a word: 'failed', then fail over to r2
+        child.command("failover")
+        gen2 = child.generation()
+        assert gen2["number"] == 2 and gen2["media"], "media did not resume via the second relay"
+        assert gen2["relays"] and all(host == "10.77.0.2" for host, _ in gen2["relays"])
+        child.command("")
+        child.process.wait(10)
+    finally:
+        child.close()
+        first.close()
+        second.close()
