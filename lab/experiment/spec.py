@@ -72,6 +72,9 @@ class SignalingSpec(_Strict):
 
     path: Literal["lab", "control"] = "lab"
     host: str | None = Field(None, description="topology host of the signaling server (lab path)")
+    server: Literal["in-orchestrator", "process"] = Field(
+        "in-orchestrator", description="served by the orchestrator on a socket in the host's namespace, "
+        "or by its own process on the host")
     port: int = Field(8443, ge=1, le=65535)
 
 

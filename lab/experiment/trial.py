@@ -88,6 +88,8 @@ class Trial:
         self.t_fault = math.nan
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
+        self._signal_server: Any = None
+        self._signal_log: Any = None
         self._captures: list[Any] = []
         self._shaped: dict[tuple[str, str], dict[str, float]] = {}
         self.timings: dict[str, float] = {}
@@ -167,6 +169,7 @@ class Trial:
         ice_servers = await self.call(self._ice_servers)
         signaling = await self.call(self._signaling_config)
         await self.call(self._start_signaling, signaling)
+        await self._start_signaling_in_orchestrator(signaling)
         await self.call(self._start_agents, ice_servers, signaling)
         for agent in self.agents.values():
             await agent.attach()
@@ -300,8 +303,20 @@ class Trial:
         address = self.net.address(self._signaling_host())
         return SignalingConfig(path="lab", url=f"ws://{address}:{sig.port}", room=self.plan.trial_id)
 
+    async def _start_signaling_in_orchestrator(self, signaling: SignalingConfig) -> None:
+        if signaling.path != "lab" or self.spec.signaling.server != "in-orchestrator":
+            return
+        from lab.experiment.signaling_host import NamespacedSignalingServer, listening_socket, log_to_file
+
+        self._signal_log = log_to_file(self.trial_dir / "signaling.log")
+        host = self._signaling_host()
+        sock = await self.call(listening_socket, self.net.netns(host), self.net.address(host),
+                               self.spec.signaling.port)
+        self._signal_server = NamespacedSignalingServer(sock)
+        await self._signal_server.start()
+
     def _start_signaling(self, signaling: SignalingConfig) -> None:
-        if signaling.path != "lab":
+        if signaling.path != "lab" or self.spec.signaling.server != "process":
             return
         import subprocess
         import sys
@@ -390,6 +405,13 @@ class Trial:
         for outcome in await asyncio.gather(*stops, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.warning("stopping an agent: %s", outcome)
+        if self._signal_server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._signal_server.stop(), 2.0)
+        if self._signal_log is not None:
+            from lab.experiment.signaling_host import detach_log
+
+            detach_log(self._signal_log)
         try:
             await self.call(self._teardown_network, fault)
         finally:
