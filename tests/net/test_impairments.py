@@ -63,7 +63,7 @@ def test_renumber(network) -> None:
 
 def test_blackhole_for_a_duration_lifts_itself(network) -> None:
     net = network("two_peers.toml")
-    net.impair.blackhole("nat_a", "wan", duration=1.5)
+    net.impair.blackhole("nat_a", "wan", duration=3)
     assert not ping(net, "alice", "198.51.100.2")
     assert wait_for(lambda: ping(net, "alice", "198.51.100.2"), timeout=15)
 
@@ -127,7 +127,7 @@ def test_udp_binding_expires_after_the_routers_timeout(network, udp_echo) -> Non
     topo.add_wan("internet")
     topo.add_host("relay", role="relay")
     topo.link("relay", "internet", address="198.51.100.2")
-    topo.add_router("home", nat="full-cone", udp_timeout=2)
+    topo.add_router("home", nat="full-cone", udp_timeout=4)
     topo.add_host("alice")
     topo.link("alice", "home")
     topo.link("home", "internet", address="198.51.100.10")

@@ -93,7 +93,7 @@ def hairpin_topology(hairpin: bool) -> Topology:
 def test_hairpin(hairpin, network, udp_echo) -> None:
     net = network(hairpin_topology(hairpin))
     echo = udp_echo(net, "relay")
-    bob = udp_probe(net, "bob", 4000, echo, "--recv", "3", background=True)
+    bob = udp_probe(net, "bob", 4000, echo, "--recv", "5", background=True)
     bob_public = bob.stdout.readline().split()[1]
     assert bob_public == "198.51.100.10:4000"
     alice = udp_probe(net, "alice", 4001, echo, "--send", bob_public, "--repeat", "3")
