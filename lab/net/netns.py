@@ -174,18 +174,25 @@ def pids_in(names: Sequence[str]) -> dict[str, list[int]]:
 
 
 def kill_all_in(names: Sequence[str], timeout: float = 3.0) -> int:
-    """SIGKILL every process inside the namespaces; wait until they are gone. Returns the count."""
-    pids = [pid for group in pids_in(names).values() for pid in group]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    """SIGKILL every process inside the namespaces; wait until they are gone. Returns the count.
+
+    Scans again after each round: a process may have forked between the scan and its kill.
+    """
+    killed: set[int] = set()
     deadline = time.monotonic() + timeout
-    pending = list(pids)
-    while pending and time.monotonic() < deadline:
-        pending = [pid for pid in pending if _alive(pid)]
-        if pending:
-            time.sleep(0.005)
-    return len(pids)
+    while True:
+        pids = [pid for group in pids_in(names).values() for pid in group if _alive(pid)]
+        if not pids or time.monotonic() > deadline:
+            return len(killed)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        pending = pids
+        while pending and time.monotonic() < deadline:
+            pending = [pid for pid in pending if _alive(pid)]
+            if pending:
+                time.sleep(0.005)
 
 
 def _alive(pid: int) -> bool:
