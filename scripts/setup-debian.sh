@@ -11,7 +11,6 @@ packages=(
     procps
     psmisc
     libnetfilter-queue-dev   # userspace delay/jitter/loss shaper (no netem here)
-    iptables          # NFQUEUE target for the userspace shaper (nft has no queue statement here)
     gcc
     python3-venv
 )

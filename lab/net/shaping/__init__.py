@@ -10,11 +10,12 @@ are shaped by applying a LinkShaping at each of its two ends. Bridge ports work 
 
 Two backends, chosen once per process by delay_backend() (ICELAB_DELAY_BACKEND forces one):
 - netem (ordinary Linux hosts): netem at the root qdisc, under a tbf when rate-limited.
-- nfqueue (kernels without netem, this project's CI): iptables NFQUEUE steers the interface's
-  egress to an `icelab-shaper` process inside the lab namespace, which holds each packet for
-  delay ± jitter; loss is chosen in the kernel by nft and sunk in a blackhole qdisc (silent for
-  the sender, as netem's loss is); the rate limit is an htb class. Lab-named nft table
-  `icelab_shaping`, iptables chains `icelab-shp-<ifname>`.
+- nfqueue (kernels without netem, this project's CI): the xt NFQUEUE target (through nft_compat)
+  steers the interface's egress to an `icelab-shaper` process inside the lab namespace, which
+  holds each packet for delay ± jitter; loss is chosen in the kernel by nft and sunk in a
+  blackhole qdisc (silent for the sender, as netem's loss is); the rate limit is an htb class.
+  Lab-named nft tables: `icelab_delay` (ip, ip6) and `icelab_shaping` (inet, bridge). Needs only
+  nft: no iptables, no libnetfilter_queue (the shaper speaks nfnetlink itself).
 
 Semantics shared by both: jitter is uniform in [delay - jitter, delay + jitter] and reorders
 packets, as netem does by default; loss is independent per packet; the rate limiter queues up

@@ -64,7 +64,7 @@ def apply_shaping(netns: str, ifname: str, shaping: LinkShaping) -> None:
             if backend == "netem":
                 qdiscs.set_netem(shaping)
             else:
-                qdiscs.set_htb(shaping.rate_kbit, with_loss_sink=shaping.loss_pct > 0)
+                qdiscs.set_htb(shaping.rate_kbit)
                 _apply_userspace(netns, ifname, qdiscs, shaping, previous)
         _state_path(netns, ifname).write_text(
             json.dumps({"backend": backend, "shaping": shaping.model_dump()})

@@ -16,7 +16,7 @@ from lab.naming import netns_name
 DelayBackend = Literal["netem", "nfqueue"]
 # Forces a backend, e.g. ICELAB_DELAY_BACKEND=nfqueue to exercise the fallback on a netem host.
 OVERRIDE_ENV = "ICELAB_DELAY_BACKEND"
-NFQUEUE_TOOLS = ("iptables-restore", "iptables-save", "ip6tables-restore", "ip6tables-save", "nft")
+NFQUEUE_TOOLS = ("nft", "sysctl")
 
 
 def netem_available() -> bool:

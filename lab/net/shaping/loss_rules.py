@@ -2,18 +2,16 @@
 
 nft picks the packets (numgen random) and sets their priority to the htb class that ends in a
 blackhole qdisc (see qdiscs). Every other packet leaving the interface is set to the pass class,
-so a priority carried over from elsewhere can never send it to the sink. One lab-named table
-per namespace and family, one chain per shaped interface: family inet for routed interfaces,
-family bridge for bridge ports (whose frames never take the IP output path). The inet chain
-hooks before the mangle table, so lost packets never reach the userspace shaper.
+so a priority carried over from elsewhere can never send it to the sink. Table `icelab_shaping`:
+family inet for routed interfaces, family bridge for bridge ports (whose frames never take the
+IP output path); its base chain hooks before everything else, so lost packets never reach the
+userspace shaper. Layout: see nft_script.
 """
 
 from __future__ import annotations
 
-import re
-
 from lab.naming import NFT_TABLE_PREFIX
-from lab.net.shaping.nsexec import run_in_netns
+from lab.net.shaping import nft_script
 
 TABLE = f"{NFT_TABLE_PREFIX}shaping"
 FAMILIES = ("inet", "bridge")
@@ -25,19 +23,7 @@ LOSS_CLASS = "1:20"
 
 
 def _chain(ifname: str) -> str:
-    return "egress_" + re.sub(r"[^A-Za-z0-9_]", "_", ifname)
-
-
-def _declare(family: str, ifname: str) -> str:
-    return (
-        f"add table {family} {TABLE}\n"
-        f"add chain {family} {TABLE} {_chain(ifname)} "
-        f"{{ type filter hook postrouting priority {PRIORITY}; policy accept; }}\n"
-    )
-
-
-def _delete(family: str, ifname: str) -> str:
-    return _declare(family, ifname) + f"delete chain {family} {TABLE} {_chain(ifname)}\n"
+    return f"loss_{nft_script.chain_suffix(ifname)}"
 
 
 def set_loss(netns: str, ifname: str, loss_pct: float, bridge_port: bool) -> None:
@@ -48,14 +34,19 @@ def set_loss(netns: str, ifname: str, loss_pct: float, bridge_port: bool) -> Non
     family = "bridge" if bridge_port else "inet"
     chain = f"{family} {TABLE} {_chain(ifname)}"
     threshold = round(loss_pct * RESOLUTION / 100)
-    match = f'oifname "{ifname}"'
     pick = "" if threshold >= RESOLUTION else f"numgen random mod {RESOLUTION} < {threshold} "
-    script = "".join(_delete(f, ifname) for f in FAMILIES if f != family)
-    script += _declare(family, ifname) + f"flush chain {chain}\n"
-    script += f"add rule {chain} {match} meta priority set {PASS_CLASS}\n"
-    script += f"add rule {chain} {match} {pick}counter meta priority set {LOSS_CLASS}\n"
-    run_in_netns(netns, ["nft", "-f", "-"], stdin=script)
+    nft_script.run(netns, (
+        nft_script.base(family, TABLE, PRIORITY)
+        + f"add chain {chain}\nflush chain {chain}\n"
+        + f"add rule {chain} meta priority set {PASS_CLASS}\n"
+        + f"add rule {chain} {pick}counter meta priority set {LOSS_CLASS}\n"
+        + nft_script.dispatch(family, TABLE, ifname, _chain(ifname))
+    ))
 
 
 def clear_loss(netns: str, ifname: str) -> None:
-    run_in_netns(netns, ["nft", "-f", "-"], stdin="".join(_delete(f, ifname) for f in FAMILIES))
+    present = nft_script.tables(netns)
+    nft_script.run(netns, "".join(
+        nft_script.undispatch(family, TABLE, ifname, _chain(ifname))
+        for family in FAMILIES if (family, TABLE) in present
+    ))

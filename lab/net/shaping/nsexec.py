@@ -48,7 +48,7 @@ def _enter(netns: str) -> Callable[[], None]:
 def run_in_netns(
     netns: str, argv: Sequence[str], *, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Runs a command-line tool (nft, iptables-restore) in the namespace and waits for it."""
+    """Runs a command-line tool (nft, sysctl) in the namespace and waits for it."""
     require_netns(netns)
     result = subprocess.run(
         list(argv),

@@ -5,7 +5,7 @@ place, so packets queued in them survive a runtime change; only a change of layo
 
 netem backend: netem at the root, or a tbf root (rate) with netem under it (10:).
 
-nfqueue backend (no netem): an htb root. Class 1:10 (the default) carries the traffic, rate
+nfqueue backend (no netem): an htb root, from the first apply on. Class 1:10 (the default) carries the traffic, rate
 limited or not, into a byte fifo sized like tbf's queue; class 1:20 ends in a blackhole qdisc.
 nft sends the "lost" packets there (meta priority 1:20, see loss_rules). A qdisc drop is silent,
 as netem's is; a netfilter drop would fail the sender's sendto() with EPERM instead.
@@ -116,13 +116,15 @@ class Qdiscs:
             if exc.code not in (2, 22):  # already gone
                 raise
 
-    def set_htb(self, rate_kbit: int | None, with_loss_sink: bool) -> None:
-        """nfqueue backend: the htb tree when there is a rate limit or loss, else nothing."""
-        if rate_kbit is None and not with_loss_sink:
-            self.remove_root()
-            return
+    def set_htb(self, rate_kbit: int | None) -> None:
+        """nfqueue backend: the htb tree, built at the first apply and kept until clear_shaping.
+
+        Swapping a root qdisc drops the packets sent at that instant (the kernel passes through
+        a noop qdisc), so a later change of rate or loss, mid-call, only changes this tree.
+        """
+        ours = self._at(TC_H_ROOT) == ("htb", ROOT_HANDLE)
         queue = {"limit": UNLIMITED_QUEUE_BYTES if rate_kbit is None else _queue_bytes(rate_kbit)}
-        if self._at(TC_H_ROOT) == ("htb", ROOT_HANDLE):
+        if ours:
             self.ipr.tc("change-class", "htb", self.index, handle=PASS_CLASS, parent=ROOT_HANDLE,
                         **_htb_class_args(rate_kbit))
             self.ipr.tc("replace", "bfifo", self.index, handle=PASS_FIFO, parent=PASS_CLASS, **queue)
@@ -137,8 +139,12 @@ class Qdiscs:
         self.ipr.tc("add", "blackhole", self.index, handle=LOSS_SINK, parent=LOSS_CLASS)
 
     def set_netem(self, shaping: LinkShaping) -> None:
-        """netem backend: netem at the root, or under a tbf root when there is a rate limit."""
-        if shaping.is_noop:
+        """netem backend: netem at the root, or under a tbf root when there is a rate limit.
+
+        A netem root that is no longer needed is zeroed, not deleted: deleting it would drop the
+        packets it is delaying. clear_shaping removes it.
+        """
+        if shaping.is_noop and self._at(TC_H_ROOT) != ("netem", ROOT_HANDLE):
             self.remove_root()
         elif shaping.rate_kbit is None:
             self._put("netem", TC_H_ROOT, ROOT_HANDLE, _netem_args(shaping))

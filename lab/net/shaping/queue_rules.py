@@ -1,32 +1,41 @@
-"""Steers an interface's egress packets (IPv4 and IPv6) to an NFQUEUE, for the userspace shaper.
+"""Steers an interface's egress packets to an NFQUEUE, for the userspace shaper.
 
-nft's own `queue` statement is missing on some kernels (this CI's among them); the iptables
-NFQUEUE target works through nft's xtables compatibility, so the rules live in iptables-nft's
-`mangle` tables, in a chain named icelab-shp-<ifname>, jumped to from POSTROUTING.
-A bridge port's frames are bridged, not routed: they reach POSTROUTING through br_netfilter
-(bridge-nf-call-ip(6)tables, switched on here if it was off) and are matched with physdev.
-No --queue-bypass: if the shaper died, the link goes dark rather than silently unshaped.
+Table `icelab_delay`, families ip and ip6 (the physdev match below cannot run in family inet),
+laid out as nft_script describes; each shaped interface's chain holds the xt NFQUEUE target,
+added over netlink by nft_target (the nft tool can write neither that nor, on this kernel, a
+`queue` statement). The base chain hooks postrouting at priority 300: after source NAT (100) and
+before conntrack confirms a new flow, so a NAT router's mapping is chosen before the delay, as
+with netem.
+- Routed interfaces: the map sends `oifname` to chain queue_<if>.
+- Bridge ports: their frames are bridged, not routed; br_netfilter (bridge-nf-call-ip(6)tables,
+  switched on here if it was off) passes their IP packets through the same hook, but with the
+  bridge as `oifname`, so the base chain jumps to every bport_<port> chain and each matches its
+  port with xt physdev. (The bridge family cannot run the NFQUEUE target.) ARP is not delayed.
+No queue bypass: if the shaper died, the link goes dark rather than silently unshaped.
 """
 
 from __future__ import annotations
 
+from lab.naming import NFT_TABLE_PREFIX
+from lab.net.shaping import nft_script
+from lab.net.shaping.nft_target import add_nfqueue_rule
 from lab.net.shaping.nsexec import run_in_netns
 
-TOOLS = (("iptables-save", "iptables-restore"), ("ip6tables-save", "ip6tables-restore"))
+TABLE = f"{NFT_TABLE_PREFIX}delay"
+FAMILIES = ("ip", "ip6")
+PRIORITY = 300
 BRIDGE_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
+BRIDGE_PORT_PREFIX = "bport_"
 
 
-def chain_name(ifname: str) -> str:
-    return f"icelab-shp-{ifname}"
+def queue_chain(ifname: str, bridge_port: bool = False) -> str:
+    return ("bport_" if bridge_port else "queue_") + nft_script.chain_suffix(ifname)
 
 
-def _jumps(netns: str, save: str, ifname: str) -> tuple[bool, list[str]]:
-    """(chain exists, the POSTROUTING rules that jump to it, as iptables-save prints them)."""
-    dump = run_in_netns(netns, [save, "-t", "mangle"]).stdout.splitlines()
-    chain = chain_name(ifname)
-    exists = any(line.startswith(f":{chain} ") for line in dump)
-    jumps = [l for l in dump if l.startswith("-A POSTROUTING ") and l.endswith(f" -j {chain}")]
-    return exists, jumps
+def _port_jumps(netns: str, family: str, without: str) -> tuple[str, ...]:
+    """The base chain's jumps to the bridge ports' chains that exist, but for one."""
+    names = nft_script.chains(netns, family, TABLE)
+    return tuple(f"jump {c}" for c in sorted(names) if c.startswith(BRIDGE_PORT_PREFIX) and c != without)
 
 
 def _bridge_netfilter_on(netns: str) -> None:
@@ -36,27 +45,38 @@ def _bridge_netfilter_on(netns: str) -> None:
 
 
 def steer_to_queue(netns: str, ifname: str, queue_num: int, bridge_port: bool) -> None:
+    chain = queue_chain(ifname, bridge_port)
     if bridge_port:
         _bridge_netfilter_on(netns)
-    match = f"-m physdev --physdev-out {ifname}" if bridge_port else f"-o {ifname}"
-    for save, restore in TOOLS:
-        _, jumps = _jumps(netns, save, ifname)
-        lines = [
-            "*mangle",
-            f":{chain_name(ifname)} - [0:0]",  # declaring it flushes it
-            f"-A {chain_name(ifname)} -j NFQUEUE --queue-num {queue_num}",
-        ]
-        lines += ["-D" + j[2:] for j in jumps]
-        lines += [f"-A POSTROUTING {match} -j {chain_name(ifname)}", "COMMIT"]
-        run_in_netns(netns, [restore, "--noflush"], stdin="\n".join(lines) + "\n")
+    others = {family: _port_jumps(netns, family, without=chain) for family in FAMILIES}
+    # the interface's chain, empty; nothing is sent to it yet
+    nft_script.run(netns, "".join(
+        nft_script.base(family, TABLE, PRIORITY, others[family])
+        + f"add chain {family} {TABLE} {chain}\nflush chain {family} {TABLE} {chain}\n"
+        for family in FAMILIES
+    ))
+    for family in FAMILIES:
+        add_nfqueue_rule(netns, family, TABLE, chain, queue_num, physdev_out=ifname if bridge_port else None)
+    # the shaper holds the queue and the chain its rule: now send the packets there
+    if bridge_port:
+        script = "".join(
+            nft_script.base(family, TABLE, PRIORITY, (*others[family], f"jump {chain}"))
+            for family in FAMILIES
+        )
+    else:
+        script = "".join(nft_script.dispatch(family, TABLE, ifname, chain) for family in FAMILIES)
+    nft_script.run(netns, script)
 
 
 def unsteer(netns: str, ifname: str) -> None:
-    for save, restore in TOOLS:
-        exists, jumps = _jumps(netns, save, ifname)
-        lines = ["*mangle", *("-D" + j[2:] for j in jumps)]
-        if exists:
-            lines += [f"-F {chain_name(ifname)}", f"-X {chain_name(ifname)}"]
-        if len(lines) > 1:
-            lines.append("COMMIT")
-            run_in_netns(netns, [restore, "--noflush"], stdin="\n".join(lines) + "\n")
+    present = nft_script.tables(netns)
+    routed, port = queue_chain(ifname), queue_chain(ifname, bridge_port=True)
+    script = ""
+    for family in FAMILIES:
+        if (family, TABLE) not in present:
+            continue
+        script += nft_script.undispatch(family, TABLE, ifname, routed)
+        if port in nft_script.chains(netns, family, TABLE):
+            script += nft_script.base(family, TABLE, PRIORITY, _port_jumps(netns, family, without=port))
+            script += f"delete chain {family} {TABLE} {port}\n"
+    nft_script.run(netns, script)

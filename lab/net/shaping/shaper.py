@@ -1,6 +1,6 @@
 """The userspace delay/jitter shaper: one process per shaped interface, inside its namespace.
 
-Packets reach it through the iptables NFQUEUE target on the interface's egress; it holds each
+Packets reach it through the xt NFQUEUE target on the interface's egress (see queue_rules); it holds each
 packet for delay ± jitter (uniform) and then accepts it. Every packet gets its own release time,
 so jitter reorders packets, as netem does.
 Its control socket takes new parameters at runtime and answers once they apply (packets already
@@ -126,6 +126,10 @@ class Shaper:
                 next_housekeeping = now + HOUSEKEEPING_S
                 if not _netns_still_mounted(self.netns):
                     self.stop = True
+        # packets queued but not read yet would be dropped with the socket: take them too
+        now = time.monotonic()
+        for packet_id in self.queue.receive():
+            self.hold(now, packet_id)
         self.release_all()
 
 
