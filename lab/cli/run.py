@@ -24,10 +24,11 @@ def run(
     from lab.experiment.runfolder import default_run_path
     from lab.experiment.runner import run_experiment
     from lab.experiment.spec import load_experiment
-    from lab.runtime import RUNTIMES
+    from lab.runtime import RUNTIMES, runtime_class
 
     if runtime not in RUNTIMES:
         raise ConfigError(None, "--runtime", f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
+    runtime_class(runtime)  # fails now, cleanly, if it cannot run
     if trials is not None and trials < 1:
         raise ConfigError(None, "--trials", "must be at least 1")
     if resume and out is None:

@@ -27,6 +27,8 @@ durations are milliseconds. Definitions:
     recovery_ms      t_media_resumed - t_fault
     media_gap_ms     largest of the receivers' gaps (last unit before -> first unit after)
     units_lost       units sent inside the gaps and never received (both directions)
+    units_lost_total every unit sent and never received, over the whole trial (both directions;
+                     units sent in the last second of the observation count as in flight)
     freezes          gaps > max(150 ms + avg, 3 x avg) (libwebrtc's freeze), avg = mean of the
                      previous (up to 30) non-freeze inter-arrival intervals; both receivers
     recovered        media resumed at every receiver within recover_s of the fault and kept
@@ -57,6 +59,7 @@ class DirectionMetrics:
     t_media_resumed: float = NAN
     media_gap_ms: float = NAN
     units_lost: float = NAN
+    units_lost_total: float = NAN
     freezes: int = 0
     freeze_ms: float = 0.0
     resumed: bool = False
@@ -87,6 +90,7 @@ class TrialMetrics:
     media_gap_ms_at_offerer: float = NAN
     media_gap_ms_at_answerer: float = NAN
     units_lost: float = NAN
+    units_lost_total: float = NAN
     freezes: int = 0
     freeze_ms: float = 0.0
     restarts: int = 0
@@ -139,6 +143,11 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
     tx = events[(events["peer"] == sender) & (events["kind"] == "media_tx")]
     arrivals = np.sort(rx["t_monotonic"].to_numpy(dtype=float))
     out.freezes, out.freeze_ms = count_freezes(arrivals)
+    if len(tx):
+        received = set(zip(rx["ssrc"].astype("int64"), rx["seq"].astype("int64")))
+        settled = tx[tx["t_monotonic"] < t_end - 1.0]
+        out.units_lost_total = float(sum(1 for k in zip(settled["ssrc"].astype("int64"),
+                                                          settled["seq"].astype("int64")) if k not in received))
     before = arrivals[arrivals <= t_fault]
     out.units_before = int(len(before))
     if not len(before):
@@ -235,6 +244,8 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.freeze_ms = sum(d.freeze_ms for d in m.directions)
     lost = [d.units_lost for d in m.directions if not math.isnan(d.units_lost)]
     m.units_lost = float(sum(lost)) if lost else NAN
+    totals = [d.units_lost_total for d in m.directions if not math.isnan(d.units_lost_total)]
+    m.units_lost_total = float(sum(totals)) if totals else NAN
     m.recovered = all(d.resumed for d in m.directions)
     if m.recovered:
         m.t_media_resumed = max(d.t_media_resumed for d in m.directions)

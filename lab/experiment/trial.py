@@ -330,11 +330,9 @@ class Trial:
         log_file.close()
 
     def _start_agents(self, ice_servers: list[IceServer], signaling: SignalingConfig) -> None:
-        from lab.runtime.netns import NetnsRuntime
+        from lab.runtime import make_runtime
 
-        if self.runtime != "netns":
-            raise LabError(f"runtime {self.runtime!r} is not available yet (use --runtime netns)")
-        runtime = NetnsRuntime(self.net)
+        runtime = make_runtime(self.runtime, self.net)
         spec, policy = self.spec, self.plan.policy
         detection = Detection(consent_interval_s=spec.ice.consent_interval_s,
                               disconnected_after_s=spec.ice.disconnected_after_s,
@@ -448,7 +446,7 @@ class Trial:
             "fault": spec.fault.type, "policy": plan.policy.name, "trigger": plan.policy.trigger,
             "action": plan.policy.action, "side": plan.policy.side, "grace_s": plan.policy.grace_s,
             "rtt_ms": plan.rtt_ms, "loss_pct": plan.loss_pct, "repetition": plan.repetition,
-            "seed": plan.seed, "runtime": self.runtime, "status": status,
+            "seed": plan.seed, "runtime": self.runtime, "peer_kind": spec.peers.kind, "status": status,
         }
         row.update(metrics.row())
         if status != "ok":

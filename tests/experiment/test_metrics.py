@@ -59,6 +59,7 @@ def test_blackhole_recovery_hand_computed() -> None:
     assert m.first_media_ms == pytest.approx(1050.0)
     assert m.recovery_ms == pytest.approx(3206.0)
     assert m.units_lost == 150 + 160
+    assert m.units_lost_total == 150 + 160  # nothing else was lost
     assert m.freezes == 2 and m.freeze_ms == pytest.approx(6240.0)
     assert m.restarts == 1
     assert m.t_connected == pytest.approx(107.16)
