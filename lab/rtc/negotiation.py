@@ -91,6 +91,7 @@ class PerfectNegotiator(AsyncIOEventEmitter):
       candidate_swallowed   reason                      a candidate of an ignored offer
       signaling_state       state                       the pc's signalingState changed
       role_conflict         action=reported, reason     both peers have the same role
+      offer_unanswered      after_s                     our offer got no answer in that time
       error                 where, error_type, error    a failed operation (InvalidStateError...)
     """
 
@@ -102,9 +103,11 @@ class PerfectNegotiator(AsyncIOEventEmitter):
         polite: bool,
         name: str | None = None,
         logger: logging.Logger | None = None,
+        unanswered_warning_s: float = 5.0,
     ) -> None:
         super().__init__()
         self.pc = pc
+        self.unanswered_warning_s = unanswered_warning_s
         self.channel = channel
         self._polite = polite
         self.name = name or f"peer-{self.role}"
@@ -231,11 +234,24 @@ class PerfectNegotiator(AsyncIOEventEmitter):
                 self._send({"description": {"type": desc.type, "sdp": desc.sdp}})
                 self.counters["offers_sent" if desc.type == "offer" else "answers_sent"] += 1
                 self._emit_event("description_sent", type=desc.type)
+                if desc.type == "offer":
+                    self._spawn(self._warn_if_unanswered(desc.sdp))
         except Exception as exc:
             self._report_error("negotiationneeded", exc)
         finally:
             self.making_offer = False
             self._busy -= 1
+
+    async def _warn_if_unanswered(self, offer_sdp: str) -> None:
+        """Diagnose a stalled offer (signaling down, or a peer that ignores us) once, loudly."""
+        await asyncio.sleep(self.unanswered_warning_s)
+        local = self.pc.localDescription
+        if self.pc.signalingState == "have-local-offer" and local is not None and local.sdp == offer_sdp:
+            self.log.warning(
+                "[%s] offer unanswered for %.1f s -> signaling down or remote not negotiating",
+                self.name, self.unanswered_warning_s,
+            )
+            self._emit_event("offer_unanswered", after_s=self.unanswered_warning_s)
 
     def _on_local_candidate(self, candidate: RTCIceCandidate | None = None, *_: Any) -> None:
         self.send_candidate(candidate)

@@ -95,13 +95,11 @@ class Call:
         await self.channels.close()
 
 
-async def open_call(channels: Any, *, impolite_channel: Any = None, polite_channel: Any = None) -> Call:
+async def open_call(channels: Any, **negotiator_options: Any) -> Call:
     """Start negotiators on both ends and bring up a data channel call (impolite offers)."""
-    a = impolite_channel or channels.a
-    b = polite_channel or channels.b
     call = Call(
-        PerfectNegotiator(make_pc(), a, polite=False),
-        PerfectNegotiator(make_pc(), b, polite=True),
+        PerfectNegotiator(make_pc(), channels.a, polite=False, **negotiator_options),
+        PerfectNegotiator(make_pc(), channels.b, polite=True, **negotiator_options),
         channels,
     )
     for n in call.negotiators:

@@ -50,7 +50,7 @@ async def test_signaling_outage_during_a_restart_recovers_when_signaling_returns
                 await imp_client.close()
                 await pol_client.close()
 
-        call = await open_call(Channels())
+        call = await open_call(Channels(), unanswered_warning_s=0.3)
         try:
             old_ufrag = ufrag(call.impolite.pc.localDescription)
             imp_client.begin_outage()
@@ -61,6 +61,7 @@ async def test_signaling_outage_during_a_restart_recovers_when_signaling_returns
             # the offer is queued, not lost, and nothing got answered meanwhile
             assert call.impolite.pc.signalingState == "have-local-offer"
             assert imp_client.session.unacked >= 1
+            await poll(lambda: any(e["event"] == "offer_unanswered" for e in call.events), 30, "stall diagnosis")
             imp_client.end_outage()
             await call.settle(
                 lambda: ufrag(call.impolite.pc.localDescription) != old_ufrag
