@@ -6,6 +6,7 @@ present, loss within a wide band. benchmarks/shaping_accuracy.py prints the prec
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -253,3 +254,61 @@ def test_changing_one_port_never_drops_what_another_port_holds(bridged_pair: Lin
     sender.join(timeout=60)
     (result,) = results
     assert len(result.forward_ms) == result.sent
+
+
+def test_nat_mapping_is_chosen_before_the_delay() -> None:
+    """Delay on a NAT router's WAN egress: a new flow's packets, sent faster than the delay,
+    all leave with the same mapping (as with netem, where NAT happens before the qdisc)."""
+    from pyroute2 import IPRoute
+
+    from lab.net.shaping.testbed import link_pair
+
+    with link_pair(f"shpnat{os.getpid() % 10000}") as wan:  # a = router, b = server
+        lan = wan.a + "l"  # a host behind the router, in a lab namespace torn down below
+        from pyroute2 import netns as pyroute_netns
+
+        pyroute_netns.create(lan)
+        try:
+            with IPRoute(netns=wan.a) as ipr:
+                ipr.link("add", ifname="rl", kind="veth", peer={"ifname": "hl", "net_ns_fd": lan})
+                index = ipr.link_lookup(ifname="rl")[0]
+                ipr.addr("add", index=index, address="10.88.0.1", prefixlen=24)
+                ipr.link("set", index=index, state="up")
+            with IPRoute(netns=lan) as ipr:
+                index = ipr.link_lookup(ifname="hl")[0]
+                ipr.addr("add", index=index, address="10.88.0.2", prefixlen=24)
+                ipr.link("set", index=index, state="up")
+                ipr.route("add", dst="10.77.0.0/24", gateway="10.88.0.1")
+            run_in_netns(wan.a, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+            run_in_netns(wan.a, ["nft", "-f", "-"], stdin=(
+                "table ip icelab_testnat {\n  chain post {\n    type nat hook postrouting priority 100;\n"
+                f'    oifname "{wan.a_if}" masquerade\n  }}\n}}\n'
+            ))
+            apply_shaping(wan.a, wan.a_if, LinkShaping(delay_ms=100))
+            receiver = (
+                "import socket, json; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                f"s.bind(('{wan.b_addr}', 9000)); s.settimeout(2); ports = []\n"
+                "try:\n    while len(ports) < 5: ports.append(s.recvfrom(100)[1][1])\n"
+                "except TimeoutError: pass\nprint(json.dumps(ports))"
+            )
+            from lab.net.shaping.nsexec import spawn_in_netns
+            import subprocess
+            import sys
+
+            server = spawn_in_netns(wan.b, [sys.executable, "-c", receiver], stdout=subprocess.PIPE)
+            time.sleep(0.3)
+            run_in_netns(lan, [sys.executable, "-c", (
+                "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                f"for i in range(5): s.sendto(b'x', ('{wan.b_addr}', 9000)); time.sleep(0.01)"
+            )])
+            out, _ = server.communicate(timeout=10)
+            ports = json.loads(out)
+            assert len(ports) == 5
+            assert len(set(ports)) == 1
+        finally:
+            clear_shaping(wan.a, wan.a_if)
+            from lab.net.shaping.testbed import pids_in_netns
+
+            for pid in pids_in_netns(lan):
+                os.kill(pid, signal.SIGKILL)
+            pyroute_netns.remove(lan)
