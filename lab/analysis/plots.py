@@ -305,8 +305,9 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
         ax.axhline(boundary - 0.5, color="#999999", lw=0.6)
     ax.grid(axis="x", alpha=0.3)
 
-    state_handles = [Patch(color=STATE_COLOURS[s], label=s.replace("connected", "connected/completed"))
-                     for s in ("checking", "connected", "disconnected", "failed", "closed")]
+    state_labels = {"checking": "checking", "connected": "connected/completed", "disconnected": "disconnected",
+                    "failed": "failed", "closed": "closed"}
+    state_handles = [Patch(color=STATE_COLOURS[s], label=label) for s, label in state_labels.items()]
     marker_handles = [Line2D([], [], marker=MARKERS[k][0], color=MARKERS[k][1], ls="", markeredgecolor="black",
                              markeredgewidth=0.4, label=MARKERS[k][2]) for k in MARKERS if k in used_markers]
     media_handle = [Line2D([], [], marker="|", color="#333333", ls="", label="media unit received")]

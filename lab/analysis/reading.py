@@ -43,16 +43,16 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
         mine = trials[(trials["policy"] == best["policy"]) & trials["recovered"]][GAP]
         theirs = trials[(trials["policy"] == second["policy"]) & trials["recovered"]][GAP]
         diff = stats.bootstrap_median_difference(theirs, mine, n_resamples=n_resamples, seed=seed)
-        if diff.lo > 0:
-            sentences.append(
-                f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
-                f"took {diff.value:.0f} ms longer (95 % CI {diff.lo:.0f}–{diff.hi:.0f} ms): "
-                "the interval excludes zero.")
+        counts = (int(best["gap_n"]), int(second["gap_n"]))
+        took = (f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
+                f"took {diff.value:.0f} ms longer (95 % CI {diff.lo:.0f} to {diff.hi:.0f} ms)")
+        if min(counts) < FEW_TRIALS:
+            sentences.append(f"{took}; with only {counts[0]} and {counts[1]} recovered trials the interval spans "
+                             "little more than the observations, so this is no evidence of a real difference.")
+        elif diff.lo > 0:
+            sentences.append(f"{took}: the interval excludes zero.")
         else:
-            sentences.append(
-                f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
-                f"differs by {diff.value:.0f} ms with a 95 % CI of {diff.lo:.0f} to {diff.hi:.0f} ms, which "
-                "includes zero: these trials do not separate the two.")
+            sentences.append(f"{took}: the interval includes zero, so these trials do not separate the two.")
     more_reliable = rows[rows["recovered_pct"] > best["recovered_pct"]]
     if len(more_reliable):
         names = ", ".join(f"{r['policy']} ({_recovered(r)})" for _, r in more_reliable.iterrows())
@@ -61,11 +61,12 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
         names = ", ".join(f"{r['policy']} (0 of {int(r['n'])})" for _, r in never.iterrows())
         sentences.append(f"Never recovered within the timeout: {names}.")
     fewest = int(rows["n"].min())
-    if fewest < FEW_TRIALS:
+    if fewest < FEW_TRIALS and len(ranked) == 1:
         sentences.append(
             f"With as few as {fewest} trial{'s' if fewest != 1 else ''} per policy the bootstrap interval is "
-            "little more than the range of the observations; treat the ranking as indicative and run more "
-            "repetitions (icelab run --trials N) to firm it up.")
+            "little more than the range of the observations.")
+    if fewest < FEW_TRIALS:
+        sentences.append(f"Run at least {FEW_TRIALS} repetitions (icelab run --trials N) before drawing conclusions.")
     return " ".join(sentences)
 
 

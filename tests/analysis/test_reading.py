@@ -1,0 +1,55 @@
+"""The plain-language reading says only what the data support."""
+
+from __future__ import annotations
+
+from lab.analysis import summary_table
+from lab.analysis.reading import reading
+
+from .tables import frame, trial
+
+
+def read(rows: list[dict[str, object]]) -> str:
+    trials = frame(rows)
+    paragraphs = reading(summary_table(trials, n_resamples=500), trials, n_resamples=500)
+    assert len(paragraphs) == 1
+    return paragraphs[0]
+
+
+def test_few_trials_are_no_evidence() -> None:
+    text = read([trial("on-failed", 300.0), trial("on-failed", 310.0),
+                 trial("on-disconnected", 100.0), trial("on-disconnected", 110.0),
+                 trial("none", 0.0, recovered=False), trial("none", 0.0, recovered=False)])
+    assert "on-disconnected had the shortest median media gap, 105 ms" in text
+    assert "2 of 2 trials recovered" in text
+    assert "took 200 ms longer" in text
+    assert "no evidence of a real difference" in text
+    assert "Never recovered within the timeout: none (0 of 2)" in text
+    assert "Run at least 5 repetitions" in text
+
+
+def test_separated_policies_with_enough_trials() -> None:
+    fast = [trial("on-disconnected", 100.0 + i) for i in range(6)]
+    slow = [trial("on-failed", 300.0 + i) for i in range(6)]
+    text = read(slow + fast)
+    assert "on-disconnected had the shortest" in text
+    assert "the interval excludes zero" in text
+    assert "Run at least" not in text
+
+
+def test_overlapping_policies_are_not_separated() -> None:
+    a = [trial("on-disconnected", g) for g in (100.0, 300.0, 500.0, 200.0, 400.0)]
+    b = [trial("on-failed", g) for g in (110.0, 310.0, 510.0, 210.0, 410.0)]
+    text = read(a + b)
+    assert "the interval includes zero, so these trials do not separate the two" in text
+
+
+def test_a_fast_policy_that_fails_often_is_flagged() -> None:
+    text = read([trial("on-disconnected", 100.0)] + [trial("on-disconnected", 0.0, recovered=False)] * 4
+                + [trial("on-failed", 300.0 + i) for i in range(5)])
+    assert "on-disconnected had the shortest" in text
+    assert "But on-disconnected recovered less often than on-failed (5 of 5 trials recovered)" in text
+
+
+def test_nothing_recovered() -> None:
+    text = read([trial("none", 0.0, recovered=False)] * 3)
+    assert "no policy recovered in any trial (3 trials)" in text

@@ -1,0 +1,113 @@
+"""The report renders from a real run (the sample run) and is one self-contained HTML file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from lab.analysis import load_runs
+from lab.analysis.report import build_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class References(HTMLParser):
+    """Every attribute of the page that could fetch something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.external: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            value = value or ""
+            if tag == "img" and name == "src":
+                self.images.append(value)
+                if not value.startswith("data:image/png;base64,"):
+                    self.external.append((tag, name, value))
+            elif name in ("src", "href", "srcset", "action", "poster", "data") and not value.startswith("#"):
+                self.external.append((tag, name, value))
+        if tag in ("link", "script", "iframe", "object", "embed"):
+            self.external.append((tag, "", ""))
+
+
+def test_sample_run_loads(sample_run: Path) -> None:
+    runs = load_runs([sample_run, sample_run])
+    assert runs.names == [sample_run.name, f"{sample_run.name}#2"]  # the same folder twice stays apart
+    assert set(runs.trials["run"]) == set(runs.names)
+    assert len(runs.trials) == 2 * len(load_runs([sample_run]).trials)
+    info = json.loads((sample_run / "run.json").read_text())
+    assert runs.meta.iloc[0]["seed"] == info["seed"]
+    assert runs.meta.iloc[0]["git_revision"] == info["git"]["revision"]
+    assert {"fault", "media_rx", "trial_end"} <= set(runs.events["kind"])
+    assert runs.events["run"].notna().all()
+
+
+def test_report_is_self_contained(sample_run: Path, tmp_path: Path) -> None:
+    result = build_report([sample_run], tmp_path / "out" / "report.html", n_resamples=300)
+    page = result.path.read_text(encoding="utf-8")
+    refs = References()
+    refs.feed(page)
+    assert refs.external == []
+    assert "url(" not in page and "@import" not in page
+    assert len(refs.images) == len(result.figures) >= 4  # ECDF, phases, gap vs RTT, a timeline
+    for embedded, beside in zip(refs.images, result.figures):
+        assert beside.parent == result.path.parent and beside.suffix == ".png"
+        data = base64.b64decode(embedded.split(",", 1)[1])
+        assert data.startswith(PNG_MAGIC) and data == beside.read_bytes()
+    info = json.loads((sample_run / "run.json").read_text())
+    for expected in ("Reading", "Recovery per condition and policy", info["git"]["revision"][:12],
+                     info["spec_hash"], info["versions"]["aiortc"], "300 resamples"):
+        assert expected in page
+    assert result.trials == len(load_runs([sample_run]).trials)
+
+
+def test_report_is_deterministic(sample_run: Path, tmp_path: Path) -> None:
+    first = build_report([sample_run], tmp_path / "a.html", n_resamples=200)
+    second = build_report([sample_run], tmp_path / "b.html", n_resamples=200)
+    strip = lambda text: text.split("generated", 1)[1].split("</p>", 1)[1]  # noqa: E731
+    tables = lambda path: strip(path.read_text()).split("<h2>Figures</h2>")[0]  # noqa: E731
+    assert tables(first.path) == tables(second.path)
+
+
+def test_cli_report(sample_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    done = subprocess.run([sys.executable, "-m", "lab", "report", str(sample_run), "--out", str(out),
+                           "--resamples", "200"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert str(out) in done.stdout and out.is_file()
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["/nonexistent/run"], 2, "no such run folder"),
+    (["{tmp}"], 1, "not a run folder"),
+    (["{run}", "--out", "{tmp}/report.txt"], 2, "ending in .html"),
+])
+def test_cli_report_bad_input(args: list[str], code: int, message: str, sample_run: Path, tmp_path: Path) -> None:
+    argv = [a.format(tmp=tmp_path, run=sample_run) for a in args]
+    done = subprocess.run([sys.executable, "-m", "lab", "report", *argv], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == code
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_newest_run_is_the_last_written(tmp_path: Path) -> None:
+    import os
+
+    from lab.analysis import newest_run
+
+    assert newest_run(tmp_path / "none") is None
+    for i, name in enumerate(["b-old", "a-new"]):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text("{}")
+        os.utime(tmp_path / name / "run.json", (1000 + i, 1000 + i))
+    (tmp_path / "not-a-run").mkdir()
+    assert newest_run(tmp_path) == tmp_path / "a-new"
