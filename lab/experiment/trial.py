@@ -86,6 +86,8 @@ class Trial:
         self.agents: dict[str, AgentProcess] = {}
         self.flows = {"offerer": _Flow(), "answerer": _Flow()}
         self.t_fault = math.nan
+        self.last_restart = -math.inf
+        self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
         self._signal_server: Any = None
@@ -116,6 +118,10 @@ class Trial:
             return
         if kind == "media_rx":
             self.flows[role].arrival(float(record["t"]))
+        elif kind == "restart":
+            self.last_restart = max(self.last_restart, float(record["t"]))
+        elif kind == "selected_pair":
+            self.last_pair[role] = max(self.last_pair[role], float(record["t"]))
         elif kind == "error" and record.get("fatal"):
             self.agent_failure = f"{role} agent: {record.get('message')}"
         self.events.append(event_row(self.plan.trial_id, role, record))
@@ -378,13 +384,16 @@ class Trial:
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     async def _wait_recovered(self) -> None:
-        """Until media flows steadily at both receivers again (or recover_s after the fault)."""
+        """Until media flows steadily at both receivers again and any restart reached its new
+        pair on both peers (or recover_s after the fault)."""
         t = self.spec.timeouts
 
         def recovered() -> bool:
             now = time.monotonic()
             if now - self.t_fault < t.observe_s:
                 return False
+            if any(p < self.last_restart for p in self.last_pair.values()):
+                return False  # a restart is still under way: observe it to its new pair
             return all(
                 f.last_rx > self.t_fault and now - f.last_rx < STEADY_GAP_S
                 and now - f.steady_since >= t.settle_s
