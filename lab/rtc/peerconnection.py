@@ -398,13 +398,46 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
             raise InvalidStateError("RTCPeerConnection is closed")
         transports = self._lab_transports()
         described = {t: t.iceGatherer.described for t in transports}
+        negotiated = self._lab_negotiated_rtp()
         if ice_restart or self._lab_credentials_to_replace:
             self._lab_prepare_restart(transports)
         try:
-            return await super().createOffer()
+            offer = await super().createOffer()
         finally:
             for transport, generation in described.items():
                 transport.iceGatherer.described = generation
+        return self._lab_keep_negotiated_rtp(offer, negotiated) if negotiated else offer
+
+    def _lab_negotiated_rtp(self) -> dict[RTCRtpTransceiver, tuple[list[Any], list[Any]]]:
+        """Payload types and header extension ids the current descriptions agreed on."""
+        remote = self._lab_get("currentRemoteDescription")
+        if remote is None:
+            return {}
+        mids = {m.rtp.muxId for m in remote.media}
+        return {
+            t: (list(t._codecs), list(t._headerExtensions))
+            for t in self.getTransceivers()
+            if t.mid in mids and t._codecs and not t.stopped
+        }
+
+    def _lab_keep_negotiated_rtp(
+        self,
+        offer: RTCSessionDescription,
+        negotiated: dict[RTCRtpTransceiver, tuple[list[Any], list[Any]]],
+    ) -> RTCSessionDescription:
+        """aiortc re-offers its default payload types and extension ids; once the remote side
+        picked others (it made the first offer), a re-offer must keep them: browsers reject a
+        reassigned extension id ("RTP extension ID reassignment not supported")."""
+        description = sdp.SessionDescription.parse(offer.sdp)
+        for transceiver, (codecs, extensions) in negotiated.items():
+            transceiver._codecs = codecs
+            transceiver._headerExtensions = extensions
+            for media in description.media:
+                if media.rtp.muxId == transceiver.mid:
+                    media.rtp.codecs = codecs
+                    media.rtp.headerExtensions = extensions
+                    media.fmt = [codec.payloadType for codec in codecs]
+        return RTCSessionDescription(sdp=str(description), type=offer.type)
 
     def _lab_prepare_restart(self, transports: list[RestartableIceTransport]) -> None:
         fresh: Optional[tuple[str, str]] = None

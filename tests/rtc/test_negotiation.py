@@ -188,3 +188,28 @@ async def test_candidates_of_an_old_generation_are_ignored_quietly() -> None:
     assert all(c.port != 9 for c in remote)
     assert call.a.connectionState == "connected"
     await call.close()
+
+
+async def test_reoffer_keeps_payload_types_and_extension_ids_the_remote_chose() -> None:
+    # a browser-made first offer numbers things its own way (Chromium: opus 111, audio level 1)
+    browserish, lab = make_peer(), make_peer()
+    browserish.addTrack(AudioStreamTrack())
+    lab.addTrack(AudioStreamTrack())
+    offer = (await browserish.createOffer()).sdp
+    offer = (
+        offer.replace("a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid", "a=extmap:4 urn:x:mid")
+        .replace("a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level", "a=extmap:1 urn:x:al")
+        .replace("urn:x:mid", "urn:ietf:params:rtp-hdrext:sdes:mid")
+        .replace("urn:x:al", "urn:ietf:params:rtp-hdrext:ssrc-audio-level")
+        .replace("RTP/SAVPF 96 ", "RTP/SAVPF 111 ")
+        .replace("a=rtpmap:96 opus", "a=rtpmap:111 opus")
+    )
+    await lab.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    await lab.setLocalDescription()
+    reoffer = SessionDescription.parse((await lab.createOffer(iceRestart=True)).sdp).media[0]
+    extensions = {e.uri.rsplit(":", 1)[-1]: e.id for e in reoffer.rtp.headerExtensions}
+    assert extensions == {"mid": 4, "ssrc-audio-level": 1}
+    assert reoffer.rtp.codecs[0].mimeType == "audio/opus"
+    assert reoffer.rtp.codecs[0].payloadType == 111
+    await browserish.close()
+    await lab.close()
