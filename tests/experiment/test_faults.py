@@ -1,0 +1,97 @@
+"""Faults map onto lab.net / lab.turn calls in the right order, stamped as events.
+
+The network here is a recording stand-in (the real calls are exercised by the end-to-end test
+and the lab.net tests); what is checked is the fault's own sequencing and its events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lab.errors import ConfigError
+from lab.experiment.faults import make_fault
+from lab.experiment.spec import parse_experiment
+
+
+class RecordingImpair:
+    def __init__(self, log: list[tuple[Any, ...]]) -> None:
+        self._log = log
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self._log.append((name, *args, *sorted(kwargs.items())))
+
+
+class StandInNet:
+    def __init__(self, log: list[tuple[Any, ...]]) -> None:
+        self.impair = RecordingImpair(log)
+
+    def node(self, name: str) -> str:
+        if name not in ("phone", "nat_a"):
+            raise KeyError(f"no node {name}")
+        return name
+
+    def iface(self, node: str, iface: str) -> str:
+        return iface
+
+
+class Context:
+    def __init__(self) -> None:
+        self.log: list[tuple[Any, ...]] = []
+        self.net = StandInNet(self.log)
+        self.relays: dict[str, Any] = {}
+        self.commands: list[dict[str, Any]] = []
+
+    def record(self, kind: str, **fields: Any) -> None:
+        self.log.append(("event", kind))
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    def broadcast(self, command: dict[str, Any]) -> None:
+        self.commands.append(command)
+
+    def link_shaping(self, node: str, iface: str) -> dict[str, float]:
+        return {}
+
+
+def fault_of(**fault: Any) -> Any:
+    spec = parse_experiment({"name": "f", "topology": "x.toml", "peers": {"offerer": "a", "answerer": "b"},
+                             "policies": ["none"], "fault": fault}, check_topology=False)
+    return make_fault(spec.fault)
+
+
+async def test_handover_break_before_make_and_make_before_break() -> None:
+    ctx = Context()
+    fault = fault_of(type="handover", host="phone")
+    await fault.prepare(ctx)
+    assert ctx.log == [("link_down", "phone", "lte"), ("set_default_route", "phone", "wifi")]
+    ctx.log.clear()
+    await fault.inject(ctx)
+    assert ctx.log == [("event", "fault"), ("link_down", "phone", "wifi"), ("link_up", "phone", "lte"),
+                       ("set_default_route", "phone", "lte")]
+    ctx.log.clear()
+    await fault_of(type="handover", host="phone", overlap_s=0.01).inject(ctx)
+    assert ctx.log == [("event", "fault"), ("link_up", "phone", "lte"), ("set_default_route", "phone", "lte"),
+                       ("event", "fault_step"), ("link_down", "phone", "wifi")]
+
+
+async def test_blackhole_binding_expiry_and_signaling_outage() -> None:
+    ctx = Context()
+    await fault_of(type="blackhole", node="nat_a", iface="wan", duration_s=0.01, udp_only=True).inject(ctx)
+    assert ctx.log == [("event", "fault"), ("blackhole", "nat_a", "wan", ("duration", 0.01), ("udp_only", True)),
+                       ("event", "fault_end")]
+    ctx.log.clear()
+    await fault_of(type="binding_expiry", router="nat_a", host="alice").inject(ctx)
+    assert ctx.log == [("event", "fault"), ("flush_bindings", "nat_a", "alice")]
+    await fault_of(type="signaling_outage", duration_s=0.01).inject(ctx)
+    assert ctx.commands == [{"cmd": "signaling_outage", "duration_s": 0.01}]
+
+
+def test_faults_name_missing_parts() -> None:
+    ctx = Context()
+    with pytest.raises(ConfigError, match="fault.router"):
+        fault_of(type="nat_reboot", router="nat_z").check(ctx)
+    with pytest.raises(ConfigError, match="no relay on host 'relay'"):
+        fault_of(type="relay_kill", relay="relay").check(ctx)
