@@ -19,10 +19,14 @@ aioice 0.13.0) that adds, W3C-shaped:
   'completed' for connected; a never-restarted connection reports exactly aiortc's states).
   `pc.connectionState`: new, connecting, connected, disconnected, failed, closed.
   Detection: `RTCPeerConnection(configuration, detection=DetectionConfig(consent_interval=2.0,
-  disconnected_after=5.0, failed_after=15.0))` (defaults shown). Silence (no datagram and no
-  consent answer) on the active generation for `disconnected_after` s -> 'disconnected', back to
-  'completed' when traffic returns; for `failed_after` s -> 'failed' (terminal until a restart,
-  sends are dropped). Neither closes DTLS, SCTP or the peer connection; senders never stop.
+  disconnected_after=5.0, failed_after=15.0))` (defaults shown, Chrome-like). Silence on the
+  active generation - no datagram of any kind (media, DTLS, STUN) and no consent answer - for
+  `disconnected_after` s -> 'disconnected', back to 'completed' when traffic returns; for
+  `failed_after` s -> 'failed' (terminal until a restart; sends are then dropped, as after
+  RFC 7675 consent expiry). A one-way cut where media still arrives is not detected on the side
+  that still receives. Neither state closes DTLS, SCTP or the peer connection, and senders never
+  stop: the ICE transport's send never raises (a dead path drops, like UDP), so RTCRtpSender
+  and SCTP keep running through an outage.
 - ICE generations, make-before-break: a restart creates a new aioice agent (new ufrag/pwd, new
   sockets, fresh srflx and a new TURN allocation from the *current* configuration). It gathers
   and checks while the old generation still carries media; when it nominates a pair it takes over
@@ -34,6 +38,10 @@ aioice 0.13.0) that adds, W3C-shaped:
   credentials. Candidates of an old generation are ignored: all candidates are in the SDP (aiortc
   gathers fully, no trickle); `addIceCandidate(c)` where `c` has a `usernameFragment` attribute
   that the remote description does not use is ignored quietly.
+- Re-offers keep the payload types and header-extension ids already negotiated (aiortc itself
+  re-offers its defaults, which Chromium rejects after it made the first offer).
+- Closing a generation whose TURN server is dead gives up the deallocation after 1 s (aioice
+  alone would retry ~60 s), so `close()` and cut-overs away from a dead relay stay quick.
 - `pc.setConfiguration(RTCConfiguration(iceServers=...))`: new ICE servers for the next
   generation (fail over to another relay before `restartIce()`). `pc.setIceOptions(IceOptions(
   host_addresses=("127.0.0.2",)))`: gather the next generation on other local addresses.
