@@ -312,3 +312,20 @@ def test_nat_mapping_is_chosen_before_the_delay() -> None:
             for pid in pids_in_netns(lan):
                 os.kill(pid, signal.SIGKILL)
             pyroute_netns.remove(lan)
+
+
+def test_a_record_from_an_earlier_namespace_of_the_same_name_is_ignored(link_pair: LinkPair) -> None:
+    """`topo down` then `up` again without clear_shaping: the new namespace gets its loss."""
+    from lab.net.shaping.testbed import build, teardown
+
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(loss_pct=100))
+    from pyroute2 import netns as pyroute_netns
+
+    for name in (link_pair.a, link_pair.b):
+        pyroute_netns.remove(name)  # no clear_shaping: its record stays behind
+    build(link_pair)
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(loss_pct=100))
+    result = probe(link_pair, count=20)
+    assert result.forward_ms == []
+    teardown(link_pair)
+    build(link_pair)  # for the fixture's own teardown

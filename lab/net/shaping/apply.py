@@ -64,7 +64,6 @@ def apply_shaping(netns: str, ifname: str, shaping: LinkShaping) -> None:
             if backend == "netem":
                 qdiscs.set_netem(shaping)
             else:
-                qdiscs.set_htb(shaping.rate_kbit)
                 _apply_userspace(netns, ifname, qdiscs, shaping, previous)
         _state_path(netns, ifname).write_text(
             json.dumps({"backend": backend, "shaping": shaping.model_dump()})
@@ -74,8 +73,13 @@ def apply_shaping(netns: str, ifname: str, shaping: LinkShaping) -> None:
 def _apply_userspace(
     netns: str, ifname: str, qdiscs: Qdiscs, shaping: LinkShaping, previous: dict[str, object] | None
 ) -> None:
-    queue_num = qdiscs.index & 0xFFFF  # an ifindex is unique within its namespace, as queues are
+    """nfqueue backend: only what changed since the last apply is touched."""
+    if not qdiscs.htb_is_ours():
+        previous = None  # no tree of ours: any record is from an earlier life of this namespace
     before = LinkShaping.model_validate(previous["shaping"]) if previous else None
+    if before is None or before.rate_kbit != shaping.rate_kbit:
+        qdiscs.set_htb(shaping.rate_kbit)
+    queue_num = qdiscs.index & 0xFFFF  # an ifindex is unique within its namespace, as queues are
     if before is None or shaping.loss_pct != before.loss_pct:
         loss_rules.set_loss(netns, ifname, shaping.loss_pct, qdiscs.bridge_port)
     pid = shaper_process.running_pid(netns, ifname)

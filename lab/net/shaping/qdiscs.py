@@ -116,13 +116,16 @@ class Qdiscs:
             if exc.code not in (2, 22):  # already gone
                 raise
 
+    def htb_is_ours(self) -> bool:
+        return self._at(TC_H_ROOT) == ("htb", ROOT_HANDLE)
+
     def set_htb(self, rate_kbit: int | None) -> None:
         """nfqueue backend: the htb tree, built at the first apply and kept until clear_shaping.
 
         Swapping a root qdisc drops the packets sent at that instant (the kernel passes through
         a noop qdisc), so a later change of rate or loss, mid-call, only changes this tree.
         """
-        ours = self._at(TC_H_ROOT) == ("htb", ROOT_HANDLE)
+        ours = self.htb_is_ours()
         queue = {"limit": UNLIMITED_QUEUE_BYTES if rate_kbit is None else _queue_bytes(rate_kbit)}
         if ours:
             self.ipr.tc("change-class", "htb", self.index, handle=PASS_CLASS, parent=ROOT_HANDLE,
