@@ -13,6 +13,7 @@ packages=(
     libnetfilter-queue-dev   # userspace delay/jitter/loss shaper (no netem here)
     gcc
     python3-venv
+    chromium          # the browser peer kind (lab.runtime.chromium), driven by Playwright
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -26,19 +26,29 @@ class _Strict(BaseModel):
 # ---------------------------------------------------------------- peers, media, ICE
 
 
+# aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium: lab.runtime.chromium
+PeerKind = Literal["aiortc", "chromium"]
+
+
 class PeersSpec(_Strict):
     """Which topology hosts run the two peers, and which of them is polite."""
 
     offerer: str = Field(description="host that makes the first offer")
     answerer: str = Field(description="host that answers the first offer")
     polite: Literal["offerer", "answerer"] = "answerer"
-    kind: Literal["aiortc"] = "aiortc"
+    kind: PeerKind = Field("aiortc", description="peer implementation of both sides (unless set per side)")
+    offerer_kind: PeerKind | None = Field(None, description="peer implementation of the offerer")
+    answerer_kind: PeerKind | None = Field(None, description="peer implementation of the answerer")
 
     @model_validator(mode="after")
     def _distinct(self) -> PeersSpec:
         if self.offerer == self.answerer:
             raise ValueError("offerer and answerer must be different hosts")
         return self
+
+    def kind_of(self, role: str) -> PeerKind:
+        side: PeerKind | None = getattr(self, f"{role}_kind")
+        return side or self.kind
 
 
 class MediaSpec(_Strict):

@@ -90,6 +90,7 @@ class Trial:
         self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
+        self._docker: Any = None  # lab.runtime.docker.DockerRuntime on the docker runtime
         self._signal_server: Any = None
         self._signal_log: Any = None
         self._captures: list[Any] = []
@@ -169,6 +170,11 @@ class Trial:
         topology = load_topology(spec.topology_path or spec.topology)
         self.net = await self.call(Network.up, topology, name=self.topology_name)
         self._check_hosts()
+        if self.runtime == "docker":  # peer and relay hosts move into containers before anything runs there
+            from lab.runtime.docker import DockerRuntime
+
+            self._docker = await self.call(DockerRuntime.attach, self.net, self.trial_dir,
+                                           [spec.peers.offerer, spec.peers.answerer])
         await self.call(self._apply_matrix)
         # Python processes (signaling server, agents) start first and import while the relays
         # come up; the agents begin when told, once the signaling server is ready
@@ -256,7 +262,8 @@ class Trial:
         """One coturn per relay host (lab.turn), started before the agents begin."""
         from lab.turn.topology import start_relays
 
-        for relay in start_relays(self.net, self.trial_dir):
+        relays = self._docker.start_relays(self.trial_dir) if self._docker else start_relays(self.net, self.trial_dir)
+        for relay in relays:
             self.relays[relay.spec.host] = relay
 
     def _wait_signaling_ready(self, timeout: float = 15.0) -> None:
@@ -338,7 +345,7 @@ class Trial:
     def _start_agents(self, ice_servers: list[IceServer], signaling: SignalingConfig) -> None:
         from lab.runtime import make_runtime
 
-        runtime = make_runtime(self.runtime, self.net)
+        runtime = self._docker or make_runtime(self.runtime, self.net)
         spec, policy = self.spec, self.plan.policy
         detection = Detection(consent_interval_s=spec.ice.consent_interval_s,
                               disconnected_after_s=spec.ice.disconnected_after_s,
@@ -347,7 +354,7 @@ class Trial:
         for role in ("offerer", "answerer"):
             config = AgentConfig(
                 trial_id=self.plan.trial_id, role=role, host=getattr(spec.peers, role),
-                polite=spec.peers.polite == role,
+                kind=spec.peers.kind_of(role), polite=spec.peers.polite == role,
                 restarts=side_restarts(policy.side, role, spec.peers.polite),
                 policy=policy, signaling=signaling, ice_servers=ice_servers,
                 ice_transport_policy=spec.ice.transport, detection=detection, codec=spec.media.codec,
@@ -441,6 +448,8 @@ class Trial:
         for relay in self.relays.values():
             with contextlib.suppress(Exception):
                 relay.close()
+        if self._docker is not None:
+            self._docker.close()
         if self.net is not None:
             with contextlib.suppress(Exception):
                 fault.lift(self)
@@ -455,7 +464,10 @@ class Trial:
             "fault": spec.fault.type, "policy": plan.policy.name, "trigger": plan.policy.trigger,
             "action": plan.policy.action, "side": plan.policy.side, "grace_s": plan.policy.grace_s,
             "rtt_ms": plan.rtt_ms, "loss_pct": plan.loss_pct, "repetition": plan.repetition,
-            "seed": plan.seed, "runtime": self.runtime, "peer_kind": spec.peers.kind, "status": status,
+            "seed": plan.seed, "runtime": self.runtime, "status": status,
+            # "aiortc" or "chromium" when both sides are alike, else "<offerer>-<answerer>"
+            "peer_kind": "-".join(dict.fromkeys(spec.peers.kind_of(r) for r in ("offerer", "answerer"))),
+            "offerer_kind": spec.peers.kind_of("offerer"), "answerer_kind": spec.peers.kind_of("answerer"),
         }
         row.update(metrics.row())
         if status != "ok":

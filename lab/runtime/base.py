@@ -29,7 +29,8 @@ class Runtime(Protocol):
 
 
 def agent_argv(python: str, config: AgentConfig) -> list[str]:
-    return [python, "-m", "lab.runtime.agent", config.model_dump_json()]
+    module = "lab.runtime.chromium" if config.kind == "chromium" else "lab.runtime.agent"
+    return [python, "-m", module, config.model_dump_json()]
 
 
 class AgentProcess:

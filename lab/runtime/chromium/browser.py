@@ -1,0 +1,118 @@
+"""Launching and always removing headless Chromium: profile folder, process sweep.
+
+Every browser gets a fresh profile folder under the lab's state folder
+(<state>/chromium/<trial>-<role>-<token>; `icelab clean` removes the state folder), and every
+process of the browser carries the environment marker ICELAB_BROWSER_PROFILE=<that folder>, so
+that whoever cleans up (the agent, the orchestrator after the agent was killed) finds the
+browser's processes by that marker, kills them and removes the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import naming
+
+CHROMIUM = "/usr/bin/chromium"
+MARKER = "ICELAB_BROWSER_PROFILE"
+
+# quiet on a closed network, fake camera and microphone, audio playout without a user gesture
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+
+def profiles_root() -> Path:
+    return naming.state_dir() / "chromium"
+
+
+def new_profile_dir(trial_id: str, role: str) -> Path:
+    root = profiles_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{trial_id}-{role}-{secrets.token_hex(3)}"
+    path.mkdir()
+    return path
+
+
+def marked_pids(prefix: str) -> list[int]:
+    """Processes whose environment has MARKER=<a path starting with prefix>."""
+    needle = f"{MARKER}={prefix}".encode()
+    pids: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = Path(entry.path, "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(needle) for item in environ.split(b"\0")):
+            pids.append(int(entry.name))
+    return pids
+
+
+def sweep(profile_prefix: str | Path) -> int:
+    """Kill every browser process of the profile(s) and remove the folder(s); returns kills."""
+    prefix = str(profile_prefix)
+    killed = 0
+    for pid in marked_pids(prefix):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    base = Path(prefix)
+    for path in base.parent.glob(base.name + "*") if base.parent.is_dir() else []:
+        shutil.rmtree(path, ignore_errors=True)
+    return killed
+
+
+@dataclass
+class Browser:
+    """A launched Chromium (a Playwright persistent context) and its profile folder."""
+
+    playwright: Any
+    context: Any
+    profile: Path
+    version: str
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.context.close()
+        with contextlib.suppress(Exception):
+            await self.playwright.stop()
+        sweep(self.profile)
+
+
+async def launch(profile: Path, extra_args: list[str] | None = None) -> Browser:
+    from playwright.async_api import async_playwright
+
+    playwright = await async_playwright().start()
+    try:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True,
+            args=FLAGS + list(extra_args or []),
+            env={**os.environ, MARKER: str(profile)},
+            handle_sigint=False, handle_sigterm=False, handle_sighup=False,
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await playwright.stop()
+        sweep(profile)
+        raise
+    version = context.browser.version if context.browser is not None else "?"
+    return Browser(playwright, context, profile, version)

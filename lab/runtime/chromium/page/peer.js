@@ -1,0 +1,670 @@
+// icelab's browser peer: the same peer contract as the aiortc agent (lab/runtime/agent), in JS.
+//
+// The Python driver (lab/runtime/chromium) loads this page, calls icelab.start(config), and
+// receives batches of events through window.icelabEmit(). Every event carries tp, a
+// performance.now() reading; the driver maps it onto the agent process's time.monotonic().
+// Commands come back through icelab.command({cmd: ...}).
+'use strict';
+
+const icelab = (() => {
+  let cfg = null;
+  const outbox = [];
+  let flushTimer = null;
+
+  function emit(kind, fields = {}, tp = performance.now()) {
+    outbox.push({ tp, kind, ...fields });
+    if (flushTimer === null) flushTimer = setTimeout(flush, 20);
+  }
+  function flush() {
+    flushTimer = null;
+    if (!outbox.length) return;
+    const batch = outbox.splice(0);
+    window.icelabEmit(batch).catch(() => {});
+  }
+  function log(line) { emit('log', { line }); }
+  function hex(n) {
+    const bytes = crypto.getRandomValues(new Uint8Array(n));
+    return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
+  }
+  function ufragOf(sdp) {
+    const m = /^a=ice-ufrag:(\S+)/m.exec(sdp || '');
+    return m ? m[1] : null;
+  }
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+  // ---------------------------------------------------------------- signaling
+  // The wire protocol of lab/rtc/signaling (server.py, client.py, reliable.py): join with
+  // (room, peer, incarnation); "msg" frames {src, inc, seq, id, base, body} delivered in order
+  // once each and acknowledged cumulatively ("ack" {src, to, for, ack}); unacknowledged
+  // messages are sent again on a timer, after a reconnect and when the other peer (re)appears.
+  class LabSignaling {
+    constructor(url, room, peer, onMessage, onState) {
+      this.url = url; this.room = room; this.peer = peer;
+      this.onMessage = onMessage; this.onState = onState;
+      this.inc = hex(4);
+      this.nextSeq = 1;
+      this.unacked = new Map();   // seq -> {frame, lastSent, attempts}
+      this.inbound = new Map();   // src -> {inc, delivered, early: Map}
+      this.retired = new Set();
+      this.ws = null; this.joined = false; this.closing = false;
+      this.attempt = 0; this.connects = 0; this.skipBackoff = false;
+      this.deadUntil = 0;         // outage window (performance.now ms)
+      this.lastError = null;
+      this.rto = 500; this.maxRto = 4000;
+    }
+    start() {
+      this.retransmitTimer = setInterval(() => this.retransmit(), Math.max(20, this.rto / 4));
+      // keepalive: an idempotent ack every second, so a connection the server already dropped
+      // (its pings went unanswered during an outage) is reset as soon as a path exists again
+      this.keepaliveTimer = setInterval(() => this.keepalive(), 1000);
+      this.connect();
+    }
+    close() {
+      this.closing = true;
+      clearInterval(this.retransmitTimer); clearInterval(this.keepaliveTimer);
+      if (this.ws) { try { this.ws.send(JSON.stringify({ t: 'leave' })); this.ws.close(); } catch (e) {} }
+    }
+    send(body) {
+      const seq = this.nextSeq++;
+      const frame = { t: 'msg', src: this.peer, inc: this.inc, seq, id: `${this.inc}:${seq}`, body };
+      const out = { frame, lastSent: 0, attempts: 0 };
+      this.unacked.set(seq, out);
+      this.push(out);
+      return frame.id;
+    }
+    push(out) {
+      out.lastSent = performance.now();
+      out.attempts += 1;
+      out.frame.base = Math.min(...this.unacked.keys(), out.frame.seq);
+      this.transmit(out.frame);
+    }
+    transmit(frame) {
+      if (this.ws && this.joined && !this.dead() && this.ws.readyState === WebSocket.OPEN) {
+        this.ws.send(JSON.stringify(frame));
+      }
+    }
+    resendUnacked() {
+      for (const seq of [...this.unacked.keys()].sort((a, b) => a - b)) {
+        const out = this.unacked.get(seq);
+        out.attempts = 0;
+        this.push(out);
+      }
+    }
+    retransmit() {
+      const now = performance.now();
+      for (const seq of [...this.unacked.keys()].sort((a, b) => a - b)) {
+        const out = this.unacked.get(seq);
+        const rto = Math.min(this.maxRto, this.rto * 2 ** Math.max(0, out.attempts - 1));
+        if (now - out.lastSent >= rto) this.push(out);
+      }
+    }
+    keepalive() {
+      const other = this.peer === 'offerer' ? 'answerer' : 'offerer';
+      const state = this.inbound.get(other);
+      this.transmit({ t: 'ack', src: this.peer, to: other, for: state ? state.inc : '', ack: state ? state.delivered : 0 });
+    }
+    dead() { return performance.now() < this.deadUntil; }
+    beginOutage(durationS) {
+      this.deadUntil = performance.now() + (durationS == null ? 1e12 : durationS * 1000);
+      this.lastError = 'signaling outage';
+      if (this.ws) this.ws.close(4503, 'signaling outage');
+    }
+    reconnectNow() {
+      this.skipBackoff = true;
+      this.lastError = 'network changed';
+      if (this.ws) this.ws.close(4001, 'network changed');
+    }
+    connect() {
+      if (this.closing) return;
+      const wait = this.deadUntil - performance.now();
+      if (wait > 0) { setTimeout(() => this.connect(), Math.min(wait, 100)); return; }
+      let ws;
+      try { ws = new WebSocket(this.url); } catch (e) { this.lastError = String(e); this.scheduleReconnect(); return; }
+      this.ws = ws; this.joined = false;
+      const openTimer = setTimeout(() => { if (!this.joined) { this.lastError = 'open timeout'; ws.close(); } }, 3000);
+      ws.onopen = () => ws.send(JSON.stringify({ t: 'join', room: this.room, peer: this.peer, inc: this.inc }));
+      ws.onmessage = ev => {
+        if (this.dead()) return;
+        let frame;
+        try { frame = JSON.parse(ev.data); } catch (e) { return; }
+        if (!this.joined) {
+          clearTimeout(openTimer);
+          if (frame.t !== 'joined') { this.lastError = `server refused join: ${frame.reason || ev.data}`; ws.close(); return; }
+          this.joined = true; this.attempt = 0; this.connects += 1;
+          this.onState({ state: 'connected', connects: this.connects });
+          this.resendUnacked();
+          return;
+        }
+        if (frame.t === 'msg') this.onMsg(frame);
+        else if (frame.t === 'ack') this.onAck(frame);
+        else if (frame.t === 'presence' && frame.present) this.resendUnacked();
+      };
+      ws.onerror = () => { this.lastError = this.lastError || 'websocket error'; };
+      ws.onclose = ev => {
+        clearTimeout(openTimer);
+        if (this.ws !== ws) return;
+        const wasJoined = this.joined;
+        this.ws = null; this.joined = false;
+        if (wasJoined) this.onState({ state: 'disconnected', reason: this.lastError || `closed ${ev.code}` });
+        this.lastError = null;
+        this.scheduleReconnect();
+      };
+    }
+    scheduleReconnect() {
+      if (this.closing) return;
+      if (this.skipBackoff) { this.skipBackoff = false; this.attempt = 0; this.connect(); return; }
+      const base = Math.min(2000, 100 * 2 ** this.attempt);
+      this.attempt += 1;
+      setTimeout(() => this.connect(), base * (1 + (Math.random() * 0.4 - 0.2)));
+    }
+    onAck(frame) {
+      if (frame.for !== this.inc) return;
+      for (const seq of [...this.unacked.keys()]) if (seq <= frame.ack) this.unacked.delete(seq);
+    }
+    onMsg(frame) {
+      const src = String(frame.src), inc = String(frame.inc), seq = Number(frame.seq || 0);
+      if (this.retired.has(`${src}/${inc}`)) return;
+      let st = this.inbound.get(src);
+      if (!st || st.inc !== inc) {
+        if (st) this.retired.add(`${src}/${st.inc}`);
+        st = { inc, delivered: 0, early: new Map() };
+        this.inbound.set(src, st);
+      }
+      const base = Number(frame.base || 1);
+      if (base - 1 > st.delivered) {
+        st.delivered = base - 1;
+        for (const s of [...st.early.keys()]) if (s <= st.delivered) st.early.delete(s);
+        const next = st.early.get(st.delivered + 1);
+        if (next) { st.early.delete(st.delivered + 1); this.deliverInOrder(st, next); }
+      }
+      if (seq <= st.delivered || st.early.has(seq)) { /* duplicate dropped */ }
+      else if (seq === st.delivered + 1) this.deliverInOrder(st, frame);
+      else st.early.set(seq, frame);
+      this.transmit({ t: 'ack', src: this.peer, to: src, for: st.inc, ack: st.delivered });
+    }
+    deliverInOrder(st, frame) {
+      for (;;) {
+        st.delivered += 1;
+        try { this.onMessage(frame.body); } catch (e) { log(`signaling consumer failed: ${e}`); }
+        const next = st.early.get(st.delivered + 1);
+        if (!next) return;
+        st.early.delete(st.delivered + 1);
+        frame = next;
+      }
+    }
+  }
+
+  // Signaling relayed by the orchestrator over the control pipes (the 'control' path).
+  class ControlSignaling {
+    constructor(onMessage) { this.onMessage = onMessage; }
+    start() {}
+    close() {}
+    send(body) { emit('signal', { msg: body }); }
+    deliver(body) { this.onMessage(body); }
+  }
+
+  // ---------------------------------------------------------------- perfect negotiation
+  // The seeds' pattern (makingOffer / ignoreOffer, implicit rollback on the polite side, the
+  // impolite side swallows the ignored offer's candidates), with lab.rtc.negotiation's log lines
+  // and events. Inbound messages are handled one at a time, in order.
+  class Negotiator {
+    constructor(pc, send, polite, name, onSent) {
+      this.pc = pc; this.sendRaw = send; this.polite = polite; this.name = name; this.onSent = onSent;
+      this.role = polite ? 'polite' : 'impolite';
+      this.session = hex(4); this.nid = 0; this.seen = new Set();
+      this.makingOffer = false; this.ignoreOffer = false; this.ignoredUfrag = null;
+      this.remoteRoles = new Map(); this.roleError = null;
+      this.inbox = Promise.resolve(); this.closed = false;
+    }
+    event(event, facts = {}) { emit('negotiation', { event, role: this.role, ...facts }); }
+    send(message) {
+      this.nid += 1;
+      this.sendRaw({ ...message, role: this.role, session: this.session, nid: `${this.session}:${this.nid}` });
+    }
+    start() {
+      const pc = this.pc;
+      pc.onnegotiationneeded = () => this.negotiate();
+      pc.onicecandidate = ({ candidate }) => {
+        if (this.closed) return;
+        const ufrag = pc.localDescription ? ufragOf(pc.localDescription.sdp) : null;
+        if (candidate) this.send({ candidate: { ...candidate.toJSON(), usernameFragment: candidate.usernameFragment || ufrag } });
+        else this.send({ candidate: { candidate: '', usernameFragment: ufrag } });
+      };
+      this.send({ hello: { name: this.name } });
+    }
+    close() { this.closed = true; this.pc.onnegotiationneeded = null; this.pc.onicecandidate = null; }
+    sendDescription(desc) {
+      this.send({ description: { type: desc.type, sdp: desc.sdp } });
+      this.onSent(desc);
+      this.event('description_sent', { type: desc.type });
+    }
+    async negotiate() {
+      if (this.closed) return;
+      const state = this.pc.signalingState;
+      if (state !== 'stable') {
+        log(`[${this.name}] negotiationneeded in signalingState ${state} -> deferred`);
+        return;
+      }
+      try {
+        this.makingOffer = true;
+        log(`[${this.name}] negotiationneeded -> setLocalDescription(offer)`);
+        this.event('negotiationneeded');
+        await this.pc.setLocalDescription();
+        this.sendDescription(this.pc.localDescription);
+      } catch (err) {
+        this.error('negotiationneeded', err);
+      } finally {
+        this.makingOffer = false;
+      }
+    }
+    receive(message) {
+      this.inbox = this.inbox.then(() => this.handle(message)).catch(err => this.error('inbound', err));
+    }
+    async handle(message) {
+      if (this.closed) return;
+      if (message.nid != null) {
+        if (this.seen.has(message.nid)) return;
+        this.seen.add(message.nid);
+      }
+      if ('hello' in message) this.onHello(message);
+      else if ('description' in message) { this.checkRole(message); await this.onDescription(message.description); }
+      else if ('candidate' in message) await this.onCandidate(message.candidate || {});
+    }
+    async onDescription(description) {
+      const pc = this.pc, kind = description.type;
+      const makingOffer = this.makingOffer, state = pc.signalingState;
+      const offerCollision = kind === 'offer' && (makingOffer || state !== 'stable');
+      this.ignoreOffer = !this.polite && offerCollision;
+      if (this.ignoreOffer) {
+        this.ignoredUfrag = ufragOf(description.sdp);
+        const why = makingOffer || state === 'have-local-offer' ? 'while making offer' : `in signalingState ${state}`;
+        log(`[${this.name}] inbound offer ${why} -> ignoreOffer=true (kept ours)`);
+        this.event('glare', { action: 'ignore_offer', signaling_state: state, making_offer: makingOffer });
+        return;
+      }
+      try {
+        await pc.setRemoteDescription(description);
+      } catch (err) {
+        this.error(`setRemoteDescription(${kind})`, err);
+        if (kind === 'offer' && state === 'have-local-offer') {
+          log(`[${this.name}] Failed to set remote offer sdp: Called in wrong state: have-local-offer -> peer accepted a colliding offer without rollback; add the offerCollision guard`);
+        } else if (kind === 'answer' && state === 'stable') {
+          log(`[${this.name}] answer arrived in signalingState stable -> stale or duplicate answer dropped`);
+        }
+        return;
+      }
+      emit(`${kind}_received`, { ice_ufrag: ufragOf(description.sdp), gen: session.generation });
+      if (offerCollision) {
+        log(`[${this.name}] inbound offer collision -> implicit rollback -> setRemoteDescription ok`);
+        this.event('glare', { action: 'implicit_rollback', signaling_state: state, making_offer: makingOffer });
+      } else {
+        log(`[${this.name}] inbound ${kind} -> setRemoteDescription ok`);
+        this.event('description_applied', { type: kind });
+      }
+      if (kind === 'offer') {
+        await pc.setLocalDescription();
+        this.sendDescription(pc.localDescription);
+        log(`[${this.name}] setLocalDescription(${pc.localDescription.type}) -> sent`);
+      }
+    }
+    async onCandidate(init) {
+      const ufrag = init.usernameFragment;
+      if (this.ignoreOffer && (ufrag == null || ufrag === this.ignoredUfrag)) {
+        this.swallow('it belongs to the ignored offer');
+        return;
+      }
+      try {
+        await this.pc.addIceCandidate(init.candidate ? init : { candidate: '', usernameFragment: ufrag || undefined });
+      } catch (err) {
+        if (this.ignoreOffer) this.swallow(`${err.name}: ${err.message}`);
+        else this.error('addIceCandidate', err);
+      }
+    }
+    swallow(why) {
+      log(`[${this.name}] candidate while ignoreOffer=true -> swallowed (${why})`);
+      this.event('candidate_swallowed', { reason: why });
+    }
+    onHello(message) {
+      const first = !this.remoteRoles.has(String(message.session));
+      this.checkRole(message);
+      if (first) {
+        log(`[${this.name}] hello from ${(message.hello || {}).name} (${message.role})`);
+        this.send({ hello: { name: this.name } });
+      }
+    }
+    checkRole(message) {
+      const remote = message.role, sess = String(message.session);
+      if (remote !== 'polite' && remote !== 'impolite') return;
+      const previous = this.remoteRoles.get(sess);
+      this.remoteRoles.set(sess, remote);
+      if (previous && previous !== remote) this.roleConflict(`remote peer changed its role mid-session (${previous} -> ${remote})`);
+      else if (remote === this.role && this.roleError === null) this.roleConflict(`remote peer is also ${remote}`);
+    }
+    roleConflict(reason) {
+      this.roleError = reason;
+      log(`[${this.name}] role misconfiguration: ${reason}`);
+      log(this.polite
+        ? '[both] polite=true -> both peers polite; colliding offers are both rolled back and answers hit stable (InvalidStateError), fix role assignment'
+        : '[both] ignoreOffer=true -> both peers impolite; negotiation deadlocks, fix role assignment');
+      this.event('role_conflict', { action: 'reported', reason });
+    }
+    error(where, err) {
+      log(`[${this.name}] ${where}: ${err && err.name}: ${err && err.message}`);
+      this.event('error', { where, error_type: err && err.name, error: String(err && err.message) });
+    }
+  }
+
+  // ---------------------------------------------------------------- restart policy
+  // lab/runtime/agent/policy.py in JS: nothing fires before the call first connected; one
+  // restart at a time; again after retry_s if not connected by then.
+  class RestartPolicy {
+    constructor(spec, active, perform) {
+      this.spec = spec; this.perform = perform;
+      this.active = active && (spec.trigger !== 'never' || spec.also_on_failed);
+      this.wasConnected = false; this.connected = false; this.restarting = false;
+      this.pending = null; this.retry = null;
+    }
+    onState(state) {
+      if (state === 'connected' || state === 'completed') {
+        this.wasConnected = this.connected = true; this.restarting = false;
+        this.cancelPending(); this.cancelRetry();
+        return;
+      }
+      this.connected = false;
+      if (!this.active || !this.wasConnected) return;
+      if (state === 'disconnected' && this.spec.trigger === 'disconnected') {
+        this.schedule(this.spec.grace_s, 'disconnected', true);
+      } else if (state === 'failed' && (['failed', 'disconnected'].includes(this.spec.trigger) || this.spec.also_on_failed)) {
+        this.cancelPending();
+        this.fire('failed');
+      }
+    }
+    onNetworkChange() {
+      if (this.active && this.wasConnected && this.spec.trigger === 'network-change') {
+        this.schedule(this.spec.network_settle_s, 'network-change', false);
+      }
+    }
+    schedule(delayS, reason, cancelIfConnected) {
+      if (this.restarting || this.pending !== null) return;
+      if (delayS <= 0) { this.fire(reason); return; }
+      this.pending = setTimeout(() => {
+        this.pending = null;
+        if (!(cancelIfConnected && this.connected)) this.fire(reason);
+      }, delayS * 1000);
+    }
+    fire(reason, retry = false) {
+      if (this.restarting && !retry) return;
+      this.restarting = true;
+      this.cancelRetry();
+      Promise.resolve(this.perform(reason)).catch(err => log(`restart failed: ${err}`)).finally(() => {
+        this.retry = setTimeout(() => { this.retry = null; if (!this.connected) this.fire('retry', true); }, this.spec.retry_s * 1000);
+      });
+    }
+    cancelPending() { if (this.pending !== null) { clearTimeout(this.pending); this.pending = null; } }
+    cancelRetry() { if (this.retry !== null) { clearTimeout(this.retry); this.retry = null; } }
+    close() { this.cancelPending(); this.cancelRetry(); }
+  }
+
+  // ---------------------------------------------------------------- the session
+  const session = {
+    generation: 0, pc: null, negotiator: null, signaling: null, policy: null, stream: null,
+    tappedReceivers: new Set(), lastPairKey: null, ufragGenerations: new Map(), statsTimer: null,
+  };
+
+  function config() {
+    return {
+      iceServers: cfg.ice_servers.map(s => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined })),
+      iceTransportPolicy: cfg.ice_transport_policy,
+      bundlePolicy: 'max-bundle',
+      encodedInsertableStreams: true,  // per-packet receive metadata (seq, SSRC, receive time)
+    };
+  }
+
+  function preferCodec(transceiver) {
+    const caps = RTCRtpReceiver.getCapabilities('audio').codecs;
+    const wanted = caps.filter(c => c.mimeType.toLowerCase() === `audio/${cfg.codec.toLowerCase()}`);
+    if (wanted.length) {
+      try { transceiver.setCodecPreferences(wanted); } catch (e) { log(`setCodecPreferences: ${e}`); }
+    }
+  }
+
+  // With encodedInsertableStreams every sender and receiver must be given its streams; the
+  // receive side reports each encoded frame (one audio RTP packet) with its RTP sequence number,
+  // SSRC and the time its packet arrived (metadata.receiveTime, performance.now() timeline).
+  function passSender(sender) {
+    if (sender._icelabPassed) return;
+    sender._icelabPassed = true;
+    const { readable, writable } = sender.createEncodedStreams();
+    readable.pipeTo(writable).catch(() => {});
+  }
+  function tapReceiver(receiver) {
+    if (session.tappedReceivers.has(receiver)) return;
+    session.tappedReceivers.add(receiver);
+    const { readable, writable } = receiver.createEncodedStreams();
+    const tap = new TransformStream({
+      transform(frame, controller) {
+        const m = frame.getMetadata();
+        const tp = typeof m.receiveTime === 'number' ? m.receiveTime : performance.now();
+        emit('media_rx', { seq: m.sequenceNumber, ssrc: m.synchronizationSource, rtp_ts: m.rtpTimestamp,
+                           clock: typeof m.receiveTime === 'number' ? 'receiveTime' : 'transform' }, tp);
+        controller.enqueue(frame);
+      },
+    });
+    readable.pipeThrough(tap).pipeTo(writable).catch(() => {});
+  }
+
+  function addMedia(pc) {
+    let transceiver;
+    if (cfg.send_media) {
+      transceiver = pc.addTransceiver(session.stream.getAudioTracks()[0], { direction: 'sendrecv', streams: [session.stream] });
+    } else {
+      transceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
+    }
+    passSender(transceiver.sender);
+    tapReceiver(transceiver.receiver);
+    preferCodec(transceiver);
+  }
+
+  function onTrack(pc, ev) {
+    tapReceiver(ev.receiver);
+    const transceiver = ev.transceiver;
+    passSender(transceiver.sender);
+    if (cfg.role === 'answerer' && cfg.send_media && !transceiver.sender.track) {
+      transceiver.sender.replaceTrack(session.stream.getAudioTracks()[0]);
+      transceiver.sender.setStreams(session.stream);
+      transceiver.direction = 'sendrecv';
+      preferCodec(transceiver);
+    }
+    const audio = document.createElement('audio');   // playout, as an app would
+    audio.srcObject = new MediaStream([ev.track]);
+    audio.autoplay = true;
+    document.body.appendChild(audio);
+    audio.play().catch(() => {});
+  }
+
+  function newConnection() {
+    const generation = session.generation;
+    const pc = new RTCPeerConnection(config());
+    session.pc = pc;
+    session.lastPairKey = null;
+    pc.onsignalingstatechange = () => emit('signaling_state', { state: pc.signalingState, gen: generation });
+    pc.onicegatheringstatechange = () => emit('gathering_state', { state: pc.iceGatheringState, gen: generation });
+    pc.oniceconnectionstatechange = () => {
+      emit('ice_state', { state: pc.iceConnectionState, gen: generation });
+      if (pc === session.pc) session.policy.onState(pc.iceConnectionState);
+      watchIceTransport(pc);
+    };
+    pc.onconnectionstatechange = () => {
+      emit('connection_state', { state: pc.connectionState, gen: generation });
+      if (pc === session.pc && ['connected', 'disconnected', 'failed'].includes(pc.connectionState)) {
+        session.policy.onState(pc.connectionState);
+      }
+    };
+    pc.ontrack = ev => onTrack(pc, ev);
+    const send = message => session.signaling.send({ ...message, gen: generation });
+    const onSent = desc => emit(`${desc.type}_sent`, { ice_ufrag: ufragOf(desc.sdp), gen: generation });
+    session.negotiator = new Negotiator(pc, send, cfg.polite, `peer-${cfg.role}`, onSent);
+    session.negotiator.start();
+    if (cfg.role === 'offerer') addMedia(pc);   // -> negotiationneeded -> the first offer
+  }
+
+  // ----- selected pair: RTCIceTransport's event (exact instant) and getStats polling
+  function generationOf(ufrag) {
+    if (!ufrag) return null;
+    if (!session.ufragGenerations.has(ufrag)) session.ufragGenerations.set(ufrag, session.ufragGenerations.size);
+    return session.ufragGenerations.get(ufrag);
+  }
+  function reportPair(pc, local, remote, source, tp) {
+    if (pc !== session.pc || !local || !remote) return;
+    const key = `${local.address}:${local.port}|${remote.address}:${remote.port}|${local.usernameFragment}`;
+    if (key === session.lastPairKey) return;
+    const previous = session.lastPair;
+    session.lastPairKey = key;
+    const info = {
+      local_type: local.type || local.candidateType, local_address: `${local.address}:${local.port}`,
+      remote_type: remote.type || remote.candidateType, remote_address: `${remote.address}:${remote.port}`,
+      protocol: local.protocol, generation: generationOf(local.usernameFragment), source,
+    };
+    session.lastPair = info;
+    emit('selected_pair', { gen: session.generation, previous_generation: previous ? previous.generation : null, ...info }, tp);
+  }
+  function watchIceTransport(pc) {
+    const sender = pc.getSenders()[0];
+    const ice = sender && sender.transport && sender.transport.iceTransport;
+    if (!ice || ice._icelabWatched) return;
+    ice._icelabWatched = true;
+    ice.onselectedcandidatepairchange = () => {
+      const pair = ice.getSelectedCandidatePair();
+      if (pair) reportPair(pc, pair.local, pair.remote, 'event', performance.now());
+    };
+  }
+  async function pollStats() {
+    const pc = session.pc;
+    if (!pc || pc.connectionState === 'closed') return;
+    let report;
+    try { report = await pc.getStats(); } catch (e) { return; }
+    const tp = performance.now();
+    let transport = null;
+    const inbound = [];
+    report.forEach(s => {
+      if (s.type === 'transport') transport = s;
+      else if (s.type === 'inbound-rtp') inbound.push(s);
+    });
+    if (transport && transport.selectedCandidatePairId) {
+      const pair = report.get(transport.selectedCandidatePairId);
+      const local = pair && report.get(pair.localCandidateId), remote = pair && report.get(pair.remoteCandidateId);
+      if (local && remote) reportPair(pc, local, remote, 'getStats', tp);
+    }
+    session.statsRounds = (session.statsRounds || 0) + 1;
+    if (session.statsRounds % 10 === 0) {
+      for (const s of inbound) {
+        emit('media_stats', {
+          ssrc: s.ssrc, kind_of_media: s.kind, packets_received: s.packetsReceived, packets_lost: s.packetsLost,
+          frames_decoded: s.framesDecoded, samples_received: s.totalSamplesReceived, concealed_samples: s.concealedSamples,
+          last_packet_ms: s.lastPacketReceivedTimestamp != null ? s.lastPacketReceivedTimestamp - performance.timeOrigin : null,
+        }, tp);
+      }
+    }
+  }
+
+  // ----- restart actions
+  async function performRestart(reason) {
+    const action = cfg.policy.action;
+    emit('restart', { action, reason, gen: session.generation });
+    if (action === 'full-reconnect') { fullReconnect(true); return; }
+    const pc = session.pc;
+    if (action === 'restart-ice') { pc.restartIce(); return; }
+    // the legacy path: an offer made with iceRestart: true, sent by the app itself
+    if (pc.signalingState !== 'stable') { pc.restartIce(); return; }
+    const offer = await pc.createOffer({ iceRestart: true });
+    await pc.setLocalDescription(offer);
+    session.negotiator.sendDescription(pc.localDescription);
+  }
+
+  function fullReconnect(announce, generation = null) {
+    session.generation = generation !== null ? generation : session.generation + 1;
+    if (announce) session.signaling.send({ reconnect: session.generation });
+    const old = session.pc;
+    session.negotiator.close();
+    session.lastPair = null;
+    newConnection();
+    emit('pc_replaced', { gen: session.generation });
+    if (old) setTimeout(() => old.close(), 0);
+  }
+
+  function onSignal(message) {
+    if ('reconnect' in message) {
+      const generation = Number(message.reconnect);
+      if (generation > session.generation) {
+        emit('restart', { action: 'full-reconnect', reason: 'remote', gen: generation, remote: true });
+        fullReconnect(false, generation);
+      }
+      return;
+    }
+    if (message.gen === session.generation && session.negotiator) {
+      const inner = { ...message };
+      delete inner.gen;
+      session.negotiator.receive(inner);
+    }
+  }
+
+  async function start(config_) {
+    cfg = config_;
+    session.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    session.policy = new RestartPolicy(cfg.policy, cfg.restarts, performRestart);
+    if (cfg.signaling.path === 'control') {
+      session.signaling = new ControlSignaling(onSignal);
+    } else {
+      session.signaling = new LabSignaling(cfg.signaling.url, cfg.signaling.room, cfg.role, onSignal,
+        s => emit('signaling_channel', { state: s.state, reason: s.reason || null }));
+    }
+    session.signaling.start();
+    newConnection();
+    session.statsTimer = setInterval(pollStats, cfg.stats_interval_ms || 50);
+    return { userAgent: navigator.userAgent };
+  }
+
+  let reconnectPending = null;
+  function command(cmd) {
+    switch (cmd.cmd) {
+      case 'signal':
+        if (session.signaling instanceof ControlSignaling) session.signaling.deliver(cmd.msg);
+        break;
+      case 'signaling_outage':
+        if (session.signaling.beginOutage) {
+          session.signaling.beginOutage(cmd.duration_s);
+          emit('signaling_outage', { duration_s: cmd.duration_s });
+        }
+        break;
+      case 'restart':
+        performRestart(String(cmd.reason || 'orchestrator')).catch(err => log(`restart failed: ${err}`));
+        break;
+      case 'network_change':
+        session.policy.onNetworkChange();
+        // like the aiortc agent: drop the signaling socket at once after a network change
+        if (session.signaling.reconnectNow && reconnectPending === null) {
+          reconnectPending = setTimeout(() => {
+            reconnectPending = null;
+            emit('signaling_reconnect', { reason: 'network-change' });
+            session.signaling.reconnectNow();
+          }, cfg.policy.network_settle_s * 1000);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function stop() {
+    clearInterval(session.statsTimer);
+    if (session.policy) session.policy.close();
+    if (session.negotiator) session.negotiator.close();
+    if (session.pc) session.pc.close();
+    if (session.signaling) session.signaling.close();
+    if (session.stream) session.stream.getTracks().forEach(t => t.stop());
+    flush();
+  }
+
+  return { start, command, stop, flush };
+})();
+window.icelab = icelab;
