@@ -17,6 +17,7 @@ import socket
 import struct
 from collections.abc import Iterator
 
+from lab.errors import LabError
 from lab.net.shaping.nsexec import netns_path
 
 NETLINK_NETFILTER = 12
@@ -141,7 +142,10 @@ def add_nfqueue_rule(
                 if msg_type == NLMSG_ERROR:
                     code = -struct.unpack_from("=i", data, offset + 16)[0]
                     if code:
-                        raise OSError(code, f"nftables rule in {netns} {family} {table} {chain}: {os.strerror(code)}")
+                        raise LabError(
+                            f"cannot add the NFQUEUE rule to {family} {table} {chain} in {netns}: "
+                            f"{os.strerror(code)} (is nft_compat / xt_NFQUEUE in this kernel?)"
+                        )
                     if seq == 2:
                         return
                 offset += (length + 3) & ~3
