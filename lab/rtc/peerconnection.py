@@ -399,7 +399,8 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         transports = self._lab_transports()
         described = {t: t.iceGatherer.described for t in transports}
         negotiated = self._lab_negotiated_rtp()
-        if ice_restart or self._lab_credentials_to_replace:
+        negotiated_before = self._lab_get("currentLocalDescription") is not None
+        if (ice_restart or self._lab_credentials_to_replace) and negotiated_before:
             self._lab_prepare_restart(transports)
         try:
             offer = await super().createOffer()

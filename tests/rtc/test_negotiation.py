@@ -213,3 +213,18 @@ async def test_reoffer_keeps_payload_types_and_extension_ids_the_remote_chose() 
     assert reoffer.rtp.codecs[0].payloadType == 111
     await browserish.close()
     await lab.close()
+
+
+async def test_ice_restart_option_on_a_first_offer_is_a_plain_first_offer() -> None:
+    a, b = make_peer(), make_peer()
+    a.addTrack(AudioStreamTrack())
+    b.addTrack(AudioStreamTrack())
+    await a.setLocalDescription(await a.createOffer(iceRestart=True))
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription()
+    await a.setRemoteDescription(b.localDescription)
+    await wait_for(lambda: a.connectionState == b.connectionState == "connected", what="call")
+    (transport,) = a.getIceTransports()
+    assert transport.activeGeneration.number == 0
+    await a.close()
+    await b.close()
