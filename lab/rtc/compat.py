@@ -7,6 +7,8 @@ here with a message naming the missing attribute, rather than misbehaving mid-ca
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from importlib.metadata import version
 
 PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}
@@ -83,6 +85,33 @@ INSTANCE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 
 
+# instance attributes of classes too awkward to build here: their __init__ must assign them
+ASSIGNED_IN_INIT: dict[str, tuple[str, ...]] = {
+    "aiortc.rtcrtptransceiver.RTCRtpTransceiver": (
+        "_offerDirection",
+        "_codecs",
+        "_headerExtensions",
+    ),
+    "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("_track",),
+    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role",),
+    "aioice.ice.CandidatePair": ("protocol", "remote_candidate", "nominated", "state"),
+    "aioice.ice.StunProtocol": ("id", "receiver"),
+}
+
+# module-level helpers imported from aiortc/aioice internals
+MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "aiortc.rtcicetransport": (
+        "ICE_TRANSPORT_POLICIES",
+        "connection_kwargs",
+        "candidate_from_aioice",
+        "candidate_to_aioice",
+    ),
+    "aiortc.rtcpeerconnection": ("and_direction",),
+    "aioice.ice": ("StunProtocol", "CandidatePair"),
+    "aioice.turn": ("TurnTransport",),
+}
+
+
 class IncompatibleAiortc(ImportError):
     pass
 
@@ -101,6 +130,14 @@ def _instance(cls: type) -> object:
     return cls()
 
 
+def _assigned_in_init(cls: type, name: str) -> bool:
+    try:
+        source = inspect.getsource(cls.__init__)
+    except (OSError, TypeError):
+        return False
+    return f"self.{name} =" in source or f"self.{name}:" in source
+
+
 def check() -> None:
     for package, pinned in PINNED.items():
         installed = version(package)
@@ -109,6 +146,13 @@ def check() -> None:
                 f"lab.rtc needs {package}=={pinned} (it relies on private attributes of that "
                 f"version), but {package} {installed} is installed"
             )
+    for module_name, names in MODULE_ATTRIBUTES.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            if not hasattr(module, name):
+                raise IncompatibleAiortc(
+                    f"lab.rtc relies on {module_name}.{name}, which is missing"
+                )
     for dotted, names in CLASS_ATTRIBUTES.items():
         cls = _resolve(dotted)
         for name in names:
@@ -120,4 +164,12 @@ def check() -> None:
             if not hasattr(instance, name):
                 raise IncompatibleAiortc(
                     f"lab.rtc relies on the instance attribute {dotted}.{name}, which is missing"
+                )
+    for dotted, names in ASSIGNED_IN_INIT.items():
+        cls = _resolve(dotted)
+        for name in names:
+            if not _assigned_in_init(cls, name):
+                raise IncompatibleAiortc(
+                    f"lab.rtc relies on the instance attribute {dotted}.{name}, which "
+                    f"{cls.__name__}.__init__ no longer sets"
                 )

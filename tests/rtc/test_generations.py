@@ -124,3 +124,13 @@ def test_import_check_names_a_wrong_version(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(compat, "version", lambda package: "9.9.9")
     with pytest.raises(compat.IncompatibleAiortc, match="aiortc==1.16.0"):
         compat.check()
+
+
+def test_import_check_names_an_attribute_init_no_longer_sets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        compat.ASSIGNED_IN_INIT, "aioice.ice.CandidatePair", ("protocol", "renamed_thing")
+    )
+    with pytest.raises(compat.IncompatibleAiortc, match="CandidatePair.renamed_thing"):
+        compat.check()
