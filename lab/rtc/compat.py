@@ -132,8 +132,8 @@ def _instance(cls: type) -> object:
 
 def _assigned_in_init(cls: type, name: str) -> bool:
     try:
-        source = inspect.getsource(cls.__init__)
-    except (OSError, TypeError):
+        source = inspect.getsource(vars(cls)["__init__"])
+    except (KeyError, OSError, TypeError):
         return False
     return f"self.{name} =" in source or f"self.{name}:" in source
 
