@@ -1,0 +1,145 @@
+"""The Docker runtime: peer agents and coturn relays run in containers wired into the topology.
+
+    runtime = DockerRuntime.attach(net, trial_dir, peers=["alice", "bob"])  # after Network.up
+    relays = runtime.start_relays(trial_dir)          # lab.turn relays, turnserver in containers
+    agent = runtime.start_agent(config, log_path, on_event)
+    runtime.close()                                   # before net.down()
+
+Routers, the WAN and the signaling host stay namespaces. Every container has the lab label
+(icelab clean removes it), no Docker network, and the run folder bind-mounted at the same path,
+so agent and relay logs land in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from lab import naming
+from lab.errors import LabError
+from lab.runtime.agent.config import AgentConfig
+from lab.runtime.base import AgentProcess, EventCallback, agent_argv
+from lab.runtime.docker import engine
+from lab.runtime.docker.attach import attach_container
+from lab.runtime.docker.containers import LabContainer, remove_containers, run_containers
+from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, SOURCE_LABEL, source_hash
+from lab.runtime.docker.process import ContainerProcess
+
+CONTAINER_PYTHON = "/opt/icelab/bin/python"
+# Environment the agent takes from the orchestrator, as on the netns runtime.
+FORWARDED_ENV_PREFIXES = ("ICELAB_",)
+FORWARDED_ENV = ("SSL_CERT_FILE",)
+
+
+def check_images(stale_ok: bool = True) -> list[str]:
+    """Fail clearly when an image is missing; warnings (returned) when the peer image is stale."""
+    missing = [image for image in (PEER_IMAGE, RELAY_IMAGE) if engine.image_label(image, SOURCE_LABEL) is None]
+    if missing:
+        raise LabError(f"Docker image {', '.join(missing)} missing: build with `make images`")
+    built_from = engine.image_label(PEER_IMAGE, SOURCE_LABEL)
+    if built_from != source_hash():
+        message = f"{PEER_IMAGE} was built from other lab sources ({built_from}): `make images` rebuilds it"
+        if not stale_ok:
+            raise LabError(message)
+        return [message]
+    return []
+
+
+def _forwarded_env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items()
+            if key.startswith(FORWARDED_ENV_PREFIXES) or key in FORWARDED_ENV}
+
+
+class DockerRuntime:
+    name = "docker"
+
+    def __init__(self, net: Any, containers: dict[str, LabContainer] | None = None,
+                 out_dir: Path | None = None) -> None:
+        self.net = net
+        self.containers = dict(containers or {})
+        self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
+        self.warnings: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def attach(cls, net: Any, out_dir: Path, peers: list[str], relays: list[str] | None = None) -> DockerRuntime:
+        """Start a container for each peer and relay host and move the host into it.
+
+        relays None: every host with role "relay". On the thread that owns `net`.
+        """
+        from lab.turn.relay import turn_state_dir
+        from lab.turn.topology import relay_hosts
+
+        engine.require_engine()
+        warnings = check_images()
+        relays = relay_hosts(net) if relays is None else relays
+        out_dir = Path(out_dir).resolve()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        turn_state = turn_state_dir().resolve()
+        turn_state.mkdir(parents=True, exist_ok=True)
+        wanted = {host: PEER_IMAGE for host in peers}
+        wanted.update({host: RELAY_IMAGE for host in relays if host not in wanted})
+        # Relays write their state (config, pid, userdb) under the TURN state folder; peers read
+        # the lab CA from it. Both write their logs to the run folder.
+        mounts = {host: [(out_dir, True), (turn_state, host in relays)] for host in wanted}
+        t0 = time.monotonic()
+        containers = run_containers(net.name, wanted, mounts)
+        t1 = time.monotonic()
+        runtime = cls(net, containers, out_dir)
+        runtime.warnings = warnings
+        try:
+            for host, container in containers.items():
+                attach_container(net, host, container)
+        except BaseException:
+            runtime.close()
+            raise
+        runtime.timings = {"containers_s": t1 - t0, "attach_s": time.monotonic() - t1}
+        return runtime
+
+    def container(self, host: str) -> LabContainer:
+        try:
+            return self.containers[host]
+        except KeyError:
+            raise LabError(f"{host} does not run in a container of this trial") from None
+
+    # --- processes in containers -------------------------------------------------------------
+
+    def popen(self, host: str, argv: list[str], **kwargs: Any) -> ContainerProcess:
+        """Start `argv` in the host's container (subprocess.Popen keyword arguments apply)."""
+        return ContainerProcess(self.container(host), argv, env=_forwarded_env(), **kwargs)
+
+    def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
+        if getattr(config, "kind", "aiortc") != "aiortc":
+            raise LabError(f"{config.host}: {config.kind} peers run on the netns runtime only (the peer image has aiortc)")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log_path.open("ab")
+        process = self.popen(config.host, agent_argv(CONTAINER_PYTHON, config),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file)
+        return AgentProcess(config.role, process, on_event, log_file)
+
+    def start_relays(self, out_dir: Path | None = None) -> list[Any]:
+        """lab.turn relays of the topology, each turnserver in its host's container."""
+        from lab.runtime.docker.relays import start_relays
+
+        return start_relays(self, Path(out_dir) if out_dir else self.out_dir)
+
+    # --- tear-down ------------------------------------------------------------------------------
+
+    def save_inspection(self) -> None:
+        """What Docker says about each container, into the run folder (containers.json)."""
+        info = {host: {"name": c.name, "id": c.id, "image": c.image, "pid": c.pid}
+                for host, c in self.containers.items()}
+        (self.out_dir / "containers.json").write_text(json.dumps(info, indent=1))
+
+    def close(self) -> None:
+        """Remove the containers (idempotent); the host namespaces stay until net.down()."""
+        if self.containers:
+            with contextlib.suppress(OSError):
+                self.save_inspection()
+        containers, self.containers = self.containers, {}
+        remove_containers([c.id for c in containers.values()])
