@@ -14,6 +14,8 @@ packages=(
     gcc
     python3-venv
     chromium          # the browser peer kind (lab.runtime.chromium), driven by Playwright
+    docker.io         # the Docker runtime; dockerd is started and stopped by scripts/docker-daemon.sh
+    debootstrap       # the images' base when no registry is reachable (scripts/docker-images.sh)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,4 +35,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian starts coturn as a service on install; the lab runs its own relays only.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+# Nor the Docker service (it would make a bridge and iptables rules): the lab starts its own dockerd.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker.socket docker >/dev/null 2>&1 || true; fi
 pkill -x turnserver 2>/dev/null || true
