@@ -12,6 +12,7 @@ the per-trial result files are the truth, and are read when they hold more trial
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,6 @@ EVENTS_PARQUET = "events.parquet"
 
 # Columns the analysis needs from the trials table; a run without them cannot be analysed.
 REQUIRED_TRIAL_COLUMNS = ("trial_id", "fault", "policy", "rtt_ms", "recovered", "media_gap_ms")
-# Grouping of the summary tables: what a trial was (the fault) and how it was run.
-CONDITION_COLUMNS = ("fault", "rtt_ms", "loss_pct")
 
 
 @dataclass
@@ -123,7 +122,7 @@ def load_run(path: str | Path, name: str | None = None) -> Runs:
     return load_runs([path], names=[name] if name else None)
 
 
-def load_runs(paths: list[str | Path] | tuple[str | Path, ...], names: list[str] | None = None) -> Runs:
+def load_runs(paths: Sequence[str | Path], names: Sequence[str] | None = None) -> Runs:
     """Several run folders into one set of tables (a `run` column tells them apart)."""
     if not paths:
         raise LabError("no run folder given")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -25,7 +25,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from lab.analysis.summary import CONDITION, GAP, PHASE_LABELS, PHASES, policy_order, with_defaults  # noqa: E402
+from lab.analysis.summary import (  # noqa: E402
+    CONDITION,
+    DEFAULTS,
+    GAP,
+    PHASE_LABELS,
+    PHASES,
+    policy_order,
+    with_defaults,
+)
 
 DPI = 110
 PHASE_COLOURS = {
@@ -62,13 +70,20 @@ def save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def condition_label(key: Sequence[object], multi_experiment: bool = False) -> str:
-    experiment, fault, rtt, loss = key
-    text = f"{fault}, RTT {float(rtt):g} ms"  # type: ignore[arg-type]
-    if float(loss):  # type: ignore[arg-type]
-        text += f", loss {float(loss):g} %"  # type: ignore[arg-type]
+def condition_label(key: Sequence[object] | Mapping[str, object], multi_experiment: bool = False) -> str:
+    """'fault, RTT x ms' (+ loss, non-aiortc peers, non-netns runtime, experiment when several)."""
+    values = dict(key) if isinstance(key, Mapping) else dict(zip(CONDITION, key))
+    text = f"{values.get('fault')}"
+    if values.get("peer_kind", DEFAULTS["peer_kind"]) != DEFAULTS["peer_kind"]:
+        text += f", {values['peer_kind']} peers"
+    if values.get("runtime", DEFAULTS["runtime"]) != DEFAULTS["runtime"]:
+        text += f", {values['runtime']}"
+    if "rtt_ms" in values:
+        text += f", RTT {float(values['rtt_ms']):g} ms"  # type: ignore[arg-type]
+    if float(values.get("loss_pct") or 0.0):  # type: ignore[arg-type]
+        text += f", loss {float(values['loss_pct']):g} %"  # type: ignore[arg-type]
     if multi_experiment:
-        text = f"{experiment}: {text}"
+        text = f"{values.get('experiment')}: {text}"
     return text
 
 
@@ -177,13 +192,13 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
     line; trials that never recovered are drawn as x at the top of the panel."""
     trials = with_defaults(trials)
     colours = policy_colours(trials)
-    panels = [(k, g) for k, g in trials.groupby(["experiment", "fault", "loss_pct"], sort=True, dropna=False)]
+    panel_keys = [c for c in CONDITION if c != "rtt_ms"]
+    panels = [(k, g) for k, g in trials.groupby(panel_keys, sort=True, dropna=False)]
     if not panels:
         return _no_data("no trials")
     multi = trials["experiment"].nunique() > 1
     fig, axes = _grid(len(panels))
     for ax, (key, group) in zip(axes, panels):
-        experiment, fault, loss = key
         policies = policy_order(group)
         rtts = sorted(group["rtt_ms"].unique())
         spacing = float(np.min(np.diff(rtts))) if len(rtts) > 1 else 10.0
@@ -210,8 +225,7 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
         ax.set_xticks(rtts)
         ax.set_xlabel("RTT between the peers (ms)")
         ax.set_ylabel("media gap (s)")
-        title = f"{fault}" + (f", loss {float(loss):g} %" if float(loss) else "")
-        ax.set_title(f"{experiment}: {title}" if multi else title, fontsize=10)
+        ax.set_title(condition_label(dict(zip(panel_keys, key)), multi), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("Media gap against RTT (dots: trials, policies side by side at each RTT; lines: medians)", fontsize=10)
@@ -243,7 +257,9 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
     rel = events.assign(t=events["t_monotonic"] - t0)
     ends = rel.loc[rel["kind"] == "trial_end", "t"]
     t_end = float(ends.max()) if len(ends) else float(rel["t"].max())
-    resumed = float(trial["t_media_resumed"]) - t0 if trial is not None and pd.notna(trial.get("t_media_resumed")) else math.nan
+    resumed = math.nan
+    if trial is not None and pd.notna(trial.get("t_media_resumed")):
+        resumed = float(trial["t_media_resumed"]) - t0
     right = min(t_end, (resumed if math.isfinite(resumed) else t_end) + after_s)
     left = -before_s
 
@@ -351,7 +367,7 @@ def comparison_forest(comparison: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(comparison) + 1.6))
     labels = []
     for i, row in comparison.iloc[::-1].reset_index(drop=True).iterrows():
-        key = tuple(row[c] for c in CONDITION)
+        key = {c: row[c] for c in CONDITION}
         labels.append(f"{row['variant']} vs {row['baseline']}\n{condition_label(key, multi)}")
         value, lo, hi = (row["diff_median"] / 1000.0, row["diff_median_lo"] / 1000.0, row["diff_median_hi"] / 1000.0)
         if pd.notna(value):

@@ -8,6 +8,7 @@ import html
 import io
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 from lab.analysis import plots, stats
 from lab.analysis.load import Runs, load_runs
 from lab.analysis.reading import reading
-from lab.analysis.summary import CONDITION, PHASE_LABELS, PHASES, compare_policies, summary_table
+from lab.analysis.summary import CONDITION, DEFAULTS, PHASE_LABELS, PHASES, compare_policies, summary_table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -117,8 +118,8 @@ def experiment_section(runs: Runs) -> str:
         fault_text = f"<b>{_e(fault.pop('type', '?'))}</b>: {_e(_params(fault))}"
         ice = spec.get("ice") or {}
         detection = _params({k: ice.get(k) for k in ("consent_interval_s", "disconnected_after_s", "failed_after_s")})
-        policies = "<br>".join(
-            f"<b>{_e(p.get('name'))}</b>: {_e(_params(p, skip=('name', 'retry_s')))}" for p in spec.get("policies") or [])
+        policies = "<br>".join(f"<b>{_e(p.get('name'))}</b>: {_e(_params(p, skip=('name', 'retry_s')))}"
+                               for p in spec.get("policies") or [])
         matrix = _params(spec.get("matrix") or {})
         mine = runs.trials[runs.trials["run"] == name]
         reps = int(mine["repetition"].max()) + 1 if "repetition" in mine and len(mine) else spec.get("repetitions")
@@ -127,17 +128,44 @@ def experiment_section(runs: Runs) -> str:
     return _table(header, rows, text_columns=len(header))
 
 
-def _condition_cells(row: pd.Series) -> list[str]:
-    loss = float(row["loss_pct"])
-    return [_e(row["experiment"]), _e(row["fault"]), _num(row["rtt_ms"]), _num(loss, 1 if loss % 1 else 0)]
+CONDITION_HEADERS = {"experiment": "experiment", "fault": "fault", "peer_kind": "peers", "runtime": "runtime",
+                     "rtt_ms": "RTT (ms)", "loss_pct": "loss (%)"}
+
+
+def shown_conditions(table: pd.DataFrame) -> list[str]:
+    """The condition columns worth a column: peers and runtime only when not all the default."""
+    shown = []
+    for column in CONDITION:
+        if column in ("peer_kind", "runtime") and column in table and len(table):
+            if table[column].nunique() <= 1 and (table[column] == DEFAULTS[column]).all():
+                continue
+        if column in table:
+            shown.append(column)
+    return shown
+
+
+def _condition_header(columns: list[str]) -> list[str]:
+    return [CONDITION_HEADERS[c] for c in columns]
+
+
+def _condition_cells(row: pd.Series, columns: list[str]) -> list[str]:
+    cells = []
+    for column in columns:
+        if column in ("rtt_ms", "loss_pct"):
+            value = float(row[column])
+            cells.append(_num(value, 1 if value % 1 else 0))
+        else:
+            cells.append(_e(row[column]))
+    return cells
 
 
 def summary_section(summary: pd.DataFrame) -> str:
-    header = ["experiment", "fault", "RTT (ms)", "loss (%)", "policy", "n", "recovered % [Wilson 95 % CI]",
+    conditions = shown_conditions(summary)
+    header = _condition_header(conditions) + ["policy", "n", "recovered % [Wilson 95 % CI]",
               "median gap (ms)", "p90 gap (ms)", "p95 gap (ms)", "units lost (median)"]
     rows = []
     for _, r in summary.iterrows():
-        rows.append(_condition_cells(r) + [
+        rows.append(_condition_cells(r, conditions) + [
             _e(r["policy"]), _num(r["n"]),
             _with_ci(r["recovered_pct"], r["recovered_pct_lo"], r["recovered_pct_hi"]),
             _with_ci(r["gap_median"], r["gap_median_lo"], r["gap_median_hi"]),
@@ -145,30 +173,32 @@ def summary_section(summary: pd.DataFrame) -> str:
             _with_ci(r["gap_p95"], r["gap_p95_lo"], r["gap_p95_hi"]),
             _num(r.get("units_lost_median")),
         ])
-    return _table(header, rows, text_columns=5)
+    return _table(header, rows, text_columns=len(conditions) + 1)
 
 
 def phases_section(summary: pd.DataFrame) -> str:
-    header = ["experiment", "fault", "RTT (ms)", "loss (%)", "policy", "recovered"]
+    conditions = shown_conditions(summary)
+    header = _condition_header(conditions) + ["policy", "recovered"]
     header += [f"{_e(PHASE_LABELS[p])}" for p in PHASES] + ["recovery (fault → media), median"]
     rows = []
     for _, r in summary.iterrows():
-        rows.append(_condition_cells(r) + [_e(r["policy"]), f"{int(r['recovered'])} of {int(r['n'])}"]
+        rows.append(_condition_cells(r, conditions) + [_e(r["policy"]), f"{int(r['recovered'])} of {int(r['n'])}"]
                     + [_with_ci(r[f"{p}_median"], r[f"{p}_lo"], r[f"{p}_hi"]) for p in PHASES]
                     + [_num(r["recovery_median"])])
-    return _table(header, rows, text_columns=5)
+    return _table(header, rows, text_columns=len(conditions) + 1)
 
 
 def comparison_section(comparison: pd.DataFrame) -> str:
     if not len(comparison):
         return ("<p class='muted'>No comparison: the runs lack a restart-on-failed policy or a "
                 "restart-on-disconnected variant under the same condition.</p>")
-    header = ["experiment", "fault", "RTT (ms)", "loss (%)", "variant", "baseline", "n (variant / baseline)",
+    conditions = shown_conditions(comparison)
+    header = _condition_header(conditions) + ["variant", "baseline", "n (variant / baseline)",
               "recovered % (variant / baseline)", "median gap variant (ms)", "median gap baseline (ms)",
               "difference of medians (ms) [95 % CI]", "Cliff's delta [95 % CI]", "P(variant faster)"]
     rows = []
     for _, r in comparison.iterrows():
-        rows.append(_condition_cells(r) + [
+        rows.append(_condition_cells(r, conditions) + [
             _e(r["variant"]), _e(r["baseline"]), f"{int(r['n_variant'])} / {int(r['n_baseline'])}",
             f"{_num(r['recovered_pct_variant'])} / {_num(r['recovered_pct_baseline'])}",
             _num(r["median_variant"]), _num(r["median_baseline"]),
@@ -176,7 +206,7 @@ def comparison_section(comparison: pd.DataFrame) -> str:
             _with_ci(r["cliffs_delta"], r["cliffs_delta_lo"], r["cliffs_delta_hi"], 2),
             _num(r["p_faster"], 2),
         ])
-    return _table(header, rows, text_columns=6)
+    return _table(header, rows, text_columns=len(conditions) + 2)
 
 
 def failures_section(trials: pd.DataFrame) -> str:
@@ -213,7 +243,7 @@ probability of superiority.</li>
 """
 
 
-def build_report(run_dirs: list[str | Path], out: str | Path | None = None, *,
+def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
                  n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED,
                  swimlanes_per_policy: int = 1) -> ReportResult:
     """Write report.html (default: <run>/report.html for one run, ./report.html for several)

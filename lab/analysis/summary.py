@@ -1,9 +1,10 @@
 """Summary tables of a set of trials: per condition and policy, and policy against policy.
 
-A *condition* is what the trials were put through: the experiment, its fault, the RTT and the
-loss of the matrix. Within a condition the policies are compared. Media-gap statistics are over
-the trials that recovered (a trial that never recovered has no gap); how many did is reported
-beside them, so a policy cannot look fast by failing.
+A *condition* is what the trials were put through: the experiment, its fault, the peers (aiortc,
+chromium, or a mix), the runtime (netns, docker), the RTT and the loss of the matrix. Within a
+condition the policies are compared. Media-gap statistics are over the trials that recovered (a
+trial that never recovered has no gap); how many did is reported beside them, so a policy cannot
+look fast by failing.
 
 The recovery (fault -> media resumed at both receivers) is split into phases between the
 milestones of lab.experiment.metrics, in order:
@@ -32,8 +33,11 @@ import pandas as pd
 
 from lab.analysis import stats
 
-CONDITION = ["experiment", "fault", "rtt_ms", "loss_pct"]
-GROUP = ["experiment", "fault", "policy", "rtt_ms", "loss_pct"]
+CONDITION = ["experiment", "fault", "peer_kind", "runtime", "rtt_ms", "loss_pct"]
+GROUP = ["experiment", "fault", "peer_kind", "runtime", "policy", "rtt_ms", "loss_pct"]
+# what a trial table without the column means (runs made before the column existed)
+DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "peer_kind": "aiortc", "runtime": "netns",
+                               "loss_pct": 0.0, "rtt_ms": 0.0}
 MILESTONES = ["t_detected", "t_restart", "t_answer", "t_new_pair"]
 PHASES = ["detection", "decision", "signaling", "checks", "first_media", "no_restart"]
 PHASE_LABELS = {
@@ -50,9 +54,11 @@ GAP = "media_gap_ms"
 def with_defaults(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials with the grouping columns present (older or partial runs may lack some)."""
     trials = trials.copy()
-    for column, default in (("experiment", ""), ("fault", "?"), ("loss_pct", 0.0), ("rtt_ms", 0.0)):
+    for column, default in DEFAULTS.items():
         if column not in trials:
             trials[column] = default
+        else:
+            trials[column] = trials[column].fillna(default)
     return trials
 
 

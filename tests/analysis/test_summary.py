@@ -9,7 +9,7 @@ import pytest
 from lab.analysis import compare_policies, recovery_phases, summary_table
 from lab.analysis.summary import PHASES
 
-from .tables import NAN, frame, trial
+from .tables import frame, trial
 
 
 def test_summary_counts_percentiles_and_recovered() -> None:
@@ -92,3 +92,18 @@ def test_comparison_against_any_baseline_and_without_one() -> None:
     assert math.isnan(table.iloc[0]["diff_median"])
     no_base = frame([trial("on-disconnected", 100.0)])
     assert compare_policies(no_base).empty
+
+
+def test_peer_kinds_and_runtimes_are_separate_conditions() -> None:
+    from lab.analysis.plots import condition_label
+
+    rows = [trial("on-failed", 100.0), trial("on-failed", 200.0),
+            {**trial("on-failed", 900.0), "peer_kind": "chromium"},
+            {**trial("on-failed", 500.0), "runtime": "docker"}]
+    trials = frame(rows)
+    trials.loc[[0, 1], ["peer_kind", "runtime"]] = None  # runs made before the columns existed
+    summary = summary_table(trials, n_resamples=200)
+    assert sorted(zip(summary["peer_kind"], summary["runtime"], summary["gap_median"])) == [
+        ("aiortc", "docker", 500.0), ("aiortc", "netns", 150.0), ("chromium", "netns", 900.0)]
+    labels = {condition_label(dict(r)) for _, r in summary.iterrows()}
+    assert labels == {"blackhole, RTT 0 ms", "blackhole, chromium peers, RTT 0 ms", "blackhole, docker, RTT 0 ms"}
