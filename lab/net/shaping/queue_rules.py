@@ -32,10 +32,14 @@ def queue_chain(ifname: str, bridge_port: bool = False) -> str:
     return ("bport_" if bridge_port else "queue_") + nft_script.chain_suffix(ifname)
 
 
-def _port_jumps(netns: str, family: str, without: str) -> tuple[str, ...]:
+def _port_jumps(chains: list[str], without: str) -> tuple[str, ...]:
     """The base chain's jumps to the bridge ports' chains that exist, but for one."""
-    names = nft_script.chains(netns, family, TABLE)
-    return tuple(f"jump {c}" for c in sorted(names) if c.startswith(BRIDGE_PORT_PREFIX) and c != without)
+    return tuple(f"jump {c}" for c in sorted(chains) if c.startswith(BRIDGE_PORT_PREFIX) and c != without)
+
+
+def _chains(netns: str) -> list[str]:
+    # both families always get the same chains: one listing serves both
+    return nft_script.chains(netns, FAMILIES[0], TABLE)
 
 
 def _bridge_netfilter_on(netns: str) -> None:
@@ -48,10 +52,10 @@ def steer_to_queue(netns: str, ifname: str, queue_num: int, bridge_port: bool) -
     chain = queue_chain(ifname, bridge_port)
     if bridge_port:
         _bridge_netfilter_on(netns)
-    others = {family: _port_jumps(netns, family, without=chain) for family in FAMILIES}
+    others = _port_jumps(_chains(netns), without=chain)
     # the interface's chain, empty; nothing is sent to it yet
     nft_script.run(netns, "".join(
-        nft_script.base(family, TABLE, PRIORITY, others[family])
+        nft_script.base(family, TABLE, PRIORITY, others)
         + f"add chain {family} {TABLE} {chain}\nflush chain {family} {TABLE} {chain}\n"
         for family in FAMILIES
     ))
@@ -60,7 +64,7 @@ def steer_to_queue(netns: str, ifname: str, queue_num: int, bridge_port: bool) -
     # the shaper holds the queue and the chain its rule: now send the packets there
     if bridge_port:
         script = "".join(
-            nft_script.base(family, TABLE, PRIORITY, (*others[family], f"jump {chain}"))
+            nft_script.base(family, TABLE, PRIORITY, (*others, f"jump {chain}"))
             for family in FAMILIES
         )
     else:
@@ -69,14 +73,14 @@ def steer_to_queue(netns: str, ifname: str, queue_num: int, bridge_port: bool) -
 
 
 def unsteer(netns: str, ifname: str) -> None:
-    present = nft_script.tables(netns)
+    chains = _chains(netns)
+    if not chains:
+        return  # no table: nothing was ever steered here
     routed, port = queue_chain(ifname), queue_chain(ifname, bridge_port=True)
     script = ""
     for family in FAMILIES:
-        if (family, TABLE) not in present:
-            continue
         script += nft_script.undispatch(family, TABLE, ifname, routed)
-        if port in nft_script.chains(netns, family, TABLE):
-            script += nft_script.base(family, TABLE, PRIORITY, _port_jumps(netns, family, without=port))
+        if port in chains:
+            script += nft_script.base(family, TABLE, PRIORITY, _port_jumps(chains, without=port))
             script += f"delete chain {family} {TABLE} {port}\n"
     nft_script.run(netns, script)
