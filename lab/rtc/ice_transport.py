@@ -410,6 +410,7 @@ class RestartableIceTransport(RTCIceTransport):
     def _on_connected(self, generation: IceGeneration, previous: IceGeneration | None) -> None:
         loop = asyncio.get_running_loop()
         generation.connection.lab_last_inbound = loop.time()
+        generation.connection.lab_last_consent = loop.time()
         pair = generation.selected_pair()
         if pair is not None:
             self.emit(
@@ -427,7 +428,11 @@ class RestartableIceTransport(RTCIceTransport):
     # liveness
 
     def _silence(self, generation: IceGeneration) -> float:
-        last = generation.connection.lab_last_inbound
+        connection = generation.connection
+        if self._factory.detection.consent_only:
+            last = connection.lab_last_consent
+        else:
+            last = connection.lab_last_inbound
         if last is None:
             return 0.0
         return asyncio.get_running_loop().time() - last

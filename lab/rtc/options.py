@@ -15,11 +15,14 @@ class DetectionConfig:
     seconds -> 'disconnected'; silent for `failed_after` seconds -> 'failed' (terminal until
     an ICE restart, but DTLS, SCTP and the peer connection stay open).
     Defaults follow Chrome: 'disconnected' after ~5 s, 'failed' after ~15 s.
+    With `consent_only`, only consent answers count (RFC 7675 strictly, like libwebrtc's
+    writability): a one-way cut that still lets media in is then noticed too.
     """
 
     consent_interval: float = 2.0
     disconnected_after: float = 5.0
     failed_after: float = 15.0
+    consent_only: bool = False
 
     def __post_init__(self) -> None:
         if self.consent_interval <= 0:

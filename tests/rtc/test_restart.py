@@ -226,3 +226,40 @@ async def test_restart_from_disconnected_by_the_remote_side_recovers() -> None:
     assert call.states["b"][-3:] == ["disconnected", "checking", "completed"]
     await wait_for(lambda: call.media_a.count(1) > 5 and call.media_b.count(1) > 5, what="media")
     await call.close()
+
+
+class OneWayCut(PathCut):
+    """Drops only what the patched sockets send: the peer's media still gets in."""
+
+    def _patch(self, protocol: Any) -> None:
+        if id(protocol) in self._patched:
+            return
+        self._patched.add(id(protocol))
+        outbound = protocol.transport.sendto
+
+        def sendto(data: bytes, addr: Any = None) -> None:
+            if self.active:
+                self.dropped += 1
+                return
+            outbound(data, addr)
+
+        protocol.transport.sendto = sendto
+
+
+async def test_consent_only_detection_notices_a_one_way_cut() -> None:
+    strict = DetectionConfig(
+        consent_interval=0.2, disconnected_after=0.6, failed_after=30.0, consent_only=True
+    )
+    lenient = DetectionConfig(consent_interval=0.2, disconnected_after=0.6, failed_after=30.0)
+    call = await start_call(make_peer(strict), make_peer(lenient))
+    cut = OneWayCut()
+    cut.apply_to(call.a)  # a can receive but not send
+    cut.active = True
+    await wait_for(lambda: call.a.iceConnectionState == "disconnected", what="a disconnected")
+    await wait_for(lambda: call.b.iceConnectionState == "disconnected", what="b hears nothing")
+    cut.active = False
+    await wait_for(
+        lambda: call.a.iceConnectionState == call.b.iceConnectionState == "completed",
+        what="both back",
+    )
+    await call.close()
