@@ -48,7 +48,7 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
                 f"took {diff.value:.0f} ms longer (95 % CI {diff.lo:.0f} to {diff.hi:.0f} ms)")
         if min(counts) < FEW_TRIALS:
             sentences.append(f"{took}; with only {counts[0]} and {counts[1]} recovered trials the interval spans "
-                             "little more than the observations, so this is no evidence of a real difference.")
+                             "little more than the observations, so chance cannot be ruled out.")
         elif diff.lo > 0:
             sentences.append(f"{took}: the interval excludes zero.")
         else:
