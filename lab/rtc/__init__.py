@@ -25,9 +25,9 @@ aioice 0.13.0) that adds, W3C-shaped:
   `failed_after` s -> 'failed' (terminal until a restart; sends are then dropped, as after
   RFC 7675 consent expiry). A one-way cut where media still arrives is not detected on the side
   that still receives, unless `DetectionConfig(consent_only=True)`: then only consent answers
-  count (libwebrtc-like writability). Neither state closes DTLS, SCTP or the peer connection, and senders never
-  stop: the ICE transport's send never raises (a dead path drops, like UDP), so RTCRtpSender
-  and SCTP keep running through an outage.
+  count (libwebrtc-like writability). Neither state closes DTLS, SCTP or the peer connection,
+  and senders never stop: the ICE transport's send never raises (a dead path drops, like UDP),
+  so RTCRtpSender and SCTP keep running through an outage.
 - ICE generations, make-before-break: a restart creates a new aioice agent (new ufrag/pwd, new
   sockets, fresh srflx and a new TURN allocation from the *current* configuration). It gathers
   and checks while the old generation still carries media; when it nominates a pair it takes over
