@@ -18,6 +18,8 @@ from lab.net.plan import NodePlan
 TABLE_BASE = 100
 RULE_PRIORITY_BASE = 1000
 MAIN_TABLE = 254
+FR_ACT_TO_TBL = 1
+FR_ACT_UNREACHABLE = 7
 
 
 class Sockets:
@@ -108,9 +110,12 @@ def _remove_routes(ipr: IPRoute) -> None:
     for rule in ipr.get_rules(family=2):
         priority = rule.get_attr("FRA_PRIORITY") or 0
         if RULE_PRIORITY_BASE <= priority < RULE_PRIORITY_BASE + 100:
+            fields = {"priority": priority, "src": rule.get_attr("FRA_SRC"), "src_len": rule["src_len"],
+                      "action": rule["action"]}
+            if rule["action"] == FR_ACT_TO_TBL:
+                fields["table"] = rule.get_attr("FRA_TABLE") or rule["table"]
             with contextlib.suppress(NetlinkError):
-                ipr.rule("del", priority=priority, table=rule.get_attr("FRA_TABLE") or rule["table"],
-                         src=rule.get_attr("FRA_SRC"), src_len=rule["src_len"])
+                ipr.rule("del", **fields)
 
 
 def _install_routes(ipr: IPRoute, node: NodePlan, fresh: bool) -> None:
@@ -137,3 +142,6 @@ def _install_routes(ipr: IPRoute, node: NodePlan, fresh: bool) -> None:
             for cidr in iface.addresses:
                 address, _ = _split(cidr)
                 ipr.rule("add", priority=RULE_PRIORITY_BASE + k, table=table, src=address, src_len=32)
+                # With the uplink down its table is empty: its address must not leak out of another uplink.
+                ipr.rule("add", priority=RULE_PRIORITY_BASE + 50 + k, action=FR_ACT_UNREACHABLE,
+                         src=address, src_len=32)

@@ -44,6 +44,10 @@ def test_wifi_to_lte_handover(network, udp_echo) -> None:
     net.impair.set_default_route("phone", None)
     net.impair.link_down("phone", "wifi")
     assert default_route_dev(net, "phone") == "lte"
+    # the wifi address is unusable while wifi is down: it must not leak out through lte
+    wifi_address = net.address("phone", "wifi")
+    lookup = net.run("phone", ["ip", "route", "get", "198.51.100.2", "from", wifi_address], capture_output=True)
+    assert lookup.returncode != 0
     # a socket bound to the lte address leaves through lte even while wifi is preferred
     net.impair.link_up("phone", "wifi")
     assert default_route_dev(net, "phone") == "wifi"
