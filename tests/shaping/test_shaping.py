@@ -329,3 +329,14 @@ def test_a_record_from_an_earlier_namespace_of_the_same_name_is_ignored(link_pai
     assert result.forward_ms == []
     teardown(link_pair)
     build(link_pair)  # for the fixture's own teardown
+
+
+def test_a_shaper_killed_behind_our_back_leaves_no_zombie(link_pair: LinkPair) -> None:
+    """`icelab clean` kills shapers with SIGKILL while the process that started them lives on."""
+    apply_shaping(link_pair.a, link_pair.a_if, LinkShaping(delay_ms=5))
+    (pid,) = shaper_pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists(f"/proc/{pid}")  # reaped, not a zombie

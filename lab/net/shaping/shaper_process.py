@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,8 +28,14 @@ from lab.net.shaping.shaper import PROCESS_NAME
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 CONTROL_TIMEOUT_S = 5.0
-# Shapers this process started, so it can reap them (no zombies while it lives on).
+# Shapers this process started. Each has a thread that reaps it whenever it ends (stopped here,
+# killed by `icelab clean`, or gone with its namespace), so a long-lived caller keeps no zombies.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap_when_done(proc: subprocess.Popen[bytes]) -> None:
+    proc.wait()
+    _children.pop(proc.pid, None)
 
 
 def shaping_dir() -> Path:
@@ -90,6 +97,7 @@ def start(netns: str, ifname: str, queue_num: int, delay_ms: float, jitter_ms: f
             start_new_session=True, close_fds=True,
         )
     _children[proc.pid] = proc
+    threading.Thread(target=_reap_when_done, args=(proc,), name=f"reap-shaper-{proc.pid}", daemon=True).start()
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
