@@ -6,7 +6,7 @@ ICELAB := $(VENV)/bin/icelab
 STAMP := .stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean help experiment experiments report
+.PHONY: setup test demo clean help experiment experiments report images test-docker
 
 help:
 	@echo "make demo   - set up, run a small real experiment, write a report"
@@ -30,6 +30,15 @@ $(STAMP)/venv: pyproject.toml $(STAMP)/debian
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Docker runtime: images built offline (cached); dockerd started for the duration, then stopped
+# if this started it (scripts/docker-daemon.sh). `make test` runs the Docker tests as well.
+images: setup
+	bash scripts/docker-daemon.sh start $$$$ && bash scripts/docker-images.sh; rc=$$?; \
+		bash scripts/docker-daemon.sh stop $$$$; exit $$rc
+
+test-docker: setup
+	$(PY) -m pytest tests/docker -m docker $(PYTEST_ARGS)
 
 clean: setup
 	$(ICELAB) clean
