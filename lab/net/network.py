@@ -64,15 +64,17 @@ class Network:
         try:
             state.mkdir()
         except FileExistsError:
-            if any(netns.exists(ns) for ns in plan.namespaces()):
+            building = not (state / PLAN_FILE).exists()  # another process is between mkdir and save
+            if building or any(netns.exists(ns) for ns in plan.namespaces()):
                 raise LabError(f"a topology named {name!r} is already up (icelab topo down {name})") from None
-            shutil.rmtree(state, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)  # left by a crash: its namespaces are gone
             state.mkdir()
+        stale = [ns for ns in plan.namespaces() if netns.exists(ns)]
+        if stale:
+            shutil.rmtree(state, ignore_errors=True)
+            raise LabError(f"namespaces of {name!r} exist already: {', '.join(stale)} (run icelab clean)")
         network = cls(plan)
         try:
-            stale = [ns for ns in plan.namespaces() if netns.exists(ns)]
-            if stale:
-                raise LabError(f"namespaces of {name!r} exist already: {', '.join(stale)} (run icelab clean)")
             network._save()
             build.build(plan, network.sockets, adopt)
             for veth in plan.veths:
