@@ -10,8 +10,7 @@ packages=(
     tcpdump
     procps
     psmisc
-    libnetfilter-queue-dev   # userspace delay/jitter/loss shaper (no netem here)
-    gcc
+    gcc               # builds a Python wheel when PyPI has none for this platform
     python3-venv
     chromium          # the browser peer kind (lab.runtime.chromium), driven by Playwright
     docker.io         # the Docker runtime; dockerd is started and stopped by scripts/docker-daemon.sh
