@@ -132,6 +132,7 @@ async def test_transient_outage_recovers_without_restart() -> None:
     await wait_for(lambda: call.a.iceConnectionState == "completed", what="reconnected")
     await wait_for(lambda: call.b.iceConnectionState == "completed", what="reconnected")
     assert "failed" not in call.states["a"]
+    await wait_for(lambda: call.a.connectionState == "connected", what="connected again")
     assert call.transport(call.a).activeGeneration.number == 0
     before = call.media_a.count(0)
     await wait_for(lambda: call.media_a.count(0) > before + 10, what="media resumes")
