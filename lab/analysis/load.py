@@ -151,7 +151,23 @@ def load_runs(paths: Sequence[str | Path], names: Sequence[str] | None = None) -
         metas.append(meta_row(run, path, info[run], trials))
     trials = pd.concat(trial_frames, ignore_index=True)
     events = pd.concat(event_frames, ignore_index=True)
-    return Runs(trials=trials, events=events, meta=pd.DataFrame(metas), info=info)
+    meta = pd.DataFrame(metas)
+    _tell_specs_apart(trials, meta)
+    return Runs(trials=trials, events=events, meta=meta, info=info)
+
+
+def _tell_specs_apart(trials: pd.DataFrame, meta: pd.DataFrame) -> None:
+    """Runs of one experiment name are pooled only when they ran the same spec: when the spec
+    changed between them, each spec's trials get 'name (spec hash)' as their experiment."""
+    if "experiment" not in trials:
+        return
+    for name, runs in meta.groupby("experiment", dropna=False):
+        if runs["spec_hash"].nunique(dropna=False) <= 1:
+            continue
+        for _, run in runs.iterrows():
+            label = f"{name} ({str(run['spec_hash'])[:8]})"
+            trials.loc[trials["run"] == run["run"], "experiment"] = label
+            meta.loc[meta["run"] == run["run"], "experiment"] = label
 
 
 def newest_run(base: str | Path = "runs") -> Path | None:

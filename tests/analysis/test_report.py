@@ -111,3 +111,18 @@ def test_newest_run_is_the_last_written(tmp_path: Path) -> None:
         os.utime(tmp_path / name / "run.json", (1000 + i, 1000 + i))
     (tmp_path / "not-a-run").mkdir()
     assert newest_run(tmp_path) == tmp_path / "a-new"
+
+
+def test_runs_of_one_experiment_with_different_specs_stay_apart(sample_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    changed = tmp_path / "changed"
+    shutil.copytree(sample_run, changed)
+    info = json.loads((changed / "run.json").read_text())
+    info["spec_hash"] = "0123456789abcdef"
+    (changed / "run.json").write_text(json.dumps(info))
+    same = load_runs([sample_run, sample_run])
+    assert same.trials["experiment"].nunique() == 1  # one spec: pooled
+    apart = load_runs([sample_run, changed])
+    assert apart.trials.groupby("run")["experiment"].first()["changed"] == f"{info['experiment']} (01234567)"
+    assert apart.trials["experiment"].nunique() == 2
