@@ -223,12 +223,21 @@ class Impairments:
     @on_lab_thread
     def shape(self, node: str, iface: str, *, delay_ms: float = 0, jitter_ms: float = 0,
               loss_pct: float = 0, rate_kbit: int | None = None, both_directions: bool = True) -> None:
-        """Shape egress of node.iface and, if both_directions, of the other end of its link."""
+        """Set the whole shaping of node.iface's egress and, if both_directions, of the link's other end."""
         from lab.net import shaping
 
         settings = shaping.LinkShaping(delay_ms=delay_ms, jitter_ms=jitter_ms, loss_pct=loss_pct, rate_kbit=rate_kbit)
         for ns, ifname in self._link_ends(node, iface, both_directions):
             shaping.apply_shaping(ns, ifname, settings)
+
+    @on_lab_thread
+    def adjust_shaping(self, node: str, iface: str, both_directions: bool = True, **changes: float | int | None) -> None:
+        """Change some shaping fields (delay_ms, jitter_ms, loss_pct, rate_kbit), keeping the others."""
+        from lab.net import shaping
+
+        for ns, ifname in self._link_ends(node, iface, both_directions):
+            current = shaping.current_shaping(ns, ifname) or shaping.LinkShaping()
+            shaping.apply_shaping(ns, ifname, shaping.LinkShaping(**{**current.model_dump(), **changes}))
 
     @on_lab_thread
     def clear_shaping(self, node: str, iface: str, both_directions: bool = True) -> None:
@@ -237,17 +246,18 @@ class Impairments:
         for ns, ifname in self._link_ends(node, iface, both_directions):
             shaping.clear_shaping(ns, ifname)
 
+    # The four primitives change only their own fields: delay then loss gives both.
     def delay(self, node: str, iface: str, delay_ms: float, jitter_ms: float = 0, both_directions: bool = True) -> None:
-        self.shape(node, iface, delay_ms=delay_ms, jitter_ms=jitter_ms, both_directions=both_directions)
+        self.adjust_shaping(node, iface, both_directions, delay_ms=delay_ms, jitter_ms=jitter_ms)
 
     def jitter(self, node: str, iface: str, delay_ms: float, jitter_ms: float, both_directions: bool = True) -> None:
-        self.shape(node, iface, delay_ms=delay_ms, jitter_ms=jitter_ms, both_directions=both_directions)
+        self.adjust_shaping(node, iface, both_directions, delay_ms=delay_ms, jitter_ms=jitter_ms)
 
     def loss(self, node: str, iface: str, loss_pct: float, both_directions: bool = True) -> None:
-        self.shape(node, iface, loss_pct=loss_pct, both_directions=both_directions)
+        self.adjust_shaping(node, iface, both_directions, loss_pct=loss_pct)
 
-    def rate(self, node: str, iface: str, rate_kbit: int, both_directions: bool = True) -> None:
-        self.shape(node, iface, rate_kbit=rate_kbit, both_directions=both_directions)
+    def rate(self, node: str, iface: str, rate_kbit: int | None, both_directions: bool = True) -> None:
+        self.adjust_shaping(node, iface, both_directions, rate_kbit=rate_kbit)
 
     def _link_ends(self, node: str, iface: str, both: bool) -> list[tuple[str, str]]:
         """(namespace, ifname) of this end and, optionally, of the veth peer on the other side."""

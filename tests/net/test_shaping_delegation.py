@@ -46,3 +46,14 @@ def test_link_shaping_from_the_topology(network) -> None:
     net = network(topo)
     measured = rtts(net, "a", net.address("b"))
     assert measured and min(measured) >= 35
+
+
+def test_primitives_change_only_their_own_field(network) -> None:
+    net = network("two_peers.toml")
+    net.impair.delay("alice", "eth0", 20, jitter_ms=5)
+    net.impair.loss("alice", "eth0", 10)
+    net.impair.rate("alice", "eth0", 2000)
+    for ns, ifname in ((net.netns("alice"), "eth0"), (net.netns("nat_a"), "lan")):
+        current = shaping.current_shaping(ns, ifname)
+        assert (current.delay_ms, current.jitter_ms, current.loss_pct, current.rate_kbit) == (20, 5, 10, 2000)
+    net.impair.clear_shaping("alice", "eth0")
