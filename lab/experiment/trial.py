@@ -33,7 +33,8 @@ log = logging.getLogger("lab.experiment.trial")
 SIGNAL_ROLE = "signal"
 RELAY_ROLE = "relay"
 FLOWING_UNITS = 5
-STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady media" clock
+STEADY_GAP_S = 0.2
+TEARDOWN_TIMEOUT_S = 30.0  # an inter-arrival longer than this restarts the "steady media" clock
 
 
 class TrialFailure(Exception):
@@ -84,7 +85,11 @@ class Trial:
         self.net: Any = None
         self.relays: dict[str, Any] = {}
         self.agents: dict[str, AgentProcess] = {}
-        self.flows = {"offerer": _Flow(), "answerer": _Flow()}
+        direction = self.spec.media.direction
+        # the peers that receive media: their flows decide when the call is up and recovered
+        self.receivers = tuple(r for r in ("offerer", "answerer")
+                               if direction == "both" or not direction.startswith(r))
+        self.flows = {role: _Flow() for role in self.receivers}
         self.t_fault = math.nan
         self.last_restart = -math.inf
         self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
@@ -117,7 +122,7 @@ class Trial:
             if other in self.agents:
                 self.agents[other].send({"cmd": "signal", "msg": record.get("msg")})
             return
-        if kind == "media_rx":
+        if kind == "media_rx" and role in self.flows:
             self.flows[role].arrival(float(record["t"]))
         elif kind == "restart":
             self.last_restart = max(self.last_restart, float(record["t"]))
@@ -427,7 +432,12 @@ class Trial:
 
             detach_log(self._signal_log)
         try:
-            await self.call(self._teardown_network, fault)
+            # bounded: if a lab.net call hung, the trial still ends (icelab clean removes the rest)
+            await asyncio.wait_for(self.call(self._teardown_network, fault), TEARDOWN_TIMEOUT_S)
+        except TimeoutError:
+            log.error("trial %s: network teardown did not finish in %s s", self.plan.trial_id, TEARDOWN_TIMEOUT_S)
+            (self.trial_dir / "error.txt").open("a").write(
+                f"network teardown did not finish in {TEARDOWN_TIMEOUT_S} s; run `icelab clean`\n")
         finally:
             self._net_thread.shutdown(wait=False)
 
@@ -458,7 +468,7 @@ class Trial:
     def _result(self, status: str, reason: str | None, t_start: float) -> TrialResult:
         plan, spec = self.plan, self.spec
         frame = events_frame(self.events)
-        metrics = trial_metrics(frame, spec.timeouts.recover_s)
+        metrics = trial_metrics(frame, spec.timeouts.recover_s, receivers=self.receivers)
         row: dict[str, Any] = {
             "trial_id": plan.trial_id, "index": plan.index, "experiment": spec.name,
             "fault": spec.fault.type, "policy": plan.policy.name, "trigger": plan.policy.trigger,
