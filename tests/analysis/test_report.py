@@ -126,3 +126,35 @@ def test_runs_of_one_experiment_with_different_specs_stay_apart(sample_run: Path
     apart = load_runs([sample_run, changed])
     assert apart.trials.groupby("run")["experiment"].first()["changed"] == f"{info['experiment']} (01234567)"
     assert apart.trials["experiment"].nunique() == 2
+
+
+def test_a_run_cut_short_is_read_from_its_trial_files(sample_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    partial = tmp_path / "partial"
+    shutil.copytree(sample_run, partial)
+    for name in ("trials.parquet", "trials.csv", "events.parquet"):
+        (partial / name).unlink()  # as after a crash before the first consolidation
+    for result in sorted(partial.glob("trials/*/result.json"))[4:]:
+        shutil.rmtree(result.parent)  # trials not reached
+    runs = load_runs([partial])
+    assert len(runs.trials) == 4
+    assert set(runs.events["trial_id"]) == set(runs.trials["trial_id"])
+    assert build_report([partial], n_resamples=100).path == partial / "report.html"
+
+
+def test_a_run_where_nothing_recovered_still_reports(sample_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    failed = tmp_path / "failed"
+    shutil.copytree(sample_run, failed)
+    for name in ("trials.parquet", "trials.csv", "events.parquet"):
+        (failed / name).unlink()
+    for result in failed.glob("trials/*/result.json"):
+        row = json.loads(result.read_text())
+        row.update(recovered=False, status="failed", failure_reason="media did not flow both ways", media_gap_ms=None)
+        result.write_text(json.dumps(row))
+        (result.parent / "events.parquet").unlink()  # a trial that failed at set-up may have none
+    page = build_report([failed], n_resamples=100).path.read_text()
+    assert "no policy recovered in any trial" in page
+    assert "media did not flow both ways" in page
