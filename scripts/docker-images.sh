@@ -7,6 +7,7 @@
 # bookworm made locally with debootstrap (python3, venv, coturn) is imported as icelab/base and
 # kept for later builds. Python packages come from wheels prepared here on the host (the same
 # versions as the host's .venv); nothing inside a build reaches the network.
+# Cold: debootstrap + wheels + pip install (minutes); cached: seconds.
 # Needs a running Docker engine (scripts/docker-daemon.sh start).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -17,7 +18,9 @@ LOCAL_BASE=icelab/base:bookworm
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_PACKAGES=python3,python3-venv,coturn,ca-certificates,iproute2
 PY=${PY:-.venv/bin/python}
-CONTEXT=docker/build
+# The build context (wheels, logs) lives outside the work tree so that a fresh clone on the same
+# machine (CI) reuses the prepared wheels and Docker's layer cache.
+CONTEXT=${ICELAB_DOCKER_CONTEXT:-/var/cache/icelab/docker-context}
 WHEELS=$CONTEXT/wheels
 export DOCKER_BUILDKIT=0   # the classic builder needs no frontend image from a registry
 

@@ -19,7 +19,8 @@ from lab import naming
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 1500
-DOCKER = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+# The first test also waits for the image build (minutes when cold: .ci/run builds them first).
+DOCKER = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine"), pytest.mark.timeout(BUILD_TIMEOUT_S)]
 
 
 def _script(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
