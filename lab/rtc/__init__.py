@@ -82,6 +82,7 @@ from .ice_transport import (  # noqa: E402
 )
 from .options import DetectionConfig, IceOptions  # noqa: E402
 from .peerconnection import RTCPeerConnection  # noqa: E402
+from .negotiation import PerfectNegotiator, RoleConflictError, wait_all_stable  # noqa: E402
 
 __all__ = [
     "CandidatePairInfo",
@@ -90,7 +91,10 @@ __all__ = [
     "IceOptions",
     "IncompatibleAiortc",
     "MediaReceived",
+    "PerfectNegotiator",
     "RTCPeerConnection",
     "RestartableIceTransport",
+    "RoleConflictError",
     "SelectedPairChange",
+    "wait_all_stable",
 ]
