@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import time
@@ -31,6 +32,8 @@ from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, SOURCE_LABEL, sou
 from lab.runtime.docker.process import ContainerProcess
 
 CONTAINER_PYTHON = "/opt/icelab/bin/python"
+log = logging.getLogger("lab.runtime.docker")
+_warned: set[str] = set()
 # Environment the agent takes from the orchestrator, as on the netns runtime.
 FORWARDED_ENV_PREFIXES = ("ICELAB_",)
 FORWARDED_ENV = ("SSL_CERT_FILE",)
@@ -92,6 +95,9 @@ class DockerRuntime:
         t1 = time.monotonic()
         runtime = cls(net, containers, out_dir)
         runtime.warnings = warnings
+        for warning in set(warnings) - _warned:  # once per process, and in every trial's containers.json
+            log.warning(warning)
+            _warned.add(warning)
         try:
             for host, container in containers.items():
                 attach_container(net, host, container)
@@ -132,8 +138,9 @@ class DockerRuntime:
 
     def save_inspection(self) -> None:
         """What Docker says about each container, into the run folder (containers.json)."""
-        info = {host: {"name": c.name, "id": c.id, "image": c.image, "pid": c.pid}
-                for host, c in self.containers.items()}
+        info: dict[str, Any] = {host: {"name": c.name, "id": c.id, "image": c.image, "pid": c.pid}
+                                for host, c in self.containers.items()}
+        info["warnings"] = self.warnings
         (self.out_dir / "containers.json").write_text(json.dumps(info, indent=1))
 
     def close(self) -> None:
