@@ -33,8 +33,8 @@ log = logging.getLogger("lab.experiment.trial")
 SIGNAL_ROLE = "signal"
 RELAY_ROLE = "relay"
 FLOWING_UNITS = 5
-STEADY_GAP_S = 0.2
-TEARDOWN_TIMEOUT_S = 30.0  # an inter-arrival longer than this restarts the "steady media" clock
+STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady media" clock
+TEARDOWN_TIMEOUT_S = 30.0
 
 
 class TrialFailure(Exception):
@@ -180,9 +180,8 @@ class Trial:
 
             self._docker = await self.call(DockerRuntime.attach, self.net, self.trial_dir,
                                            [spec.peers.offerer, spec.peers.answerer])
-        await self.call(self._apply_matrix)
-        # Python processes (signaling server, agents) start first and import while the relays
-        # come up; the agents begin when told, once the signaling server is ready
+        # Python processes (signaling server, agents) start first and import while shaping and
+        # relays come up; the agents begin when told, once the signaling server is ready
         ice_servers = await self.call(self._ice_servers)
         signaling = await self.call(self._signaling_config)
         await self.call(self._start_signaling, signaling)
@@ -190,6 +189,7 @@ class Trial:
         await self.call(self._start_agents, ice_servers, signaling)
         for agent in self.agents.values():
             await agent.attach()
+        await self.call(self._apply_matrix)
         await self.call(self._start_relays)
         fault.check(self)
         await fault.prepare(self)
