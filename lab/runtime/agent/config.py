@@ -47,3 +47,5 @@ class AgentConfig(_Strict):
     send_media: bool = True
     watch_network: bool = True
     wait_for_start: bool = False
+    # multi-homed hosts: gather only on interfaces that are up (see agent.interfaces)
+    usable_interfaces_only: bool = False

@@ -54,7 +54,7 @@ def make_peer_connection(config: AgentConfig) -> Any:
             disconnected_after=d.disconnected_after_s,
             failed_after=d.failed_after_s,
         )
-    options = ice_options()
+    options = ice_options() if config.usable_interfaces_only else None
     if options is not None and "ice" in params:
         kwargs["ice"] = options
     return LabPeerConnection(configuration=rtc_config, **kwargs)
@@ -62,7 +62,7 @@ def make_peer_connection(config: AgentConfig) -> Any:
 
 def ice_options() -> Any:
     """Gather on the namespace's usable interfaces only (read again before every restart)."""
-    if IceOptions is None:
+    if IceOptions is None or os.environ.get("ICELAB_AGENT_ALL_INTERFACES") == "1":
         return None
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
