@@ -93,6 +93,10 @@ build() {  # build IMAGE [docker build options]; its output only when it fails
 }
 
 main() {
+    # One build at a time on the machine (parallel trials may all find the image stale).
+    mkdir -p "$CONTEXT"
+    exec 8>"$CONTEXT/.lock"
+    flock 8
     docker version >/dev/null 2>&1 || { echo "docker-images: no Docker engine answers (scripts/docker-daemon.sh start)" >&2; exit 1; }
     mkdir -p "$CONTEXT"
     local t0 base network source

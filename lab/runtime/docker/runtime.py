@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,29 +29,43 @@ from lab.runtime.base import AgentProcess, EventCallback, agent_argv
 from lab.runtime.docker import engine
 from lab.runtime.docker.attach import attach_container
 from lab.runtime.docker.containers import LabContainer, remove_containers, run_containers
-from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, SOURCE_LABEL, source_hash
+from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, REPO_ROOT, SOURCE_LABEL, source_hash
 from lab.runtime.docker.process import ContainerProcess
 
 CONTAINER_PYTHON = "/opt/icelab/bin/python"
+BUILD_SCRIPT = REPO_ROOT / "scripts" / "docker-images.sh"
+BUILD_TIMEOUT_S = 1800.0
 log = logging.getLogger("lab.runtime.docker")
-_warned: set[str] = set()
 # Environment the agent takes from the orchestrator, as on the netns runtime.
 FORWARDED_ENV_PREFIXES = ("ICELAB_",)
 FORWARDED_ENV = ("SSL_CERT_FILE",)
 
 
-def check_images(stale_ok: bool = True) -> list[str]:
-    """Fail clearly when an image is missing; warnings (returned) when the peer image is stale."""
-    missing = [image for image in (PEER_IMAGE, RELAY_IMAGE) if engine.image_label(image, SOURCE_LABEL) is None]
-    if missing:
-        raise LabError(f"Docker image {', '.join(missing)} missing: build with `make images`")
-    built_from = engine.image_label(PEER_IMAGE, SOURCE_LABEL)
-    if built_from != source_hash():
-        message = f"{PEER_IMAGE} was built from other lab sources ({built_from}): `make images` rebuilds it"
-        if not stale_ok:
-            raise LabError(message)
-        return [message]
-    return []
+_images_lock = threading.Lock()
+
+
+def check_images(rebuild: bool = True) -> None:
+    """Make sure both images exist and the peer image runs these lab sources.
+
+    An agent of other sources would not understand this orchestrator, so a missing or stale
+    image is rebuilt (scripts/docker-images.sh, cached: seconds) or, without the script, refused.
+    """
+    with _images_lock:
+        missing = [image for image in (PEER_IMAGE, RELAY_IMAGE) if engine.image_label(image, SOURCE_LABEL) is None]
+        built_from = engine.image_label(PEER_IMAGE, SOURCE_LABEL)
+        if not missing and built_from == source_hash():
+            return
+        why = f"{', '.join(missing)} missing" if missing else f"{PEER_IMAGE} built from other lab sources"
+        if not rebuild or not BUILD_SCRIPT.is_file():
+            raise LabError(f"Docker images: {why}: build them with `make images`")
+        log.warning("Docker images: %s: rebuilding (scripts/docker-images.sh)", why)
+        done = subprocess.run(["bash", str(BUILD_SCRIPT)], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=BUILD_TIMEOUT_S)
+        if done.returncode != 0:
+            raise LabError(f"Docker images: {why}, and rebuilding failed:\n{(done.stdout + done.stderr).strip()}")
+        if engine.image_label(PEER_IMAGE, SOURCE_LABEL) != source_hash():
+            raise LabError(f"Docker images: {PEER_IMAGE} still differs from the lab sources after a rebuild "
+                           "(were they edited meanwhile?)")
 
 
 def _forwarded_env() -> dict[str, str]:
@@ -66,7 +81,6 @@ class DockerRuntime:
         self.net = net
         self.containers = dict(containers or {})
         self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
-        self.warnings: list[str] = []
         self.timings: dict[str, float] = {}
 
     @classmethod
@@ -79,7 +93,7 @@ class DockerRuntime:
         from lab.turn.topology import relay_hosts
 
         engine.require_engine()
-        warnings = check_images()
+        check_images()
         relays = relay_hosts(net) if relays is None else relays
         out_dir = Path(out_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,10 +108,6 @@ class DockerRuntime:
         containers = run_containers(net.name, wanted, mounts)
         t1 = time.monotonic()
         runtime = cls(net, containers, out_dir)
-        runtime.warnings = warnings
-        for warning in set(warnings) - _warned:  # once per process, and in every trial's containers.json
-            log.warning(warning)
-            _warned.add(warning)
         try:
             for host, container in containers.items():
                 attach_container(net, host, container)
@@ -140,7 +150,6 @@ class DockerRuntime:
         """What Docker says about each container, into the run folder (containers.json)."""
         info: dict[str, Any] = {host: {"name": c.name, "id": c.id, "image": c.image, "pid": c.pid}
                                 for host, c in self.containers.items()}
-        info["warnings"] = self.warnings
         (self.out_dir / "containers.json").write_text(json.dumps(info, indent=1))
 
     def close(self) -> None:
