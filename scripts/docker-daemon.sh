@@ -43,7 +43,7 @@ start() {
         return 0
     fi
     command -v dockerd >/dev/null || { echo "docker-daemon: dockerd missing (apt-get install docker.io)" >&2; exit 1; }
-    rm -f "$PIDFILE"
+    rm -f "$PIDFILE" "$USERS"/*   # users of an earlier daemon do not hold this one
     # setsid: the daemon outlives the shell that started it and gets no terminal signals.
     setsid dockerd \
         --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
