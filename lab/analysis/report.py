@@ -19,7 +19,15 @@ from matplotlib.figure import Figure
 from lab.analysis import plots, stats
 from lab.analysis.load import Runs, load_runs
 from lab.analysis.reading import reading
-from lab.analysis.summary import CONDITION, DEFAULTS, PHASE_LABELS, PHASES, compare_policies, summary_table
+from lab.analysis.summary import (
+    CONDITION,
+    DEFAULTS,
+    PHASE_LABELS,
+    PHASES,
+    compare_policies,
+    recovery_phases,
+    summary_table,
+)
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -209,6 +217,22 @@ def comparison_section(comparison: pd.DataFrame) -> str:
     return _table(header, rows, text_columns=len(conditions) + 2)
 
 
+def trials_section(trials: pd.DataFrame) -> str:
+    """Every trial, folded: what each one measured (ms) and where its logs are."""
+    phases = recovery_phases(trials)
+    header = ["run", "trial", "policy", "status", "recovered", "media gap", "recovery"] + \
+        [PHASE_LABELS[p].split(" (")[0] for p in PHASES] + ["units lost", "freezes", "restarts"]
+    rows = []
+    for index, t in trials.iterrows():
+        rows.append([_e(t["run"]), _e(t["trial_id"]), _e(t["policy"]), _e(t.get("status")),
+                     "yes" if t["recovered"] else "no", _num(t.get("media_gap_ms")), _num(t.get("recovery_ms"))]
+                    + [_num(phases.at[index, p]) for p in PHASES]
+                    + [_num(t.get("units_lost")), _num(t.get("freezes")), _num(t.get("restarts"))])
+    table = _table(header, rows, text_columns=4)
+    return (f"<details><summary>{len(trials)} trials (times in ms; per-trial logs in each run's "
+            f"trials/&lt;trial&gt;/ folder)</summary>{table}</details>")
+
+
 def failures_section(trials: pd.DataFrame) -> str:
     failed = trials[~trials["recovered"]]
     if not len(failed):
@@ -228,7 +252,9 @@ says how many did.</li>
 milestones detected ('disconnected', 'failed' or a network change), restart call, answer applied, new pair
 selected at both peers, first media. Phases are clamped so that they add up to the recovery time: when media
 came back before a milestone (e.g. on the old path), the later phases are zero; what remains when no restart
-completed is shown as "no restart". The table gives each phase's median, the figure the means (which add up).</li>
+completed is shown as "no restart". The table gives each phase's median, the figure the means (which add up).
+The trials table of the run keeps the metrics module's raw components unclamped (there, first_media_ms is
+negative when a peer reported its new pair only after media flowed again).</li>
 <li><b>Confidence intervals</b>: percentile bootstrap, {stats.N_RESAMPLES} resamples unless stated otherwise,
 numpy's generator seeded (seed {stats.SEED}), so the same data give the same intervals; percentiles interpolate
 linearly between order statistics. Recovered %: Wilson score interval. With fewer than about five trials an
@@ -308,6 +334,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         "<h2>Restart on 'disconnected' against restart on 'failed'</h2>", comparison_section(comparison),
         "<h2>Figures</h2>", *blocks,
         "<h2>Trials that did not recover</h2>", failures_section(trials),
+        "<h2>All trials</h2>", trials_section(trials),
         "<h2>Method</h2>", METHOD.replace(str(stats.N_RESAMPLES) + " resamples", f"{n_resamples} resamples")
                                  .replace(f"seed {stats.SEED})", f"seed {seed})"),
         "</body></html>",
