@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from lab.net import Network, Topology, load_topology
+from lab.turn.spec import parse_relay
+from lab.turn.topology import attach_relay
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 _names = itertools.count()
@@ -34,36 +35,16 @@ def network() -> Iterator[Callable[..., Network]]:
 
 
 class StunServer:
-    """coturn answering STUN (RFC 5780 CHANGE-REQUEST) on two WAN addresses of one lab host.
-
-    Kept in one place so it can switch to lab.turn once that module offers the same.
-    """
+    """A lab.turn relay answering STUN (RFC 5780 CHANGE-REQUEST) on two WAN addresses of one host."""
 
     def __init__(self, net: Network, host: str, log_dir: Path) -> None:
         self.primary, self.alternate = net.addresses(host)[:2]
-        self.log = log_dir / f"turnserver-{host}.log"
-        self.process = net.popen(host, [
-            "turnserver", "-n", "--no-auth", "--no-cli", "--no-tls", "--no-dtls", "--simple-log",
-            "--listening-ip", self.primary, "--listening-ip", self.alternate, "--relay-ip", self.primary,
-            "--allowed-peer-ip=198.51.100.0-198.51.100.255", "--denied-peer-ip=0.0.0.0-255.255.255.255",
-            "--log-file", str(self.log), "--pidfile", str(log_dir / f"turnserver-{host}.pid"),
-        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._wait_ready(net, host)
-
-    def _wait_ready(self, net: Network, host: str) -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"turnserver exited with {self.process.returncode}; see {self.log}")
-            listening = net.run(host, ["ss", "-uln"], capture_output=True, text=True).stdout
-            if f"{self.primary}:3478" in listening and f"{self.alternate}:3478" in listening:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"turnserver not listening after 15 s; see {self.log}")
+        spec = parse_relay({"name": f"stun-{host}"[:15], "host": host, "listeners": ["udp"]})
+        self.relay = attach_relay(net, spec, log_dir)
+        self.relay.start()
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        self.relay.close()
 
 
 @pytest.fixture
