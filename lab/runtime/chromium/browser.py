@@ -67,11 +67,43 @@ def marked_pids(prefix: str) -> list[int]:
     return pids
 
 
+def _parents() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # the command name may hold spaces and parentheses: fields follow the last ')'
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def browser_pids(prefix: str) -> list[int]:
+    """The marked processes and all their descendants (Chromium starts its zygotes with a
+    cleaned environment, so only the browser process itself carries the marker)."""
+    roots = set(marked_pids(prefix))
+    if not roots:
+        return []
+    parents = _parents()
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return sorted(found)
+
+
 def sweep(profile_prefix: str | Path) -> int:
     """Kill every browser process of the profile(s) and remove the folder(s); returns kills."""
     prefix = str(profile_prefix)
     killed = 0
-    for pid in marked_pids(prefix):
+    for pid in browser_pids(prefix):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             killed += 1

@@ -51,6 +51,11 @@ const icelab = (() => {
       this.deadUntil = 0;         // outage window (performance.now ms)
       this.lastError = null;
       this.rto = 500; this.maxRto = 4000;
+      this.otherPresent = false;
+      this.keepalives = 0;
+      // a browser cannot see WebSocket pings: a message the present peer has not acknowledged
+      // within ackTimeout means the socket is dead (e.g. its source address is gone)
+      this.ackTimeout = 3000;
     }
     start() {
       this.retransmitTimer = setInterval(() => this.retransmit(), Math.max(20, this.rto / 4));
@@ -73,6 +78,7 @@ const icelab = (() => {
       return frame.id;
     }
     push(out) {
+      if (!out.firstSent) out.firstSent = performance.now();
       out.lastSent = performance.now();
       out.attempts += 1;
       out.frame.base = Math.min(...this.unacked.keys(), out.frame.seq);
@@ -92,6 +98,15 @@ const icelab = (() => {
     }
     retransmit() {
       const now = performance.now();
+      if (this.ws && this.joined && this.otherPresent && now - this.joinedAt > this.ackTimeout) {
+        for (const out of this.unacked.values()) {
+          if (now - Math.max(out.firstSent, this.joinedAt) > this.ackTimeout) {
+            this.skipBackoff = true;
+            this.drop(this.ws, `no ack within ${this.ackTimeout} ms`, 4002);
+            break;
+          }
+        }
+      }
       for (const seq of [...this.unacked.keys()].sort((a, b) => a - b)) {
         const out = this.unacked.get(seq);
         const rto = Math.min(this.maxRto, this.rto * 2 ** Math.max(0, out.attempts - 1));
@@ -99,20 +114,32 @@ const icelab = (() => {
       }
     }
     keepalive() {
-      const other = this.peer === 'offerer' ? 'answerer' : 'offerer';
-      const state = this.inbound.get(other);
-      this.transmit({ t: 'ack', src: this.peer, to: other, for: state ? state.inc : '', ack: state ? state.delivered : 0 });
+      // While the other peer is present, one small message a second (no "gen": both agent kinds
+      // ignore it) keeps an acknowledgement due, so the ack timeout notices a dead socket even
+      // when the call has nothing to say; otherwise TCP's backed-off retransmissions would keep
+      // a socket that died during an outage looking alive for many seconds after it.
+      if (this.joined && this.otherPresent && this.unacked.size === 0) this.send({ keepalive: ++this.keepalives });
     }
     dead() { return performance.now() < this.deadUntil; }
     beginOutage(durationS) {
       this.deadUntil = performance.now() + (durationS == null ? 1e12 : durationS * 1000);
-      this.lastError = 'signaling outage';
-      if (this.ws) this.ws.close(4503, 'signaling outage');
+      if (this.ws) this.drop(this.ws, 'signaling outage', 4503);
     }
     reconnectNow() {
       this.skipBackoff = true;
-      this.lastError = 'network changed';
-      if (this.ws) this.ws.close(4001, 'network changed');
+      if (this.ws) this.drop(this.ws, 'network changed', 4001);
+    }
+    // Abandon a socket at once (a dead path never completes the closing handshake) and reconnect.
+    drop(ws, reason, code = 1000) {
+      if (this.ws !== ws) return;
+      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+      try { ws.close(code, reason.slice(0, 100)); } catch (e) {}
+      const wasJoined = this.joined;
+      this.ws = null; this.joined = false;
+      for (const out of this.unacked.values()) out.firstSent = 0;
+      if (wasJoined) this.onState({ state: 'disconnected', reason });
+      this.lastError = null;
+      this.scheduleReconnect();
     }
     connect() {
       if (this.closing) return;
@@ -121,7 +148,7 @@ const icelab = (() => {
       let ws;
       try { ws = new WebSocket(this.url); } catch (e) { this.lastError = String(e); this.scheduleReconnect(); return; }
       this.ws = ws; this.joined = false;
-      const openTimer = setTimeout(() => { if (!this.joined) { this.lastError = 'open timeout'; ws.close(); } }, 3000);
+      const openTimer = setTimeout(() => { if (!this.joined) this.drop(ws, 'open timeout'); }, 3000);
       ws.onopen = () => ws.send(JSON.stringify({ t: 'join', room: this.room, peer: this.peer, inc: this.inc }));
       ws.onmessage = ev => {
         if (this.dead()) return;
@@ -129,25 +156,25 @@ const icelab = (() => {
         try { frame = JSON.parse(ev.data); } catch (e) { return; }
         if (!this.joined) {
           clearTimeout(openTimer);
-          if (frame.t !== 'joined') { this.lastError = `server refused join: ${frame.reason || ev.data}`; ws.close(); return; }
+          if (frame.t !== 'joined') { this.drop(ws, `server refused join: ${frame.reason || ev.data}`); return; }
           this.joined = true; this.attempt = 0; this.connects += 1;
+          this.joinedAt = performance.now();
+          this.otherPresent = (frame.present || []).length > 0;
           this.onState({ state: 'connected', connects: this.connects });
           this.resendUnacked();
           return;
         }
         if (frame.t === 'msg') this.onMsg(frame);
         else if (frame.t === 'ack') this.onAck(frame);
-        else if (frame.t === 'presence' && frame.present) this.resendUnacked();
+        else if (frame.t === 'presence') {
+          this.otherPresent = !!frame.present;
+          if (frame.present) this.resendUnacked();
+        }
       };
       ws.onerror = () => { this.lastError = this.lastError || 'websocket error'; };
       ws.onclose = ev => {
         clearTimeout(openTimer);
-        if (this.ws !== ws) return;
-        const wasJoined = this.joined;
-        this.ws = null; this.joined = false;
-        if (wasJoined) this.onState({ state: 'disconnected', reason: this.lastError || `closed ${ev.code}` });
-        this.lastError = null;
-        this.scheduleReconnect();
+        this.drop(ws, this.lastError || `closed ${ev.code}`);
       };
     }
     scheduleReconnect() {
@@ -215,6 +242,7 @@ const icelab = (() => {
       this.makingOffer = false; this.ignoreOffer = false; this.ignoredUfrag = null;
       this.remoteRoles = new Map(); this.roleError = null;
       this.inbox = Promise.resolve(); this.closed = false;
+      this.sentFor = new Set();   // ICE ufrags we have sent at least one candidate of
     }
     event(event, facts = {}) { emit('negotiation', { event, role: this.role, ...facts }); }
     send(message) {
@@ -227,8 +255,21 @@ const icelab = (() => {
       pc.onicecandidate = ({ candidate }) => {
         if (this.closed) return;
         const ufrag = pc.localDescription ? ufragOf(pc.localDescription.sdp) : null;
-        if (candidate) this.send({ candidate: { ...candidate.toJSON(), usernameFragment: candidate.usernameFragment || ufrag } });
-        else this.send({ candidate: { candidate: '', usernameFragment: ufrag } });
+        if (candidate) {
+          const init = { ...candidate.toJSON(), usernameFragment: candidate.usernameFragment || ufrag };
+          this.send({ candidate: init });
+          this.sentFor.add(init.usernameFragment);
+          emit('candidate_sent', { ice_ufrag: init.usernameFragment, type: candidate.type, protocol: candidate.protocol });
+        } else if (this.sentFor.has(ufrag)) {
+          this.send({ candidate: { candidate: '', usernameFragment: ufrag } });
+          emit('candidate_sent', { ice_ufrag: ufrag, type: null });
+        } else {
+          // Chromium 156, answering right after an implicit rollback of its own restart offer,
+          // signals end-of-candidates before the first candidate of the new generation: passing
+          // that on would tell the other side the generation has no candidates at all
+          log(`[${this.name}] end-of-candidates before any candidate of ${ufrag} -> not signaled`);
+          emit('candidate_sent', { ice_ufrag: ufrag, type: null, withheld: true });
+        }
       };
       this.send({ hello: { name: this.name } });
     }
@@ -487,6 +528,7 @@ const icelab = (() => {
     const pc = new RTCPeerConnection(config());
     session.pc = pc;
     session.lastPairKey = null;
+    session.lastStatsPairKey = null;
     pc.onsignalingstatechange = () => emit('signaling_state', { state: pc.signalingState, gen: generation });
     pc.onicegatheringstatechange = () => emit('gathering_state', { state: pc.iceGatheringState, gen: generation });
     pc.oniceconnectionstatechange = () => {
@@ -514,19 +556,34 @@ const icelab = (() => {
     if (!session.ufragGenerations.has(ufrag)) session.ufragGenerations.set(ufrag, session.ufragGenerations.size);
     return session.ufragGenerations.get(ufrag);
   }
+  // One source drives 'selected_pair': RTCIceTransport's selectedcandidatepairchange event where
+  // the browser has it (the exact instant), else getStats polling (stats_interval_ms steps;
+  // libwebrtc caches stats for 50 ms). getStats' view is always reported as 'stats_pair'.
+  const PAIR_EVENT = typeof RTCIceTransport !== 'undefined' && 'onselectedcandidatepairchange' in RTCIceTransport.prototype;
+  function pairInfo(local, remote, fromStats) {
+    return {
+      local_type: fromStats ? local.candidateType : local.type, local_address: `${local.address}:${local.port}`,
+      remote_type: fromStats ? remote.candidateType : remote.type, remote_address: `${remote.address}:${remote.port}`,
+      protocol: local.protocol, generation: generationOf(local.usernameFragment),
+    };
+  }
   function reportPair(pc, local, remote, source, tp) {
     if (pc !== session.pc || !local || !remote) return;
-    const key = `${local.address}:${local.port}|${remote.address}:${remote.port}|${local.usernameFragment}`;
+    const info = pairInfo(local, remote, source === 'getStats');
+    const key = `${info.local_address}|${info.remote_address}|${info.generation}`;
+    if (source === 'getStats') {
+      if (key !== session.lastStatsPairKey) {
+        session.lastStatsPairKey = key;
+        emit('stats_pair', { gen: session.generation, ...info }, tp);
+      }
+      if (PAIR_EVENT) return;
+    }
     if (key === session.lastPairKey) return;
     const previous = session.lastPair;
     session.lastPairKey = key;
-    const info = {
-      local_type: local.type || local.candidateType, local_address: `${local.address}:${local.port}`,
-      remote_type: remote.type || remote.candidateType, remote_address: `${remote.address}:${remote.port}`,
-      protocol: local.protocol, generation: generationOf(local.usernameFragment), source,
-    };
     session.lastPair = info;
-    emit('selected_pair', { gen: session.generation, previous_generation: previous ? previous.generation : null, ...info }, tp);
+    emit('selected_pair', { gen: session.generation, previous_generation: previous ? previous.generation : null,
+                            source, ...info }, tp);
   }
   function watchIceTransport(pc) {
     const sender = pc.getSenders()[0];
@@ -608,6 +665,19 @@ const icelab = (() => {
     }
   }
 
+  // Like a web app: the browser's own network events ('online', Network Information 'change')
+  // drop the signaling socket at once so it reconnects from the new network.
+  function watchBrowserNetwork() {
+    const onChange = what => () => {
+      emit('browser_network', { event: what, online: navigator.onLine,
+                                type: navigator.connection ? navigator.connection.type : null });
+      if (session.signaling && session.signaling.reconnectNow) session.signaling.reconnectNow();
+    };
+    window.addEventListener('online', onChange('online'));
+    window.addEventListener('offline', onChange('offline'));
+    if (navigator.connection) navigator.connection.addEventListener('change', onChange('connection-change'));
+  }
+
   async function start(config_) {
     cfg = config_;
     session.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
@@ -619,6 +689,7 @@ const icelab = (() => {
         s => emit('signaling_channel', { state: s.state, reason: s.reason || null }));
     }
     session.signaling.start();
+    watchBrowserNetwork();
     newConnection();
     session.statsTimer = setInterval(pollStats, cfg.stats_interval_ms || 50);
     return { userAgent: navigator.userAgent };
