@@ -91,6 +91,7 @@ class Trial:
                                if direction == "both" or not direction.startswith(r))
         self.flows = {role: _Flow() for role in self.receivers}
         self.t_fault = math.nan
+        self.t_fault_done = math.nan
         self.last_restart = -math.inf
         self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
         self.agent_failure: str | None = None
@@ -210,6 +211,7 @@ class Trial:
         await self._sleep_watching(spec.fault.at_s)
         self.t_fault = time.monotonic()
         await fault.inject(self)
+        self.t_fault_done = time.monotonic()  # its last step (make-before-break, transient faults)
         await self._wait_recovered()
 
     def _multi_homed(self, host: str) -> bool:
@@ -401,18 +403,18 @@ class Trial:
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     async def _wait_recovered(self) -> None:
-        """Until media flows steadily at both receivers again and any restart reached its new
-        pair on both peers (or recover_s after the fault)."""
+        """Until, observe_s after the fault's last step, media flows steadily at both receivers
+        and any restart reached its new pair on both peers (or recover_s after the fault)."""
         t = self.spec.timeouts
 
         def recovered() -> bool:
             now = time.monotonic()
-            if now - self.t_fault < t.observe_s:
+            if now - self.t_fault_done < t.observe_s:
                 return False
             if any(p < self.last_restart for p in self.last_pair.values()):
                 return False  # a restart is still under way: observe it to its new pair
             return all(
-                f.last_rx > self.t_fault and now - f.last_rx < STEADY_GAP_S
+                f.last_rx > self.t_fault_done and now - f.last_rx < STEADY_GAP_S
                 and now - f.steady_since >= t.settle_s
                 for f in self.flows.values()
             )

@@ -105,3 +105,17 @@ async def test_network_change_burst_restarts_once_and_inactive_side_never() -> N
     other.on_state("failed")
     await asyncio.sleep(0.1)
     assert r2.reasons == []
+
+
+async def test_a_make_before_break_restart_completes_on_its_new_pair() -> None:
+    p, r = policy("on-network-change", network_settle_s=0.01)
+    p.on_state("connected")
+    p.on_network_change()
+    await until(lambda: r.reasons == ["network-change"])
+    p.on_network_change()  # still restarting: ignored
+    await asyncio.sleep(0.1)
+    assert r.reasons == ["network-change"]
+    p.on_new_pair()  # the new generation took over without leaving 'connected'
+    p.on_network_change()
+    await until(lambda: r.reasons == ["network-change", "network-change"])
+    await p.close()

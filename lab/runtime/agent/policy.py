@@ -46,6 +46,13 @@ class RestartPolicy:
             self._cancel_pending()
             self._fire("failed")
 
+    def on_new_pair(self) -> None:
+        """A new candidate pair was selected: a restart under way has completed (a make-before-
+        break restart never leaves 'connected', so the states alone would not tell)."""
+        if self._restarting and self._connected:
+            self._restarting = False
+            self._cancel_retry()
+
     def on_network_change(self) -> None:
         if self.active and self._was_connected and self.spec.trigger == "network-change":
             self._schedule(self.spec.network_settle_s, "network-change", cancel_if_connected=False)

@@ -230,6 +230,7 @@ class PeerSession:
         self._last_pair = info
         self.emit("selected_pair", t=change.at, gen=self.generation,
                   previous_generation=change.previous_generation, **info)
+        self.policy.on_new_pair()
 
     async def _watch_pair(self) -> None:
         """Taps new DTLS transports; polls the selected pair where the pc has no event for it."""
@@ -248,6 +249,7 @@ class PeerSession:
             if pair is not None and pair != self._last_pair:
                 self._last_pair = pair
                 self.emit("selected_pair", gen=self.generation, **pair)
+                self.policy.on_new_pair()
 
     async def _perform_restart(self, reason: str) -> None:
         action = self.config.policy.action
