@@ -48,6 +48,8 @@ class LabCall:
         self.signal_proc: subprocess.Popen[bytes] | None = None
         self.agents: dict[str, AgentProcess] = {}
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.spawned_at: dict[str, float] = {}
+        self.started_at = float("nan")
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"net-{name}")
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -63,6 +65,7 @@ class LabCall:
             for agent in self.agents.values():
                 await agent.attach()
             await self.wait(lambda: self.count("agent_loaded") == 2, 90, "agents loaded")
+            self.started_at = time.monotonic()
             for agent in self.agents.values():
                 agent.send({"cmd": "start"})
         except BaseException:
@@ -106,6 +109,7 @@ class LabCall:
                 signaling=signaling, ice_servers=servers, detection=self.detection,
                 watch_network=self.watch_network, wait_for_start=True,
             )
+            self.spawned_at[role] = time.monotonic()
             self.agents[role] = runtime.start_agent(
                 config, self.out_dir / f"agent-{role}.log",
                 lambda record, role=role: self.events.append((role, record)))

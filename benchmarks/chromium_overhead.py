@@ -1,0 +1,129 @@
+"""What a Chromium peer costs: browser start to first media, and memory per browser peer.
+
+    .venv/bin/python benchmarks/chromium_overhead.py [--calls 10]
+
+Each call is a fresh aiortc (alice) <-> Chromium (bob) call on topologies/two_peers.toml (two
+port-restricted NATs, coturn for STUN, the lab's signaling server), started the way a trial
+starts it. Per call, on CLOCK_MONOTONIC:
+    spawn -> browser ready   agent process started -> Chromium launched, page loaded, clock synced
+    start -> first media     "start" command -> first media unit received at both ends
+    spawn -> first media     the whole browser peer start-up: agent spawn -> media both ways
+Memory, measured 2 s into each call: the browser agent process and all its descendants
+(Playwright's driver, every Chromium process): summed RSS (counts shared pages once per
+process, an upper bound) and summed PSS (shared pages split between their users).
+Prints the figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
+
+from lab.runtime.chromium.browser import _parents  # noqa: E402
+from tests.chromium.harness import LabCall  # noqa: E402
+
+
+def descendants(root: int) -> list[int]:
+    parents = _parents()
+    found = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return sorted(found)
+
+
+def memory_kib(pids: list[int]) -> tuple[int, int, int, dict[str, int]]:
+    """(summed RSS, summed PSS, processes, PSS by executable) in KiB."""
+    rss = pss = count = 0
+    by_exe: dict[str, int] = {}
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            exe = Path(f"/proc/{pid}/exe").resolve().name
+        except OSError:
+            continue
+        count += 1
+        for line in text.splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                kib = int(line.split()[1])
+                pss += kib
+                by_exe[exe] = by_exe.get(exe, 0) + kib
+    return rss, pss, count, by_exe
+
+
+async def one_call(index: int, out: Path) -> dict[str, float]:
+    kinds = {"offerer": "aiortc", "answerer": "chromium"}
+    call = LabCall("two_peers", f"co{index}", {"offerer": "alice", "answerer": "bob"}, kinds, out / str(index))
+    # LabCall's set-up starts the agents (spawn) and sends "start" once both have loaded
+    await call.__aenter__()
+    try:
+        t_start = call.started_at
+        t_spawn = call.spawned_at["answerer"]
+        await call.wait(lambda: call.media_flowing(0, units=1), 60, "first media both ways")
+        first_media = max(min(float(r["t"]) for r in call.of(role, "media_rx")) for role in ("offerer", "answerer"))
+        ready = call.of("answerer", "browser_ready")[0]
+        await asyncio.sleep(2.0)
+        rss, pss, processes, by_exe = memory_kib(descendants(call.agents["answerer"].pid))
+        return {
+            "spawn_ready_ms": (float(ready["t"]) - t_spawn) * 1000.0,
+            "launch_ms": float(ready["launch_ms"]),
+            "start_media_ms": (first_media - t_start) * 1000.0,
+            "spawn_media_ms": (first_media - t_spawn) * 1000.0,
+            "rss_mib": rss / 1024.0, "pss_mib": pss / 1024.0, "processes": processes,
+            **{f"pss_{exe}_mib": kib / 1024.0 for exe, kib in by_exe.items()},
+        }
+    finally:
+        await call.close()
+
+
+def describe(name: str, values: list[float], unit: str) -> str:
+    values = sorted(values)
+    p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+    return (f"  {name:<28} median {statistics.median(values):8.1f} {unit}   min {values[0]:8.1f}   "
+            f"p90 {p90:8.1f}   max {values[-1]:8.1f}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=10)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="chromium-overhead-") as tmp:
+        for index in range(args.calls):
+            results.append(await one_call(index, Path(tmp)))
+            r = results[-1]
+            print(f"call {index + 1}/{args.calls}: spawn->media {r['spawn_media_ms']:.0f} ms, "
+                  f"PSS {r['pss_mib']:.0f} MiB", flush=True)
+    print(f"\nChromium peer overhead, {args.calls} calls (aiortc <-> Chromium, two_peers, netns runtime, "
+          f"{os.cpu_count()} cores)")
+    print(describe("spawn -> browser ready", [r["spawn_ready_ms"] for r in results], "ms"))
+    print(describe("  of which Chromium launch", [r["launch_ms"] for r in results], "ms"))
+    print(describe("start -> first media", [r["start_media_ms"] for r in results], "ms"))
+    print(describe("spawn -> first media", [r["spawn_media_ms"] for r in results], "ms"))
+    print(describe("memory, summed RSS", [r["rss_mib"] for r in results], "MiB"))
+    print(describe("memory, summed PSS", [r["pss_mib"] for r in results], "MiB"))
+    for key in sorted({k for r in results for k in r if k.startswith("pss_") and k != "pss_mib"}):
+        exe = key.removeprefix("pss_").removesuffix("_mib")
+        print(describe(f"  PSS of {exe}", [r.get(key, 0.0) for r in results], "MiB"))
+    print(f"  processes per browser peer:  {statistics.median([r['processes'] for r in results]):.0f} "
+          "(agent, Playwright driver, Chromium)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
