@@ -42,30 +42,31 @@ FORWARDED_ENV = ("SSL_CERT_FILE",)
 
 
 _images_lock = threading.Lock()
+_images_checked = False
 
 
 def check_images(rebuild: bool = True) -> None:
-    """Make sure both images exist and the peer image runs these lab sources.
+    """Make sure both images exist and the peer image runs this orchestrator's lab sources.
 
-    An agent of other sources would not understand this orchestrator, so a missing or stale
-    image is rebuilt (scripts/docker-images.sh, cached: seconds) or, without the script, refused.
+    An agent of other sources may not understand this orchestrator, so a missing or stale image
+    is rebuilt (scripts/docker-images.sh, cached: seconds) or, without the script, refused.
+    Checked once per process: the sources the orchestrator started with are the ones that count.
     """
+    global _images_checked
     with _images_lock:
-        missing = [image for image in (PEER_IMAGE, RELAY_IMAGE) if engine.image_label(image, SOURCE_LABEL) is None]
-        built_from = engine.image_label(PEER_IMAGE, SOURCE_LABEL)
-        if not missing and built_from == source_hash():
+        if _images_checked:
             return
-        why = f"{', '.join(missing)} missing" if missing else f"{PEER_IMAGE} built from other lab sources"
-        if not rebuild or not BUILD_SCRIPT.is_file():
-            raise LabError(f"Docker images: {why}: build them with `make images`")
-        log.warning("Docker images: %s: rebuilding (scripts/docker-images.sh)", why)
-        done = subprocess.run(["bash", str(BUILD_SCRIPT)], cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=BUILD_TIMEOUT_S)
-        if done.returncode != 0:
-            raise LabError(f"Docker images: {why}, and rebuilding failed:\n{(done.stdout + done.stderr).strip()}")
-        if engine.image_label(PEER_IMAGE, SOURCE_LABEL) != source_hash():
-            raise LabError(f"Docker images: {PEER_IMAGE} still differs from the lab sources after a rebuild "
-                           "(were they edited meanwhile?)")
+        missing = [image for image in (PEER_IMAGE, RELAY_IMAGE) if engine.image_label(image, SOURCE_LABEL) is None]
+        if missing or engine.image_label(PEER_IMAGE, SOURCE_LABEL) != source_hash():
+            why = f"{', '.join(missing)} missing" if missing else f"{PEER_IMAGE} built from other lab sources"
+            if not rebuild or not BUILD_SCRIPT.is_file():
+                raise LabError(f"Docker images: {why}: build them with `make images`")
+            log.warning("Docker images: %s: rebuilding (scripts/docker-images.sh)", why)
+            done = subprocess.run(["bash", str(BUILD_SCRIPT)], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=BUILD_TIMEOUT_S)
+            if done.returncode != 0:
+                raise LabError(f"Docker images: {why}, and rebuilding failed:\n{(done.stdout + done.stderr).strip()}")
+        _images_checked = True
 
 
 def _forwarded_env() -> dict[str, str]:
