@@ -3,7 +3,9 @@
 The media unit is the RTP packet: its sequence number and SSRC identify it, and they travel in
 clear even inside SRTP, so a packet capture at the receiver can check the agent's timings.
 `RtpTap` reports every unit at the moment the DTLS transport hands it to ICE (media_tx) and the
-moment it comes out of SRTP at the receiver (media_rx), with time.monotonic().
+moment it comes out of SRTP at the receiver (media_rx), with time.monotonic(). With lab.rtc's
+peer connection, arrivals come from its "mediareceived" event instead: stamped as the datagram
+leaves the socket, before queueing and decryption, closer to the wire.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class SilenceTrack(AudioStreamTrack):
 class RtpTap:
     """Wraps one DTLS transport's RTP send and receive paths to report every media unit."""
 
-    def __init__(self, emit: Emit) -> None:
+    def __init__(self, emit: Emit, rx: bool = True) -> None:
         self._emit = emit
+        self._rx = rx
         self._tapped: set[int] = set()
 
     def attach(self, transport: RTCDtlsTransport) -> None:
@@ -61,7 +64,8 @@ class RtpTap:
             await handle_rtp(data, arrival_time_ms=arrival_time_ms)
 
         transport._send_rtp = tapped_send  # type: ignore[method-assign]
-        transport._handle_rtp_data = tapped_handle  # type: ignore[method-assign]
+        if self._rx:
+            transport._handle_rtp_data = tapped_handle  # type: ignore[method-assign]
 
 
 def prefer_codec(transceiver: Any, codec: str) -> None:

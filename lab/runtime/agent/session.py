@@ -65,7 +65,7 @@ class PeerSession:
         self.config = config
         self.control = control
         self.emit = control.emit
-        self.tap = RtpTap(self.emit)
+        self.tap = RtpTap(self.emit, rx=not rtc.restartable())
         self.generation = 0
         self.pc: Any = None
         self.negotiator: Any = None
@@ -134,6 +134,9 @@ class PeerSession:
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc, generation))
         pc.on("track", self._on_track)
         pc.on("selectedcandidatepairchange", lambda change: self._on_pair_change(pc, change))
+        if rtc.restartable():
+            pc.on("mediareceived", lambda m: self.emit("media_rx", t=m.at, seq=m.sequence_number, ssrc=m.ssrc,
+                                                        generation=m.generation))
         self._wrap_remote_description(pc)
         self.channel = GenerationChannel(self.signaling, generation, self._on_sent)
         if rtc.PerfectNegotiator is not None and rtc.restartable():
