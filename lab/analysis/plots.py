@@ -48,7 +48,7 @@ STATE_COLOURS = {
 MARKERS = {
     "restart": ("*", "#d62728", "restart call", 0.22),
     "network_change": ("^", "#8c564b", "network change", 0.22),
-    "pc_replaced": ("P", "#e377c2", "new RTCPeerConnection", 0.22),
+    "pc_replaced": ("P", "#e377c2", "new RTCPeerConnection", -0.22),
     "offer_sent": (">", "#1f77b4", "offer sent", 0.0),
     "offer_received": ("o", "#1f77b4", "offer applied", 0.0),
     "answer_sent": ("<", "#ff7f0e", "answer sent", 0.0),

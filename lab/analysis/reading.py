@@ -18,12 +18,13 @@ def _ms(value: float) -> str:
     return f"{value:.0f} ms" if math.isfinite(value) else "n/a"
 
 
-def _ci(lo: float, hi: float) -> str:
-    return f"95 % CI {lo:.0f}–{hi:.0f} ms"
+def _ci(lo: float, hi: float, n: int) -> str:
+    return f"95 % CI {lo:.0f}–{hi:.0f} ms" if n > 1 else "a single trial, so no interval"
 
 
 def _recovered(row: pd.Series) -> str:
-    return f"{int(row['recovered'])} of {int(row['n'])} trials recovered"
+    n = int(row["n"])
+    return f"{int(row['recovered'])} of {n} trial{'s' if n != 1 else ''} recovered"
 
 
 def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.DataFrame,
@@ -37,7 +38,7 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
     best = ranked.iloc[0]
     sentences.append(
         f"{where}: {best['policy']} had the shortest median media gap, {_ms(best['gap_median'])} "
-        f"({_ci(best['gap_median_lo'], best['gap_median_hi'])}; {_recovered(best)}).")
+        f"({_ci(best['gap_median_lo'], best['gap_median_hi'], int(best['gap_n']))}; {_recovered(best)}).")
     if len(ranked) > 1:
         second = ranked.iloc[1]
         mine = trials[(trials["policy"] == best["policy"]) & trials["recovered"]][GAP]
@@ -45,8 +46,12 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
         diff = stats.bootstrap_median_difference(theirs, mine, n_resamples=n_resamples, seed=seed)
         counts = (int(best["gap_n"]), int(second["gap_n"]))
         took = (f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
-                f"took {diff.value:.0f} ms longer (95 % CI {diff.lo:.0f} to {diff.hi:.0f} ms)")
-        if min(counts) < FEW_TRIALS:
+                f"took {diff.value:.0f} ms longer")
+        if min(counts) > 1:
+            took += f" (95 % CI {diff.lo:.0f} to {diff.hi:.0f} ms)"
+        if min(counts) == 1:
+            sentences.append(f"{took}; one trial against {max(counts)} cannot tell a real difference from chance.")
+        elif min(counts) < FEW_TRIALS:
             sentences.append(f"{took}; with only {counts[0]} and {counts[1]} recovered trials the interval spans "
                              "little more than the observations, so chance cannot be ruled out.")
         elif diff.lo > 0:

@@ -53,3 +53,11 @@ def test_a_fast_policy_that_fails_often_is_flagged() -> None:
 def test_nothing_recovered() -> None:
     text = read([trial("none", 0.0, recovered=False)] * 3)
     assert "no policy recovered in any trial (3 trials)" in text
+
+
+def test_single_trials_get_no_interval() -> None:
+    text = read([trial("on-failed", 300.0), trial("on-disconnected", 100.0)])
+    assert "on-disconnected had the shortest median media gap, 100 ms (a single trial, so no interval; " \
+           "1 of 1 trial recovered)" in text
+    assert "took 200 ms longer; one trial against 1 cannot tell a real difference from chance" in text
+    assert "95 % CI" not in text
