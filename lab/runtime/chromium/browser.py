@@ -130,8 +130,20 @@ class Browser:
         sweep(self.profile)
 
 
+class BrowserMissing(RuntimeError):
+    """The system Chromium or Playwright is not installed where the agent runs."""
+
+
 async def launch(profile: Path, extra_args: list[str] | None = None) -> Browser:
-    from playwright.async_api import async_playwright
+    if not Path(CHROMIUM).exists():
+        sweep(profile)
+        raise BrowserMissing(f"no Chromium at {CHROMIUM}: install Debian's chromium (scripts/setup-debian.sh); "
+                             "the Docker peer image has no browser yet")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        sweep(profile)
+        raise BrowserMissing("the playwright package is missing (pip install -e .); never `playwright install`")
 
     playwright = await async_playwright().start()
     try:

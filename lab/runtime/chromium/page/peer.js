@@ -372,6 +372,7 @@ const icelab = (() => {
         log(`[${this.name}] hello from ${(message.hello || {}).name} (${message.role})`);
         this.send({ hello: { name: this.name } });
       }
+      if (this.onRemoteHello) this.onRemoteHello();
     }
     checkRole(message) {
       const remote = message.role, sess = String(message.session);
@@ -545,9 +546,18 @@ const icelab = (() => {
     pc.ontrack = ev => onTrack(pc, ev);
     const send = message => session.signaling.send({ ...message, gen: generation });
     const onSent = desc => emit(`${desc.type}_sent`, { ice_ufrag: ufragOf(desc.sdp), gen: generation });
-    session.negotiator = new Negotiator(pc, send, cfg.polite, `peer-${cfg.role}`, onSent);
-    session.negotiator.start();
-    if (cfg.role === 'offerer') addMedia(pc);   // -> negotiationneeded -> the first offer
+    const negotiator = new Negotiator(pc, send, cfg.polite, `peer-${cfg.role}`, onSent);
+    session.negotiator = negotiator;
+    negotiator.start();
+    if (cfg.role !== 'offerer') return;
+    if (generation === 0) { addMedia(pc); return; }   // -> negotiationneeded -> the first offer
+    // After a full reconnect the other peer builds its new connection asynchronously and drops
+    // messages of a generation it does not have yet: offer once its hello on this generation
+    // arrived (or after 3 s)
+    let offered = false;
+    const offer = () => { if (!offered && !negotiator.closed) { offered = true; addMedia(pc); } };
+    negotiator.onRemoteHello = offer;
+    setTimeout(offer, 3000);
   }
 
   // ----- selected pair: RTCIceTransport's event (exact instant) and getStats polling
