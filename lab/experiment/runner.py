@@ -96,7 +96,7 @@ def run_experiment(spec: ExperimentSpec, out: Path, *, runtime: str = "netns", j
                     with lock:
                         recovered += ok
                         finished += 1
-                    progress.console.log(f"{plan.trial_id}: {note}")
+                    progress.console.print(f"{plan.trial_id}: {note}", highlight=False)
                     progress.update(task, advance=1, status=f"{recovered}/{finished} recovered")
                     if finished % CONSOLIDATE_EVERY == 0:
                         folder.consolidate()

@@ -169,7 +169,7 @@ class Trial:
         return self._result(status, reason, t_start)
 
     async def _scenario(self, fault: Fault) -> None:
-        spec, plan = self.spec, self.plan
+        spec = self.spec
         from lab.net import Network, load_topology
 
         t0 = time.monotonic()

@@ -62,7 +62,7 @@ def make_peer_connection(config: AgentConfig) -> Any:
 
 def ice_options() -> Any:
     """Gather on the namespace's usable interfaces only (read again before every restart)."""
-    if IceOptions is None or os.environ.get("ICELAB_AGENT_ALL_INTERFACES") == "1":
+    if IceOptions is None:
         return None
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
