@@ -40,6 +40,8 @@ class FaultContext(Protocol):
 
     def link_shaping(self, node: str, iface: str) -> dict[str, float]: ...
 
+    def signaling_host(self) -> str: ...
+
 
 class Fault:
     """Base: a fault with no preparation and a single instant."""
@@ -192,10 +194,22 @@ class SignalingOutage(Fault):
     spec: SignalingOutageFault
 
     async def inject(self, ctx: FaultContext) -> None:
-        self._begin(ctx)
-        ctx.broadcast({"cmd": "signaling_outage", "duration_s": self.spec.duration_s})
-        await asyncio.sleep(self.spec.duration_s)
+        s = self.spec
+        if s.mode == "client":
+            self._begin(ctx)
+            ctx.broadcast({"cmd": "signaling_outage", "duration_s": s.duration_s})
+        else:
+            host = ctx.signaling_host()
+            iface = ctx.net.iface(host).name
+            self._begin(ctx)
+            await ctx.call(ctx.net.impair.blackhole, host, iface, duration=s.duration_s)
+        await asyncio.sleep(s.duration_s)
         ctx.record("fault_end", step="signaling back")
+
+    def lift(self, ctx: FaultContext) -> None:
+        if self.spec.mode == "network":
+            host = ctx.signaling_host()
+            ctx.net.impair.unblackhole(host, ctx.net.iface(host).name)
 
 
 class TurnAllocationExpiry(Fault):

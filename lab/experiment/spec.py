@@ -149,10 +149,13 @@ class LossBurstFault(_FaultBase):
 
 
 class SignalingOutageFault(_FaultBase):
-    """The signaling server is unreachable for duration_s (media path untouched unless combined)."""
+    """The signaling server is unreachable for duration_s (the media path is untouched)."""
 
     type: Literal["signaling_outage"]
     duration_s: float = Field(5.0, gt=0, le=300)
+    mode: Literal["network", "client"] = Field(
+        "network", description="network: the signaling host's link is blackholed (TCP only dies); "
+        "client: the peers' signaling clients drop their link (lab.rtc.signaling outage window)")
 
 
 class TurnAllocationExpiryFault(_FaultBase):

@@ -312,6 +312,9 @@ class Trial:
             while b"listening on" not in log_path.read_bytes() and time.monotonic() < deadline:
                 time.sleep(0.02)
 
+    def signaling_host(self) -> str:
+        return self._signaling_host()
+
     def _signaling_host(self) -> str:
         sig = self.spec.signaling
         hosts = [sig.host] if sig.host else self._role_hosts(SIGNAL_ROLE)

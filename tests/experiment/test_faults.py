@@ -85,7 +85,7 @@ async def test_blackhole_binding_expiry_and_signaling_outage() -> None:
     ctx.log.clear()
     await fault_of(type="binding_expiry", router="nat_a", host="alice").inject(ctx)
     assert ctx.log == [("event", "fault"), ("flush_bindings", "nat_a", "alice")]
-    await fault_of(type="signaling_outage", duration_s=0.01).inject(ctx)
+    await fault_of(type="signaling_outage", duration_s=0.01, mode="client").inject(ctx)
     assert ctx.commands == [{"cmd": "signaling_outage", "duration_s": 0.01}]
 
 
