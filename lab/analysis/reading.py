@@ -1,5 +1,6 @@
 """A short plain-language reading of a summary: which policy recovered fastest, saying only
-what the data support (n, confidence intervals, and whether they separate the policies)."""
+what the data support: n, confidence intervals, and whether a permutation test can tell the
+fastest policy from the next one (two-sided, on the difference of medians, alpha 0.05)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from lab.analysis.plots import condition_label
 from lab.analysis.summary import CONDITION, GAP, with_defaults
 
 FEW_TRIALS = 5
+ALPHA = 0.05
 
 
 def _ms(value: float) -> str:
@@ -49,15 +51,14 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
                 f"took {diff.value:.0f} ms longer")
         if min(counts) > 1:
             took += f" (95 % CI {diff.lo:.0f} to {diff.hi:.0f} ms)"
-        if min(counts) == 1:
-            sentences.append(f"{took}; one trial against {max(counts)} cannot tell a real difference from chance.")
-        elif min(counts) < FEW_TRIALS:
-            sentences.append(f"{took}; with only {counts[0]} and {counts[1]} recovered trials the interval spans "
-                             "little more than the observations, so chance cannot be ruled out.")
-        elif diff.lo > 0:
-            sentences.append(f"{took}: the interval excludes zero.")
+        p = stats.permutation_p_median_difference(theirs, mine, seed=seed)
+        floor = stats.permutation_p_median_difference(range(counts[1]), range(counts[1], sum(counts)), seed=seed)
+        if p < ALPHA and diff.lo > 0:
+            sentences.append(f"{took}; a permutation test makes chance an unlikely explanation (p = {p:.3f}).")
         else:
-            sentences.append(f"{took}: the interval includes zero, so these trials do not separate the two.")
+            limit = (f"; with {counts[0]} and {counts[1]} trials no result could go below {floor:.2f}"
+                     if floor >= ALPHA else "")
+            sentences.append(f"{took}; a permutation test cannot rule out chance (p = {p:.2f}{limit}).")
     more_reliable = rows[rows["recovered_pct"] > best["recovered_pct"]]
     if len(more_reliable):
         names = ", ".join(f"{r['policy']} ({_recovered(r)})" for _, r in more_reliable.iterrows())
@@ -66,10 +67,6 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
         names = ", ".join(f"{r['policy']} (0 of {int(r['n'])})" for _, r in never.iterrows())
         sentences.append(f"Never recovered within the timeout: {names}.")
     fewest = int(rows["n"].min())
-    if fewest < FEW_TRIALS and len(ranked) == 1:
-        sentences.append(
-            f"With as few as {fewest} trial{'s' if fewest != 1 else ''} per policy the bootstrap interval is "
-            "little more than the range of the observations.")
     if fewest < FEW_TRIALS:
         sentences.append(f"Run at least {FEW_TRIALS} repetitions (icelab run --trials N) before drawing conclusions.")
     return " ".join(sentences)

@@ -167,14 +167,15 @@ def compare_policies(trials: pd.DataFrame, baseline: str | None = None,
     recovered % of both; median gaps (recovered trials); the difference of medians
     (variant - baseline, ms) with its bootstrap 95 % CI; Cliff's delta with its bootstrap CI and
     the probability that a variant trial is faster, both over all trials with a trial that never
-    recovered ranked slower than any that did."""
+    recovered ranked slower than any that did; and the two-sided permutation-test p of the
+    difference of medians (recovered trials)."""
     trials = with_defaults(trials)
     baseline = baseline or default_baseline(trials)
     variants = variants if variants is not None else disconnected_variants(trials)
     columns = CONDITION + ["variant", "baseline", "n_variant", "n_baseline", "recovered_pct_variant",
                            "recovered_pct_baseline", "median_variant", "median_baseline", "diff_median",
                            "diff_median_lo", "diff_median_hi", "cliffs_delta", "cliffs_delta_lo",
-                           "cliffs_delta_hi", "p_faster"]
+                           "cliffs_delta_hi", "p_faster", "p_permutation"]
     if baseline is None:
         return pd.DataFrame(columns=columns)
     rows: list[dict[str, Any]] = []
@@ -188,8 +189,8 @@ def compare_policies(trials: pd.DataFrame, baseline: str | None = None,
             var = group[group["policy"] == variant]
             if not len(var):
                 continue
-            diff = stats.bootstrap_median_difference(var.loc[var["recovered"], GAP], base.loc[base["recovered"], GAP],
-                                                     n_resamples=n_resamples, seed=seed)
+            var_gaps, base_gaps = var.loc[var["recovered"], GAP], base.loc[base["recovered"], GAP]
+            diff = stats.bootstrap_median_difference(var_gaps, base_gaps, n_resamples=n_resamples, seed=seed)
             ranked_var, ranked_base = _ranked_gaps(var), _ranked_gaps(base)
             delta = stats.bootstrap_cliffs_delta(ranked_var, ranked_base, n_resamples=n_resamples, seed=seed)
             row = dict(zip(CONDITION, key))
@@ -202,6 +203,7 @@ def compare_policies(trials: pd.DataFrame, baseline: str | None = None,
                 diff_median=diff.value, diff_median_lo=diff.lo, diff_median_hi=diff.hi,
                 cliffs_delta=delta.value, cliffs_delta_lo=delta.lo, cliffs_delta_hi=delta.hi,
                 p_faster=stats.probability_smaller(ranked_var, ranked_base),
+                p_permutation=stats.permutation_p_median_difference(var_gaps, base_gaps, seed=seed),
             )
             rows.append(row)
     return pd.DataFrame(rows, columns=columns)

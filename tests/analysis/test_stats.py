@@ -80,3 +80,16 @@ def test_cliffs_delta_interval() -> None:
     assert (est.value, est.lo, est.hi) == (-1.0, -1.0, -1.0)
     mixed = stats.bootstrap_cliffs_delta([1, 2, 3], [2, 4])
     assert mixed.lo <= mixed.value <= mixed.hi
+
+
+def test_permutation_test_by_hand() -> None:
+    # 20 ways to split 1..6 into 3 + 3; |median A - median B| >= 3 needs medians 2 and 5:
+    # A = {1,2,3} or {1,2,4} (B's median is 5), and the two mirror images -> 4 of 20
+    assert stats.permutation_p_median_difference([1, 2, 3], [4, 5, 6]) == pytest.approx(4 / 20)
+    assert stats.permutation_p_median_difference([1], [2]) == 1.0  # both splits are as extreme
+    # identical samples: every split is at least as extreme as 0
+    assert stats.permutation_p_median_difference([5, 5], [5, 5]) == 1.0
+    far = stats.permutation_p_median_difference(np.arange(30.0), np.arange(30.0) + 100, seed=1)
+    assert far < 0.001 and far == stats.permutation_p_median_difference(np.arange(30.0), np.arange(30.0) + 100,
+                                                                        seed=1)
+    assert math.isnan(stats.permutation_p_median_difference([], [1.0]))

@@ -81,6 +81,8 @@ def test_comparison_effect_sizes_by_hand() -> None:
     # variant [100, 200, never] vs baseline [300, 400]: 4 pairs faster, 2 slower (the unrecovered one)
     assert row["cliffs_delta"] == pytest.approx((2 - 4) / 6)
     assert row["p_faster"] == pytest.approx(4 / 6)
+    # [100, 200] vs [300, 400]: 6 ways to split four values 2 + 2, the two extreme ones reach |diff| = 200
+    assert row["p_permutation"] == pytest.approx(2 / 6)
     assert row["recovered_pct_variant"] == pytest.approx(200 / 3)
 
 
