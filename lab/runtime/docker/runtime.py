@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab import naming
 from lab.errors import LabError
 from lab.runtime.agent.config import AgentConfig
 from lab.runtime.base import AgentProcess, EventCallback, agent_argv
@@ -84,6 +83,12 @@ class DockerRuntime:
         self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
         self.timings: dict[str, float] = {}
 
+    @staticmethod
+    def preflight() -> None:
+        """Before a run's first trial (`icelab run`): the engine answers, the images are current."""
+        engine.require_engine()
+        check_images()
+
     @classmethod
     def attach(cls, net: Any, out_dir: Path, peers: list[str], relays: list[str] | None = None) -> DockerRuntime:
         """Start a container for each peer and relay host and move the host into it.
@@ -132,7 +137,8 @@ class DockerRuntime:
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
         if getattr(config, "kind", "aiortc") != "aiortc":
-            raise LabError(f"{config.host}: {config.kind} peers run on the netns runtime only (the peer image has aiortc)")
+            raise LabError(f"{config.host}: {config.kind} peers run on the netns runtime only "
+                           "(the peer image has aiortc)")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         process = self.popen(config.host, agent_argv(CONTAINER_PYTHON, config),
