@@ -13,7 +13,7 @@ from lab.errors import ConfigError
 
 @app.command()
 def report(
-    runs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run folder(s) made by `icelab run`")],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="run folder(s) made by `icelab run`")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file to write (default RUN_DIR/report.html "
                                              "for one run, ./report.html for several)")] = None,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples per confidence interval")] = 2000,
