@@ -165,8 +165,19 @@ class LabCall:
                     raise AssertionError(f"{role} agent exited with {agent.process.returncode} while waiting "
                                          f"for {what} (see {self.out_dir}/agent-{role}.log)")
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; {self.describe()}")
             await asyncio.sleep(0.05)
+
+    def describe(self) -> str:
+        now = time.monotonic()
+        parts = []
+        for role in ROLES:
+            pairs = self.of(role, "selected_pair")
+            parts.append(f"{role}: signaling={self.state(role, 'signaling_state')} "
+                         f"connection={self.state(role)} ice={self.state(role, 'ice_state')} "
+                         f"pair_generation={pairs[-1].get('generation') if pairs else None} "
+                         f"rx_last_1s={self.rx_since(role, now - 1.0)}")
+        return "; ".join(parts) + f" (events in {self.out_dir}/events.jsonl)"
 
     def send(self, role: str, command: dict[str, Any]) -> None:
         self.agents[role].send(command)
