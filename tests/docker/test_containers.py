@@ -144,3 +144,10 @@ def test_icelab_clean_removes_the_scopes_containers(tmp_path: Path) -> None:
         assert again.returncode == 0 and "Docker" not in again.stdout
     finally:
         net.down()
+
+
+def test_the_agent_may_raise_its_priority_as_on_the_netns_runtime(docker_net) -> None:
+    net, runtime = docker_net
+    proc = runtime.popen("alice", ["/opt/icelab/bin/python", "-c", "import os; os.nice(-10); print(os.nice(0))"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.communicate(timeout=30)[0].decode().strip() == "-10"

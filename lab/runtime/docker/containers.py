@@ -41,7 +41,9 @@ def container_name(topology: str, host: str) -> str:
 def run_container(topology: str, host: str, image: str, mounts: list[tuple[Path, bool]]) -> LabContainer:
     """Start a container for `host`: no network, lab label, the given paths bind-mounted as is."""
     name = container_name(topology, host)
-    args = ["run", "--detach", "--rm", "--init", "--network", "none", "--name", name, "--hostname", host[:63],
+    # SYS_NICE: the agent raises its own priority, as it does on the netns runtime.
+    args = ["run", "--detach", "--rm", "--init", "--network", "none", "--cap-add", "SYS_NICE",
+            "--name", name, "--hostname", host[:63],
             "--label", f"{naming.DOCKER_LABEL}={naming.scope()}",
             "--label", f"{TOPOLOGY_LABEL}={topology}", "--label", f"{HOST_LABEL}={host}"]
     for path, writable in mounts:
