@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,11 +46,27 @@ def chromium_processes() -> set[int]:
 
 @pytest.fixture
 def no_leftovers() -> Iterator[None]:
-    """After the test: none of the browsers it started runs, no profile folder is left."""
-    before = chromium_processes()
-    yield
+    """After the test: none of the browsers it started runs, no profile folder is left.
+
+    The browsers of this test run (this scope's profile folders) are collected while the test
+    runs, so other Chromium processes on the machine (other test runs) do not count."""
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def collect() -> None:
+        while not stop.is_set():
+            seen.update(browser_pids(str(profiles_root())))
+            stop.wait(0.2)
+
+    watcher = threading.Thread(target=collect, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
     assert not browser_pids(str(profiles_root())), "a marked browser process is still running"
-    left = chromium_processes() - before
+    left = seen & chromium_processes()
     assert not left, f"Chromium processes left behind: {sorted(left)}"
     profiles = list(profiles_root().glob("*")) if profiles_root().is_dir() else []
     assert not profiles, f"profile folders left behind: {profiles}"
