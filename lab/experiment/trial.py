@@ -94,6 +94,8 @@ class Trial:
         self.t_fault_done = math.nan
         self.last_restart = -math.inf
         self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
+        self.connection_state = {"offerer": "new", "answerer": "new"}
+        self.gave_up = False
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
         self._docker: Any = None  # lab.runtime.docker.DockerRuntime on the docker runtime
@@ -127,6 +129,8 @@ class Trial:
             self.flows[role].arrival(float(record["t"]))
         elif kind == "restart":
             self.last_restart = max(self.last_restart, float(record["t"]))
+        elif kind == "connection_state":
+            self.connection_state[role] = str(record.get("state"))
         elif kind == "selected_pair":
             self.last_pair[role] = max(self.last_pair[role], float(record["t"]))
         elif kind == "error" and record.get("fatal"):
@@ -422,8 +426,18 @@ class Trial:
                 for f in self.flows.values()
             )
 
+        policy = self.plan.policy
+        never_restarts = policy.trigger == "never" and not policy.also_on_failed
+
+        def given_up() -> bool:
+            # 'failed' is terminal until a restart, and this policy never restarts
+            return never_restarts and all(state == "failed" for state in self.connection_state.values())
+
         deadline = self.t_fault + t.recover_s + t.settle_s
         while not recovered() and time.monotonic() < deadline:
+            if given_up():
+                self.gave_up = True
+                return
             self._check_agents()
             await asyncio.sleep(0.05)
 
@@ -493,6 +507,8 @@ class Trial:
         if status != "ok":
             row["recovered"] = False
             row["failure_reason"] = reason
+        elif self.gave_up and not row["recovered"]:
+            row["failure_reason"] = f"both peers 'failed' and the policy never restarts; {row['failure_reason']}"
         row["setup_ms"] = self.timings.get("setup_s", math.nan) * 1000.0
         row["connect_ms"] = self.timings.get("connect_s", math.nan) * 1000.0
         row["teardown_ms"] = self.timings.get("teardown_s", math.nan) * 1000.0
