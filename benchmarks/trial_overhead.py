@@ -74,12 +74,13 @@ def handover_rate(reps: int, jobs: int, console: Console) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=20, help="0 skips the overhead figure")
     parser.add_argument("--handover-reps", type=int, default=1, help="0 skips the handover figure")
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
     console = Console(stderr=True)
-    overhead(args.trials, console)
+    if args.trials > 0:
+        overhead(args.trials, console)
     if args.handover_reps > 0:
         handover_rate(args.handover_reps, args.jobs, console)
 
