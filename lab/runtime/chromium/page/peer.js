@@ -486,9 +486,11 @@ const icelab = (() => {
     const tap = new TransformStream({
       transform(frame, controller) {
         const m = frame.getMetadata();
-        const tp = typeof m.receiveTime === 'number' ? m.receiveTime : performance.now();
-        emit('media_rx', { seq: m.sequenceNumber, ssrc: m.synchronizationSource, rtp_ts: m.rtpTimestamp,
-                           clock: typeof m.receiveTime === 'number' ? 'receiveTime' : 'transform' }, tp);
+        if (typeof m.receiveTime === 'number') {
+          emit('media_rx', { seq: m.sequenceNumber, ssrc: m.synchronizationSource }, m.receiveTime);
+        } else {  // a browser without receiveTime: the transform's own time (later, coarser)
+          emit('media_rx', { seq: m.sequenceNumber, ssrc: m.synchronizationSource, clock: 'transform' });
+        }
         controller.enqueue(frame);
       },
     });
