@@ -84,6 +84,9 @@ class SignalingClient(SignalingChannel):
         self._connected = asyncio.Event()
         self._closing = False
         self._skip_backoff = False
+        self._path_dead = False  # reconnect_now: the current path is gone, do not close gracefully
+        self._attempt: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self.connects = 0
         self.last_error: str | None = None
 
@@ -128,12 +131,21 @@ class SignalingClient(SignalingChannel):
         self.clock.end_outage()
 
     def reconnect_now(self) -> None:
-        """The network changed (handover, new address): drop the connection, reconnect at once."""
+        """The network changed (handover, new address): abandon the path and reconnect at once.
+
+        The old path is known dead, so no close handshake is waited for (it would only time out):
+        the transport is aborted, an attempt still connecting over it is cancelled, a backoff
+        sleep is cut short. The session (unacked messages, sequence numbers, dedupe) carries on.
+        """
         self._skip_backoff = True
+        self._path_dead = True
+        self.last_error = "network changed"
         ws = self._ws
         if ws is not None:
-            self.last_error = "network changed"
-            asyncio.get_running_loop().create_task(ws.close(4001, "network changed"))
+            ws.transport.abort()
+        elif self._attempt is not None and not self._attempt.done():
+            self._attempt.cancel()
+        self._wake.set()
 
     async def __aenter__(self) -> SignalingClient:
         await self.start()
@@ -157,8 +169,18 @@ class SignalingClient(SignalingChannel):
             if wait > 0:
                 await asyncio.sleep(min(wait, 0.1))
                 continue
+            self._path_dead = self._skip_backoff = False
+            self._wake.clear()
+            self._attempt = asyncio.get_running_loop().create_task(self._connect_once())
             try:
-                await self._connect_once()
+                try:
+                    await asyncio.wait([self._attempt])
+                except asyncio.CancelledError:  # close(): let the attempt say goodbye first
+                    self._attempt.cancel()
+                    await asyncio.wait([self._attempt])
+                    raise
+                if not self._attempt.cancelled():
+                    self._attempt.result()
                 attempt = 0
             except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, ValueError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -175,7 +197,8 @@ class SignalingClient(SignalingChannel):
                 continue
             delay = self.config.backoff.delay(attempt, self._backoff_rng)
             attempt += 1
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)  # reconnect_now cuts it short
 
     async def _connect_once(self) -> None:
         ka = self.config.keepalive
@@ -245,8 +268,11 @@ class SignalingClient(SignalingChannel):
         self._ws = None
         self._outbox = None
         self._connected.clear()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.close(), 1.0)
+        if self._path_dead:
+            ws.transport.abort()
+        else:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 1.0)
         if was_connected:
             log.info("signaling %s: disconnected", self.peer)
             self._state("disconnected", reason=self.last_error)

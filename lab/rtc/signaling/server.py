@@ -154,7 +154,8 @@ class SignalingServer:
                 return
 
     async def _broadcast_presence(self, room: _Room, peer: str, *, present: bool) -> None:
-        for other, conn in room.members.items():
+        # a snapshot: members join and leave while a send to a slow peer is awaited
+        for other, conn in list(room.members.items()):
             if other != peer and conn is not None:
                 await _send(conn, {"t": "presence", "peer": peer, "present": present})
 
