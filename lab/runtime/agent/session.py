@@ -140,7 +140,10 @@ class PeerSession:
         self._wrap_remote_description(pc)
         self.channel = GenerationChannel(self.signaling, generation, self._on_sent)
         if rtc.PerfectNegotiator is not None and rtc.restartable():
-            self.negotiator = rtc.PerfectNegotiator(pc, self.channel, polite=c.polite, name=f"peer-{c.role}")
+            # log lines named by role, seed 004's shape ([peer-polite] ...); the offerer is said once
+            name = "peer-polite" if c.polite else "peer-impolite"
+            log.info("[%s] is the %s (%s), generation %d", name, c.role, c.host, generation)
+            self.negotiator = rtc.PerfectNegotiator(pc, self.channel, polite=c.polite, name=name)
             self.negotiator.on("event", self._on_negotiation_event)
             self.negotiator.start()
             if c.role == "offerer":
