@@ -126,4 +126,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        from lab.net.cleanup import clean
+
+        clean(os.environ["ICELAB_SCOPE"])  # this benchmark's scope: namespaces, state folders
