@@ -252,11 +252,11 @@ first one after the largest silence that follows it; the trial's gap is the larg
 says how many did.</li>
 <li><b>Recovery phases</b>: the time from the fault until media resumed at both peers, split at the
 milestones detected ('disconnected', 'failed' or a network change), restart call, answer applied, new pair
-selected at both peers, first media. Phases are clamped so that they add up to the recovery time: when media
+(the cut-over of the sender whose media resumed last), first media. Phases are clamped so that they add up to the recovery time: when media
 came back before a milestone (e.g. on the old path), the later phases are zero; what remains when no restart
 completed is shown as "no restart". The table gives each phase's median, the figure the means (which add up).
 The trials table of the run keeps the metrics module's raw components unclamped (there, first_media_ms is
-negative when a peer reported its new pair only after media flowed again).</li>
+empty when media came back before the new pair, i.e. on the old path).</li>
 <li><b>Confidence intervals</b>: percentile bootstrap, {stats.N_RESAMPLES} resamples unless stated otherwise,
 numpy's generator seeded (seed {stats.SEED}), so the same data give the same intervals; percentiles interpolate
 linearly between order statistics. Recovered %: Wilson score interval. With fewer than about five trials an

@@ -12,15 +12,16 @@ milestones of lab.experiment.metrics, in order:
     detection    fault -> first 'disconnected'/'failed'/network change (t_detected)
     decision     detected -> the policy's restart call (its grace; waiting for 'failed')
     signaling    restart -> the answer applied at the offering side (t_answer)
-    checks       answer -> the new pair selected at both peers (t_new_pair)
+    checks       answer -> the new pair (t_new_pair: the cut-over of the sender whose media
+                 resumed last)
     first media  new pair -> media resumed at both receivers (t_media_resumed)
     no restart   what is left when a milestone was never reached (no restart happened, or the
                  restart never completed) and media came back anyway, e.g. on the old path
 
-Phases are clamped so that they never overlap and always add up to the recovery time: when
-media resumed before a milestone (the old path came back first, or a peer reported its new pair
-only after media flowed), the later phases are zero. The metrics module's raw *_ms components
-(detection_ms, signaling_ms, checks_ms, first_media_ms) stay in the trials table unchanged.
+For a restart that brings media back the milestones are in order and the phases are the
+metrics module's *_ms components, adding up to the recovery time. They are clamped only where
+media resumed before a milestone (the old path came back first, make-before-break): the later
+phases are zero (the trials table then has first_media_ms NaN, the restart's own timings kept).
 """
 
 from __future__ import annotations

@@ -11,8 +11,16 @@ durations are milliseconds. Definitions:
     t_restart        first `restart` (a policy acting) after t_fault
     t_offer          first offer sent after t_restart
     t_answer         first answer applied (at the offering side) after t_restart
-    t_new_pair       when the call has its new path: the later of the peers' first selected-pair
-                     changes after t_restart
+    t_cut_over       per peer: its first selected-pair change after t_restart, the instant its ICE
+                     transport starts sending on the restart's new pair
+    t_new_pair       restart call -> new pair, per direction: a unit can reach a receiver over the
+                     new pair only once its sender cut over, so t_new_pair is the SENDER's t_cut_over
+                     of the direction whose media resumed last (the one that sets t_media_resumed).
+                     Not simply the later peer's cut-over: the peers cut over at different
+                     instants (the controlled side ~0.5 s after the controlling one), and a late
+                     cut-over of the side whose media was already back is no part of the recovery.
+                     Media not resumed in every direction: the later of the peers' cut-overs (the
+                     restart done at both ends; NaN unless both cut over)
     t_connected      first 'connected' connection state after t_fault
     t_media_resumed  per receiver: arrival of the first unit after the largest inter-arrival gap
                      that starts with the last unit received before the fault; the trial's value
@@ -22,8 +30,15 @@ durations are milliseconds. Definitions:
     restart_ms       t_new_pair - t_restart (restart call -> new pair)
     signaling_ms     t_answer - t_restart
     checks_ms        t_new_pair - t_answer
-    first_media_ms   t_media_resumed - t_new_pair (negative when media came back on the old path,
-                     e.g. a transient outage ended, before the restart's new path was up)
+    first_media_ms   t_media_resumed - t_new_pair: the new pair's first unit's trip. NaN when that
+                     direction's media resumed BEFORE its sender cut over: the media came back on the
+                     old path (a transient outage ended, make-before-break) and the new pair had no
+                     part in it; restart_ms and checks_ms then still time the restart, which
+                     completed after the recovery (lab.analysis clamps such phases to the recovery)
+
+    For a restart that brings media back (t_detected <= t_restart <= t_answer <= t_new_pair <=
+    t_media_resumed) the phases detection, decision, signaling, checks and first media are
+    non-negative and add up to recovery_ms exactly.
     recovery_ms      t_media_resumed - t_fault
     media_gap_ms     largest of the receivers' gaps (last unit before -> first unit after)
     units_lost       units sent inside the gaps and never received (both directions)
@@ -64,6 +79,7 @@ class DirectionMetrics:
     freeze_ms: float = 0.0
     resumed: bool = False
     reason: str | None = None
+    t_sender_cut_over: float = NAN  # the sender's first selected-pair change after the restart
 
 
 @dataclass
@@ -231,12 +247,12 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     if not math.isnan(m.t_restart):
         m.t_offer = _first(peers, m.t_restart, ("offer_sent",))
         m.t_answer = _first(peers, m.t_restart, ("answer_received",))
-        firsts = [_first(peers[peers["peer"] == p], m.t_restart, ("selected_pair",)) for p in PEERS]
-        firsts = [t for t in firsts if not math.isnan(t)]
-        m.t_new_pair = max(firsts) if firsts else NAN
+    cut_over = {p: _first(peers[peers["peer"] == p], m.t_restart, ("selected_pair",)) for p in PEERS}
     m.t_connected = _first(peers, t_fault, ("connection_state",), ("connected",))
 
     m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s) for r in receivers]
+    for d in m.directions:
+        d.t_sender_cut_over = cut_over[next(p for p in PEERS if p != d.receiver)]
     gaps = {d.receiver: d.media_gap_ms for d in m.directions}
     m.media_gap_ms_at_offerer = gaps.get("offerer", NAN)
     m.media_gap_ms_at_answerer = gaps.get("answerer", NAN)
@@ -248,9 +264,13 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.units_lost_total = float(sum(totals)) if totals else NAN
     m.recovered = all(d.resumed for d in m.directions)
     if m.recovered:
-        m.t_media_resumed = max(d.t_media_resumed for d in m.directions)
+        last = max(m.directions, key=lambda d: d.t_media_resumed)
+        m.t_media_resumed = last.t_media_resumed
+        m.t_new_pair = last.t_sender_cut_over
         m.media_gap_ms = max(d.media_gap_ms for d in m.directions)
     else:
+        cuts = [t for t in cut_over.values() if not math.isnan(t)]
+        m.t_new_pair = max(cuts) if len(cuts) == len(PEERS) else NAN
         m.failure_reason = "; ".join(d.reason for d in m.directions if d.reason)
         m.media_gap_ms = NAN
 
@@ -259,7 +279,8 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.restart_ms = _ms(m.t_new_pair, m.t_restart)
     m.signaling_ms = _ms(m.t_answer, m.t_restart)
     m.checks_ms = _ms(m.t_new_pair, m.t_answer)
-    m.first_media_ms = _ms(m.t_media_resumed, m.t_new_pair)
+    if not m.t_new_pair > m.t_media_resumed:  # media came back on the old path: no first-media phase
+        m.first_media_ms = _ms(m.t_media_resumed, m.t_new_pair)
     m.recovery_ms = _ms(m.t_media_resumed, t_fault)
     return m
 

@@ -22,7 +22,7 @@ def media(sender: str, receiver: str, ssrc: int, dropped: range, latency: float 
     return rows
 
 
-def blackhole_trial() -> list[dict]:
+def blackhole_trial(answerer_cut_over: float = 107.155) -> list[dict]:
     rows = [
         event_row(T, "orchestrator", {"t": 104.999, "kind": "fault", "type": "blackhole"}),
         event_row(T, "offerer", {"t": 106.0, "kind": "ice_state", "state": "checking"}),  # noise
@@ -32,7 +32,7 @@ def blackhole_trial() -> list[dict]:
         event_row(T, "offerer", {"t": 107.02, "kind": "offer_sent", "ice_ufrag": "abcd"}),
         event_row(T, "offerer", {"t": 107.1, "kind": "answer_received"}),
         event_row(T, "offerer", {"t": 107.15, "kind": "selected_pair", "local_type": "srflx"}),
-        event_row(T, "answerer", {"t": 107.155, "kind": "selected_pair", "local_type": "srflx"}),
+        event_row(T, "answerer", {"t": answerer_cut_over, "kind": "selected_pair", "local_type": "srflx"}),
         event_row(T, "offerer", {"t": 107.16, "kind": "connection_state", "state": "connected"}),
         event_row(T, "orchestrator", {"t": 110.5, "kind": "trial_end"}),
     ]
@@ -47,17 +47,21 @@ def test_blackhole_recovery_hand_computed() -> None:
     assert m.t_fault == 104.999
     assert m.detection_ms == pytest.approx(2001.0)
     assert m.decision_ms == pytest.approx(10.0)
-    # the call has its new path once both peers switched: max(107.15, 107.155)
-    assert m.restart_ms == pytest.approx(145.0)
+    # media resumed last at the answerer (108.205, below): its sender, the offerer, cut over at 107.15
+    assert m.t_new_pair == pytest.approx(107.15)
+    assert m.restart_ms == pytest.approx(140.0)
     assert m.signaling_ms == pytest.approx(90.0)
-    assert m.checks_ms == pytest.approx(55.0)
+    assert m.checks_ms == pytest.approx(50.0)
     # last unit before the fault: k=249 received at 104.985; resumed at k=400 (108.005) / k=410 (108.205)
     assert m.media_gap_ms_at_offerer == pytest.approx(3020.0)
     assert m.media_gap_ms_at_answerer == pytest.approx(3220.0)
     assert m.media_gap_ms == pytest.approx(3220.0)
     assert m.t_media_resumed == pytest.approx(108.205)
-    assert m.first_media_ms == pytest.approx(1050.0)
+    assert m.first_media_ms == pytest.approx(1055.0)
     assert m.recovery_ms == pytest.approx(3206.0)
+    # 2001 + 10 + 90 + 50 + 1055: the phases of a restart add up to the recovery
+    phases = (m.detection_ms, m.decision_ms, m.signaling_ms, m.checks_ms, m.first_media_ms)
+    assert sum(phases) == pytest.approx(m.recovery_ms)
     assert m.units_lost == 150 + 160
     assert m.units_lost_total == 150 + 160  # nothing else was lost
     assert m.freezes == 2 and m.freeze_ms == pytest.approx(6240.0)
@@ -120,3 +124,56 @@ def test_metrics_table_one_row_per_trial() -> None:
     table = metrics_table(events_frame(rows + other))
     assert list(table["trial_id"]) == [T, "trial-2"]
     assert table["media_gap_ms"].tolist() == pytest.approx([3220.0, 3220.0])
+
+
+def test_a_late_cut_over_of_the_other_side_is_not_the_new_pair() -> None:
+    # the answerer reports its pair at 108.5, after media came back at both receivers (108.005,
+    # 108.205); the direction that resumed last is offerer -> answerer, its sender cut over at 107.15
+    m = trial_metrics(events_frame(blackhole_trial(answerer_cut_over=108.5)))
+    assert m.t_new_pair == pytest.approx(107.15)
+    assert m.checks_ms == pytest.approx(50.0)
+    assert m.first_media_ms == pytest.approx(1055.0)
+    assert [d.t_sender_cut_over for d in m.directions] == pytest.approx([108.5, 107.15])
+    phases = (m.detection_ms, m.decision_ms, m.signaling_ms, m.checks_ms, m.first_media_ms)
+    assert min(phases) >= 0 and sum(phases) == pytest.approx(m.recovery_ms)
+
+
+def test_new_pair_is_the_sender_cut_over_of_the_direction_that_resumed_last() -> None:
+    # now the answerer -> offerer direction resumes last (k=420: 108.405); its sender is the answerer
+    rows = [r for r in blackhole_trial(answerer_cut_over=107.3) if r["kind"] not in ("media_tx", "media_rx")]
+    rows += media("answerer", "offerer", 1111, range(250, 420))
+    rows += media("offerer", "answerer", 2222, range(250, 400))
+    m = trial_metrics(events_frame(rows))
+    assert m.t_media_resumed == pytest.approx(108.405)
+    assert m.t_new_pair == pytest.approx(107.3)
+    assert m.restart_ms == pytest.approx(290.0)
+    assert m.checks_ms == pytest.approx(200.0)
+    assert m.first_media_ms == pytest.approx(1105.0)
+    phases = (m.detection_ms, m.decision_ms, m.signaling_ms, m.checks_ms, m.first_media_ms)
+    assert sum(phases) == pytest.approx(m.recovery_ms) == pytest.approx(3406.0)
+
+
+def test_media_back_on_the_old_path_before_the_new_pair_has_no_first_media_phase() -> None:
+    # the outage ended by itself: media resumed at 108.005 / 108.205, the restart's answer came at
+    # 108.3 and the peers cut over at 108.35 / 108.4, after the recovery
+    rows = [r for r in blackhole_trial() if r["kind"] not in ("answer_received", "selected_pair")]
+    rows += [event_row(T, "offerer", {"t": 108.3, "kind": "answer_received"}),
+             event_row(T, "offerer", {"t": 108.35, "kind": "selected_pair", "local_type": "srflx"}),
+             event_row(T, "answerer", {"t": 108.4, "kind": "selected_pair", "local_type": "srflx"})]
+    m = trial_metrics(events_frame(rows))
+    assert m.recovered and m.t_media_resumed == pytest.approx(108.205)
+    assert m.t_new_pair == pytest.approx(108.35)  # the offerer's: media resumed last at the answerer
+    assert np.isnan(m.first_media_ms)  # not negative: the new pair carried none of the recovery
+    assert m.restart_ms == pytest.approx(1340.0) and m.checks_ms == pytest.approx(50.0)
+
+
+def test_new_pair_without_recovery_needs_both_cut_overs() -> None:
+    rows = [r for r in blackhole_trial() if r["kind"] not in ("media_tx", "media_rx")]
+    rows += media("answerer", "offerer", 1, range(250, 500))  # never resumes
+    rows += media("offerer", "answerer", 2, range(250, 400))
+    m = trial_metrics(events_frame(rows))
+    assert not m.recovered
+    assert m.t_new_pair == pytest.approx(107.155)  # the later of the two cut-overs
+    assert np.isnan(m.first_media_ms)
+    one_side = [r for r in rows if not (r["kind"] == "selected_pair" and r["peer"] == "answerer")]
+    assert np.isnan(trial_metrics(events_frame(one_side)).t_new_pair)
