@@ -19,13 +19,14 @@ aioice 0.13.0) that adds, W3C-shaped:
   'completed' for connected; a never-restarted connection reports exactly aiortc's states).
   `pc.connectionState`: new, connecting, connected, disconnected, failed, closed.
   Detection: `RTCPeerConnection(configuration, detection=DetectionConfig(consent_interval=2.0,
-  disconnected_after=5.0, failed_after=15.0))` (defaults shown, Chrome-like). Silence on the
-  active generation - no datagram of any kind (media, DTLS, STUN) and no consent answer - for
-  `disconnected_after` s -> 'disconnected', back to 'completed' when traffic returns; for
+  disconnected_after=5.0, failed_after=15.0))` (defaults shown, Chrome-like). No consent
+  answer (RFC 7675: the remote answering our checks on the active generation's selected pair)
+  for `disconnected_after` s -> 'disconnected', back to 'completed' when answers return; for
   `failed_after` s -> 'failed' (terminal until a restart; sends are then dropped, as after
-  RFC 7675 consent expiry). A one-way cut where media still arrives is not detected on the side
-  that still receives, unless `DetectionConfig(consent_only=True)`: then only consent answers
-  count (libwebrtc-like writability). Neither state closes DTLS, SCTP or the peer connection,
+  RFC 7675 consent expiry). Media that still arrives does not keep the transport alive: after
+  a NAT rebinding the remote's media may still get in while nothing of ours reaches it, so a
+  one-way cut is noticed on both sides. `DetectionConfig(consent_only=False)` restores the
+  lenient rule (any datagram counts). Neither state closes DTLS, SCTP or the peer connection,
   and senders never stop: the ICE transport's send never raises (a dead path drops, like UDP),
   so RTCRtpSender and SCTP keep running through an outage.
 - ICE generations, make-before-break: a restart creates a new aioice agent (new ufrag/pwd, new

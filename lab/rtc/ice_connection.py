@@ -1,7 +1,8 @@
 """One ICE generation's agent: an aioice Connection that never closes itself.
 
 Differences from aioice's Connection (0.13.0):
-- consent checks run at a configurable interval and only record when consent last succeeded;
+- consent checks run at a configurable interval (a quarter of it after a missed answer) and
+  only record when consent last succeeded;
   expiry never closes the connection (the transport above turns silence into states);
 - every datagram is tapped: it stamps liveness, counts bytes per (socket, remote address) and
   hands DTLS/SRTP datagrams straight to a sink, so several generations feed one receive queue;
@@ -144,22 +145,30 @@ class LabIceConnection(Connection):
     async def query_consent(self) -> None:
         assert self.remote_password is not None
         loop = asyncio.get_running_loop()
+        answered = True
         while True:
-            await asyncio.sleep(self._lab_consent_interval * (0.8 + 0.4 * random.random()))
+            # a missed answer is re-checked soon (like libwebrtc pinging a weak connection
+            # faster), so one lost datagram does not let consent lapse for a whole interval
+            interval = self._lab_consent_interval * (1.0 if answered else 0.25)
+            await asyncio.sleep(interval * (0.8 + 0.4 * random.random()))
             if not self.lab_consent_enabled:
                 continue
             for pair in list(self._nominated.values()):
-                request = self.build_request(pair, nominate=False)
-                try:
-                    await pair.protocol.request(
-                        request,
-                        pair.remote_addr,
-                        integrity_key=self.remote_password.encode("utf8"),
-                        retransmissions=0,
-                    )
-                except stun.TransactionError:
-                    continue
-                except (ConnectionError, OSError, AssertionError):
-                    continue
-                self.lab_last_consent = loop.time()
-                self.lab_last_inbound = self.lab_last_consent
+                answered = await self._lab_check_consent(pair)
+                if answered:
+                    self.lab_last_consent = loop.time()
+                    self.lab_last_inbound = self.lab_last_consent
+
+    async def _lab_check_consent(self, pair: Any) -> bool:
+        assert self.remote_password is not None
+        request = self.build_request(pair, nominate=False)
+        try:
+            await pair.protocol.request(
+                request,
+                pair.remote_addr,
+                integrity_key=self.remote_password.encode("utf8"),
+                retransmissions=0,
+            )
+        except (stun.TransactionError, ConnectionError, OSError, AssertionError):
+            return False
+        return True

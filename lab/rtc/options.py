@@ -10,19 +10,22 @@ class DetectionConfig:
     """How a connected ICE transport notices that its path died.
 
     Every `consent_interval` seconds (randomised to 0.8-1.2x, RFC 7675) a consent check goes out
-    on the selected pair. The transport is alive while it hears anything on the generation's
-    sockets (media, DTLS, STUN) or gets a consent answer. Silent for `disconnected_after`
-    seconds -> 'disconnected'; silent for `failed_after` seconds -> 'failed' (terminal until
-    an ICE restart, but DTLS, SCTP and the peer connection stay open).
+    on the selected pair (after a missed answer, again at a quarter of the interval). The
+    transport is alive while the remote answers those checks: consent
+    (RFC 7675) is the remote answering OUR checks on the selected pair, so media that still
+    arrives does not count (after a NAT rebinding the remote may keep sending to us from a path
+    on which nothing of ours reaches it). No consent answer for `disconnected_after` seconds ->
+    'disconnected'; for `failed_after` seconds -> 'failed' (terminal until an ICE restart, but
+    DTLS, SCTP and the peer connection stay open).
     Defaults follow Chrome: 'disconnected' after ~5 s, 'failed' after ~15 s.
-    With `consent_only`, only consent answers count (RFC 7675 strictly, like libwebrtc's
-    writability): a one-way cut that still lets media in is then noticed too.
+    `consent_only=False` is the lenient older rule: any datagram on the generation's sockets
+    (media, DTLS, STUN) also counts, so a one-way cut that still lets media in goes unnoticed.
     """
 
     consent_interval: float = 2.0
     disconnected_after: float = 5.0
     failed_after: float = 15.0
-    consent_only: bool = False
+    consent_only: bool = True
 
     def __post_init__(self) -> None:
         if self.consent_interval <= 0:

@@ -247,12 +247,15 @@ class OneWayCut(PathCut):
         protocol.transport.sendto = sendto
 
 
-async def test_consent_only_detection_notices_a_one_way_cut() -> None:
-    strict = DetectionConfig(
-        consent_interval=0.2, disconnected_after=0.6, failed_after=30.0, consent_only=True
+async def test_default_detection_notices_a_one_way_cut_while_media_still_arrives() -> None:
+    """RFC 7675: consent is the remote answering OUR checks. b's media still reaches a but
+    nothing of a's gets out, so a must not stay 'completed' (a NAT binding expiry looks like
+    this at the side whose packets no longer reach it)."""
+    default = DetectionConfig(consent_interval=0.2, disconnected_after=0.6, failed_after=30.0)
+    lenient = DetectionConfig(
+        consent_interval=0.2, disconnected_after=0.6, failed_after=30.0, consent_only=False
     )
-    lenient = DetectionConfig(consent_interval=0.2, disconnected_after=0.6, failed_after=30.0)
-    call = await start_call(make_peer(strict), make_peer(lenient))
+    call = await start_call(make_peer(default), make_peer(lenient))
     cut = OneWayCut()
     cut.apply_to(call.a)  # a can receive but not send
     cut.active = True

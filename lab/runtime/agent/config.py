@@ -47,5 +47,5 @@ class AgentConfig(_Strict):
     send_media: bool = True
     watch_network: bool = True
     wait_for_start: bool = False
-    # multi-homed hosts: gather only on interfaces that are up (see agent.interfaces)
+    # informational: every host now gathers on its usable interfaces only (agent.interfaces)
     usable_interfaces_only: bool = False

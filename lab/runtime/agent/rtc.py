@@ -54,7 +54,7 @@ def make_peer_connection(config: AgentConfig) -> Any:
             disconnected_after=d.disconnected_after_s,
             failed_after=d.failed_after_s,
         )
-    options = ice_options() if config.usable_interfaces_only else None
+    options = ice_options()
     if options is not None and "ice" in params:
         kwargs["ice"] = options
     return LabPeerConnection(configuration=rtc_config, **kwargs)

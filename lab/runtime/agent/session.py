@@ -265,13 +265,11 @@ class PeerSession:
         elif not rtc.restartable():
             self.emit("error", message="ICE restart needs lab.rtc's RTCPeerConnection")
         elif action == "restart-ice":
-            if self.config.usable_interfaces_only:
-                rtc.refresh_ice_options(self.pc)
+            rtc.refresh_ice_options(self.pc)
             self.pc.restartIce()
         else:  # the legacy path: an offer made with iceRestart=True, sent by the app itself
             pc = self.pc
-            if self.config.usable_interfaces_only:
-                rtc.refresh_ice_options(pc)
+            rtc.refresh_ice_options(pc)
             if pc.signalingState != "stable":
                 pc.restartIce()
                 return
