@@ -6,8 +6,10 @@
 # The base is BASE_IMAGE when present or pullable; when no registry is reachable, a Debian
 # bookworm made locally with debootstrap (python3, venv, coturn) is imported as icelab/base and
 # kept for later builds. Python packages come from wheels prepared here on the host (the same
-# versions as the host's .venv); nothing inside a build reaches the network.
-# Cold: debootstrap + wheels + pip install (minutes); cached: seconds.
+# versions as the host's .venv); Debian's chromium (the `chromium` peer kind) and the packages
+# it needs beyond the base come as .debs downloaded by the host's apt (the same bookworm archive
+# and version as the host's browser). Nothing inside a build reaches the network.
+# Cold: debootstrap + wheels + debs + pip/apt install (minutes); cached: seconds.
 # Needs a running Docker engine (scripts/docker-daemon.sh start).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -17,6 +19,8 @@ BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
 LOCAL_BASE=icelab/base:bookworm
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_PACKAGES=python3,python3-venv,coturn,ca-certificates,iproute2
+# The peer image's browser: Debian's chromium, and libatomic1 for Playwright's node driver.
+BROWSER_PACKAGES=(chromium libatomic1)
 PY=${PY:-.venv/bin/python}
 # The build context (wheels, logs) lives outside the work tree so that a fresh clone on the same
 # machine (CI) reuses the prepared wheels and Docker's layer cache.
@@ -85,6 +89,27 @@ prepare_wheels() {
     echo "$source"
 }
 
+prepare_debs() {  # prepare_debs BASE: Debian's chromium and what BASE lacks of its dependencies
+    local base=$1 debs=$CONTEXT/debs/chromium status plan stamp cid
+    command -v apt-get >/dev/null || { echo "docker-images: apt-get missing: the chromium .debs come from the host's apt (Debian bookworm)" >&2; return 1; }
+    status=$(mktemp /var/tmp/icelab-dpkg-status.XXXXXX)
+    cid=$(docker create --network none "$base" true)
+    docker cp "$cid:/var/lib/dpkg/status" "$status" >/dev/null; docker rm "$cid" >/dev/null
+    local apt=(apt-get -o Dir::State::status="$status" -o Debug::NoLocking=1 --no-install-recommends -y -qq)
+    # What apt would install on BASE (names and versions): re-downloaded only when that changes.
+    plan=$("${apt[@]}" -s install "${BROWSER_PACKAGES[@]}" 2>&1 | grep '^Inst ' | sort) \
+        || { echo "docker-images: apt cannot plan chromium for $base (apt-get update?)" >&2; rm -f "$status"; return 1; }
+    stamp=$(printf '%s\n' "$plan" | sha256sum | cut -c1-16)
+    if [ "$(cat "$debs/.stamp" 2>/dev/null)" != "$stamp" ] || ! ls "$debs"/chromium_*.deb >/dev/null 2>&1; then
+        rm -rf "$debs"; mkdir -p "$debs/partial"
+        "${apt[@]}" -o Dir::Cache::archives="$debs" install --download-only "${BROWSER_PACKAGES[@]}" >"$CONTEXT/apt.log" 2>&1 \
+            || { echo "docker-images: downloading chromium's .debs failed:" >&2; tail -n 10 "$CONTEXT/apt.log" >&2; rm -f "$status"; return 1; }
+        rm -rf "$debs/partial" "$debs/lock"
+        echo "$stamp" >"$debs/.stamp"
+    fi
+    rm -f "$status"
+}
+
 build() {  # build IMAGE [docker build options]; its output only when it fails
     local image=$1; shift
     docker build -q --force-rm "$@" -f "docker/$image/Dockerfile" -t "icelab/$image:latest" "$CONTEXT" \
@@ -103,6 +128,7 @@ main() {
     t0=$(now)
     read -r base network < <(base_image)
     source=$(prepare_wheels)
+    prepare_debs "$base"
     build peer --build-arg BASE_IMAGE="$base" --build-arg SOURCE_HASH="$source" --network "$network"
     build relay --build-arg BASE_IMAGE="$base" --network "$network"
     # Images the rebuilt tags left behind (each lab change makes one).

@@ -137,8 +137,8 @@ class BrowserMissing(RuntimeError):
 async def launch(profile: Path, extra_args: list[str] | None = None) -> Browser:
     if not Path(CHROMIUM).exists():
         sweep(profile)
-        raise BrowserMissing(f"no Chromium at {CHROMIUM}: install Debian's chromium (scripts/setup-debian.sh); "
-                             "the Docker peer image has no browser yet")
+        raise BrowserMissing(f"no Chromium at {CHROMIUM}: install Debian's chromium (scripts/setup-debian.sh), "
+                             "or rebuild the Docker peer image (make images)")
     try:
         from playwright.async_api import async_playwright
     except ImportError:

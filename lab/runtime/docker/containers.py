@@ -18,6 +18,7 @@ from lab.runtime.docker.engine import DockerError, docker
 
 TOPOLOGY_LABEL = "org.icelab.topology"
 HOST_LABEL = "org.icelab.host"
+SHM_SIZE = "512m"  # a tmpfs: only what is used costs memory
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ def run_container(topology: str, host: str, image: str, mounts: list[tuple[Path,
     """Start a container for `host`: no network, lab label, the given paths bind-mounted as is."""
     name = container_name(topology, host)
     # SYS_NICE: the agent raises its own priority, as it does on the netns runtime.
+    # /dev/shm: Chromium's renderers share memory there; Docker's default 64 MiB is too small.
     args = ["run", "--detach", "--rm", "--init", "--network", "none", "--cap-add", "SYS_NICE",
+            "--shm-size", SHM_SIZE,
             "--name", name, "--hostname", host[:63],
             "--label", f"{naming.DOCKER_LABEL}={naming.scope()}",
             "--label", f"{TOPOLOGY_LABEL}={topology}", "--label", f"{HOST_LABEL}={host}"]

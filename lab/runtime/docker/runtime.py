@@ -136,13 +136,20 @@ class DockerRuntime:
         return ContainerProcess(self.container(host), argv, env=_forwarded_env(), **kwargs)
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
-        if getattr(config, "kind", "aiortc") != "aiortc":
-            raise LabError(f"{config.host}: {config.kind} peers run on the netns runtime only "
-                           "(the peer image has aiortc)")
+        """The peer agent of config.kind (aiortc or chromium: the peer image has both) in its container.
+
+        A browser's profile lives in the container's own file system (the lab state folder is
+        not mounted there, only its TURN part), so removing the container removes it; the
+        orchestrator's BrowserAgentProcess still kills a browser left after its agent, by pid.
+        """
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         process = self.popen(config.host, agent_argv(CONTAINER_PYTHON, config),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file)
+        if config.kind == "chromium":
+            from lab.runtime.chromium.process import BrowserAgentProcess
+
+            return BrowserAgentProcess(config, process, on_event, log_file)
         return AgentProcess(config.role, process, on_event, log_file)
 
     def start_relays(self, out_dir: Path | None = None) -> list[Any]:

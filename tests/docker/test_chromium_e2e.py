@@ -1,0 +1,50 @@
+"""A Chromium peer on the Docker runtime: test_runtime_e2e's blackhole scenario with bob as a
+headless Chromium in his container (the peer image carries Debian's chromium and Playwright).
+The aiortc side restarts on 'disconnected'; media resumes at both ends; no browser is left."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lab import naming
+from lab.runtime.docker.containers import lab_containers
+from tests.chromium.conftest import no_leftovers  # noqa: F401  (fixture: browsers and profiles gone)
+from tests.docker.conftest import DOCKER
+from tests.docker.test_runtime_e2e import EXPERIMENT, _run
+
+pytestmark = [*DOCKER, pytest.mark.usefixtures("no_leftovers")]
+
+CHROMIUM_EXPERIMENT = (EXPERIMENT.replace('name = "docker_vs_netns"', 'name = "docker_chromium"')
+                       .replace('answerer = "bob"\n', 'answerer = "bob"\nanswerer_kind = "chromium"\n')
+                       .replace("connect_s = 40", "connect_s = 60"))
+
+
+def test_chromium_peer_in_a_container_recovers(tmp_path: Path) -> None:
+    assert 'answerer_kind = "chromium"' in CHROMIUM_EXPERIMENT
+    spec = tmp_path / "docker_chromium.toml"
+    spec.write_text(CHROMIUM_EXPERIMENT)
+    out = tmp_path / "run"
+    trials = _run(spec, "docker", out)
+
+    row = trials.iloc[0]
+    assert row["runtime"] == "docker" and row["peer_kind"] == "aiortc-chromium"
+    assert row["status"] == "ok" and bool(row["recovered"]), row.get("failure_reason")
+    assert row["media_gap_ms_at_offerer"] > 0 and row["media_gap_ms_at_answerer"] > 0
+
+    events = pd.read_parquet(out / "events.parquet")
+    ready = events[(events["kind"] == "agent_ready") & (events["peer"] == "answerer")]
+    detail = json.loads(ready["detail"].iloc[0])
+    assert detail["peer_kind"] == "chromium" and detail["detection"] == "chromium-builtin"
+    t_fault = float(events.loc[events["kind"] == "fault", "t_monotonic"].min())
+    after = events[events["t_monotonic"] >= t_fault]
+    for role in ("offerer", "answerer"):
+        assert len(after[(after["peer"] == role) & (after["kind"] == "media_rx")]) > 25, role
+
+    trial_dir = out / "trials" / row["trial_id"]
+    containers = json.loads((trial_dir / "containers.json").read_text())
+    assert {"alice", "bob"} <= set(containers)
+    assert not lab_containers(naming.scope()), "a lab container outlived its trial"
