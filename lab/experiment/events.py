@@ -60,7 +60,19 @@ KINDS: dict[str, str] = {
     "media_tx": "an RTP packet of the synthetic audio track was sent",
     "media_rx": "an RTP packet of the synthetic audio track was received",
     "error": "an exception in the agent (detail: message)",
+    "agent_loaded": "the agent process started and read its config (detail: pid)",
     "agent_exit": "the agent is exiting",
+    "signaling_channel": "the lab signaling client's connection changed (state, detail: reason)",
+    "signaling_outage": "the agent began a commanded signaling outage (detail: duration_s)",
+    "signaling_reconnect": "the agent dropped its signaling socket after a network change",
+    "pong": "answer to the orchestrator's ping (detail: t_sent, at)",
+    # Chromium agent only (lab.runtime.chromium)
+    "browser_ready": "the browser and page are up (detail: pid, version)",
+    "clock_sync": "page clock mapped onto CLOCK_MONOTONIC (detail: offset_s, uncertainty_ms)",
+    "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
+    "media_stats": "periodic inbound/outbound RTP counters from getStats()",
+    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, type; withheld)",
+    "browser_network": "the page's online/offline or connection change (detail: event, online)",
 }
 
 _TYPED = {"state", "seq", "ssrc"}

@@ -218,10 +218,6 @@ class Trial:
         self.t_fault_done = time.monotonic()  # its last step (make-before-break, transient faults)
         await self._wait_recovered()
 
-    def _multi_homed(self, host: str) -> bool:
-        ifaces = [i for i in self.net.node(host).ifaces.values() if i.addresses and i.master is None]
-        return len(ifaces) > 1
-
     def _check_hosts(self) -> None:
         for key in ("offerer", "answerer"):
             host = getattr(self.spec.peers, key)
@@ -379,7 +375,6 @@ class Trial:
                 send_media=direction == "both" or direction.startswith(role),
                 watch_network=policy.trigger == "network-change",
                 wait_for_start=True,
-                usable_interfaces_only=self._multi_homed(getattr(spec.peers, role)),
             )
             self.agents[role] = runtime.start_agent(
                 config, self.trial_dir / f"agent-{role}.log",

@@ -30,6 +30,8 @@ class IceGeneration:
         self._close_task: asyncio.Task[None] | None = None
         self._lingering = False
         self._connect_task: asyncio.Future[None] | None = None
+        # set when its checks are scheduled: from then on its remote credentials are fixed
+        self.scheduled = False
 
     def __repr__(self) -> str:
         return f"IceGeneration({self.number}, {self.local.usernameFragment}, {self.phase})"
@@ -49,7 +51,8 @@ class IceGeneration:
 
     @property
     def started(self) -> bool:
-        return self.phase != "new"
+        """Checks are scheduled or running: it can no longer be paired with other credentials."""
+        return self.scheduled or self.phase != "new"
 
     @property
     def closed(self) -> bool:

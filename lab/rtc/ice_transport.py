@@ -370,6 +370,7 @@ class RestartableIceTransport(RTCIceTransport):
         if generation is self._active or generation.started or generation.closed:
             return
         self._pending = generation
+        generation.scheduled = True
         self.restarts += 1
         if self._state in ("disconnected", "failed", "new"):
             self._set_state("checking")
@@ -386,7 +387,13 @@ class RestartableIceTransport(RTCIceTransport):
             connected = False
         if self._state == "closed":
             return
-        if connected:
+        if connected and generation.number < self._active.number:
+            # a newer generation took over while this one was checking: it stays superseded
+            logger.info("ICE generation %s connected after %s took over; retiring it", generation, self._active)
+            if self._pending is generation:
+                self._pending = None
+            self._retire(generation)
+        elif connected:
             previous = self._active
             self._active = generation
             if self._pending is generation:

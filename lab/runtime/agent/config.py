@@ -47,5 +47,3 @@ class AgentConfig(_Strict):
     send_media: bool = True
     watch_network: bool = True
     wait_for_start: bool = False
-    # informational: every host now gathers on its usable interfaces only (agent.interfaces)
-    usable_interfaces_only: bool = False

@@ -25,6 +25,9 @@ from lab.runtime.agent.policy import RestartPolicy
 log = logging.getLogger("lab.agent")
 
 PAIR_POLL_S = 0.02
+# signaling messages held for a connection generation that is not built yet (a full reconnect
+# in progress); beyond this the oldest are dropped
+EARLY_MESSAGES_MAX = 256
 
 
 class ControlRelayChannel(AsyncIOEventEmitter):
@@ -77,6 +80,7 @@ class PeerSession:
         self._stopping = False
         self._watcher: Any = None
         self._signaling_reconnect: asyncio.Task[Any] | None = None
+        self._early: list[dict[str, Any]] = []  # messages of a generation newer than self.channel's
 
     # ----- lifecycle --------------------------------------------------------------------
 
@@ -146,10 +150,12 @@ class PeerSession:
             self.negotiator = rtc.PerfectNegotiator(pc, self.channel, polite=c.polite, name=name)
             self.negotiator.on("event", self._on_negotiation_event)
             self.negotiator.start()
+            self._deliver_early()
             if c.role == "offerer":
                 self._add_media(pc)  # -> negotiationneeded -> the first offer
         else:
             self.channel.on("message", self._on_plain_message)
+            self._deliver_early()
             if c.role == "offerer":
                 self._add_media(pc)
                 await pc.setLocalDescription(await pc.createOffer())
@@ -304,8 +310,27 @@ class PeerSession:
                 self.emit("restart", action="full-reconnect", reason="remote", gen=generation, remote=True)
                 self._spawn(self._full_reconnect(announce=False, generation=generation))
             return
-        if self.channel is not None:
-            self.channel.deliver(message)
+        channel = self.channel
+        generation = message.get("gen")
+        if channel is None or (isinstance(generation, int) and generation > channel.generation):
+            # its connection is not built yet (a full reconnect is under way): keep it for then
+            self._early.append(message)
+            del self._early[:-EARLY_MESSAGES_MAX]
+            return
+        channel.deliver(message)
+
+    def _deliver_early(self) -> None:
+        """Hand the new connection the messages that arrived before it existed; drop older ones."""
+        channel = self.channel
+        if channel is None:
+            return
+        early, self._early = self._early, []
+        for message in early:
+            generation = message.get("gen")
+            if isinstance(generation, int) and generation > channel.generation:
+                self._early.append(message)  # a generation newer still
+            else:
+                channel.deliver(message)  # the channel drops other generations' messages
 
     def _on_sent(self, message: dict[str, Any]) -> None:
         description = message.get("description")
