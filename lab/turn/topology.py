@@ -14,12 +14,13 @@ lab.net's impairments on the relay host's interface.
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab import naming
 from lab.errors import ConfigError
-from lab.turn.relay import Relay
+from lab.turn.relay import PopenInHost, Relay
 from lab.turn.spec import RelaySpec, parse_relays
 
 if TYPE_CHECKING:
@@ -65,12 +66,15 @@ def resolve_spec(net: Network, spec: RelaySpec) -> RelaySpec:
     return RelaySpec.model_validate(data)
 
 
-def attach_relay(net: Network, spec: RelaySpec, out_dir: Path) -> Relay:
+def attach_relay(net: Network, spec: RelaySpec, out_dir: Path, *,
+                 popen: PopenInHost | None = None, state_dir: Path | None = None) -> Relay:
+    """A relay on `spec.host`; `popen` and `state_dir` let a runtime run turnserver elsewhere
+    (a container) while lab.turn keeps the config, addresses and control."""
     resolved = resolve_spec(net, spec)
     host = resolved.host
     iface = net.iface(host).name
 
-    def popen(argv: list[str], kwargs: dict[str, Any]) -> Any:
+    def popen_in_host(argv: list[str], kwargs: dict[str, Any]) -> Any:
         return net.popen(host, argv, **kwargs)
 
     def blackhole(on: bool, udp_only: bool) -> None:
@@ -80,14 +84,17 @@ def attach_relay(net: Network, spec: RelaySpec, out_dir: Path) -> Relay:
             net.impair.unblackhole(host, iface)
 
     # Kept in the topology's state folder: `topo down` and `clean` remove it with the network.
-    state_dir = naming.state_dir() / net.name / "relays" / resolved.name
+    state_dir = state_dir or naming.state_dir() / net.name / "relays" / resolved.name
     return Relay(resolved, netns_name=net.netns(host), out_dir=out_dir, state_dir=state_dir,
-                 popen=popen, blackholer=blackhole)
+                 popen=popen or popen_in_host, blackholer=blackhole)
 
 
 def start_relays(net: Network, out_dir: Path, specs: list[dict[str, Any]] | None = None,
-                 file: str | Path | None = None) -> list[Relay]:
-    """Validate every spec first (one ConfigError, nothing started), then start them all."""
+                 file: str | Path | None = None,
+                 attach: Callable[[RelaySpec], Relay] | None = None) -> list[Relay]:
+    """Validate every spec first (one ConfigError, nothing started), then start them all.
+
+    `attach` makes the Relay of a resolved spec (default: attach_relay on the namespace)."""
     relay_set = parse_relays(default_specs(net) if specs is None else specs, file)
     for index, spec in enumerate(relay_set.relays):
         if spec.host not in net.hosts():
@@ -96,7 +103,8 @@ def start_relays(net: Network, out_dir: Path, specs: list[dict[str, Any]] | None
     # Check again with addresses filled in: alternate ports and addresses take part now.
     resolved = parse_relays([resolve_spec(net, spec).model_dump() for spec in relay_set.relays],
                             file)
-    relays = [attach_relay(net, spec, out_dir) for spec in resolved.relays]
+    attach = attach or (lambda spec: attach_relay(net, spec, out_dir))
+    relays = [attach(spec) for spec in resolved.relays]
     started: list[Relay] = []
     try:
         for relay in relays:

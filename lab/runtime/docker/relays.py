@@ -10,49 +10,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.errors import ConfigError
-from lab.turn.relay import Relay
-from lab.turn.spec import parse_relays
-from lab.turn.topology import close_relays, default_specs, relay_hosts, resolve_spec
+from lab.turn.relay import Relay, turn_state_dir
+from lab.turn.spec import RelaySpec
+from lab.turn.topology import attach_relay
+from lab.turn.topology import start_relays as start_topology_relays
 
 if TYPE_CHECKING:
     from lab.runtime.docker.runtime import DockerRuntime
 
 
-def container_relay(runtime: DockerRuntime, spec: Any, out_dir: Path) -> Relay:
+def container_relay(runtime: DockerRuntime, spec: RelaySpec, out_dir: Path) -> Relay:
     net = runtime.net
-    resolved = resolve_spec(net, spec)
-    host = resolved.host
+    host = spec.host
     runtime.container(host)  # fails clearly when the host has no container
-    iface = net.iface(host).name
 
     def popen(argv: list[str], kwargs: dict[str, Any]) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if k != "start_new_session"}
         return runtime.popen(host, argv, **kwargs)
 
-    def blackhole(on: bool, udp_only: bool) -> None:
-        if on:
-            net.impair.blackhole(host, iface, udp_only=udp_only)
-        else:
-            net.impair.unblackhole(host, iface)
-
-    return Relay(resolved, netns_name=net.netns(host), out_dir=out_dir, popen=popen, blackholer=blackhole)
+    # The container mounts turn_state_dir(), so the config and certificates live there.
+    state_dir = turn_state_dir() / f"{net.netns(host)}-{spec.name}"
+    return attach_relay(net, spec, out_dir, popen=popen, state_dir=state_dir)
 
 
 def start_relays(runtime: DockerRuntime, out_dir: Path, specs: list[dict[str, Any]] | None = None) -> list[Relay]:
     """Every relay host's relay (or `specs`), validated first, then started; all or none."""
-    net = runtime.net
-    relay_set = parse_relays(default_specs(net) if specs is None else specs, None)
-    for index, spec in enumerate(relay_set.relays):
-        if spec.host not in relay_hosts(net) and spec.host not in net.hosts():
-            raise ConfigError(None, f"relays.{index}.host", f"topology {net.name!r} has no host {spec.host!r}")
-    relays = [container_relay(runtime, spec, out_dir) for spec in relay_set.relays]
-    started: list[Relay] = []
-    try:
-        for relay in relays:
-            relay.start()
-            started.append(relay)
-    except BaseException:
-        close_relays(started)
-        raise
-    return relays
+    return start_topology_relays(runtime.net, out_dir, specs,
+                                 attach=lambda spec: container_relay(runtime, spec, out_dir))
