@@ -25,6 +25,7 @@ from lab.analysis.summary import (
     PHASE_LABELS,
     PHASES,
     compare_policies,
+    peer_kind_table,
     recovery_phases,
     summary_table,
 )
@@ -196,6 +197,24 @@ def phases_section(summary: pd.DataFrame) -> str:
     return _table(header, rows, text_columns=len(conditions) + 1)
 
 
+def peer_kinds_section(table: pd.DataFrame) -> str:
+    kinds: list[str] = table.attrs["peer_kinds"]
+    conditions = [c for c in shown_conditions(table) if c != "peer_kind"]
+    header = _condition_header(conditions) + ["policy"]
+    header += [f"{_e(kind)}: recovered, median gap (ms) [95 % CI]" for kind in kinds]
+    rows = []
+    for _, r in table.iterrows():
+        cells = _condition_cells(r, conditions) + [_e(r["policy"])]
+        for kind in kinds:
+            if not r[f"{kind}_n"]:
+                cells.append("–")
+                continue
+            gap = _with_ci(r[f"{kind}_gap_median"], r[f"{kind}_gap_lo"], r[f"{kind}_gap_hi"])
+            cells.append(f"{int(r[f'{kind}_recovered'])} of {int(r[f'{kind}_n'])}, {gap}")
+        rows.append(cells)
+    return _table(header, rows, text_columns=len(conditions) + 1)
+
+
 def comparison_section(comparison: pd.DataFrame) -> str:
     if not len(comparison):
         return ("<p class='muted'>No comparison: the runs lack a restart-on-failed policy or a "
@@ -287,6 +306,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     trials = runs.trials
     summary = summary_table(trials, n_resamples=n_resamples, seed=seed)
     comparison = compare_policies(trials, n_resamples=n_resamples, seed=seed)
+    kinds = peer_kind_table(summary)
     paragraphs = reading(summary, trials, n_resamples=n_resamples, seed=seed)
 
     figures: list[tuple[str, str, Figure]] = [
@@ -336,6 +356,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         "in Method. Medians of phases need not add up to the median recovery; the phase figure shows means, "
         "which do.</p>", phases_section(summary),
         "<h2>Restart on 'disconnected' against restart on 'failed'</h2>", comparison_section(comparison),
+        *(["<h2>Peer kinds side by side</h2>",
+           "<p class='muted'>The same condition and policy with each peer kind (aiortc, Chromium, or a "
+           "mix such as chromium-aiortc: offerer-answerer).</p>", peer_kinds_section(kinds)]
+          if len(kinds) else []),
         "<h2>Figures</h2>", *blocks,
         "<h2>Trials that did not recover</h2>", failures_section(trials),
         "<h2>All trials</h2>", trials_section(trials),

@@ -215,3 +215,30 @@ def _ranked_gaps(group: pd.DataFrame) -> np.ndarray:
     gaps = group[GAP].to_numpy(dtype=float).copy()
     gaps[~group["recovered"].to_numpy(dtype=bool)] = np.inf
     return gaps[~np.isnan(gaps)]
+
+
+def peer_kind_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The peer kinds side by side: one row per (condition without the peers, policy), for each
+    kind its n, recovered count and median media gap with its 95 % CI. Empty when the trials
+    come from one peer kind only."""
+    if "peer_kind" not in summary or summary["peer_kind"].nunique() < 2:
+        return pd.DataFrame()
+    kinds = list(dict.fromkeys(summary["peer_kind"].astype(str)))
+    keys = [c for c in GROUP if c != "peer_kind"]
+    rows: list[dict[str, Any]] = []
+    for key, group in summary.groupby(keys, sort=False, dropna=False):
+        row: dict[str, Any] = dict(zip(keys, key))
+        by_kind = group.set_index(group["peer_kind"].astype(str))
+        for kind in kinds:
+            if kind in by_kind.index:
+                r = by_kind.loc[kind]
+                row.update({f"{kind}_n": int(r["n"]), f"{kind}_recovered": int(r["recovered"]),
+                            f"{kind}_gap_median": r["gap_median"], f"{kind}_gap_lo": r["gap_median_lo"],
+                            f"{kind}_gap_hi": r["gap_median_hi"]})
+            else:
+                row.update({f"{kind}_n": 0, f"{kind}_recovered": 0, f"{kind}_gap_median": math.nan,
+                            f"{kind}_gap_lo": math.nan, f"{kind}_gap_hi": math.nan})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.attrs["peer_kinds"] = kinds
+    return table

@@ -158,3 +158,24 @@ def test_a_run_where_nothing_recovered_still_reports(sample_run: Path, tmp_path:
     page = build_report([failed], n_resamples=100).path.read_text()
     assert "no policy recovered in any trial" in page
     assert "media did not flow both ways" in page
+
+
+def test_report_puts_peer_kinds_side_by_side(sample_run: Path, tmp_path: Path) -> None:
+    # Half the sample's trials relabelled as a Chromium answerer on a copy: this checks the
+    # rendering of the section, not a measurement (tests/chromium runs real Chromium trials).
+    import shutil
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(sample_run, mixed)
+    for name in ("trials.parquet", "trials.csv", "events.parquet"):
+        (mixed / name).unlink()
+    for i, result in enumerate(sorted(mixed.glob("trials/*/result.json"))):
+        if i % 2:
+            row = json.loads(result.read_text())
+            row.update(peer_kind="aiortc-chromium", answerer_kind="chromium")
+            result.write_text(json.dumps(row))
+    page = build_report([mixed], n_resamples=100).path.read_text()
+    assert "Peer kinds side by side" in page
+    assert "aiortc-chromium: recovered, median gap" in page
+    plain = build_report([sample_run], tmp_path / "plain.html", n_resamples=100).path.read_text()
+    assert "Peer kinds side by side" not in plain

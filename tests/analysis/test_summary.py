@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lab.analysis import compare_policies, recovery_phases, summary_table
+from lab.analysis import compare_policies, peer_kind_table, recovery_phases, summary_table
 from lab.analysis.summary import PHASES
 
 from .tables import frame, trial
@@ -109,3 +109,27 @@ def test_peer_kinds_and_runtimes_are_separate_conditions() -> None:
         ("aiortc", "docker", 500.0), ("aiortc", "netns", 150.0), ("chromium", "netns", 900.0)]
     labels = {condition_label(dict(r)) for _, r in summary.iterrows()}
     assert labels == {"blackhole, RTT 0 ms", "blackhole, chromium peers, RTT 0 ms", "blackhole, docker, RTT 0 ms"}
+
+
+def test_peer_kinds_side_by_side() -> None:
+    trials = frame([
+        {**trial("on-failed", 100.0), "peer_kind": "aiortc"},
+        {**trial("on-failed", 300.0), "peer_kind": "aiortc"},
+        {**trial("on-failed", 900.0), "peer_kind": "chromium-aiortc"},
+        {**trial("on-failed", 0.0, recovered=False), "peer_kind": "chromium-aiortc"},
+        {**trial("none", 0.0, recovered=False), "peer_kind": "aiortc"},
+    ])
+    table = peer_kind_table(summary_table(trials, n_resamples=200)).set_index("policy")
+    assert table.attrs["peer_kinds"] == ["aiortc", "chromium-aiortc"]
+    failed = table.loc["on-failed"]
+    assert (failed["aiortc_n"], failed["aiortc_recovered"], failed["aiortc_gap_median"]) == (2, 2, 200.0)
+    assert (failed["chromium-aiortc_n"], failed["chromium-aiortc_recovered"]) == (2, 1)
+    assert failed["chromium-aiortc_gap_median"] == 900.0
+    none = table.loc["none"]  # a policy one kind never ran
+    assert none["aiortc_n"] == 1 and none["chromium-aiortc_n"] == 0
+    assert math.isnan(none["chromium-aiortc_gap_median"])
+
+
+def test_one_peer_kind_has_no_side_by_side_table() -> None:
+    trials = frame([trial("on-failed", 100.0), trial("on-failed", 200.0)])
+    assert peer_kind_table(summary_table(trials, n_resamples=100)).empty
