@@ -34,7 +34,11 @@ durations are milliseconds. Definitions:
                      direction's media resumed BEFORE its sender cut over: the media came back on the
                      old path (a transient outage ended, make-before-break) and the new pair had no
                      part in it; restart_ms and checks_ms then still time the restart, which
-                     completed after the recovery (lab.analysis clamps such phases to the recovery)
+                     completed after the recovery (lab.analysis clamps such phases to the recovery).
+                     This includes a restart from 'failed' after the outage ended: lab.rtc drops
+                     sends only while 'failed', and a side leaves 'failed' for 'checking' as soon
+                     as it has applied the restart's remote description, so its media goes out on
+                     the old (alive again) pair until its own cut-over (media_rx `generation` shows it)
 
     For a restart that brings media back (t_detected <= t_restart <= t_answer <= t_new_pair <=
     t_media_resumed) the phases detection, decision, signaling, checks and first media are
