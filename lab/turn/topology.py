@@ -66,6 +66,11 @@ def resolve_spec(net: Network, spec: RelaySpec) -> RelaySpec:
     return RelaySpec.model_validate(data)
 
 
+def relays_state_dir(net: Network) -> Path:
+    """Where a topology's relays keep config, pid and userdb: `topo down` and `clean` remove it."""
+    return naming.state_dir() / net.name / "relays"
+
+
 def attach_relay(net: Network, spec: RelaySpec, out_dir: Path, *,
                  popen: PopenInHost | None = None, state_dir: Path | None = None) -> Relay:
     """A relay on `spec.host`; `popen` and `state_dir` let a runtime run turnserver elsewhere
@@ -83,8 +88,7 @@ def attach_relay(net: Network, spec: RelaySpec, out_dir: Path, *,
         else:
             net.impair.unblackhole(host, iface)
 
-    # Kept in the topology's state folder: `topo down` and `clean` remove it with the network.
-    state_dir = state_dir or naming.state_dir() / net.name / "relays" / resolved.name
+    state_dir = state_dir or relays_state_dir(net) / resolved.name
     return Relay(resolved, netns_name=net.netns(host), out_dir=out_dir, state_dir=state_dir,
                  popen=popen or popen_in_host, blackholer=blackhole)
 

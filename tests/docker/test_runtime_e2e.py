@@ -80,3 +80,8 @@ def test_one_scenario_recovers_alike_on_both_runtimes(tmp_path: Path) -> None:
     trial_dir = next((tmp_path / "run-docker" / "trials").iterdir())
     logs = {p.name for p in trial_dir.iterdir()}
     assert {"agent-offerer.log", "agent-answerer.log", "relay-relay.log", "containers.json"} <= logs
+    # Relay state (config, pid, userdb) lived in the trial topology's state folder and went with it;
+    # only the lab CA stays in the TURN state folder.
+    from lab.turn.relay import turn_state_dir
+
+    assert not [p for p in turn_state_dir().glob("*") if p.is_dir()]

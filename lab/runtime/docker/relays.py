@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.turn.relay import Relay, turn_state_dir
+from lab.turn.relay import Relay
 from lab.turn.spec import RelaySpec
 from lab.turn.topology import attach_relay
 from lab.turn.topology import start_relays as start_topology_relays
@@ -28,9 +28,7 @@ def container_relay(runtime: DockerRuntime, spec: RelaySpec, out_dir: Path) -> R
         kwargs = {k: v for k, v in kwargs.items() if k != "start_new_session"}
         return runtime.popen(host, argv, **kwargs)
 
-    # The container mounts turn_state_dir(), so the config and certificates live there.
-    state_dir = turn_state_dir() / f"{net.netns(host)}-{spec.name}"
-    return attach_relay(net, spec, out_dir, popen=popen, state_dir=state_dir)
+    return attach_relay(net, spec, out_dir, popen=popen)
 
 
 def start_relays(runtime: DockerRuntime, out_dir: Path, specs: list[dict[str, Any]] | None = None) -> list[Relay]:

@@ -96,7 +96,7 @@ class DockerRuntime:
         relays None: every host with role "relay". On the thread that owns `net`.
         """
         from lab.turn.relay import turn_state_dir
-        from lab.turn.topology import relay_hosts
+        from lab.turn.topology import relay_hosts, relays_state_dir
 
         engine.require_engine()
         check_images()
@@ -105,11 +105,15 @@ class DockerRuntime:
         out_dir.mkdir(parents=True, exist_ok=True)
         turn_state = turn_state_dir().resolve()
         turn_state.mkdir(parents=True, exist_ok=True)
+        relay_state = relays_state_dir(net).resolve()
+        relay_state.mkdir(parents=True, exist_ok=True)
         wanted = {host: PEER_IMAGE for host in peers}
         wanted.update({host: RELAY_IMAGE for host in relays if host not in wanted})
-        # Relays write their state (config, pid, userdb) under the TURN state folder; peers read
-        # the lab CA from it. Both write their logs to the run folder.
-        mounts = {host: [(out_dir, True), (turn_state, host in relays)] for host in wanted}
+        # Relays write their state (config, pid, userdb) under the topology's state folder, which
+        # `topo down` and `clean` remove; peers read the lab CA from the TURN state folder. Both
+        # write their logs to the run folder.
+        mounts = {host: [(out_dir, True), (turn_state, False)] + ([(relay_state, True)] if host in relays else [])
+                  for host in wanted}
         t0 = time.monotonic()
         containers = run_containers(net.name, wanted, mounts)
         t1 = time.monotonic()
