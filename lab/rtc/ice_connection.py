@@ -6,7 +6,9 @@ Differences from aioice's Connection (0.13.0):
   expiry never closes the connection (the transport above turns silence into states);
 - every datagram is tapped: it stamps liveness, counts bytes per (socket, remote address) and
   hands DTLS/SRTP datagrams straight to a sink, so several generations feed one receive queue;
-- host candidates can be gathered on given addresses (aioice always skips 127.0.0.1).
+- host candidates can be gathered on given addresses (aioice always skips 127.0.0.1);
+- when every STUN/TURN query of a gathering timed out (a generation gathered during an outage),
+  the queries are repeated for a while: behind a NAT, host candidates alone reach nobody.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aioice import Connection, TransportPolicy, stun
-from aioice.ice import StunProtocol
+from aioice.ice import StunProtocol, relayed_candidate, server_reflexive_candidate
 from aioice.turn import TurnTransport
 
 Address = tuple[str, int]
@@ -49,6 +51,7 @@ class LabIceConnection(Connection):
         generation: int,
         host_addresses: tuple[str, ...] | None,
         consent_interval: float,
+        server_candidates_retry: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,6 +64,7 @@ class LabIceConnection(Connection):
         self.lab_nominated = asyncio.Event()
         self._lab_host_addresses = host_addresses
         self._lab_consent_interval = consent_interval
+        self._lab_server_candidates_retry = server_candidates_retry
 
     # gathering
 
@@ -79,7 +83,60 @@ class LabIceConnection(Connection):
                     component=component, addresses=addresses
                 )
             self._local_candidates_end = True
+        await self._lab_retry_server_candidates()
         self._lab_tap_protocols()
+
+    def _lab_has_server_candidates(self) -> bool:
+        return any(c.type in ("srflx", "relay") for c in self._local_candidates)
+
+    async def _lab_retry_server_candidates(self) -> None:
+        """Query the STUN/TURN servers again, in rounds, while no query has answered yet."""
+        if not (self.stun_server or self.turn_server) or self._lab_has_server_candidates():
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lab_server_candidates_retry
+        while not self._lab_has_server_candidates():
+            left = deadline - loop.time()
+            if left <= 0 or self._closing:
+                return
+            tasks: list[asyncio.Task[Any]] = []
+            if self.stun_server:
+                for protocol in list(self._protocols):
+                    local = getattr(protocol, "local_candidate", None)
+                    if local is not None and local.type == "host" and ":" not in local.host:
+                        tasks.append(asyncio.ensure_future(
+                            server_reflexive_candidate(protocol, self.stun_server)))
+            if self.turn_server:
+                for component in sorted(self._components):
+                    tasks.append(asyncio.ensure_future(relayed_candidate(
+                        component=component,
+                        hide_related_address=self._transport_policy == TransportPolicy.RELAY,
+                        protocol_factory=lambda: StunProtocol(self),
+                        turn_server=self.turn_server,
+                        turn_username=self.turn_username,
+                        turn_password=self.turn_password,
+                        turn_ssl=self.turn_ssl,
+                        turn_transport=self.turn_transport,
+                    )))
+            if not tasks:
+                return
+            done, pending = await asyncio.wait(tasks, timeout=min(5.0, left))
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if task.exception() is None:
+                    candidate, relay_protocol = task.result()
+                    if self._closing:  # closed meanwhile: keep no new socket open
+                        if relay_protocol is not None:
+                            await relay_protocol.close()
+                        continue
+                    self._local_candidates.append(candidate)
+                    if relay_protocol is not None:
+                        self._protocols.append(relay_protocol)
+            if not pending:
+                # every query failed at once (unresolvable or unreachable server): not an outage
+                # that may end soon, so no more rounds
+                return
 
     def _lab_tap_protocols(self) -> None:
         for protocol in self._protocols:

@@ -131,6 +131,7 @@ class GenerationFactory:
             generation=number,
             host_addresses=self.options.host_addresses,
             consent_interval=self.detection.consent_interval,
+            server_candidates_retry=self.options.server_candidates_retry,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,

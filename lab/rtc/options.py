@@ -57,12 +57,16 @@ class IceOptions:
         cut-over, so late packets still arrive (make-before-break).
     new_generation_timeout: seconds a new generation may take to nominate a pair before it is
         given up (the old generation, if alive, keeps carrying media).
+    server_candidates_retry: when every STUN/TURN query of a generation's gathering timed out
+        (it gathered during an outage), seconds more to keep querying before describing it with
+        host candidates only (which behind a NAT reach nobody); 0 disables the retry.
     """
 
     host_addresses: tuple[str, ...] | None = None
     use_ipv6: bool = True
     old_generation_linger: float = 3.0
     new_generation_timeout: float = 20.0
+    server_candidates_retry: float = 10.0
 
     def __post_init__(self) -> None:
         if self.host_addresses is not None:
@@ -73,3 +77,5 @@ class IceOptions:
             raise ValueError("old_generation_linger must be >= 0 s")
         if self.new_generation_timeout <= 0:
             raise ValueError("new_generation_timeout must be > 0 s")
+        if self.server_candidates_retry < 0:
+            raise ValueError("server_candidates_retry must be >= 0 s")
