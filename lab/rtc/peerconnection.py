@@ -106,7 +106,9 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         detection: Optional[DetectionConfig] = None,
         ice: Optional[IceOptions] = None,
     ) -> None:
-        super().__init__(configuration)
+        # W3C's default is no ICE servers; aiortc's would query a public STUN server, which a
+        # lab peer must never do.
+        super().__init__(configuration or RTCConfiguration(iceServers=[]))
         self._lab_detection = detection or DetectionConfig()
         self._lab_ice_options = ice or IceOptions()
         config = self._lab_configuration

@@ -1,13 +1,12 @@
-"""The agent's view of the peer connection: lab.rtc's restartable one when it is there.
+"""The agent's view of the peer connection: lab.rtc's restartable one.
 
-Everything the agent needs from the WebRTC stack goes through here, so the session code does
-not care whether lab.rtc (restartIce, 'disconnected', perfect negotiation) is installed or only
-plain aiortc (connects once, cannot restart: used only while lab.rtc was being built).
+Everything the agent needs from the WebRTC stack goes through here. ICELAB_AGENT_PLAIN_AIORTC=1
+runs plain aiortc instead (connects once, cannot restart, no 'disconnected'): a baseline for
+telling lab.rtc's behaviour from aiortc's own.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 from typing import Any
 
@@ -15,28 +14,15 @@ import aiortc
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
+from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator
+from lab.rtc import RTCPeerConnection as LabPeerConnection
 from lab.runtime.agent.config import AgentConfig
 
-try:  # the restartable peer connection (issue: ICE restart for aiortc)
-    from lab.rtc import RTCPeerConnection as LabPeerConnection  # type: ignore[attr-defined]
-except ImportError:
-    LabPeerConnection = None
-
-try:
-    from lab.rtc.negotiation import PerfectNegotiator
-except ImportError:
-    PerfectNegotiator = None  # type: ignore[assignment,misc]
-
-try:
-    from lab.rtc.options import DetectionConfig, IceOptions
-except ImportError:
-    DetectionConfig = IceOptions = None  # type: ignore[assignment,misc]
+__all__ = ["PerfectNegotiator", "make_peer_connection", "refresh_ice_options", "restartable"]
 
 
 def restartable() -> bool:
-    if os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") == "1":  # diagnosis: lab.rtc vs. aiortc itself
-        return False
-    return LabPeerConnection is not None and hasattr(LabPeerConnection, "restartIce")
+    return os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") != "1"
 
 
 def make_peer_connection(config: AgentConfig) -> Any:
@@ -45,25 +31,14 @@ def make_peer_connection(config: AgentConfig) -> Any:
     rtc_config = RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
     if not restartable():
         return aiortc.RTCPeerConnection(configuration=rtc_config)
-    kwargs: dict[str, Any] = {}
-    params = inspect.signature(LabPeerConnection.__init__).parameters
-    if DetectionConfig is not None and "detection" in params:
-        d = config.detection
-        kwargs["detection"] = DetectionConfig(
-            consent_interval=d.consent_interval_s,
-            disconnected_after=d.disconnected_after_s,
-            failed_after=d.failed_after_s,
-        )
-    options = ice_options()
-    if options is not None and "ice" in params:
-        kwargs["ice"] = options
-    return LabPeerConnection(configuration=rtc_config, **kwargs)
+    d = config.detection
+    detection = DetectionConfig(consent_interval=d.consent_interval_s, disconnected_after=d.disconnected_after_s,
+                                failed_after=d.failed_after_s)
+    return LabPeerConnection(configuration=rtc_config, detection=detection, ice=ice_options())
 
 
-def ice_options() -> Any:
+def ice_options() -> IceOptions:
     """Gather on the namespace's usable interfaces only (read again before every restart)."""
-    if IceOptions is None:
-        return None
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
     addresses = usable_ipv4_addresses()
@@ -71,9 +46,8 @@ def ice_options() -> Any:
 
 
 def refresh_ice_options(pc: Any) -> None:
-    options = ice_options()
-    if options is not None and hasattr(pc, "setIceOptions"):
-        pc.setIceOptions(options)
+    if isinstance(pc, LabPeerConnection):
+        pc.setIceOptions(ice_options())
 
 
 def selected_pair(pc: Any) -> dict[str, Any] | None:

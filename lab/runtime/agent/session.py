@@ -143,7 +143,7 @@ class PeerSession:
                                                         generation=m.generation))
         self._wrap_remote_description(pc)
         self.channel = GenerationChannel(self.signaling, generation, self._on_sent)
-        if rtc.PerfectNegotiator is not None and rtc.restartable():
+        if rtc.restartable():
             # log lines named by role, seed 004's shape ([peer-polite] ...); the offerer is said once
             name = "peer-polite" if c.polite else "peer-impolite"
             log.info("[%s] is the %s (%s), generation %d", name, c.role, c.host, generation)
