@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab.net import Network, load_topology  # noqa: E402
 from lab.net.cleanup import clean  # noqa: E402
@@ -31,6 +32,7 @@ from lab.runtime.docker.cleanup import remove_lab_containers  # noqa: E402
 from lab.runtime.docker.engine import docker, require_engine  # noqa: E402
 from lab.runtime.docker.images import LOCAL_BASE_IMAGE, PEER_IMAGE, RELAY_IMAGE  # noqa: E402
 from lab.turn.topology import start_relays  # noqa: E402
+from tests.experiment.short_blackhole import short_blackhole  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGY = ROOT / "topologies" / "two_peers.toml"
@@ -110,30 +112,7 @@ def report(title: str, samples: list[dict[str, float]]) -> None:
         print(f"  {key:14s} {statistics.median(values):7.3f} / {max(values):7.3f}")
 
 
-TRIAL_EXPERIMENT = f"""
-name = "bench_docker_setup"
-topology = "{TOPOLOGY}"
-seed = 11
-policies = ["on-disconnected"]
-[peers]
-offerer = "alice"
-answerer = "bob"
-[ice]
-consent_interval_s = 0.5
-disconnected_after_s = 1.0
-failed_after_s = 4.0
-[fault]
-type = "blackhole"
-node = "nat_a"
-iface = "wan"
-duration_s = 2
-at_s = 1.0
-[timeouts]
-connect_s = 40
-recover_s = 40
-trial_s = 120
-observe_s = 1
-"""
+TRIAL_EXPERIMENT = short_blackhole("bench_docker_setup", seed=11, at_s=1.0)
 
 
 def trials(count: int, out: Path) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.experiment.short_blackhole import short_blackhole
+
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,39 +81,8 @@ def test_handover_recovers_with_restart_by_either_side(phone: str, peer: str, tm
     assert detail["peer_kind"] == "chromium" and detail["detection"] == "chromium-builtin"
 
 
-BLACKHOLE = """
-name = "chromium_capture"
-topology = "{root}/topologies/two_peers.toml"
-seed = 4
-policies = ["on-disconnected"]
-
-[peers]
-offerer = "alice"
-answerer = "bob"
-answerer_kind = "chromium"
-
-[ice]
-consent_interval_s = 0.5
-disconnected_after_s = 1.0
-failed_after_s = 4.0
-
-[fault]
-type = "blackhole"
-node = "nat_a"
-iface = "wan"
-duration_s = 2
-at_s = 1.5
-
-[capture]
-hosts = ["bob"]
-
-[timeouts]
-connect_s = 60
-recover_s = 30
-trial_s = 120
-observe_s = 1
-settle_s = 1
-"""
+BLACKHOLE = short_blackhole("chromium_capture", seed=4, answerer_kind="chromium", capture=["bob"],
+                            connect_s=60, recover_s=30, settle_s=1)
 
 
 def test_chromium_media_times_match_a_capture(tmp_path: Path) -> None:
@@ -121,7 +92,7 @@ def test_chromium_media_times_match_a_capture(tmp_path: Path) -> None:
     from lab.experiment.pcap import rtp_arrivals
 
     experiment = tmp_path / "exp.toml"
-    experiment.write_text(BLACKHOLE.format(root=ROOT))
+    experiment.write_text(BLACKHOLE)
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "lab", "run", str(experiment), "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -14,13 +14,12 @@ from lab import naming
 from lab.runtime.docker.containers import lab_containers
 from tests.chromium.conftest import no_leftovers  # noqa: F401  (fixture: browsers and profiles gone)
 from tests.docker.conftest import DOCKER
-from tests.docker.test_runtime_e2e import EXPERIMENT, _run
+from tests.docker.test_runtime_e2e import _run
+from tests.experiment.short_blackhole import short_blackhole
 
 pytestmark = [*DOCKER, pytest.mark.usefixtures("no_leftovers")]
 
-CHROMIUM_EXPERIMENT = (EXPERIMENT.replace('name = "docker_vs_netns"', 'name = "docker_chromium"')
-                       .replace('answerer = "bob"\n', 'answerer = "bob"\nanswerer_kind = "chromium"\n')
-                       .replace("connect_s = 40", "connect_s = 60"))
+CHROMIUM_EXPERIMENT = short_blackhole("docker_chromium", seed=5, answerer_kind="chromium", connect_s=60)
 
 
 def test_chromium_peer_in_a_container_recovers(tmp_path: Path) -> None:

@@ -13,39 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from tests.docker.conftest import DOCKER
+from tests.experiment.short_blackhole import short_blackhole
 
 pytestmark = DOCKER
-ROOT = Path(__file__).resolve().parents[2]
 
-EXPERIMENT = f"""
-name = "docker_vs_netns"
-topology = "{ROOT}/topologies/two_peers.toml"
-seed = 5
-repetitions = 1
-policies = ["on-disconnected"]
-
-[peers]
-offerer = "alice"
-answerer = "bob"
-
-[ice]
-consent_interval_s = 0.5
-disconnected_after_s = 1.0
-failed_after_s = 4.0
-
-[fault]
-type = "blackhole"
-node = "nat_a"
-iface = "wan"
-duration_s = 2
-at_s = 1.5
-
-[timeouts]
-connect_s = 40
-recover_s = 40
-trial_s = 120
-observe_s = 1
-"""
+EXPERIMENT = short_blackhole("docker_vs_netns", seed=5)
 # Loose: scheduling on a loaded 2-core machine moves a media gap by a few hundred ms.
 GAP_TOLERANCE_MS = 1500.0
 

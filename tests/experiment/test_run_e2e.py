@@ -20,6 +20,7 @@ from lab import naming
 from lab.experiment.events import COLUMNS
 from lab.experiment.metrics import direction_metrics
 from lab.experiment.pcap import rtp_arrivals
+from tests.experiment.short_blackhole import short_blackhole
 
 ROOT = Path(__file__).resolve().parents[2]
 ICELAB = [sys.executable, "-m", "lab"]
@@ -27,39 +28,7 @@ ICELAB = [sys.executable, "-m", "lab"]
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None or shutil.which("tcpdump") is None,
                                 reason="needs coturn and tcpdump (scripts/setup-debian.sh)")
 
-EXPERIMENT = f"""
-name = "e2e_blackhole"
-topology = "{ROOT}/topologies/two_peers.toml"
-seed = 3
-repetitions = 2
-policies = ["on-disconnected"]
-
-[peers]
-offerer = "alice"
-answerer = "bob"
-
-[ice]
-consent_interval_s = 0.5
-disconnected_after_s = 1.0
-failed_after_s = 4.0
-
-[fault]
-type = "blackhole"
-node = "nat_a"
-iface = "wan"
-duration_s = 2
-at_s = 1.5
-
-[capture]
-hosts = ["bob"]
-
-[timeouts]
-connect_s = 40
-recover_s = 40
-trial_s = 120
-observe_s = 1
-settle_s = 1
-"""
+EXPERIMENT = short_blackhole("e2e_blackhole", seed=3, repetitions=2, capture=["bob"], settle_s=1)
 
 
 def icelab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -136,9 +105,7 @@ def test_blackhole_run_recovers_resumes_and_matches_capture(tmp_path: Path) -> N
 
 def test_failed_trial_is_recorded_and_run_goes_on(tmp_path: Path) -> None:
     # relay-only ICE without a relay: no candidate pair can form, the call never starts
-    text = EXPERIMENT.replace("repetitions = 2", "repetitions = 1").replace(
-        "[ice]\n", '[ice]\ntransport = "relay"\n').replace("connect_s = 40", "connect_s = 3").replace(
-        '[capture]\nhosts = ["bob"]\n', "")
+    text = short_blackhole("e2e_blackhole", seed=3, transport="relay", connect_s=3, settle_s=1)
     experiment = tmp_path / "fail.toml"
     experiment.write_text(text)
     done = icelab("run", str(experiment), "--out", str(tmp_path / "run"))
