@@ -12,29 +12,18 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.turn import Relay, parse_relay
-from lab.turn.netns import popen_in_netns, turnserver_pids
-from tests.turn.lanlab import SUBNET, LanLab, make_lanlab
+from lab.turn.netns import popen_in_netns
+from tests.turn.conftest import lanlab  # noqa: F401  (fixture: a LAN of lab namespaces, no turnserver left)
+from tests.turn.lanlab import SUBNET, LanLab
 
 CHILD = Path(__file__).with_name("relay_call.py")
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lan() -> Iterator[LanLab]:
-    lab = make_lanlab()
-    try:
-        yield lab
-    finally:
-        leftovers = turnserver_pids(lab.namespaces)
-        lab.down()
-        assert not leftovers, f"turnserver left running: {leftovers}"
 
 
 def start_relay(lan: LanLab, name: str, address: str, out: Path) -> Relay:
@@ -98,11 +87,11 @@ class Child:
 
 
 def test_every_generation_allocates_anew_and_fails_over_to_another_relay(
-    lan: LanLab, tmp_path: Path
+    lanlab: LanLab, tmp_path: Path
 ) -> None:
-    first = start_relay(lan, "r1", "10.77.0.1", tmp_path)
-    second = start_relay(lan, "r2", "10.77.0.2", tmp_path)
-    peers_ns = lan.add_host("peers", "10.77.0.10/24")
+    first = start_relay(lanlab, "r1", "10.77.0.1", tmp_path)
+    second = start_relay(lanlab, "r2", "10.77.0.2", tmp_path)
+    peers_ns = lanlab.add_host("peers", "10.77.0.10/24")
     child = Child(
         peers_ns,
         {

@@ -6,23 +6,10 @@ import asyncio
 import json
 import sys
 
-import pytest
 
 from lab.rtc.signaling import SignalingClient, SignalingImpairments, SignalingServer
 
-
-async def _collect(channel, n: int, timeout: float = 20.0) -> list[dict]:
-    got: list[dict] = []
-    done = asyncio.Event()
-
-    def on_message(body: dict) -> None:
-        got.append(body)
-        if len(got) >= n:
-            done.set()
-
-    channel.on("message", on_message)
-    await asyncio.wait_for(done.wait(), timeout)
-    return got
+from tests.signaling.messages import collect
 
 
 async def test_two_peers_exchange_messages_both_ways() -> None:
@@ -30,8 +17,8 @@ async def test_two_peers_exchange_messages_both_ways() -> None:
         async with SignalingClient.create(server.url, "r1", "alice") as a, SignalingClient.create(server.url, "r1", "bob") as b:
             await a.wait_connected(10)
             await b.wait_connected(10)
-            to_b = asyncio.create_task(_collect(b, 5))
-            to_a = asyncio.create_task(_collect(a, 5))
+            to_b = asyncio.create_task(collect(b, 5))
+            to_a = asyncio.create_task(collect(a, 5))
             for i in range(5):
                 a.send({"from": "a", "i": i})
                 b.send({"from": "b", "i": i})
@@ -48,7 +35,7 @@ async def test_messages_sent_before_the_other_peer_joins_are_delivered() -> None
                 a.send({"i": i})
             await asyncio.sleep(0.2)
             async with SignalingClient.create(server.url, "r2", "bob") as b:
-                assert [m["i"] for m in await _collect(b, 3)] == [0, 1, 2]
+                assert [m["i"] for m in await collect(b, 3)] == [0, 1, 2]
 
 
 async def test_outage_queues_messages_and_client_resumes_the_session() -> None:
@@ -62,8 +49,8 @@ async def test_outage_queues_messages_and_client_resumes_the_session() -> None:
             a.begin_outage()
             await asyncio.sleep(0.3)
             assert not a.connected
-            to_b = asyncio.create_task(_collect(b, 4))
-            to_a = asyncio.create_task(_collect(a, 2))
+            to_b = asyncio.create_task(collect(b, 4))
+            to_a = asyncio.create_task(collect(a, 2))
             for i in range(4):
                 a.send({"i": i})
             b.send({"j": 0})
@@ -88,7 +75,7 @@ async def test_client_reconnects_with_backoff_after_server_restart() -> None:
         await server.stop()
         await asyncio.sleep(0.5)
         assert not a.connected
-        to_b = asyncio.create_task(_collect(b, 2))
+        to_b = asyncio.create_task(collect(b, 2))
         a.send({"i": 0})
         a.send({"i": 1})
         server = SignalingServer("127.0.0.1", port)
@@ -103,7 +90,7 @@ async def test_impaired_websocket_link_still_delivers_each_message_once_in_order
     bad = SignalingImpairments(delay_ms=3, jitter_ms=3, drop=0.15, duplicate=0.3, reorder=0.3, seed=7)
     async with SignalingServer("127.0.0.1", 0) as server:
         async with SignalingClient.create(server.url, "r5", "alice", impairments=bad, retransmit_s=0.2) as a, SignalingClient.create(server.url, "r5", "bob") as b:
-            to_b = asyncio.create_task(_collect(b, 40))
+            to_b = asyncio.create_task(collect(b, 40))
             for i in range(40):
                 a.send({"i": i})
             assert [m["i"] for m in await to_b] == list(range(40))
@@ -134,7 +121,7 @@ async def test_server_runs_as_a_module_with_recognisable_argv() -> None:
         ready = json.loads(line)
         assert ready["event"] == "signaling-server-ready"
         async with SignalingClient.create(ready["url"], "r7", "a") as a, SignalingClient.create(ready["url"], "r7", "b") as b:
-            to_b = asyncio.create_task(_collect(b, 1))
+            to_b = asyncio.create_task(collect(b, 1))
             a.send({"hello": 1})
             assert (await to_b)[0] == {"hello": 1}
     finally:
@@ -148,7 +135,7 @@ async def test_reconnect_now_resumes_the_session_at_once() -> None:
             await a.wait_connected(10)
             await b.wait_connected(10)
             a.reconnect_now()
-            to_b = asyncio.create_task(_collect(b, 3))
+            to_b = asyncio.create_task(collect(b, 3))
             for i in range(3):
                 a.send({"i": i})
             assert [m["i"] for m in await to_b] == [0, 1, 2]

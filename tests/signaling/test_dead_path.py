@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from lab.rtc.signaling import SignalingClient, SignalingServer
 
+from tests.signaling.messages import collect
+
 
 @dataclass
 class _Carried:
@@ -76,20 +78,6 @@ class BlackholingRelay:
                     writer.close()
 
 
-async def _collect(channel, n: int, timeout: float = 20.0) -> list[dict]:
-    got: list[dict] = []
-    done = asyncio.Event()
-
-    def on_message(body: dict) -> None:
-        got.append(body)
-        if len(got) >= n:
-            done.set()
-
-    channel.on("message", on_message)
-    await asyncio.wait_for(done.wait(), timeout)
-    return got
-
-
 async def test_reconnect_now_abandons_a_dead_path_without_a_close_handshake() -> None:
     async with SignalingServer("127.0.0.1", 0) as server:
         relay = BlackholingRelay(server.port)
@@ -99,15 +87,15 @@ async def test_reconnect_now_abandons_a_dead_path_without_a_close_handshake() ->
                        SignalingClient.create(server.url, "dead", "bob") as b:
                 await a.wait_connected(10)
                 await b.wait_connected(10)
-                to_a = asyncio.create_task(_collect(a, 1))
+                to_a = asyncio.create_task(collect(a, 1))
                 b.send({"before": True})
                 assert await to_a == [{"before": True}]
                 incarnation = a.session.incarnation
                 old_path = relay.connections[0]
 
                 relay.blackhole_existing()  # the handover: alice's old interface is gone
-                to_b = asyncio.create_task(_collect(b, 3))
-                to_a = asyncio.create_task(_collect(a, 2))
+                to_b = asyncio.create_task(collect(b, 3))
+                to_a = asyncio.create_task(collect(a, 2))
                 a.send({"i": 0})  # goes into the dead path
                 b.send({"j": 0})
                 await asyncio.sleep(0.1)

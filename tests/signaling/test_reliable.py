@@ -8,19 +8,7 @@ import pytest
 
 from lab.rtc.signaling import MemoryChannelPair, OutageWindow, SignalingImpairments
 
-
-async def _collect(channel, n: int, timeout: float = 20.0) -> list[dict]:
-    got: list[dict] = []
-    done = asyncio.Event()
-
-    def on_message(body: dict) -> None:
-        got.append(body)
-        if len(got) >= n:
-            done.set()
-
-    channel.on("message", on_message)
-    await asyncio.wait_for(done.wait(), timeout)
-    return got
+from tests.signaling.messages import collect
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -29,8 +17,8 @@ async def test_drop_duplicate_reorder_deliver_each_message_once_in_order(seed: i
     pair = MemoryChannelPair(bad, bad.model_copy(update={"seed": seed + 100}))
     pair.start()
     try:
-        receiving = asyncio.create_task(_collect(pair.b, 50))
-        back = asyncio.create_task(_collect(pair.a, 20))
+        receiving = asyncio.create_task(collect(pair.b, 50))
+        back = asyncio.create_task(collect(pair.a, 20))
         for i in range(50):
             pair.a.send({"i": i})
         for i in range(20):
@@ -48,7 +36,7 @@ async def test_messages_sent_during_an_outage_arrive_after_it() -> None:
     pair = MemoryChannelPair()
     pair.start()
     try:
-        receiving = asyncio.create_task(_collect(pair.b, 10))
+        receiving = asyncio.create_task(collect(pair.b, 10))
         pair.begin_outage()
         for i in range(10):
             pair.a.send({"i": i})
@@ -66,7 +54,7 @@ async def test_configured_outage_window_delays_but_does_not_lose() -> None:
     pair = MemoryChannelPair(window)
     pair.start()
     try:
-        receiving = asyncio.create_task(_collect(pair.b, 3))
+        receiving = asyncio.create_task(collect(pair.b, 3))
         for i in range(3):
             pair.a.send({"i": i})
         assert pair.a.path.stats["lost_in_outage"] == 3  # sent into a dead link
