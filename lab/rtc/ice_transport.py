@@ -131,7 +131,11 @@ class GenerationFactory:
             generation=number,
             host_addresses=self.options.host_addresses,
             consent_interval=self.detection.consent_interval,
+            consent_retransmit_interval=self.detection.consent_retransmit_interval,
             server_candidates_retry=self.options.server_candidates_retry,
+            check_interval=self.options.check_interval,
+            check_pacing=self.options.check_pacing,
+            check_timeout=self.options.check_timeout,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,
@@ -150,6 +154,9 @@ class RestartableIceGatherer(RTCIceGatherer):
         self._factory = factory
         self._remote_candidates_end = False
         self.described = first
+        # set by the peer connection before each local description: trickle (wait for host
+        # candidates only) or describe every candidate (the remote does not trickle)
+        self.trickle = factory.options.trickle
 
     @property
     def _connection(self) -> LabIceConnection:  # type: ignore[override]
@@ -167,8 +174,9 @@ class RestartableIceGatherer(RTCIceGatherer):
         generation.start_gathering()
         if announce:
             self.emit("statechange")
-        await generation.gather()
-        self.emit("statechange")
+        await generation.gather_for_description(self.trickle)
+        if generation.gather_state == "completed":
+            self.emit("statechange")
 
     def getLocalCandidates(self) -> list[RTCIceCandidate]:
         return [candidate_from_aioice(x) for x in self.described.connection.local_candidates]
@@ -252,7 +260,19 @@ class RestartableIceTransport(RTCIceTransport):
         return [candidate_from_aioice(x) for x in self._active.connection.remote_candidates]
 
     async def addRemoteCandidate(self, candidate: Optional[RTCIceCandidate]) -> None:
-        await self.remote_target.add_remote_candidate(candidate)
+        """Add a remote candidate to the generation its `usernameFragment` names (current or
+        pending), else to the one the remote description names."""
+        await self.generation_for_remote_ufrag(
+            getattr(candidate, "usernameFragment", None)
+        ).add_remote_candidate(candidate)
+
+    def generation_for_remote_ufrag(self, ufrag: str | None) -> IceGeneration:
+        if ufrag is not None:
+            for generation in sorted(self._known, key=lambda g: -g.number):
+                remote = generation.remote
+                if remote is not None and remote.usernameFragment == ufrag and not generation.closed:
+                    return generation
+        return self.remote_target
 
     async def start(self, remoteParameters: RTCIceParameters) -> None:
         """Start the first generation (later generations start through `begin_generation`)."""
@@ -296,10 +316,12 @@ class RestartableIceTransport(RTCIceTransport):
     async def _send(self, data: bytes) -> None:
         generation = self._active
         pair = generation.selected_pair()
-        if pair is None or self._state == "failed":
+        if pair is None or self._state == "closed":
             # like UDP into a dead path: dropped, never an error that would stop a sender
             self.dropped_sends += 1
             return
+        # in 'disconnected' and 'failed' too, media keeps going to the selected pair (as in
+        # Chrome): the moment the path returns, it arrives, with no restart needed
         try:
             await pair.protocol.send_data(data, pair.remote_addr)
         except (OSError, ConnectionError):
@@ -313,7 +335,38 @@ class RestartableIceTransport(RTCIceTransport):
 
     def _attach(self, generation: IceGeneration) -> None:
         generation.connection.lab_sink = self._on_datagram
+        generation.connection.lab_on_nominated = (
+            lambda pair, g=generation: self._on_renominated(g, pair)
+        )
+        generation.on_candidate = self._on_local_candidate
+        generation.on_gathered = self._on_gathered
         self._known.append(generation)
+
+    def _on_local_candidate(self, generation: IceGeneration, candidate: Any) -> None:
+        if self._state != "closed":
+            self.emit("icecandidate", generation, candidate)
+
+    def _on_gathered(self, generation: IceGeneration) -> None:
+        if generation is self._gatherer.described and self._state != "closed":
+            self._gatherer.emit("statechange")
+
+    def _on_renominated(self, generation: IceGeneration, pair: Any) -> None:
+        """The active generation nominated another pair (a new path checked after it
+        completed, e.g. continual gathering): media moves there."""
+        if generation is not self._active or generation.phase != "connected":
+            return
+        loop = asyncio.get_running_loop()
+        generation.connection.lab_last_consent = loop.time()
+        self.emit(
+            "selectedcandidatepairchange",
+            SelectedPairChange(
+                at=loop.time(),
+                pair=describe_pair(generation.number, pair),
+                previous_generation=generation.number,
+            ),
+        )
+        if self._state in ("disconnected", "failed"):
+            self._set_state("completed")
 
     def _on_datagram(
         self,
@@ -380,7 +433,7 @@ class RestartableIceTransport(RTCIceTransport):
         task.add_done_callback(self._generation_tasks.discard)
 
     async def _run_generation(self, generation: IceGeneration, remote: RTCIceParameters) -> None:
-        await generation.gather()
+        await generation.gather_host()
         timeout = self._factory.options.new_generation_timeout
         try:
             connected = await asyncio.wait_for(generation.connect(remote), timeout)
@@ -456,16 +509,17 @@ class RestartableIceTransport(RTCIceTransport):
         while self._state != "closed":
             await asyncio.sleep(detection.tick)
             generation = self._active
-            if generation.phase != "connected" or self._state == "failed":
+            if generation.phase != "connected":
                 continue
             silence = self._silence(generation)
             if silence >= detection.failed_after:
-                if self._pending is None or not self._pending.started:
+                if self._state != "failed" and (self._pending is None or not self._pending.started):
                     self._set_state("failed")
             elif silence >= detection.disconnected_after:
-                if self._state != "checking":
+                if self._state not in ("checking", "failed"):
                     self._set_state("disconnected")
-            elif self._state in ("disconnected", "checking"):
+            elif self._state in ("disconnected", "checking", "failed"):
+                # consent answered again: the path is back, no restart needed (as in Chrome)
                 self._set_state("completed")
 
     def _set_state(self, state: str) -> None:
