@@ -71,7 +71,8 @@ KINDS: dict[str, str] = {
     "clock_sync": "page clock mapped onto CLOCK_MONOTONIC (detail: offset_s, uncertainty_ms)",
     "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
     "media_stats": "periodic inbound/outbound RTP counters from getStats()",
-    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, type; withheld)",
+    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, "
+                      "port, protocol, interface; end_of_candidates; withheld)",
     "browser_network": "the page's online/offline or connection change (detail: event, online)",
 }
 

@@ -188,7 +188,7 @@ FAULT_TYPES = (
 # ---------------------------------------------------------------- policies
 
 Trigger = Literal["never", "failed", "disconnected", "network-change"]
-Action = Literal["restart-ice", "ice-restart-offer", "full-reconnect"]
+Action = Literal["restart-ice", "ice-restart-offer", "full-reconnect", "continual-gathering"]
 Side = Literal["offerer", "answerer", "both", "polite", "impolite"]
 
 # The named policies of the issue; a [[policies]] table may start from one and override fields.
@@ -199,6 +199,10 @@ PRESETS: dict[str, dict[str, object]] = {
     "on-network-change": {"trigger": "network-change", "action": "restart-ice"},
     "full-reconnect": {"trigger": "failed", "action": "full-reconnect"},
     "legacy-ice-restart": {"trigger": "failed", "action": "ice-restart-offer"},
+    # no restart on a network change: the new interface's candidates are gathered and trickled
+    # in the current ICE generation (libwebrtc's GATHER_CONTINUALLY); a restart only as the
+    # 'failed' backstop or when no new pair was selected within retry_s
+    "continual-gathering": {"trigger": "network-change", "action": "continual-gathering"},
 }
 
 

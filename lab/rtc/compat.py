@@ -52,6 +52,7 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_pair_remote_candidate",
         "_unfreeze_initial",
         "_find_pair",
+        "_add_remote_candidate",
     ),
     "aioice.ice.StunProtocol": ("datagram_received", "request", "send_data"),
 }

@@ -136,8 +136,15 @@ class IceGeneration:
             self._local_candidate(None)
 
     async def add_remote_candidate(self, candidate: RTCIceCandidate | None) -> None:
-        """Add a remote candidate; quietly ignored once closed or after end-of-candidates."""
-        if self.closed or self.connection._remote_candidates_end:
+        """Add a remote candidate; quietly ignored once closed. One trickled after
+        end-of-candidates (the remote gathers continually: a new interface) is still paired and
+        checked; a repeated end-of-candidates is ignored."""
+        if self.closed:
+            return
+        if self.connection._remote_candidates_end:
+            if candidate is not None:
+                remote = candidate_to_aioice(candidate)
+                self.connection._add_remote_candidate(remote, remote.host)
             return
         await self.connection.add_remote_candidate(
             None if candidate is None else candidate_to_aioice(candidate)

@@ -547,9 +547,10 @@ class LabIceConnection(Connection):
 
     def check_complete(self, pair: CandidatePair) -> None:
         selected = self._nominated.get(pair.component)
+        was_done = self._check_list_done
         super().check_complete(pair)
         now = self._nominated.get(pair.component)
-        if selected is not None and now is not None and now is not selected:
+        if was_done and now is not None and now is not selected:
             if self.lab_on_nominated is not None:
                 self.lab_on_nominated(now)
 

@@ -218,6 +218,7 @@ class RestartableIceTransport(RTCIceTransport):
         self.remote_target: IceGeneration = self._active
         self.dropped_sends = 0
         self.restarts = 0
+        self._addresses_lock = asyncio.Lock()
         self._attach(self._active)
 
     # what RTCPeerConnection and RTCDtlsTransport use
@@ -485,6 +486,24 @@ class RestartableIceTransport(RTCIceTransport):
         self._set_state("completed")
         if self._monitor_task is None:
             self._monitor_task = asyncio.ensure_future(self._monitor())
+
+    # the host's addresses changed
+
+    async def update_addresses(self, addresses: list[str]) -> None:
+        """Prune the candidates and pairs of vanished addresses at once (every generation);
+        with `IceOptions.gather_continually`, gather on new addresses in the active
+        generation: its new candidates are trickled and checked at once, and the first that
+        answers becomes the selected pair, with no ICE restart."""
+        alive = set(addresses)
+        async with self._addresses_lock:
+            for generation in self.generations:
+                if not generation.closed:
+                    generation.connection.lab_prune_addresses(alive)
+            if not self._factory.options.gather_continually or self._state == "closed":
+                return
+            active = self._active
+            if not active.closed and active.connection.lab_gathered.is_set():
+                await active.connection.lab_gather_addresses(addresses)
 
     # liveness
 

@@ -34,20 +34,37 @@ def make_peer_connection(config: AgentConfig) -> Any:
     d = config.detection
     detection = DetectionConfig(consent_interval=d.consent_interval_s, disconnected_after=d.disconnected_after_s,
                                 failed_after=d.failed_after_s)
-    return LabPeerConnection(configuration=rtc_config, detection=detection, ice=ice_options())
+    continually = config.policy.action == "continual-gathering"
+    return LabPeerConnection(configuration=rtc_config, detection=detection,
+                             ice=ice_options(gather_continually=continually))
 
 
-def ice_options() -> IceOptions:
+def ice_options(gather_continually: bool = False) -> IceOptions:
     """Gather on the namespace's usable interfaces only (read again before every restart)."""
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
     addresses = usable_ipv4_addresses()
-    return IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False)
+    return IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,
+                      gather_continually=gather_continually)
 
 
 def refresh_ice_options(pc: Any) -> None:
     if isinstance(pc, LabPeerConnection):
-        pc.setIceOptions(ice_options())
+        pc.setIceOptions(ice_options(pc.iceOptions.gather_continually))
+
+
+async def network_changed(pc: Any) -> None:
+    """The namespace's addresses changed: prune vanished ones now; with continual gathering,
+    gather (and trickle) on new ones in the current ICE generation."""
+    from lab.runtime.agent.interfaces import usable_ipv4_addresses
+
+    if not isinstance(pc, LabPeerConnection):
+        return
+    addresses = usable_ipv4_addresses()
+    if addresses:
+        pc.setIceOptions(ice_options(pc.iceOptions.gather_continually))
+    for transport in pc.getIceTransports():
+        await transport.update_addresses(addresses)
 
 
 def selected_pair(pc: Any) -> dict[str, Any] | None:
