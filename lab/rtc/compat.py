@@ -135,7 +135,6 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "CandidatePair",
         "get_host_addresses",
         "relayed_candidate",
-        "server_reflexive_candidate",
     ),
     "aioice.candidate": ("candidate_foundation", "candidate_priority"),
     "aioice.turn": ("TurnTransport",),

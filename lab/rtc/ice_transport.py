@@ -136,6 +136,7 @@ class GenerationFactory:
             check_interval=self.options.check_interval,
             check_pacing=self.options.check_pacing,
             check_timeout=self.options.check_timeout,
+            server_query_interval=self.options.server_query_interval,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,

@@ -73,6 +73,8 @@ class IceOptions:
         is bounded by RFC 8445 pacing: at least `check_pacing` x (pairs in progress) apart.
     check_pacing: Ta of RFC 8445 section 14: seconds between two new checks of a check list,
         and the per-pair bound above (default 0.02, aioice's pace).
+    server_query_interval: a STUN query to a server (srflx) is sent again every this many
+        seconds until answered (default 0.1), within the gathering's 5 s per round.
     check_timeout: seconds a pair's check keeps being sent before the pair fails (default 10).
     trickle: trickle ICE (RFC 8838): setLocalDescription returns once host candidates exist,
         the description names those, later candidates fire 'icecandidate' and then
@@ -99,12 +101,13 @@ class IceOptions:
     check_interval: float = 0.048
     check_pacing: float = 0.02
     check_timeout: float = 10.0
+    server_query_interval: float = 0.1
     trickle: bool = True
     candidate_pool_size: int = 0
     gather_continually: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("check_interval", "check_pacing", "check_timeout"):
+        for name in ("check_interval", "check_pacing", "check_timeout", "server_query_interval"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0 s (got {getattr(self, name)})")
         if self.candidate_pool_size not in (0, 1):

@@ -1,0 +1,160 @@
+"""How close recovery comes to the physical limit of each shipped fault.
+
+    ICELAB_SCOPE=w13 .venv/bin/python benchmarks/recovery_limit.py [--trials 5] [--jobs 1]
+        [--kinds aiortc,chromium] [--faults handover,binding_expiry,relay_kill,blackhole]
+        [--rtt 20,100] [--out runs/recovery_limit]
+
+Runs the shipped experiments (experiments/handover.toml, binding_expiry.toml, relay_kill.toml,
+and transient_blackhole.toml as "a blackhole") with the policies that restart soonest, for both
+peers aiortc (lab.rtc) and both peers Chromium, and prints per fault, peers, policy and RTT:
+the number of trials, the median recovery (fault -> media flowing both ways again, from the
+trial metrics), the physical limit of that scenario, their ratio, and the phase whose median
+dominates (detection, decision, signaling, checks, first media; "old path" when media came back
+before any restart's new pair carried it).
+
+Physical limits, with r the RTT between the peers (the matrix shapes both peers' uplinks, r/4
+per egress, so a peer's round trip to the relay or signaling server is r/2):
+    handover, restarting policy   3 r        link event ~0, the signaling socket re-opened on
+                                             the new interface and the restart offer/answer,
+                                             one check, half a path (../shared/notes/recovery.md)
+    handover, continual gathering 2 r        a trickled candidate and one check, no offer/answer
+    blackhole of T s              T + r      nothing beats T; then one check
+    binding_expiry (relayed)      3.5 r      one probe missed (r), offer/answer (r), Allocate with
+                                             its 401 challenge (2 r_t = r), CreatePermission
+                                             (r_t = r/2), not counting a consent interval
+    relay_kill, back after D s    D + 2.5 r  Allocate (r), CreatePermission (r/2), one check (r)
+Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lab.experiment.runner import run_experiment  # noqa: E402
+from lab.experiment.spec import parse_experiment  # noqa: E402
+
+PHASES = ("detection_ms", "decision_ms", "signaling_ms", "checks_ms", "first_media_ms")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    file: str
+    policies: dict[str, list[object]]  # peer kind -> policies run
+
+    def limit_ms(self, spec: dict[str, object], policy: str, rtt: float) -> tuple[float, str]:
+        fault = spec["fault"]
+        assert isinstance(fault, dict)
+        if self.name == "handover":
+            if policy == "continual-gathering":
+                return 2 * rtt, "2 r"
+            return 3 * rtt, "3 r"
+        if self.name == "blackhole":
+            t = float(fault.get("duration_s", 3)) * 1000
+            return t + rtt, "T + r"
+        if self.name == "binding_expiry":
+            return 3.5 * rtt, "3.5 r"
+        if self.name == "relay_kill":
+            back = float(fault.get("restart_after_s", 0) or 0) * 1000
+            return back + 2.5 * rtt, "D + 2.5 r"
+        raise ValueError(self.name)
+
+
+FAULTS = {
+    "handover": Fault("handover", "handover.toml", {
+        "aiortc": ["on-network-change", "continual-gathering"],
+        "chromium": ["on-network-change"],
+    }),
+    "binding_expiry": Fault("binding_expiry", "binding_expiry.toml", {
+        "aiortc": ["on-disconnected"], "chromium": ["on-disconnected"],
+    }),
+    "relay_kill": Fault("relay_kill", "relay_kill.toml", {
+        "aiortc": ["on-disconnected"], "chromium": ["on-disconnected"],
+    }),
+    "blackhole": Fault("blackhole", "transient_blackhole.toml", {
+        "aiortc": ["on-disconnected"], "chromium": ["on-disconnected"],
+    }),
+}
+
+
+def dominant(rows: pd.DataFrame) -> str:
+    medians = {}
+    for phase in PHASES:
+        values = rows[phase].dropna()
+        if len(values):
+            medians[phase] = float(values.median())
+    if not medians or rows["first_media_ms"].isna().all():
+        return "old path" if not rows["restarts"].fillna(0).gt(0).all() or not medians else (
+            max(medians, key=lambda k: medians[k]).removesuffix("_ms") + " (old path)")
+    name = max(medians, key=lambda k: medians[k])
+    return f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
+
+
+def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path) -> pd.DataFrame:
+    path = ROOT / "experiments" / fault.file
+    data = tomllib.loads(path.read_text())
+    data["policies"] = fault.policies[kind]
+    data["repetitions"] = trials
+    data["matrix"] = {**data.get("matrix", {}), "rtt_ms": rtts}
+    peers = dict(data.get("peers", {}))
+    peers["kind"] = kind
+    data["peers"] = peers
+    data["name"] = f"limit-{fault.name}-{kind}"
+    spec = parse_experiment(data, file=path)
+    folder = out / f"{fault.name}-{kind}"
+    run_experiment(spec, folder, jobs=jobs, resume=folder.exists())
+    trials_file = folder / "trials.parquet"
+    return pd.read_parquet(trials_file) if trials_file.exists() else pd.DataFrame()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--kinds", default="aiortc,chromium")
+    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--rtt", default="20,100")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recovery_limit")
+    args = parser.parse_args()
+    if not os.environ.get("ICELAB_SCOPE"):
+        parser.error("export ICELAB_SCOPE first (the lab's resources are named and cleaned by it)")
+    rtts = [float(x) for x in args.rtt.split(",")]
+    lines = []
+    for name in args.faults.split(","):
+        fault = FAULTS[name]
+        spec = tomllib.loads((ROOT / "experiments" / fault.file).read_text())
+        for kind in args.kinds.split(","):
+            frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out)
+            for (policy, rtt), rows in (frame.groupby(["policy", "rtt_ms"]) if len(frame) else []):
+                ok = rows[rows["recovered"].astype(bool)]
+                limit, formula = fault.limit_ms(spec, str(policy), float(rtt))
+                median = statistics.median(ok["recovery_ms"]) if len(ok) else math.nan
+                gap = statistics.median(ok["media_gap_ms"]) if len(ok) else math.nan
+                restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
+                lines.append(
+                    f"{name:<15} {kind:<9} {str(policy):<20} {rtt:>5.0f} {len(ok):>2}/{len(rows):<2} "
+                    f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<9} {median / limit:>6.2f} "
+                    f"{restarts:>4.0f}  {dominant(ok) if len(ok) else '-'}"
+                )
+                print(lines[-1], flush=True)
+    print()
+    print(f"{'fault':<15} {'peers':<9} {'policy':<20} {'rtt':>5} {'ok/n':<5} {'recov ms':>8} "
+          f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'rst':>4}  dominant phase (median)")
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
