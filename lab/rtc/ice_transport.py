@@ -119,6 +119,8 @@ class GenerationFactory:
         self.ice_kwargs = connection_kwargs(iceServers)
         self.policy = ICE_TRANSPORT_POLICIES[iceTransportPolicy]
         self.options = options
+        # bumped at every change: a pooled generation gathered under an older one is stale
+        self.version = getattr(self, "version", 0) + 1
 
     def make(
         self,
@@ -220,6 +222,7 @@ class RestartableIceTransport(RTCIceTransport):
         self.dropped_sends = 0
         self.restarts = 0
         self._addresses_lock = asyncio.Lock()
+        self._pool: IceGeneration | None = None
         self._attach(self._active)
 
     # what RTCPeerConnection and RTCDtlsTransport use
@@ -303,6 +306,9 @@ class RestartableIceTransport(RTCIceTransport):
             self._monitor_task = None
         for task in list(self._generation_tasks):
             task.cancel()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
         for generation in self.generations:
             await generation.close()
         self._initial_done.set()
@@ -399,20 +405,53 @@ class RestartableIceTransport(RTCIceTransport):
         return None
 
     def new_generation(self, username: str, password: str) -> IceGeneration:
-        """A fresh generation with the given credentials; replaces an unused pending one."""
+        """A fresh generation with the given credentials (or the pre-gathered pool's, with
+        its own credentials); replaces an unused pending one."""
         stale = self._pending
         if stale is not None and not stale.started:
             asyncio.ensure_future(stale.close())
-        generation = self._factory.make(
-            self._next_number,
-            ice_controlling=self._active.connection.ice_controlling,
-            username=username,
-            password=password,
-        )
+        generation = self._take_pool()
+        if generation is None:
+            generation = self._factory.make(
+                self._next_number,
+                ice_controlling=self._active.connection.ice_controlling,
+                username=username,
+                password=password,
+            )
         self._next_number += 1
         self._attach(generation)
         self._pending = generation
         return generation
+
+    # candidate pool (W3C iceCandidatePoolSize): the next restart's generation, gathered ahead
+
+    def _refill_pool(self) -> None:
+        if (
+            self._factory.options.candidate_pool_size < 1
+            or self._pool is not None
+            or self._state == "closed"
+        ):
+            return
+        pool = self._factory.make(-1, ice_controlling=self._active.connection.ice_controlling)
+        pool.pool_version = self._factory.version  # type: ignore[attr-defined]
+        pool.start_gathering()
+        self._pool = pool
+
+    def _drop_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            asyncio.ensure_future(pool.close())
+
+    def _take_pool(self) -> IceGeneration | None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return None
+        if pool.closed or getattr(pool, "pool_version", None) != self._factory.version:
+            asyncio.ensure_future(pool.close())
+            return None
+        pool.number = pool.connection.lab_generation = self._next_number
+        pool.connection.ice_controlling = self._active.connection.ice_controlling
+        return pool
 
     def discard_pending(self, keep: IceGeneration | None = None) -> None:
         """Drop a pending generation that never started (after a rollback)."""
@@ -487,6 +526,7 @@ class RestartableIceTransport(RTCIceTransport):
         self._set_state("completed")
         if self._monitor_task is None:
             self._monitor_task = asyncio.ensure_future(self._monitor())
+        self._refill_pool()
 
     # the host's addresses changed
 
@@ -496,6 +536,9 @@ class RestartableIceTransport(RTCIceTransport):
         generation: its new candidates are trickled and checked at once, and the first that
         answers becomes the selected pair, with no ICE restart."""
         alive = set(addresses)
+        if self._pool is not None:  # gathered on the old addresses: gather again
+            self._drop_pool()
+            self._refill_pool()
         async with self._addresses_lock:
             for generation in self.generations:
                 if not generation.closed:

@@ -261,3 +261,20 @@ async def test_continual_gathering_moves_the_call_to_a_new_address_without_resta
     assert a.restarts == b.restarts == 0
     assert a.activeGeneration.number == b.activeGeneration.number == 0
     await call.close()
+
+
+async def test_candidate_pool_gives_a_restart_a_generation_gathered_in_advance() -> None:
+    call = await start_call(make_peer(candidate_pool_size=1), make_peer())
+    ice = call.transport(call.a)
+    await wait_for(lambda: ice._pool is not None and ice._pool.gather_state == "completed",
+                   what="a pooled generation gathered")
+    pooled = ice._pool
+    call.a.restartIce()
+    await negotiate(call.a, call.b)
+    # the restart offer described the pooled generation, every candidate and the end at once
+    assert ice.iceGatherer.described is pooled and pooled.number == 1
+    assert "a=end-of-candidates" in call.a.localDescription.sdp
+    await wait_for(lambda: ice.activeGeneration is pooled, what="cut over to the pooled generation")
+    await wait_for(lambda: ice._pool is not None and ice._pool is not pooled, what="pool refilled")
+    await call.close()
+    assert ice._pool is None
