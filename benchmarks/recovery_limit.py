@@ -23,7 +23,9 @@ per egress, so a peer's round trip to the relay or signaling server is r/2):
                                              its 401 challenge (2 r_t = r), CreatePermission
                                              (r_t = r/2), not counting a consent interval
     relay_kill, back after D s    D + 2.5 r  Allocate (r), CreatePermission (r/2), one check (r)
-Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
+For handover and blackhole it also prints recovery counted from the instant the path is usable
+(handover: the phone's LTE default route appears, which the fault itself may delay on a loaded
+machine; blackhole: T). Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
 """
 
 from __future__ import annotations
@@ -102,6 +104,25 @@ def dominant(rows: pd.DataFrame) -> str:
     return f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
 
 
+def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, trial: str) -> float:
+    """When the new (handover) or restored (blackhole) path became usable, ms after the fault.
+
+    Handover: the phone's first default-route event after the fault (its LTE route; the fault
+    itself takes a while on a loaded machine, and nothing can cross LTE before it). Blackhole:
+    its duration T. Other faults: 0 (the limit formula covers them)."""
+    if fault.name == "blackhole":
+        f = spec["fault"]
+        assert isinstance(f, dict)
+        return float(f.get("duration_s", 3)) * 1000
+    if fault.name != "handover" or not len(events):
+        return 0.0
+    rows = events[events["trial_id"] == trial]
+    t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+    route = rows[(rows["kind"] == "network_change") & (rows["t_monotonic"] >= t_fault)
+                 & rows["detail"].str.contains('"RTM_NEWROUTE"')]
+    return float((route["t_monotonic"].min() - t_fault) * 1000) if len(route) else math.nan
+
+
 def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path) -> pd.DataFrame:
     path = ROOT / "experiments" / fault.file
     data = tomllib.loads(path.read_text())
@@ -116,7 +137,12 @@ def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int,
     folder = out / f"{fault.name}-{kind}"
     run_experiment(spec, folder, jobs=jobs, resume=folder.exists())
     trials_file = folder / "trials.parquet"
-    return pd.read_parquet(trials_file) if trials_file.exists() else pd.DataFrame()
+    if not trials_file.exists():
+        return pd.DataFrame()
+    frame = pd.read_parquet(trials_file)
+    events = pd.read_parquet(folder / "events.parquet") if (folder / "events.parquet").exists() else pd.DataFrame()
+    frame["path_back_ms"] = [path_back_ms(fault, data, events, t) for t in frame["trial_id"]]
+    return frame
 
 
 def main() -> None:
@@ -142,16 +168,25 @@ def main() -> None:
                 limit, formula = fault.limit_ms(spec, str(policy), float(rtt))
                 median = statistics.median(ok["recovery_ms"]) if len(ok) else math.nan
                 gap = statistics.median(ok["media_gap_ms"]) if len(ok) else math.nan
+                path = statistics.median(ok["path_back_ms"]) if len(ok) else math.nan
+                after = statistics.median(ok["recovery_ms"] - ok["path_back_ms"]) if len(ok) else math.nan
+                limit_after = limit - (path if fault.name == "blackhole" else 0.0)
                 restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
                 lines.append(
                     f"{name:<15} {kind:<9} {str(policy):<20} {rtt:>5.0f} {len(ok):>2}/{len(rows):<2} "
                     f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<9} {median / limit:>6.2f} "
+                    f"{path:>6.0f} {after:>7.0f} {after / limit_after:>6.2f} "
                     f"{restarts:>4.0f}  {dominant(ok) if len(ok) else '-'}"
                 )
                 print(lines[-1], flush=True)
     print()
     print(f"{'fault':<15} {'peers':<9} {'policy':<20} {'rtt':>5} {'ok/n':<5} {'recov ms':>8} "
-          f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'rst':>4}  dominant phase (median)")
+          f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'path':>6} {'after':>7} {'ratio':>6} "
+          f"{'rst':>4}  dominant phase (median)")
+    print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
+          "path: the new/restored path usable (handover: LTE route; blackhole: T); after: recov - "
+          "path, and its ratio to the limit's part after the path (handover: the whole limit; "
+          "blackhole: r); rst: median restarts per trial")
     for line in lines:
         print(line)
 
