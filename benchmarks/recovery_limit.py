@@ -19,10 +19,14 @@ per egress, so a peer's round trip to the relay or signaling server is r/2):
                                              one check, half a path (../shared/notes/recovery.md)
     handover, continual gathering 2 r        a trickled candidate and one check, no offer/answer
     blackhole of T s              T + r      nothing beats T; then one check
-    binding_expiry (relayed)      3.5 r      one probe missed (r), offer/answer (r), Allocate with
-                                             its 401 challenge (2 r_t = r), CreatePermission
-                                             (r_t = r/2), not counting a consent interval
-    relay_kill, back after D s    D + 2.5 r  Allocate (r), CreatePermission (r/2), one check (r)
+    binding_expiry (relayed)      C/2 + 3.5 r  a silent break is seen at the next consent probe
+                                             (C = the experiment's consent interval; C/2 on
+                                             average) unanswered (r); a new allocation (Allocate
+                                             with its 401 challenge, 2 r_t = r) named in the
+                                             restart's offer/answer (r), CreatePermission
+                                             (r_t = r/2), not counting 'disconnected_after'
+    relay_kill, back after D s    D + 3 r    Allocate (r), the relay candidate trickled (r/2),
+                                             CreatePermission (r/2), one check (r)
 For handover and blackhole it also prints recovery counted from the instant the path is usable
 (handover: the phone's LTE default route appears, which the fault itself may delay on a loaded
 machine; blackhole: T). Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
@@ -67,10 +71,13 @@ class Fault:
             t = float(fault.get("duration_s", 3)) * 1000
             return t + rtt, "T + r"
         if self.name == "binding_expiry":
-            return 3.5 * rtt, "3.5 r"
+            ice = spec.get("ice", {})
+            assert isinstance(ice, dict)
+            consent = float(ice.get("consent_interval_s", 1.0)) * 1000
+            return consent / 2 + 3.5 * rtt, "C/2+3.5 r"
         if self.name == "relay_kill":
             back = float(fault.get("restart_after_s", 0) or 0) * 1000
-            return back + 2.5 * rtt, "D + 2.5 r"
+            return back + 3 * rtt, "D + 3 r"
         raise ValueError(self.name)
 
 
@@ -92,16 +99,13 @@ FAULTS = {
 
 
 def dominant(rows: pd.DataFrame) -> str:
-    medians = {}
-    for phase in PHASES:
-        values = rows[phase].dropna()
-        if len(values):
-            medians[phase] = float(values.median())
-    if not medians or rows["first_media_ms"].isna().all():
-        return "old path" if not rows["restarts"].fillna(0).gt(0).all() or not medians else (
-            max(medians, key=lambda k: medians[k]).removesuffix("_ms") + " (old path)")
+    """The phase with the largest median; flagged when media came back on the old path."""
+    medians = {p: float(rows[p].dropna().median()) for p in PHASES if rows[p].notna().any()}
+    if not medians:
+        return "no restart phases (media back on the old path)"
     name = max(medians, key=lambda k: medians[k])
-    return f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
+    label = f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
+    return label + (" (media back on the old path)" if rows["first_media_ms"].isna().all() else "")
 
 
 def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, trial: str) -> float:

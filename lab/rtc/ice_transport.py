@@ -116,11 +116,12 @@ class GenerationFactory:
     ) -> None:
         if iceServers is None:
             iceServers = RTCIceGatherer.getDefaultIceServers()
-        self.ice_kwargs = connection_kwargs(iceServers)
-        self.policy = ICE_TRANSPORT_POLICIES[iceTransportPolicy]
-        self.options = options
-        # bumped at every change: a pooled generation gathered under an older one is stale
-        self.version = getattr(self, "version", 0) + 1
+        state = (connection_kwargs(iceServers), ICE_TRANSPORT_POLICIES[iceTransportPolicy], options)
+        if state != getattr(self, "_state", None):
+            # bumped at every change: a pooled generation gathered under an older one is stale
+            self.version = getattr(self, "version", 0) + 1
+        self._state = state
+        self.ice_kwargs, self.policy, self.options = state
 
     def make(
         self,
@@ -589,6 +590,11 @@ class RestartableIceTransport(RTCIceTransport):
         if state != self._state:
             logger.debug("RestartableIceTransport %s -> %s", self._state, state)
             self._state = state
+            if state in ("disconnected", "failed") and self._pool is not None:
+                # the path broke: the pool's server candidates (a TURN allocation, a NAT
+                # mapping) may have broken with it; gather the pool again from now
+                self._drop_pool()
+                self._refill_pool()
             self.emit("statechange")
             if state == "closed":
                 self._gatherer.remove_all_listeners()

@@ -278,3 +278,25 @@ async def test_candidate_pool_gives_a_restart_a_generation_gathered_in_advance()
     await wait_for(lambda: ice._pool is not None and ice._pool is not pooled, what="pool refilled")
     await call.close()
     assert ice._pool is None
+
+
+async def test_the_pool_is_gathered_again_when_the_path_breaks_or_the_addresses_change() -> None:
+    call = await start_call(make_peer(candidate_pool_size=1), make_peer())
+    ice = call.transport(call.a)
+    await wait_for(lambda: ice._pool is not None, what="a pooled generation")
+    first = ice._pool
+    # the same options again (as the agent sets them before every restart): the pool stays
+    call.a.setIceOptions(call.a.iceOptions)
+    cut = PathCut()
+    cut.apply_to(call.a)
+    cut.apply_to(call.b)
+    cut.active = True
+    await wait_for(lambda: call.a.iceConnectionState == "disconnected", what="disconnected")
+    second = ice._pool
+    assert second is not None and second is not first
+    await wait_for(lambda: first.closed, what="the old pool closed")
+    await ice.update_addresses(["127.0.0.1"])
+    assert ice._pool is not None and ice._pool is not second
+    await wait_for(lambda: second.closed, what="the second pool closed")
+    cut.active = False
+    await call.close()

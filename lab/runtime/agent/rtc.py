@@ -44,8 +44,10 @@ def ice_options(gather_continually: bool = False) -> IceOptions:
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
     addresses = usable_ipv4_addresses()
+    # a pre-gathered generation (W3C iceCandidatePoolSize 1): a restart offer or answer names
+    # its server candidates at once instead of trickling them one server round trip later
     return IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,
-                      gather_continually=gather_continually)
+                      gather_continually=gather_continually, candidate_pool_size=1)
 
 
 def refresh_ice_options(pc: Any) -> None:
