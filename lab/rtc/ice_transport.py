@@ -532,10 +532,12 @@ class RestartableIceTransport(RTCIceTransport):
     # the host's addresses changed
 
     async def update_addresses(self, addresses: list[str]) -> None:
-        """Prune the candidates and pairs of vanished addresses at once (every generation);
-        with `IceOptions.gather_continually`, gather on new addresses in the active
-        generation: its new candidates are trickled and checked at once, and the first that
-        answers becomes the selected pair, with no ICE restart."""
+        """Prune the candidates and pairs of vanished addresses at once (every generation).
+        A restart's generation still checking gathers on new addresses too (a restart fired
+        as the old network went, before the new one was up, still finds it). With
+        `IceOptions.gather_continually` the active generation does as well: its new candidates
+        are trickled and checked at once, and the first that answers becomes the selected
+        pair, with no ICE restart."""
         alive = set(addresses)
         if self._pool is not None:  # gathered on the old addresses: gather again
             self._drop_pool()
@@ -544,11 +546,26 @@ class RestartableIceTransport(RTCIceTransport):
             for generation in self.generations:
                 if not generation.closed:
                     generation.connection.lab_prune_addresses(alive)
-            if not self._factory.options.gather_continually or self._state == "closed":
+            if self._state == "closed":
                 return
+            targets = []
+            pending = self._pending
+            if (
+                pending is not None
+                and not pending.closed
+                and pending.phase != "connected"
+                and pending.gather_state != "new"
+            ):
+                targets.append(pending)
             active = self._active
-            if not active.closed and active.connection.lab_gathered.is_set():
-                await active.connection.lab_gather_addresses(addresses)
+            if (
+                self._factory.options.gather_continually
+                and not active.closed
+                and active.connection.lab_gathered.is_set()
+            ):
+                targets.append(active)
+            for generation in targets:
+                await generation.connection.lab_gather_addresses(addresses)
 
     # liveness
 

@@ -17,7 +17,7 @@ from aiortc import RTCConfiguration, RTCIceServer
 from lab.rtc import DetectionConfig, IceOptions, RTCPeerConnection
 from lab.rtc.ice_connection import LabIceConnection, PacedRequest
 
-from .peers import FAST, LOOPBACK, PathCut, make_peer, negotiate, start_call, wait_for
+from .peers import FAST, LOOPBACK, PathCut, cut_generation, make_peer, negotiate, start_call, wait_for
 from .test_gathering_during_outage import StunResponder, candidate_types
 
 
@@ -299,4 +299,28 @@ async def test_the_pool_is_gathered_again_when_the_path_breaks_or_the_addresses_
     assert ice._pool is not None and ice._pool is not second
     await wait_for(lambda: second.closed, what="the second pool closed")
     cut.active = False
+    await call.close()
+
+
+async def test_a_restart_still_checking_gathers_on_an_address_that_appears() -> None:
+    """The restart fired as the old network went: its generation's sockets lead nowhere
+    (cut here); the new address that comes up meanwhile is gathered, trickled and carries it."""
+    call = await start_call(make_peer(), make_peer())
+    ice = call.transport(call.a)
+    call.a.restartIce()
+    await call.a.setLocalDescription()
+    restart = ice.pendingGeneration
+    assert restart is not None
+    cut = PathCut()
+    cut_generation(cut, restart)
+    cut.active = True
+    await call.b.setRemoteDescription(call.a.localDescription)
+    await call.b.setLocalDescription()
+    await call.a.setRemoteDescription(call.b.localDescription)
+    await ice.update_addresses(["127.0.0.1", "127.0.0.2"])
+    assert "127.0.0.2" in {c.host for c in restart.connection.local_candidates}
+    await wait_for(lambda: ice.activeGeneration is restart, what="the restart connected")
+    assert ice.getSelectedCandidatePair().local_address[0] == "127.0.0.2"
+    # without gather_continually the active generation gathered nothing new
+    assert ice.restarts == 1
     await call.close()
