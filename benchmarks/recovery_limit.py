@@ -27,6 +27,8 @@ per egress, so a peer's round trip to the relay or signaling server is r/2):
                                              (r_t = r/2), not counting 'disconnected_after'
     relay_kill, back after D s    D + 3 r    Allocate (r), the relay candidate trickled (r/2),
                                              CreatePermission (r/2), one check (r)
+    handover_overlap (opt-in)     0          make-before-break: LTE is up 2 s before Wi-Fi goes;
+                                             read the units lost (0 at the limit)
 For handover and blackhole it also prints recovery counted from the instant the path is usable
 (handover: the phone's LTE default route appears, which the fault itself may delay on a loaded
 machine; blackhole: T). Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
@@ -63,6 +65,8 @@ class Fault:
     def limit_ms(self, spec: dict[str, object], policy: str, rtt: float) -> tuple[float, str]:
         fault = spec["fault"]
         assert isinstance(fault, dict)
+        if self.name == "handover_overlap":
+            return 0.0, "0"
         if self.name == "handover":
             if policy == "continual-gathering":
                 return 2 * rtt, "2 r"
@@ -83,6 +87,12 @@ class Fault:
 
 FAULTS = {
     "handover": Fault("handover", "handover.toml", {
+        "aiortc": ["on-network-change", "continual-gathering"],
+        "chromium": ["on-network-change"],
+    }),
+    # make-before-break (not run by default): LTE up 2 s before Wi-Fi goes; the figure that
+    # matters is the units lost (0 is the limit)
+    "handover_overlap": Fault("handover_overlap", "handover_overlap.toml", {
         "aiortc": ["on-network-change", "continual-gathering"],
         "chromium": ["on-network-change"],
     }),
@@ -118,7 +128,7 @@ def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, tr
         f = spec["fault"]
         assert isinstance(f, dict)
         return float(f.get("duration_s", 3)) * 1000
-    if fault.name != "handover" or not len(events):
+    if not fault.name.startswith("handover") or not len(events):
         return 0.0
     rows = events[events["trial_id"] == trial]
     t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
@@ -154,7 +164,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--kinds", default="aiortc,chromium")
-    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--faults", default="handover,binding_expiry,relay_kill,blackhole",
+                        help=f"any of {', '.join(FAULTS)}")
     parser.add_argument("--rtt", default="20,100")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recovery_limit")
     args = parser.parse_args()
@@ -176,21 +187,26 @@ def main() -> None:
                 after = statistics.median(ok["recovery_ms"] - ok["path_back_ms"]) if len(ok) else math.nan
                 limit_after = limit - (path if fault.name == "blackhole" else 0.0)
                 restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
+                lost = statistics.median(ok["units_lost"].dropna()) if ok["units_lost"].notna().any() else math.nan
+
+                def ratio(value: float, bound: float) -> str:
+                    return f"{value / bound:>6.2f}" if bound > 0 else f"{'-':>6}"
+
                 lines.append(
                     f"{name:<15} {kind:<9} {str(policy):<20} {rtt:>5.0f} {len(ok):>2}/{len(rows):<2} "
-                    f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<9} {median / limit:>6.2f} "
-                    f"{path:>6.0f} {after:>7.0f} {after / limit_after:>6.2f} "
-                    f"{restarts:>4.0f}  {dominant(ok) if len(ok) else '-'}"
+                    f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<9} {ratio(median, limit)} "
+                    f"{path:>6.0f} {after:>7.0f} {ratio(after, limit_after)} "
+                    f"{restarts:>4.0f} {lost:>5.0f}  {dominant(ok) if len(ok) else '-'}"
                 )
                 print(lines[-1], flush=True)
     print()
     print(f"{'fault':<15} {'peers':<9} {'policy':<20} {'rtt':>5} {'ok/n':<5} {'recov ms':>8} "
           f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'path':>6} {'after':>7} {'ratio':>6} "
-          f"{'rst':>4}  dominant phase (median)")
+          f"{'rst':>4} {'lost':>5}  dominant phase (median)")
     print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
           "path: the new/restored path usable (handover: LTE route; blackhole: T); after: recov - "
           "path, and its ratio to the limit's part after the path (handover: the whole limit; "
-          "blackhole: r); rst: median restarts per trial")
+          "blackhole: r); rst: median restarts per trial; lost: median units lost (both directions)")
     for line in lines:
         print(line)
 
