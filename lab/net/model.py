@@ -14,6 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# What happens to an interface's addresses when its link goes down (lab.net.impair.link_down):
+# "remove" as an OS or a DHCP release does (the default), or "keep" them on the dead link.
+AddrOnDown = Literal["remove", "keep"]
 NatType = Literal["none", "full-cone", "restricted-cone", "port-restricted", "symmetric"]
 NAT_TYPES: tuple[str, ...] = ("none", "full-cone", "restricted-cone", "port-restricted", "symmetric")
 # NAT types with endpoint-independent mapping (hairpinning can look the mapping up).
@@ -82,6 +85,7 @@ class LinkSpec(_Strict):
     address: list[str] | None = None
     addresses: int = Field(1, ge=1, le=16, description="how many addresses to assign")
     metric: int | None = Field(None, ge=1, le=65535)
+    addr_on_down: AddrOnDown = Field("remove", description="the inner end's addresses when its link goes down")
     # Shaping of the link, applied to both of its ends at `up` (see lab.net.shaping)
     delay_ms: float = Field(0, ge=0, le=60_000)
     jitter_ms: float = Field(0, ge=0, le=60_000)
@@ -243,12 +247,13 @@ class Topology:
         address: str | list[str] | None = None,
         addresses: int = 1,
         metric: int | None = None,
+        addr_on_down: str = "remove",
         delay_ms: float = 0,
         jitter_ms: float = 0,
         loss_pct: float = 0,
         rate_kbit: int | None = None,
     ) -> Topology:
-        entry: dict = {"a": a, "b": b, "addresses": addresses}
+        entry: dict = {"a": a, "b": b, "addresses": addresses, "addr_on_down": addr_on_down}
         for key, value in (("iface", iface), ("address", address), ("metric", metric), ("rate_kbit", rate_kbit)):
             if value is not None:
                 entry[key] = value
