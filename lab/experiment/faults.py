@@ -1,13 +1,18 @@
 """Faults as timed, first-class events: each maps one spec onto lab.net / lab.turn calls.
 
-A fault may prepare the network before the agents start (a handover starts with the new
-interface down), is injected at its instant (recorded as the `fault` event, stamped just before
-the first impairment call), may have later steps (`fault_step`) and an end (`fault_end`).
+A fault may prepare the network before the agents start (a cold handover starts with the new
+interface down), is injected at its instant, may have later steps (`fault_step`) and an end
+(`fault_end`). The `fault` event (t_fault) is the break, the instant connectivity is removed: it
+is stamped on the network thread right after the kernel call that removes it returns, and
+carries that call's own duration (`call_ms`); steps are stamped the same way. For a
+make-before-break handover the break is the old interface going down, after the overlap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,6 +48,13 @@ class FaultContext(Protocol):
     def signaling_host(self) -> str: ...
 
 
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """Run fn (on the network thread); its result and the monotonic instants around it."""
+    t0 = time.monotonic()
+    result = fn(*args, **kwargs)
+    return result, t0, time.monotonic()
+
+
 class Fault:
     """Base: a fault with no preparation and a single instant."""
 
@@ -50,6 +62,7 @@ class Fault:
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec
+        self.t_break = math.nan  # the `fault` event's instant, once injected
 
     @property
     def params(self) -> dict[str, Any]:
@@ -68,7 +81,24 @@ class Fault:
         """Undo what is still in force (called on the network thread in finally)."""
 
     def _begin(self, ctx: FaultContext) -> None:
-        ctx.record("fault", type=self.spec.type, **self.params)
+        """The break is not a kernel call (a command to the peers): stamped now."""
+        self.t_break = time.monotonic()
+        ctx.record("fault", t=self.t_break, call_ms=None, type=self.spec.type, **self.params)
+
+    async def _break(self, ctx: FaultContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Make the call that removes connectivity; record `fault` at its return, with its duration."""
+        result, t0, t1 = await ctx.call(_timed, fn, *args, **kwargs)
+        self.t_break = t1
+        ctx.record("fault", t=t1, call_ms=(t1 - t0) * 1000.0, type=self.spec.type, **self.params)
+        return result
+
+    @staticmethod
+    async def _step(ctx: FaultContext, kind: str, step: str, fn: Callable[..., Any], *args: Any,
+                    **kwargs: Any) -> Any:
+        """A later step (fault_step / fault_end), stamped at the return of its call."""
+        result, t0, t1 = await ctx.call(_timed, fn, *args, **kwargs)
+        ctx.record(kind, t=t1, call_ms=(t1 - t0) * 1000.0, step=step)
+        return result
 
 
 def _need_node(ctx: FaultContext, node: str, key: str, iface: str | None = None) -> None:
@@ -81,6 +111,8 @@ def _need_node(ctx: FaultContext, node: str, key: str, iface: str | None = None)
 
 
 class Handover(Fault):
+    """Wi-Fi -> LTE in one of the variants of spec.HandoverFault (what each models is said there)."""
+
     spec: HandoverFault
 
     def check(self, ctx: FaultContext) -> None:
@@ -88,23 +120,32 @@ class Handover(Fault):
         _need_node(ctx, self.spec.host, "to_iface", self.spec.to_iface)
 
     async def prepare(self, ctx: FaultContext) -> None:
-        # the phone starts on Wi-Fi only: LTE is down, so ICE gathers no LTE candidate
-        await ctx.call(ctx.net.impair.link_down, self.spec.host, self.spec.to_iface)
-        await ctx.call(ctx.net.impair.set_default_route, self.spec.host, self.spec.from_iface)
+        s, impair = self.spec, ctx.net.impair
+        if s.variant == "standby":
+            # LTE up with its address; the default route prefers Wi-Fi (LTE's is the worse one)
+            await ctx.call(impair.link_up, s.host, s.to_iface)
+        else:
+            # LTE down and without an address: ICE gathers no LTE candidate before the fault
+            await ctx.call(impair.link_down, s.host, s.to_iface)
+        await ctx.call(impair.set_default_route, s.host, s.from_iface)
 
     async def inject(self, ctx: FaultContext) -> None:
         s, impair = self.spec, ctx.net.impair
-        self._begin(ctx)
-        if s.overlap_s <= 0:
-            await ctx.call(impair.link_down, s.host, s.from_iface)
-            await ctx.call(impair.link_up, s.host, s.to_iface)
-            await ctx.call(impair.set_default_route, s.host, s.to_iface)
-            return
-        await ctx.call(impair.link_up, s.host, s.to_iface)
-        await ctx.call(impair.set_default_route, s.host, s.to_iface)
-        await asyncio.sleep(s.overlap_s)
-        ctx.record("fault_step", step="old interface down", iface=s.from_iface)
-        await ctx.call(impair.link_down, s.host, s.from_iface)
+        if s.variant == "overlap":
+            await self._step(ctx, "fault_step", "target up, default route moved (make)", self._make, ctx)
+            await asyncio.sleep(s.overlap_s)
+        # the break: Wi-Fi loses link and address (its routes and source rules go with them)
+        await self._break(ctx, impair.link_down, s.host, s.from_iface)
+        if s.variant == "standby":
+            await self._step(ctx, "fault_step", "default route moved", impair.set_default_route, s.host, s.to_iface)
+        elif s.variant in ("cold", "gap"):
+            if s.variant == "gap":
+                await asyncio.sleep(s.gap_s)
+            await self._step(ctx, "fault_step", "target up, default route moved", self._make, ctx)
+
+    def _make(self, ctx: FaultContext) -> None:
+        ctx.net.impair.link_up(self.spec.host, self.spec.to_iface)
+        ctx.net.impair.set_default_route(self.spec.host, self.spec.to_iface)
 
 
 class BindingExpiry(Fault):
@@ -114,8 +155,7 @@ class BindingExpiry(Fault):
         _need_node(ctx, self.spec.router, "router")
 
     async def inject(self, ctx: FaultContext) -> None:
-        self._begin(ctx)
-        await ctx.call(ctx.net.impair.flush_bindings, self.spec.router, self.spec.host)
+        await self._break(ctx, ctx.net.impair.flush_bindings, self.spec.router, self.spec.host)
 
 
 class NatReboot(Fault):
@@ -125,8 +165,7 @@ class NatReboot(Fault):
         _need_node(ctx, self.spec.router, "router")
 
     async def inject(self, ctx: FaultContext) -> None:
-        self._begin(ctx)
-        new_address = await ctx.call(ctx.net.impair.nat_reboot, self.spec.router)
+        new_address = await self._break(ctx, ctx.net.impair.nat_reboot, self.spec.router)
         ctx.record("fault_step", step="new public address", address=new_address)
 
 
@@ -140,8 +179,7 @@ class RelayKill(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         relay = ctx.relays[self.spec.relay]
-        self._begin(ctx)
-        await ctx.call(relay.kill)
+        await self._break(ctx, relay.kill)
         if self.spec.restart_after_s is not None:
             await asyncio.sleep(self.spec.restart_after_s)
             await ctx.call(relay.start)
@@ -156,9 +194,8 @@ class Blackhole(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         s = self.spec
-        self._begin(ctx)
         # the kernel lifts it (nft element timeout), on time even if the orchestrator stalls
-        await ctx.call(ctx.net.impair.blackhole, s.node, s.iface, udp_only=s.udp_only, duration=s.duration_s)
+        await self._break(ctx, ctx.net.impair.blackhole, s.node, s.iface, udp_only=s.udp_only, duration=s.duration_s)
         await asyncio.sleep(s.duration_s)
         ctx.record("fault_end", step="blackhole lifted (element timeout)")
 
@@ -175,9 +212,8 @@ class LossBurst(Fault):
     async def inject(self, ctx: FaultContext) -> None:
         s = self.spec
         base = ctx.link_shaping(s.node, s.iface)
-        self._begin(ctx)
-        await ctx.call(ctx.net.impair.shape, s.node, s.iface, delay_ms=base.get("delay_ms", 0.0),
-                       loss_pct=max(s.loss_pct, base.get("loss_pct", 0.0)))
+        await self._break(ctx, ctx.net.impair.shape, s.node, s.iface, delay_ms=base.get("delay_ms", 0.0),
+                          loss_pct=max(s.loss_pct, base.get("loss_pct", 0.0)))
         await asyncio.sleep(s.duration_s)
         await ctx.call(self._restore, ctx, base)
         ctx.record("fault_end", step="loss burst over")
@@ -201,8 +237,7 @@ class SignalingOutage(Fault):
         else:
             host = ctx.signaling_host()
             iface = ctx.net.iface(host).name
-            self._begin(ctx)
-            await ctx.call(ctx.net.impair.blackhole, host, iface, duration=s.duration_s)
+            await self._break(ctx, ctx.net.impair.blackhole, host, iface, duration=s.duration_s)
         await asyncio.sleep(s.duration_s)
         ctx.record("fault_end", step="signaling back")
 
@@ -219,9 +254,8 @@ class TurnAllocationExpiry(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         relay = ctx.relays[self.spec.relay]
-        self._begin(ctx)
         # a new relay process: every allocation is gone, the relay answers again at once
-        await ctx.call(relay.restart)
+        await self._break(ctx, relay.restart)
         ctx.record("fault_end", step="relay answering again, no allocation")
 
 

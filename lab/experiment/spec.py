@@ -95,14 +95,58 @@ class _FaultBase(_Strict):
     at_s: float = Field(5.0, ge=0, le=600, description="seconds after media flows both ways")
 
 
+HandoverVariant = Literal["standby", "cold", "gap", "overlap"]
+
+
 class HandoverFault(_FaultBase):
-    """Wi-Fi -> LTE: break-before-make (overlap_s = 0) or make-before-break (both up for overlap_s)."""
+    """A phone moves from one uplink (Wi-Fi) to another (LTE). The variant says how:
+
+    standby (default): what phones do. LTE is up, with its address and a worse default route,
+        before the call; at the fault Wi-Fi loses link and address and the default route moves
+        to LTE (a phone walking out of Wi-Fi range with mobile data on).
+    cold: LTE is down before the call and comes up at the fault, right after Wi-Fi goes down
+        (a device whose second uplink is only brought up once the first is lost: a laptop
+        tethering on demand; mobile data switched on after Wi-Fi died).
+    gap: like cold, but nothing is up for gap_s between the break and LTE coming up (a lift or
+        tunnel: out of Wi-Fi range before the cellular radio has attached).
+    overlap: make-before-break. LTE comes up and takes the default route, Wi-Fi stays up for
+        overlap_s, then loses link and address (Wi-Fi Assist / adaptive Wi-Fi switching to
+        cellular while Wi-Fi fades).
+    The fault instant (`fault` event, t_fault) is the break: the source interface going down.
+    Setting gap_s or overlap_s alone selects that variant.
+    """
 
     type: Literal["handover"]
     host: str
     from_iface: str = "wifi"
     to_iface: str = "lte"
-    overlap_s: float = Field(0.0, ge=0, le=60)
+    variant: HandoverVariant = "standby"
+    gap_s: float = Field(0.0, ge=0, le=60, description="gap: break, then the target comes up this much later")
+    overlap_s: float = Field(0.0, ge=0, le=60, description="overlap: both uplinks up this long before the break")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variant_from_durations(cls, data: object) -> object:
+        if isinstance(data, dict) and "variant" not in data:
+            if data.get("overlap_s"):
+                data = {**data, "variant": "overlap"}
+            elif data.get("gap_s"):
+                data = {**data, "variant": "gap"}
+        return data
+
+    @model_validator(mode="after")
+    def _durations_fit_the_variant(self) -> HandoverFault:
+        if self.from_iface == self.to_iface:
+            raise ValueError("from_iface and to_iface must be different interfaces")
+        if self.variant == "gap" and self.gap_s <= 0:
+            raise ValueError("variant 'gap' needs gap_s > 0")
+        if self.variant == "overlap" and self.overlap_s <= 0:
+            raise ValueError("variant 'overlap' needs overlap_s > 0")
+        if self.gap_s > 0 and self.variant != "gap":
+            raise ValueError(f"gap_s applies to variant 'gap' only, not {self.variant!r}")
+        if self.overlap_s > 0 and self.variant != "overlap":
+            raise ValueError(f"overlap_s applies to variant 'overlap' only, not {self.variant!r}")
+        return self
 
 
 class BindingExpiryFault(_FaultBase):

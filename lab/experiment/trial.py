@@ -216,6 +216,8 @@ class Trial:
         self.t_fault = time.monotonic()
         await fault.inject(self)
         self.t_fault_done = time.monotonic()  # its last step (make-before-break, transient faults)
+        if not math.isnan(fault.t_break):
+            self.t_fault = fault.t_break  # the break, as the `fault` event says
         await self._wait_recovered()
 
     def _check_hosts(self) -> None:
