@@ -88,9 +88,12 @@ class Fault:
     async def _break(self, ctx: FaultContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Make the call that removes connectivity; record `fault` at its return, with its duration."""
         result, t0, t1 = await ctx.call(_timed, fn, *args, **kwargs)
-        self.t_break = t1
-        ctx.record("fault", t=t1, call_ms=(t1 - t0) * 1000.0, type=self.spec.type, **self.params)
+        self._record_break(ctx, t0, t1)
         return result
+
+    def _record_break(self, ctx: FaultContext, t0: float, t1: float, **extra: Any) -> None:
+        self.t_break = t1
+        ctx.record("fault", t=t1, call_ms=(t1 - t0) * 1000.0, type=self.spec.type, **self.params, **extra)
 
     @staticmethod
     async def _step(ctx: FaultContext, kind: str, step: str, fn: Callable[..., Any], *args: Any,
@@ -120,6 +123,7 @@ class Handover(Fault):
         _need_node(ctx, self.spec.host, "to_iface", self.spec.to_iface)
 
     async def prepare(self, ctx: FaultContext) -> None:
+        self.check(ctx)  # prepare runs first, right after the topology is up
         s, impair = self.spec, ctx.net.impair
         if s.variant == "standby":
             # LTE up with its address; the default route prefers Wi-Fi (LTE's is the worse one)
@@ -134,8 +138,13 @@ class Handover(Fault):
         if s.variant == "overlap":
             await self._step(ctx, "fault_step", "target up, default route moved (make)", self._make, ctx)
             await asyncio.sleep(s.overlap_s)
-        # the break: Wi-Fi loses link and address (its routes and source rules go with them)
-        await self._break(ctx, impair.link_down, s.host, s.from_iface)
+        # the break: Wi-Fi loses link and address (its routes and source rules go with them). The
+        # instant is the return of the netlink call that set the link down, not of the clean-up.
+        link, t0, t1 = await ctx.call(_timed, impair.link_down, s.host, s.from_iface)
+        if isinstance(link, tuple):
+            self._record_break(ctx, *link, cleanup_ms=(t1 - link[1]) * 1000.0)
+        else:
+            self._record_break(ctx, t0, t1)
         if s.variant == "standby":
             await self._step(ctx, "fault_step", "default route moved", impair.set_default_route, s.host, s.to_iface)
         elif s.variant in ("cold", "gap"):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import ConfigError, LabError
+from lab.experiment.browser_state import browser_state_of, warm_browsers
 from lab.experiment.events import event_row, events_frame
 from lab.experiment.faults import Fault, make_fault
 from lab.experiment.metrics import trial_metrics
@@ -185,6 +186,8 @@ class Trial:
 
             self._docker = await self.call(DockerRuntime.attach, self.net, self.trial_dir,
                                            [spec.peers.offerer, spec.peers.answerer])
+        # the network as it is before the call, set before any browser starts (browser_state)
+        await fault.prepare(self)
         # Python processes (signaling server, agents) start first and import while shaping and
         # relays come up; the agents begin when told, once the signaling server is ready
         ice_servers = await self.call(self._ice_servers)
@@ -197,7 +200,7 @@ class Trial:
         await self.call(self._apply_matrix)
         await self.call(self._start_relays)
         fault.check(self)
-        await fault.prepare(self)
+        await warm_browsers(self)
         await self.call(self._start_captures)
         self.record("topology_up")
         await self.call(self._wait_signaling_ready)
@@ -499,6 +502,7 @@ class Trial:
             # "aiortc" or "chromium" when both sides are alike, else "<offerer>-<answerer>"
             "peer_kind": "-".join(dict.fromkeys(spec.peers.kind_of(r) for r in ("offerer", "answerer"))),
             "offerer_kind": spec.peers.kind_of("offerer"), "answerer_kind": spec.peers.kind_of("answerer"),
+            "browser_state": browser_state_of(spec),
         }
         row.update(metrics.row())
         if status != "ok":

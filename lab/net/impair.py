@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import json
 import subprocess
+import time
 from typing import TYPE_CHECKING
 
 from lab.errors import LabError
@@ -49,10 +50,13 @@ class Impairments:
 
     # -- links and addresses ---------------------------------------------------------------
     @on_lab_thread
-    def link_down(self, host: str, iface: str, addr_on_down: str | None = None) -> None:
+    def link_down(self, host: str, iface: str, addr_on_down: str | None = None) -> tuple[float, float]:
         """Take the interface down. Its addresses go too (as an OS or a DHCP release does) unless
         `addr_on_down` (default: the link's setting in the topology) is "keep"; the routes and
-        source rules of a removed address go with it. link_up restores all of them."""
+        source rules of a removed address go with it. link_up restores all of them.
+
+        Returns the monotonic instants around the netlink call that set the link down (the
+        instant connectivity was removed; the address and route clean-up follows it)."""
         node = self.net.node(host)
         plan_iface = self.net.iface(host, iface)
         mode = addr_on_down or plan_iface.addr_on_down
@@ -60,12 +64,15 @@ class Impairments:
             raise LabError(f"link_down {host}.{iface}: addr_on_down must be 'remove' or 'keep', not {mode!r}")
         ipr = self.net.sockets[node.netns]
         ifindex = links.index(ipr, iface)
+        t0 = time.monotonic()
         ipr.link("set", index=ifindex, state="down")
+        t1 = time.monotonic()
         if mode == "remove":
             for cidr in plan_iface.addresses:
                 links.del_address(ipr, ifindex, cidr)
         if node.kind != "wan":
             links.apply_routes(ipr, node)
+        return t0, t1
 
     @on_lab_thread
     def link_up(self, host: str, iface: str) -> None:
