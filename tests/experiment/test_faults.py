@@ -131,6 +131,19 @@ async def test_blackhole_binding_expiry_and_signaling_outage() -> None:
     assert ctx.commands == [{"cmd": "signaling_outage", "duration_s": 0.01}]
 
 
+class StandInRelay:
+    def __init__(self, log: list[tuple[Any, ...]]) -> None:
+        self.kill = lambda: log.append(("kill",))
+        self.start = lambda: log.append(("start",))
+
+
+async def test_turn_allocation_expiry_breaks_when_the_old_relay_dies() -> None:
+    ctx = Context()
+    ctx.relays["relay"] = StandInRelay(ctx.log)
+    await fault_of(type="turn_allocation_expiry", relay="relay").inject(ctx)
+    assert ctx.log == [("kill",), ("event", "fault"), ("start",), ("event", "fault_end")]
+
+
 def test_faults_name_missing_parts() -> None:
     ctx = Context()
     with pytest.raises(ConfigError, match="fault.router"):
