@@ -191,8 +191,7 @@ class RelayKill(Fault):
         await self._break(ctx, relay.kill)
         if self.spec.restart_after_s is not None:
             await asyncio.sleep(self.spec.restart_after_s)
-            await ctx.call(relay.start)
-            ctx.record("fault_end", step="relay restarted (allocations lost)")
+            await self._step(ctx, "fault_end", "relay restarted (allocations lost)", relay.start)
 
 
 class Blackhole(Fault):
