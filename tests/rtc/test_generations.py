@@ -31,7 +31,7 @@ async def test_failed_new_generation_keeps_the_old_one() -> None:
     await call.a.setRemoteDescription(call.b.localDescription)
     await wait_for(lambda: failures, what="the new generation to give up")
     assert call.transport(call.a).activeGeneration.number == 0
-    assert call.a.iceConnectionState == "completed"
+    assert call.a.iceConnectionState == "connected"
     before = call.media_a.count(0)
     await wait_for(lambda: call.media_a.count(0) > before + 10, what="media on the old pair")
     # a later restart still works
@@ -100,8 +100,8 @@ async def test_stats_show_selected_pair_generation_and_bytes() -> None:
     await wait_for(lambda: call.transport(call.a).activeGeneration.number == 1, what="gen 1")
     await asyncio.sleep(0.3)
     report = await call.a.getStats()
-    (ice,) = [s for s in report.values() if s.type == "ice-transport"]
-    assert ice.generation == 1 and ice.restarts == 1 and ice.iceState == "completed"
+    (ice,) = [s for s in report.values() if s.type == "transport"]
+    assert ice.generation == 1 and ice.restarts == 1 and ice.iceState == "connected"
     selected = report[ice.selectedCandidatePairId]
     assert selected.type == "candidate-pair" and selected.generation == 1 and selected.selected
     assert selected.bytesSent > 0 and selected.bytesReceived > 0
@@ -133,4 +133,23 @@ def test_import_check_names_an_attribute_init_no_longer_sets(
         compat.ASSIGNED_IN_INIT, "aioice.ice.CandidatePair", ("protocol", "renamed_thing")
     )
     with pytest.raises(compat.IncompatibleAiortc, match="CandidatePair.renamed_thing"):
+        compat.check()
+
+
+def test_import_check_names_a_newly_relied_on_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc.rtcpeerconnection import RTCPeerConnection as Plain
+
+    monkeypatch.delattr(Plain, "_RTCPeerConnection__createTransceiver")
+    with pytest.raises(compat.IncompatibleAiortc, match="createTransceiver"):
+        compat.check()
+
+
+def test_import_check_names_what_aiortc_reads_back_from_a_replacement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lab.rtc.ice_transport import RestartableIceGatherer
+
+    compat.check_read_back()
+    monkeypatch.delattr(RestartableIceGatherer, "getLocalCandidates")
+    with pytest.raises(compat.IncompatibleAiortc, match="RestartableIceGatherer lacks 'getLocalCandidates'"):
         compat.check()
