@@ -117,7 +117,7 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "candidate_from_aioice",
         "candidate_to_aioice",
     ),
-    "aiortc.rtcpeerconnection": ("and_direction",),
+    "aiortc.rtcpeerconnection": ("and_direction", "wrap_session_description"),
     "aiortc.sdp": ("DIRECTIONS",),
     "aiortc.stats": ("RTCTransportStats",),
     "aioice.ice": ("StunProtocol", "CandidatePair"),

@@ -23,7 +23,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy, RTCConfiguration
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceCandidate
-from aiortc.rtcpeerconnection import and_direction
+from aiortc.rtcpeerconnection import and_direction, wrap_session_description
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtcsessiondescription import RTCSessionDescription
@@ -193,6 +193,24 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
     def connectionState(self) -> str:
         """new, connecting, connected, disconnected, failed or closed."""
         return self._lab_connection_state
+
+    # W3C description attributes (aiortc has only localDescription / remoteDescription)
+
+    @property
+    def currentLocalDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("currentLocalDescription"))
+
+    @property
+    def pendingLocalDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("pendingLocalDescription"))
+
+    @property
+    def currentRemoteDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("currentRemoteDescription"))
+
+    @property
+    def pendingRemoteDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("pendingRemoteDescription"))
 
     @property
     def detection(self) -> DetectionConfig:
