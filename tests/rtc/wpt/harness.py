@@ -159,3 +159,20 @@ async def generate_answer(offer: Any) -> Any:
         return await pc.createAnswer()
     finally:
         await pc.close()
+
+
+def as_created(sdp: str) -> str:
+    """An SDP without what gathering adds to a local description after it was created
+    (candidates, the default address and port): browsers add them after setLocalDescription
+    resolves, aiortc before. What remains is what createOffer()/createAnswer() decided."""
+    lines = []
+    for line in sdp.splitlines():
+        if line.startswith(("a=candidate:", "a=end-of-candidates")):
+            continue
+        if line.startswith("m="):
+            kind, _port, rest = line.split(" ", 2)
+            line = f"{kind} 9 {rest}"
+        elif line.startswith("c=IN IP4 "):
+            line = "c=IN IP4 0.0.0.0"
+        lines.append(line)
+    return "\n".join(lines)
