@@ -640,6 +640,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
             with self._lab_hiding(hidden):
                 await super().setRemoteDescription(description)
         except Exception as exc:
+            self._lab_mark_remote_made(before)
             snapshot = self._lab_snapshot
             if description.type == "offer" and snapshot is not None:
                 if self.signalingState == "stable":  # this offer was the first: undo it whole
@@ -649,9 +650,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
             if error is exc:
                 raise
             raise error from exc
-        for transceiver in self.getTransceivers():
-            if transceiver not in before and isinstance(transceiver, LabTransceiver):
-                transceiver.lab_by_remote = True
+        self._lab_mark_remote_made(before)
         self._lab_epoch += 1
         if description.type == "answer":
             pending_local = self._lab_get("pendingLocalDescription")
@@ -659,6 +658,11 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
                 self._lab_set("currentLocalDescription", pending_local)
                 self._lab_set("pendingLocalDescription", None)
             self._lab_on_stable()
+
+    def _lab_mark_remote_made(self, before: set[RTCRtpTransceiver]) -> None:
+        for transceiver in self.getTransceivers():
+            if transceiver not in before and isinstance(transceiver, LabTransceiver):
+                transceiver.lab_by_remote = True
 
     def _lab_claim_for_remote(self, parsed: sdp.SessionDescription) -> list[RTCRtpTransceiver]:
         """JSEP §5.10: a remote offer's m-line without a transceiver of its mid claims only a
