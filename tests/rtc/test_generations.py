@@ -113,6 +113,30 @@ async def test_stats_show_selected_pair_generation_and_bytes() -> None:
     await call.close()
 
 
+async def test_stats_use_w3c_types_and_values() -> None:
+    """W3C webrtc-stats: ICE fields on the one 'transport' entry (the DTLS transport's, with its
+    counters), RTCStatsIceCandidatePairState spellings, no type W3C does not define."""
+    call = await start_call(make_peer(), make_peer())
+    report = await call.a.getStats()
+    w3c_types = {
+        "codec", "inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp",
+        "media-source", "peer-connection", "data-channel", "transport", "candidate-pair",
+        "local-candidate", "remote-candidate", "certificate",
+    }
+    assert {s.type for s in report.values()} <= w3c_types
+    (transport,) = [s for s in report.values() if s.type == "transport"]
+    (dtls,) = [t.receiver.transport for t in call.a.getTransceivers()]
+    assert transport.id == dtls._stats_id and transport.dtlsState == "connected"
+    assert transport.iceState == "connected" and transport.iceRole in ("controlling", "controlled")
+    assert transport.packetsSent > 0 and transport.iceLocalUsernameFragment
+    pair_states = {"frozen", "waiting", "in-progress", "failed", "succeeded"}
+    pairs = [s for s in report.values() if s.type == "candidate-pair"]
+    assert pairs and {p.state for p in pairs} <= pair_states
+    for outbound in (s for s in report.values() if s.type == "outbound-rtp"):
+        assert outbound.transportId == transport.id
+    await call.close()
+
+
 def test_import_check_names_a_missing_private(monkeypatch: pytest.MonkeyPatch) -> None:
     compat.check()
     monkeypatch.delattr(aioice.ice.Connection, "query_consent")
