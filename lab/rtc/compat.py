@@ -30,7 +30,6 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_set_mid",
         "_set_mline_index",
         "_get_mline_index",
-        "_setCurrentDirection",
     ),
     "aiortc.rtcrtpsender.RTCRtpSender": ("setTransport",),
     "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("setTransport",),

@@ -17,7 +17,7 @@ from typing import Any, Optional, TypeVar, Union
 
 import aiortc
 from aiortc import sdp
-from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCConfiguration
 from aiortc.rtcdatachannel import RTCDataChannel
@@ -425,9 +425,12 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
                     (m for m in (remote.media if remote else []) if m.rtp.muxId == transceiver.mid),
                     None,
                 )
+                reversed_answer = (
+                    None if answered is None or answered.direction is None
+                    else _REVERSED.get(answered.direction, answered.direction)
+                )
                 if media.direction != transceiver.direction and (
-                    answered is None
-                    or _REVERSED.get(answered.direction, answered.direction) != transceiver.direction
+                    reversed_answer != transceiver.direction
                 ):
                     return True
             else:

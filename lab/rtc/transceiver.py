@@ -18,7 +18,7 @@ from typing import Optional
 from aiortc import sdp
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
-_BASE_DIRECTION = RTCRtpTransceiver.direction
+_BASE_DIRECTION: property = RTCRtpTransceiver.direction  # type: ignore[assignment]
 
 
 class LabTransceiver(RTCRtpTransceiver):
@@ -28,7 +28,8 @@ class LabTransceiver(RTCRtpTransceiver):
 
     @property
     def direction(self) -> str:
-        value: str = _BASE_DIRECTION.fget(self)  # type: ignore[misc]
+        assert _BASE_DIRECTION.fget is not None
+        value: str = _BASE_DIRECTION.fget(self)
         return value
 
     @direction.setter
@@ -36,7 +37,8 @@ class LabTransceiver(RTCRtpTransceiver):
         if direction not in sdp.DIRECTIONS:
             raise TypeError(f'"{direction}" is not a valid RTCRtpTransceiverDirection')
         changed = direction != self.direction
-        _BASE_DIRECTION.fset(self, direction)  # type: ignore[misc]
+        assert _BASE_DIRECTION.fset is not None
+        _BASE_DIRECTION.fset(self, direction)
         if changed and self._lab_on_direction is not None:
             self._lab_on_direction()
 
