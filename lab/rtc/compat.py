@@ -22,6 +22,8 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_RTCPeerConnection__updateIceGatheringState",
         "_RTCPeerConnection__setSignalingState",
         "_RTCPeerConnection__getTransceiverByMid",
+        "_RTCPeerConnection__getTransceiverByMLineIndex",
+        "_RTCPeerConnection__createTransceiver",
         "_RTCPeerConnection__connect",
     ),
     "aiortc.rtcrtptransceiver.RTCRtpTransceiver": (
@@ -29,7 +31,14 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_set_mline_index",
         "_get_mline_index",
     ),
-    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_set_role", "_recv_next", "_send_rtp"),
+    "aiortc.rtcrtpsender.RTCRtpSender": ("setTransport",),
+    "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("setTransport",),
+    "aiortc.rtcdtlstransport.RTCDtlsTransport": (
+        "_set_role",
+        "_recv_next",
+        "_send_rtp",
+        "_get_stats",
+    ),
     "aioice.ice.Connection": (
         "query_consent",
         "_check_list_maybe_complete",
@@ -91,9 +100,10 @@ ASSIGNED_IN_INIT: dict[str, tuple[str, ...]] = {
         "_offerDirection",
         "_codecs",
         "_headerExtensions",
+        "_bundled",
     ),
     "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("_track",),
-    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role",),
+    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role", "_stats_id"),
     "aioice.ice.CandidatePair": ("protocol", "remote_candidate", "nominated", "state"),
     "aioice.ice.StunProtocol": ("id", "receiver"),
 }
@@ -106,9 +116,37 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "candidate_from_aioice",
         "candidate_to_aioice",
     ),
-    "aiortc.rtcpeerconnection": ("and_direction",),
+    "aiortc.rtcpeerconnection": ("and_direction", "wrap_session_description"),
+    "aiortc.sdp": ("DIRECTIONS",),
+    "aiortc.stats": ("RTCTransportStats",),
     "aioice.ice": ("StunProtocol", "CandidatePair"),
     "aioice.turn": ("TurnTransport",),
+}
+
+
+# lab.rtc replaces aiortc's ICE transport and gatherer with subclasses that do not run the base
+# __init__, so every attribute aiortc's own code reads from them must be lab.rtc's own (an
+# inherited aiortc method would read aiortc state that was never set up). Attribute -> where
+# aiortc reads it; a name aiortc starts reading must be added here.
+READ_BACK: dict[str, dict[str, str]] = {
+    "lab.rtc.ice_transport.RestartableIceTransport": {
+        "iceGatherer": "rtcpeerconnection add_transport_description, __connect",
+        "state": "rtcpeerconnection __updateIceConnectionState / __updateConnectionState",
+        "role": "rtcdtlstransport RTCDtlsTransport.start, _get_stats",
+        "start": "rtcpeerconnection __connect",
+        "stop": "rtcpeerconnection close, bundling",
+        "addRemoteCandidate": "rtcpeerconnection addIceCandidate, add_remote_candidates",
+        "_recv": "rtcdtlstransport _recv_next",
+        "_send": "rtcdtlstransport _send_data / _send_rtp",
+        "_role_set": "rtcpeerconnection setLocalDescription / setRemoteDescription",
+        "_connection": "rtcpeerconnection setLocalDescription / setRemoteDescription (ice_controlling)",
+    },
+    "lab.rtc.ice_transport.RestartableIceGatherer": {
+        "getLocalCandidates": "rtcpeerconnection add_transport_description, __connect",
+        "getLocalParameters": "rtcpeerconnection add_transport_description, __createDtlsTransport",
+        "gather": "rtcpeerconnection __gather",
+        "state": "rtcpeerconnection add_transport_description, __updateIceGatheringState",
+    },
 }
 
 
@@ -136,6 +174,24 @@ def _assigned_in_init(cls: type, name: str) -> bool:
     except (KeyError, OSError, TypeError):
         return False
     return f"self.{name} =" in source or f"self.{name}:" in source
+
+
+def check_read_back() -> None:
+    """lab.rtc's replacement objects still define what aiortc reads from them, and aiortc's
+    transceiver still has the settable `direction` that lab.rtc's LabTransceiver wraps."""
+    for dotted, names in READ_BACK.items():
+        cls = _resolve(dotted)
+        for name, where in names.items():
+            if name not in vars(cls) and not _assigned_in_init(cls, name):
+                raise IncompatibleAiortc(
+                    f"{dotted} lacks {name!r}, which aiortc reads ({where})"
+                )
+    direction = vars(_resolve("aiortc.rtcrtptransceiver.RTCRtpTransceiver")).get("direction")
+    if not isinstance(direction, property) or direction.fset is None:
+        raise IncompatibleAiortc(
+            "lab.rtc relies on aiortc.rtcrtptransceiver.RTCRtpTransceiver.direction being a "
+            "settable property"
+        )
 
 
 def check() -> None:
@@ -173,3 +229,4 @@ def check() -> None:
                     f"lab.rtc relies on the instance attribute {dotted}.{name}, which "
                     f"{cls.__name__}.__init__ no longer sets"
                 )
+    check_read_back()

@@ -74,7 +74,7 @@ async def main() -> None:
     @pc.on("iceconnectionstatechange")
     def on_state() -> None:
         emit("state", state=pc.iceConnectionState)
-        if pc.iceConnectionState == "completed":
+        if pc.iceConnectionState in ("connected", "completed"):
             emit("pair", **(selected_pair(pc) or {}))
 
     loop = asyncio.get_running_loop()
