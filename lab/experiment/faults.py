@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from lab.contract import Command
+from lab.contract import SignalingOutage as SignalingOutageCommand
 from lab.errors import ConfigError
 from lab.experiment.spec import (
     BindingExpiryFault,
@@ -36,7 +38,7 @@ class FaultContext(Protocol):
         """Run a blocking lab.net / lab.turn call on the trial's network thread."""
         ...
 
-    def broadcast(self, command: dict[str, Any]) -> None: ...
+    def broadcast(self, command: Command) -> None: ...
 
     def link_shaping(self, node: str, iface: str) -> dict[str, float]: ...
 
@@ -197,7 +199,7 @@ class SignalingOutage(Fault):
         s = self.spec
         if s.mode == "client":
             self._begin(ctx)
-            ctx.broadcast({"cmd": "signaling_outage", "duration_s": s.duration_s})
+            ctx.broadcast(SignalingOutageCommand(duration_s=s.duration_s))
         else:
             host = ctx.signaling_host()
             iface = ctx.net.iface(host).name

@@ -16,6 +16,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lab.contract import POLICY_PRESETS, Detection, Policy
+from lab.contract.config import PeerKind
 from lab.errors import ConfigError
 
 
@@ -24,10 +26,6 @@ class _Strict(BaseModel):
 
 
 # ---------------------------------------------------------------- peers, media, ICE
-
-
-# aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium: lab.runtime.chromium
-PeerKind = Literal["aiortc", "chromium"]
 
 
 class PeersSpec(_Strict):
@@ -60,20 +58,12 @@ class MediaSpec(_Strict):
     direction: Literal["both", "offerer-to-answerer", "answerer-to-offerer"] = "both"
 
 
-class IceSpec(_Strict):
-    """ICE settings of both peers: candidate types, relays, and failure detection."""
+class IceSpec(Detection):
+    """ICE settings of both peers: candidate types, relays, and failure detection (the
+    consent_interval_s, disconnected_after_s and failed_after_s of lab.contract's Detection)."""
 
     transport: Literal["all", "relay"] = "all"
     turn: bool = Field(False, description="give the peers the topology's TURN relay(s)")
-    consent_interval_s: float = Field(1.0, gt=0, le=30)
-    disconnected_after_s: float = Field(2.0, gt=0, le=60)
-    failed_after_s: float = Field(8.0, gt=0, le=120)
-
-    @model_validator(mode="after")
-    def _order(self) -> IceSpec:
-        if self.failed_after_s <= self.disconnected_after_s:
-            raise ValueError("failed_after_s must be greater than disconnected_after_s")
-        return self
 
 
 class SignalingSpec(_Strict):
@@ -187,49 +177,9 @@ FAULT_TYPES = (
 
 # ---------------------------------------------------------------- policies
 
-Trigger = Literal["never", "failed", "disconnected", "network-change"]
-Action = Literal["restart-ice", "ice-restart-offer", "full-reconnect"]
-Side = Literal["offerer", "answerer", "both", "polite", "impolite"]
-
-# The named policies of the issue; a [[policies]] table may start from one and override fields.
-PRESETS: dict[str, dict[str, object]] = {
-    "none": {"trigger": "never", "also_on_failed": False},
-    "on-failed": {"trigger": "failed", "action": "restart-ice"},
-    "on-disconnected": {"trigger": "disconnected", "action": "restart-ice"},
-    "on-network-change": {"trigger": "network-change", "action": "restart-ice"},
-    "full-reconnect": {"trigger": "failed", "action": "full-reconnect"},
-    "legacy-ice-restart": {"trigger": "failed", "action": "ice-restart-offer"},
-}
-
-
-class PolicySpec(_Strict):
-    """When a peer restarts (trigger, grace), how (action) and which peer(s) do (side)."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-    trigger: Trigger = "failed"
-    action: Action = "restart-ice"
-    grace_s: float = Field(0.0, ge=0, le=60, description="wait after the trigger; cancelled if it clears")
-    side: Side = "both"
-    also_on_failed: bool = Field(True, description="a 'failed' state restarts too (backstop)")
-    retry_s: float = Field(10.0, gt=0, le=120, description="restart again if not connected after this")
-    network_settle_s: float = Field(0.05, ge=0, le=5, description="network-change: wait this long "
-                                    "after the first event of a burst, then restart once")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _expand_preset(cls, data: object) -> object:
-        if isinstance(data, str):
-            data = {"name": data, "preset": data}
-        if isinstance(data, dict) and "preset" in data:
-            data = dict(data)
-            preset = data.pop("preset")
-            if preset not in PRESETS:
-                raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-            merged = dict(PRESETS[preset])
-            merged.update(data)
-            merged.setdefault("name", preset)
-            data = merged
-        return data
+# A policy is part of the agent contract (lab.contract.policy); the experiment names them.
+PolicySpec = Policy
+PRESETS = POLICY_PRESETS
 
 
 # ---------------------------------------------------------------- matrix, timeouts, spec

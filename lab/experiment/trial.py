@@ -25,7 +25,10 @@ from lab.experiment.faults import Fault, make_fault
 from lab.experiment.metrics import trial_metrics
 from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
-from lab.runtime.agent.config import AgentConfig, Detection, IceServer, SignalingConfig
+from lab.contract import (
+    AgentConfig, Command, ConnectionStateEvent, ErrorEvent, IceServer, MediaRxEvent, RestartEvent,
+    SelectedPairEvent, Signal, SignalEvent, SignalingConfig, Start, parse_event,
+)
 from lab.runtime.base import AgentProcess
 
 log = logging.getLogger("lab.experiment.trial")
@@ -60,16 +63,6 @@ class _Flow:
             self.steady_since = t
         self.count += 1
         self.last_rx = t
-
-
-def side_restarts(side: str, role: str, polite_role: str) -> bool:
-    if side == "both":
-        return True
-    if side == "polite":
-        return role == polite_role
-    if side == "impolite":
-        return role != polite_role
-    return side == role
 
 
 @dataclass
@@ -119,25 +112,29 @@ class Trial:
                                      {"t": time.monotonic(), "kind": kind, **fields}))
 
     def _on_agent_event(self, role: str, record: dict[str, Any]) -> None:
-        kind = record.get("kind")
-        if kind == "signal":
+        try:
+            event = parse_event(record)
+        except ValueError as error:
+            log.warning("trial %s: %s agent: %s", self.plan.trial_id, role, error)
+            return
+        if isinstance(event, SignalEvent):
             other = "answerer" if role == "offerer" else "offerer"
             if other in self.agents:
-                self.agents[other].send({"cmd": "signal", "msg": record.get("msg")})
+                self.agents[other].send(Signal(msg=event.msg))
             return
-        if kind == "media_rx" and role in self.flows:
-            self.flows[role].arrival(float(record["t"]))
-        elif kind == "restart":
-            self.last_restart = max(self.last_restart, float(record["t"]))
-        elif kind == "connection_state":
-            self.connection_state[role] = str(record.get("state"))
-        elif kind == "selected_pair":
-            self.last_pair[role] = max(self.last_pair[role], float(record["t"]))
-        elif kind == "error" and record.get("fatal"):
-            self.agent_failure = f"{role} agent: {record.get('message')}"
+        if isinstance(event, MediaRxEvent) and role in self.flows:
+            self.flows[role].arrival(event.t)
+        elif isinstance(event, RestartEvent):
+            self.last_restart = max(self.last_restart, event.t)
+        elif isinstance(event, ConnectionStateEvent):
+            self.connection_state[role] = event.state
+        elif isinstance(event, SelectedPairEvent):
+            self.last_pair[role] = max(self.last_pair[role], event.t)
+        elif isinstance(event, ErrorEvent) and event.fatal:
+            self.agent_failure = f"{role} agent: {event.message}"
         self.events.append(event_row(self.plan.trial_id, role, record))
 
-    def broadcast(self, command: dict[str, Any]) -> None:
+    def broadcast(self, command: Command) -> None:
         for agent in self.agents.values():
             agent.send(command)
 
@@ -204,7 +201,7 @@ class Trial:
         self.timings["setup_s"] = time.monotonic() - t0
 
         t1 = time.monotonic()
-        self.broadcast({"cmd": "start"})
+        self.broadcast(Start())
         self.record("agents_started")
         await self._wait(lambda: all(f.count >= FLOWING_UNITS for f in self.flows.values()),
                          spec.timeouts.connect_s, "media did not flow both ways within "
@@ -361,15 +358,13 @@ class Trial:
 
         runtime = self._docker or make_runtime(self.runtime, self.net)
         spec, policy = self.spec, self.plan.policy
-        detection = Detection(consent_interval_s=spec.ice.consent_interval_s,
-                              disconnected_after_s=spec.ice.disconnected_after_s,
-                              failed_after_s=spec.ice.failed_after_s)
+        detection = spec.ice.detection()
         direction = spec.media.direction
         for role in ("offerer", "answerer"):
             config = AgentConfig(
                 trial_id=self.plan.trial_id, role=role, host=getattr(spec.peers, role),
                 kind=spec.peers.kind_of(role), polite=spec.peers.polite == role,
-                restarts=side_restarts(policy.side, role, spec.peers.polite),
+                restarts=policy.restarts_side(role, spec.peers.polite),
                 policy=policy, signaling=signaling, ice_servers=ice_servers,
                 ice_transport_policy=spec.ice.transport, detection=detection, codec=spec.media.codec,
                 send_media=direction == "both" or direction.startswith(role),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Command, Stop
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -74,17 +74,17 @@ class AgentProcess:
         finally:
             self.exited.set()
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         stdin = self.process.stdin
         if stdin is None or stdin.closed or self.process.poll() is not None:
             return
         with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-            stdin.write((json.dumps(command, separators=(",", ":")) + "\n").encode())
+            stdin.write((json.dumps(command.to_wire(), separators=(",", ":")) + "\n").encode())
             stdin.flush()
 
     async def stop(self, timeout: float = 5.0) -> int | None:
         """Ask the agent to stop, wait, then kill it; always reaps the process."""
-        self.send({"cmd": "stop"})
+        self.send(Stop())
         with contextlib.suppress(BrokenPipeError, OSError, ValueError):
             if self.process.stdin is not None:
                 self.process.stdin.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.experiment.spec import PolicySpec
-from lab.runtime.agent.config import AgentConfig, Detection, IceServer, SignalingConfig
+from lab.contract import AgentConfig, Command, Detection, IceServer, SignalingConfig, Start
 from lab.runtime.base import AgentProcess
 from lab.runtime.netns import NetnsRuntime
 
@@ -67,7 +67,7 @@ class LabCall:
             await self.wait(lambda: self.count("agent_loaded") == 2, 90, "agents loaded")
             self.started_at = time.monotonic()
             for agent in self.agents.values():
-                agent.send({"cmd": "start"})
+                agent.send(Start())
         except BaseException:
             await self.close()
             raise
@@ -179,5 +179,5 @@ class LabCall:
                          f"rx_last_1s={self.rx_since(role, now - 1.0)}")
         return "; ".join(parts) + f" (events in {self.out_dir}/events.jsonl)"
 
-    def send(self, role: str, command: dict[str, Any]) -> None:
+    def send(self, role: str, command: Command) -> None:
         self.agents[role].send(command)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lab.contract import SignalingOutage
 from lab.errors import ConfigError
 from lab.experiment.faults import make_fault
 from lab.experiment.spec import parse_experiment
@@ -41,7 +42,7 @@ class Context:
         self.log: list[tuple[Any, ...]] = []
         self.net = StandInNet(self.log)
         self.relays: dict[str, Any] = {}
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[Any] = []
 
     def record(self, kind: str, **fields: Any) -> None:
         self.log.append(("event", kind))
@@ -86,7 +87,7 @@ async def test_blackhole_binding_expiry_and_signaling_outage() -> None:
     await fault_of(type="binding_expiry", router="nat_a", host="alice").inject(ctx)
     assert ctx.log == [("event", "fault"), ("flush_bindings", "nat_a", "alice")]
     await fault_of(type="signaling_outage", duration_s=0.01, mode="client").inject(ctx)
-    assert ctx.commands == [{"cmd": "signaling_outage", "duration_s": 0.01}]
+    assert ctx.commands == [SignalingOutage(duration_s=0.01)]
 
 
 def test_faults_name_missing_parts() -> None:

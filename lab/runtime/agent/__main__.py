@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Start, Stop
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.session import PeerSession
 
@@ -25,9 +25,9 @@ async def serve(config: AgentConfig, control: ControlChannel) -> int:
             # still brings up relays and signaling; it begins when told
             control.emit("agent_loaded", pid=os.getpid())
             async for command in commands:
-                if command.get("cmd") == "start":
+                if isinstance(command, Start):
                     break
-                if command.get("cmd") == "stop":
+                if isinstance(command, Stop):
                     return 0
         await session.start()
         async for command in commands:

@@ -14,9 +14,9 @@ import aiortc
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator
+from lab.rtc import IceOptions, PerfectNegotiator
 from lab.rtc import RTCPeerConnection as LabPeerConnection
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 
 __all__ = ["PerfectNegotiator", "make_peer_connection", "refresh_ice_options", "restartable"]
 
@@ -31,10 +31,7 @@ def make_peer_connection(config: AgentConfig) -> Any:
     rtc_config = RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
     if not restartable():
         return aiortc.RTCPeerConnection(configuration=rtc_config)
-    d = config.detection
-    detection = DetectionConfig(consent_interval=d.consent_interval_s, disconnected_after=d.disconnected_after_s,
-                                failed_after=d.failed_after_s)
-    return LabPeerConnection(configuration=rtc_config, detection=detection, ice=ice_options())
+    return LabPeerConnection(configuration=rtc_config, detection=config.detection.to_rtc(), ice=ice_options())
 
 
 def ice_options() -> IceOptions:

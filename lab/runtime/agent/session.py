@@ -17,7 +17,7 @@ from aiortc import RTCSessionDescription
 from pyee.asyncio import AsyncIOEventEmitter
 
 from lab.runtime.agent import rtc
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Command, Ping, Restart, Signal, SignalingOutage, Stop
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.media import RtpTap, SilenceTrack, drain, prefer_codec
 from lab.runtime.agent.policy import RestartPolicy
@@ -369,22 +369,21 @@ class PeerSession:
 
     # ----- commands from the orchestrator -----------------------------------------------
 
-    async def command(self, cmd: dict[str, Any]) -> bool:
+    async def command(self, cmd: Command) -> bool:
         """Handle one command; False once the agent should exit."""
-        name = cmd.get("cmd")
-        if name == "stop":
+        if isinstance(cmd, Stop):
             return False
-        if name == "signal" and isinstance(self.signaling, ControlRelayChannel):
-            self.signaling.deliver(cmd["msg"])
-        elif name == "signaling_outage":
+        if isinstance(cmd, Signal) and isinstance(self.signaling, ControlRelayChannel):
+            self.signaling.deliver(cmd.msg)
+        elif isinstance(cmd, SignalingOutage):
             begin = getattr(self.signaling, "begin_outage", None)
             if begin is not None:
-                begin(cmd.get("duration_s"))
-                self.emit("signaling_outage", duration_s=cmd.get("duration_s"))
-        elif name == "restart":
-            await self._perform_restart(str(cmd.get("reason", "orchestrator")))
-        elif name == "ping":
-            self.emit("pong", t_sent=cmd.get("t"), at=time.monotonic())
+                begin(cmd.duration_s)
+                self.emit("signaling_outage", duration_s=cmd.duration_s)
+        elif isinstance(cmd, Restart):
+            await self._perform_restart(cmd.reason)
+        elif isinstance(cmd, Ping):
+            self.emit("pong", t_sent=cmd.t, at=time.monotonic())
         return True
 
 

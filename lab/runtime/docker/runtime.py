@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.base import AgentProcess, EventCallback, agent_argv
 from lab.runtime.docker import engine
 from lab.runtime.docker.attach import attach_container
