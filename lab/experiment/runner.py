@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lab.errors import ConfigError
+from lab.experiment.check import check_experiment
 from lab.experiment.plan import TrialPlan, plan_trials
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.spec import ExperimentSpec
@@ -56,6 +57,7 @@ def run_experiment(spec: ExperimentSpec, out: Path, *, runtime: str = "netns", j
                    console: Console | None = None) -> RunSummary:
     if jobs < 1:
         raise ConfigError(None, "--jobs", "must be at least 1")
+    check_experiment(spec)  # before the run folder and any namespace exist
     plans = plan_trials(spec, repetitions)
     folder = RunFolder.create_or_resume(out, spec, resume, runtime, jobs, len(plans))
     done = folder.completed()

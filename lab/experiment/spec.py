@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab.contract import POLICY_PRESETS, Detection, Policy
 from lab.contract.config import PeerKind
+from lab.configfile import from_validation, read_toml
 from lab.errors import ConfigError
 
 
@@ -242,13 +242,14 @@ class ExperimentSpec(_Strict):
     source: str | None = None
     topology_path: str | None = None
 
-    @model_validator(mode="after")
-    def _unique_policies(self) -> ExperimentSpec:
-        names = [p.name for p in self.policies]
+    @field_validator("policies")
+    @classmethod
+    def _unique_policies(cls, policies: list[PolicySpec]) -> list[PolicySpec]:
+        names = [p.name for p in policies]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"policy names must be unique; repeated: {', '.join(dupes)}")
-        return self
+        return policies
 
     def spec_hash(self) -> str:
         """Stable hash of what the experiment does (not where its file lies)."""
@@ -258,18 +259,6 @@ class ExperimentSpec(_Strict):
 
 
 # ---------------------------------------------------------------- loading
-
-
-def _key_of(loc: tuple[object, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in FAULT_TYPES or str(item).startswith(("function-", "tagged-union")):
-            continue  # pydantic's union branch names are not keys of the file
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "<top level>"
 
 
 def _repo_root() -> Path:
@@ -292,17 +281,11 @@ def parse_experiment(data: dict[str, object], file: str | Path | None = None,
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        reason = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            reason = "unknown key"
-        elif first["type"] == "missing":
-            reason = "required key is missing"
-        elif first["type"] == "union_tag_invalid":
-            reason = f"unknown fault type; known: {', '.join(FAULT_TYPES)}"
-        elif first["type"] == "union_tag_not_found":
-            reason = f"needs a 'type' (one of: {', '.join(FAULT_TYPES)})"
-        raise ConfigError(file, _key_of(tuple(first["loc"])), reason) from None
+        known = ", ".join(FAULT_TYPES)
+        raise from_validation(error, file, skip=lambda part: part in FAULT_TYPES, reasons={
+            "union_tag_invalid": f"unknown fault type; known: {known}",
+            "union_tag_not_found": f"needs a 'type' (one of: {known})",
+        }) from None
     path = Path(file) if file is not None else None
     topo = resolve_topology(spec.topology, path)
     if topo is None and check_topology:
@@ -314,11 +297,12 @@ def parse_experiment(data: dict[str, object], file: str | Path | None = None,
 
 
 def load_experiment(path: str | Path, check_topology: bool = True) -> ExperimentSpec:
+    """The validated experiment of a file; with check_topology, its topology file is loaded and
+    everything the experiment names is checked against it (nothing is created)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(path, None, "experiment file not found")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    return parse_experiment(data, path, check_topology=check_topology)
+    spec = parse_experiment(read_toml(path), path, check_topology=check_topology)
+    if check_topology:
+        from lab.experiment.check import check_experiment
+
+        check_experiment(spec)
+    return spec
