@@ -6,7 +6,7 @@ and the lab.net tests); what is checked is the fault's own sequencing and its ev
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -96,3 +96,32 @@ def test_faults_name_missing_parts() -> None:
         fault_of(type="nat_reboot", router="nat_z").check(ctx)
     with pytest.raises(ConfigError, match="no relay on host 'relay'"):
         fault_of(type="relay_kill", relay="relay").check(ctx)
+
+
+def test_a_new_fault_is_one_class_and_the_schema_accepts_it() -> None:
+    from lab.errors import ConfigError as Error
+    from lab.experiment.faults import FAULTS, Fault, FaultParams
+
+    class Flap(Fault):
+        class Params(FaultParams):
+            type: Literal["test_flap"]
+            node: str
+            times: int = 2
+
+        async def inject(self, ctx: Any) -> None:
+            self._begin(ctx)
+
+    try:
+        base = {"name": "x", "topology": "t.toml", "policies": ["none"], "peers": {"offerer": "a", "answerer": "b"}}
+        spec = parse_experiment({**base, "fault": {"type": "test_flap", "node": "r", "times": 3}},
+                                check_topology=False)
+        assert isinstance(make_fault(spec.fault), Flap) and spec.fault.times == 3  # type: ignore[attr-defined]
+        assert spec.model_dump()["fault"] == {"type": "test_flap", "at_s": 5.0, "node": "r", "times": 3}
+        with pytest.raises(Error) as caught:
+            parse_experiment({**base, "fault": {"type": "test_flap", "node": "r", "times": "x"}}, "e.toml",
+                             check_topology=False)
+        assert caught.value.key == "fault.times"
+        with pytest.raises(TypeError, match="already registered"):
+            type("Again", (Fault,), {"Params": Flap.Params})
+    finally:
+        FAULTS.pop("test_flap", None)
