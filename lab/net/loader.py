@@ -1,15 +1,15 @@
-"""Load and validate topology files (TOML); every problem becomes one ConfigError(file, key, reason)."""
+"""Validate topology data (from a file or the Python builder): every problem becomes one
+ConfigError(file, key, reason). lab.net.topology loads files and builds topologies with it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from lab.configfile import from_validation, read_toml
+from lab.configfile import from_validation
 from lab.errors import ConfigError
-from lab.net.model import GraphError, Topology, TopologySpec
+from lab.net.model import GraphError, TopologySpec
 from lab.net.plan import resolve
 
 
@@ -27,10 +27,3 @@ def validate(raw: dict[str, Any], source: str | None) -> TopologySpec:
     except GraphError as error:
         raise ConfigError(source, error.key, error.reason) from None
     return spec
-
-
-def load_topology(file: str | Path, name: str | None = None) -> Topology:
-    path = Path(file)
-    raw = read_toml(path)
-    spec = validate(raw, str(path))
-    return Topology.from_spec(spec, name or path.stem.replace("-", "_"), source=str(path))

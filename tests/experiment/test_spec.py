@@ -8,6 +8,7 @@ import pytest
 
 from lab.errors import ConfigError
 from lab.experiment.plan import plan_trials
+from lab.experiment.check import check_experiment
 from lab.experiment.spec import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,4 +109,4 @@ def test_missing_topology_and_bad_toml(tmp_path: Path) -> None:
 
 def test_shipped_experiments_validate() -> None:
     for path in sorted((ROOT / "experiments").glob("*.toml")):
-        load_experiment(path)  # and checked against its topology
+        check_experiment(load_experiment(path))
