@@ -37,7 +37,7 @@ def run(
     spec = load_experiment(experiment)
     check_experiment(spec)  # against its topology, before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
-    getattr(runtime_class(runtime), "preflight", lambda: None)()  # e.g. docker: engine up, images current
+    runtime_class(runtime).preflight()  # e.g. docker: engine up, images current
     summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)
     typer.echo(f"{summary.path}: {summary.ran} trials run, {summary.skipped} resumed, "
                f"{summary.recovered}/{summary.ran} recovered")

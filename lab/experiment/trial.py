@@ -29,7 +29,8 @@ from lab.contract import (
     AgentConfig, Command, ConnectionStateEvent, ErrorEvent, IceServer, MediaRxEvent, RestartEvent,
     SelectedPairEvent, Signal, SignalEvent, SignalingConfig, Start, parse_event,
 )
-from lab.runtime.base import AgentProcess
+from lab.runtime import runtime_class
+from lab.runtime.base import AgentProcess, Runtime
 
 log = logging.getLogger("lab.experiment.trial")
 
@@ -91,7 +92,7 @@ class Trial:
         self.gave_up = False
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
-        self._docker: Any = None  # lab.runtime.docker.DockerRuntime on the docker runtime
+        self._runtime: Runtime | None = None  # made by the runtime kind once the topology is up
         self._signal_server: Any = None
         self._signal_log: Any = None
         self._captures: list[Any] = []
@@ -176,12 +177,9 @@ class Trial:
         t0 = time.monotonic()
         topology = load_topology(spec.topology_path or spec.topology)
         self.net = await self.call(Network.up, topology, name=self.topology_name)
-        self._check_hosts()
-        if self.runtime == "docker":  # peer and relay hosts move into containers before anything runs there
-            from lab.runtime.docker import DockerRuntime
-
-            self._docker = await self.call(DockerRuntime.attach, self.net, self.trial_dir,
-                                           [spec.peers.offerer, spec.peers.answerer])
+        # e.g. docker: peer and relay hosts move into containers before anything runs there
+        self._runtime = await self.call(runtime_class(self.runtime).prepare, self.net, self.trial_dir,
+                                        [spec.peers.offerer, spec.peers.answerer])
         # Python processes (signaling server, agents) start first and import while shaping and
         # relays come up; the agents begin when told, once the signaling server is ready
         ice_servers = await self.call(self._ice_servers)
@@ -214,16 +212,6 @@ class Trial:
         await fault.inject(self)
         self.t_fault_done = time.monotonic()  # its last step (make-before-break, transient faults)
         await self._wait_recovered()
-
-    def _check_hosts(self) -> None:
-        for key in ("offerer", "answerer"):
-            host = getattr(self.spec.peers, key)
-            try:
-                node = self.net.node(host)
-            except LabError as error:
-                raise ConfigError(self.spec.source, f"peers.{key}", str(error)) from None
-            if node.kind != "host":
-                raise ConfigError(self.spec.source, f"peers.{key}", f"{host} is a {node.kind}, not a host")
 
     def _role_hosts(self, role: str) -> list[str]:
         return [n.name for n in self.net.plan.nodes.values() if n.kind == "host" and n.role == role]
@@ -268,10 +256,8 @@ class Trial:
 
     def _start_relays(self) -> None:
         """One coturn per relay host (lab.turn), started before the agents begin."""
-        from lab.turn.topology import start_relays
-
-        relays = self._docker.start_relays(self.trial_dir) if self._docker else start_relays(self.net, self.trial_dir)
-        for relay in relays:
+        assert self._runtime is not None
+        for relay in self._runtime.start_relays(self.trial_dir):
             self.relays[relay.spec.host] = relay
 
     def _wait_signaling_ready(self, timeout: float = 15.0) -> None:
@@ -354,9 +340,8 @@ class Trial:
         log_file.close()
 
     def _start_agents(self, ice_servers: list[IceServer], signaling: SignalingConfig) -> None:
-        from lab.runtime import make_runtime
-
-        runtime = self._docker or make_runtime(self.runtime, self.net)
+        runtime = self._runtime
+        assert runtime is not None
         spec, policy = self.spec, self.plan.policy
         detection = spec.ice.detection()
         direction = spec.media.direction
@@ -472,8 +457,8 @@ class Trial:
         for relay in self.relays.values():
             with contextlib.suppress(Exception):
                 relay.close()
-        if self._docker is not None:
-            self._docker.close()
+        if self._runtime is not None:
+            self._runtime.close()
         if self.net is not None:
             with contextlib.suppress(Exception):
                 fault.lift(self)
