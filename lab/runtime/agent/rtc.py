@@ -14,7 +14,7 @@ import aiortc
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-from lab.rtc import IceOptions, PerfectNegotiator
+from lab.rtc import IceOptions, PerfectNegotiator, compat
 from lab.rtc import RTCPeerConnection as LabPeerConnection
 from lab.contract import AgentConfig
 
@@ -53,26 +53,13 @@ def selected_pair(pc: Any) -> dict[str, Any] | None:
         transport = transceiver.sender.transport
         if transport is None:
             continue
-        ice = transport.transport
-        getter = getattr(ice, "selectedCandidatePair", None) or getattr(ice, "getSelectedCandidatePair", None)
-        pair = getter() if callable(getter) else getter
-        generation = getattr(ice, "generation", None)
-        if pair is None:
-            connection = getattr(ice, "_connection", None)
-            if connection is None:
-                return None
-            pick = getattr(connection, "lab_selected_pair", None)
-            pair = pick() if callable(pick) else getattr(connection, "_nominated", {}).get(1)
-            generation = getattr(connection, "lab_generation", generation)
+        pair = compat.selected_pair(transport.transport)
         if pair is None:
             return None
-        local = getattr(pair, "local_candidate", None) or getattr(pair, "local", None)
-        remote = getattr(pair, "remote_candidate", None) or getattr(pair, "remote", None)
-        if local is None or remote is None:
-            return None
+        local, remote = pair.local, pair.remote
         return {
             "local_type": local.type, "local_address": f"{local.host}:{local.port}",
             "remote_type": remote.type, "remote_address": f"{remote.host}:{remote.port}",
-            "generation": generation,
+            "generation": pair.generation,
         }
     return None
