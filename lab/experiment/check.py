@@ -65,12 +65,11 @@ def plan_of(topology: Topology) -> PlannedNetwork:
 def check_experiment(spec: ExperimentSpec, topology: Topology | None = None) -> None:
     """Raise ConfigError(experiment file, key, reason) for the first thing the topology lacks."""
     from lab.experiment.faults import make_fault
-    from lab.net import load_topology
 
     if topology is None:
-        if spec.topology_path is None:
+        if spec.topology_path is None and spec._topology is None:
             raise ConfigError(spec.source, "topology", f"topology file {spec.topology!r} not found")
-        topology = load_topology(spec.topology_path)
+        topology = spec.load_topology()
     net = plan_of(topology)
     source = spec.source
 

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidatorFunctionWrapHandler, field_validator,
-    model_validator,
+    BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, SerializeAsAny, ValidationError,
+    ValidatorFunctionWrapHandler, field_validator, model_validator,
 )
 
 from lab.contract import POLICY_PRESETS, Detection, Policy
 from lab.contract.config import PeerKind
 from lab.configfile import from_validation, read_toml
 from lab.errors import ConfigError
+from lab.net.topology import Topology, load_topology
 from lab.experiment.faults import (
     Blackhole, BindingExpiry, FaultParams, Handover, LossBurst, NatReboot, RelayKill, SignalingOutage,
     TurnAllocationExpiry, parse_fault,
@@ -150,7 +151,8 @@ class TimeoutsSpec(_Strict):
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    topology: str = Field(description="topology file, relative to the experiment file or the repo")
+    topology: str = Field(description="topology file, relative to the experiment file or the repo "
+                          "(in Python also a lab.net Topology object)")
     seed: int = 0
     repetitions: int = Field(1, ge=1, le=10000)
     peers: PeersSpec
@@ -165,6 +167,30 @@ class ExperimentSpec(_Strict):
     # Filled in by load_experiment: where the file was, the resolved topology file.
     source: str | None = None
     topology_path: str | None = None
+    _topology: Topology | None = PrivateAttr(None)  # a topology given as a Python object
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _topology_object(cls, data: object, handler: ModelWrapValidatorHandler[ExperimentSpec]) -> ExperimentSpec:
+        topology = data.get("topology") if isinstance(data, dict) else None
+        if isinstance(topology, Topology):
+            data = {**data, "topology": f"<python:{topology.name}>"}  # type: ignore[dict-item]
+        elif isinstance(topology, Path):
+            data = {**data, "topology": str(topology)}  # type: ignore[dict-item]
+        spec = handler(data)
+        if isinstance(topology, Topology):
+            spec._topology = topology
+        return spec
+
+    def load_topology(self) -> Topology:
+        """The experiment's topology: the Python object it was given, or its file, loaded."""
+        if self._topology is not None:
+            return self._topology
+        return load_topology(self.topology_path or self.topology)
+
+    def topology_data(self) -> dict[str, object]:
+        """The topology as data (what a run folder keeps of a topology made in Python)."""
+        return self.load_topology().to_dict()
 
     @field_validator("fault", mode="wrap")
     @classmethod
@@ -183,7 +209,9 @@ class ExperimentSpec(_Strict):
 
     def spec_hash(self) -> str:
         """Stable hash of what the experiment does (not where its file lies)."""
-        body = self.model_dump(mode="json", exclude={"source", "topology_path"})
+        body: dict[str, object] = self.model_dump(mode="json", exclude={"source", "topology_path"})
+        if self._topology is not None:
+            body["topology"] = self.topology_data()
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -213,6 +241,8 @@ def parse_experiment(data: dict[str, object], file: str | Path | None = None,
     except ValidationError as error:
         raise from_validation(error, file) from None
     path = Path(file) if file is not None else None
+    if spec._topology is not None:
+        return spec.model_copy(update={"source": str(path.resolve()) if path else None})
     topo = resolve_topology(spec.topology, path)
     if topo is None and check_topology:
         raise ConfigError(file, "topology", f"topology file {spec.topology!r} not found")
@@ -226,3 +256,32 @@ def load_experiment(path: str | Path, check_topology: bool = True) -> Experiment
     """The validated experiment of a file (lab.experiment.check checks it against its topology)."""
     path = Path(path)
     return parse_experiment(read_toml(path), path, check_topology=check_topology)
+
+
+class Experiment(ExperimentSpec):
+    """An experiment written in Python; `topology` may be a lab.net Topology or a file's path.
+
+        Experiment(name="blackhole", topology=topo, peers={"offerer": "alice", "answerer": "bob"},
+                   fault=Blackhole.Params(type="blackhole", node="nat_a", iface="wan"),
+                   policies=["on-disconnected"])
+
+    Bad input raises ConfigError naming the key, as in a file. A relative topology path is taken
+    from the current directory, then from the repository.
+    """
+
+    def __init__(self, **data: object) -> None:
+        topology = data.get("topology")
+        if isinstance(topology, (str, Path)) and data.get("topology_path") is None:
+            found = resolve_topology(str(topology), None) or resolve_topology(str(topology), _repo_root() / "x")
+            if found is None:
+                raise ConfigError(None, "topology", f"topology file {str(topology)!r} not found")
+            data["topology_path"] = str(found)
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise from_validation(error, None) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentSpec:
+        """An experiment file (the same as load_experiment)."""
+        return load_experiment(path)
