@@ -8,7 +8,7 @@ experiments all go through these two.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def key_of(loc: Iterable[object], skip: Callable[[object], bool] = lambda _: Fal
     return "".join(parts)
 
 
-def reason_of(error: dict[str, Any]) -> str:
+def reason_of(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key"

@@ -21,48 +21,48 @@ class _Command(BaseModel):
 class Start(_Command):
     """Begin the call (an agent started with wait_for_start waits for it)."""
 
-    kind: Literal["start"] = Field("start", alias="cmd")
+    kind: Literal["start"] = Field("start", validation_alias="cmd", serialization_alias="cmd")
 
 
 class Stop(_Command):
     """Close the call and exit."""
 
-    kind: Literal["stop"] = Field("stop", alias="cmd")
+    kind: Literal["stop"] = Field("stop", validation_alias="cmd", serialization_alias="cmd")
     reason: str | None = None
 
 
 class Signal(_Command):
     """A signaling message of the other peer (the 'control' signaling path)."""
 
-    kind: Literal["signal"] = Field("signal", alias="cmd")
+    kind: Literal["signal"] = Field("signal", validation_alias="cmd", serialization_alias="cmd")
     msg: Any = None
 
 
 class SignalingOutage(_Command):
     """The peer's signaling client drops its link for duration_s."""
 
-    kind: Literal["signaling_outage"] = Field("signaling_outage", alias="cmd")
+    kind: Literal["signaling_outage"] = Field("signaling_outage", validation_alias="cmd", serialization_alias="cmd")
     duration_s: float
 
 
 class Restart(_Command):
     """Perform the policy's restart action now."""
 
-    kind: Literal["restart"] = Field("restart", alias="cmd")
+    kind: Literal["restart"] = Field("restart", validation_alias="cmd", serialization_alias="cmd")
     reason: str = "orchestrator"
 
 
 class Ping(_Command):
     """Answered by a `pong` event (clock and liveness checks)."""
 
-    kind: Literal["ping"] = Field("ping", alias="cmd")
+    kind: Literal["ping"] = Field("ping", validation_alias="cmd", serialization_alias="cmd")
     t: float | None = None
 
 
 class NetworkChange(_Command):
     """The host's network changed (sent by a browser agent to its page)."""
 
-    kind: Literal["network_change"] = Field("network_change", alias="cmd")
+    kind: Literal["network_change"] = Field("network_change", validation_alias="cmd", serialization_alias="cmd")
 
 
 Command = Annotated[Union[Start, Stop, Signal, SignalingOutage, Restart, Ping, NetworkChange],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, SerializeAsAny, ValidationError,
@@ -269,7 +269,7 @@ class Experiment(ExperimentSpec):
     from the current directory, then from the repository.
     """
 
-    def __init__(self, **data: object) -> None:
+    def __init__(self, **data: Any) -> None:
         topology = data.get("topology")
         if isinstance(topology, (str, Path)) and data.get("topology_path") is None:
             found = resolve_topology(str(topology), None) or resolve_topology(str(topology), _repo_root() / "x")

@@ -286,10 +286,10 @@ class Lab:
         if rtt_ms <= 0 and loss_pct <= 0:
             return
         per_egress_loss = (1 - (1 - loss_pct / 100.0) ** 0.5) * 100.0 if loss_pct > 0 else 0.0
-        settings = {"delay_ms": rtt_ms / 4.0, "loss_pct": per_egress_loss}
+        delay_ms = rtt_ms / 4.0
         for router in self.uplink_routers(hosts):
-            self.net.impair.shape(router, "wan", **settings)
-            self.shaped[(router, "wan")] = settings
+            self.net.impair.shape(router, "wan", delay_ms=delay_ms, loss_pct=per_egress_loss)
+            self.shaped[(router, "wan")] = {"delay_ms": delay_ms, "loss_pct": per_egress_loss}
 
     def link_shaping(self, node: str, iface: str) -> dict[str, float]:
         return dict(self.shaped.get((node, iface), {}))

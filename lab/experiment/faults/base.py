@@ -31,8 +31,15 @@ class FaultParams(BaseModel):
 
 
 class FaultContext(Protocol):
-    net: Any
-    relays: dict[str, Any]
+    @property
+    def net(self) -> Any:
+        """The running lab.net Network (at check time: the topology's plan)."""
+        ...
+
+    @property
+    def relays(self) -> dict[str, Any]:
+        """Relay host -> lab.turn Relay."""
+        ...
 
     def record(self, kind: str, **fields: Any) -> None: ...
 
