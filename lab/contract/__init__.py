@@ -31,7 +31,14 @@ from lab.contract.events import (
     SignalEvent,
     parse_event,
 )
-from lab.contract.policy import POLICY_PRESETS, Action, Policy, Side, Trigger, register_policy_preset
+from lab.contract.policy import (
+    POLICY_PRESETS,
+    Action,
+    Policy,
+    Side,
+    Trigger,
+    register_policy_preset,
+)
 
 __all__ = [
     "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "Command", "ConnectionStateEvent", "Detection",

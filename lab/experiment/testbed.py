@@ -9,14 +9,20 @@ link shaping), and a handle per host (`Peer`).
 `with Lab(...)` brings the topology up, prepares the runtime (containers on `docker`), starts the
 relays and, unless told otherwise, nothing else; `close()` (the end of the block) takes down
 whatever was started, in reverse order, whatever happened. A trial (lab.experiment.trial) uses
-the same steps one by one. lab.net's calls must stay on the thread that made the lab: an
-asyncio caller runs them on one executor thread.
+the same steps one by one.
+
+lab.net (pyroute2) must not run in an event loop's thread, and its sockets stay with the thread
+that made them. From asyncio code, use `async with Lab(...) as lab:`, `await lab.call(fn, ...)`
+for the lab's own methods and `await lab.agent(config, on_event)`: they run on the lab's one
+thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import signal as signals
 import socket
@@ -24,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lab.contract import AgentConfig, IceServer
 from lab.errors import ConfigError, LabError
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
     from lab.turn.relay import Relay
 
 log = logging.getLogger("lab.experiment.testbed")
+T = TypeVar("T")
 
 SIGNALING_READY_S = 15.0
 CAPTURE_READY_S = 5.0
@@ -103,6 +111,7 @@ class Lab:
         self.relays: dict[str, Relay] = {}
         self.captures: list[subprocess.Popen[bytes]] = []
         self.shaped: dict[tuple[str, str], dict[str, float]] = {}
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._signal_proc: subprocess.Popen[bytes] | None = None
         self._signal_server: NamespacedSignalingServer | None = None
         self._signal_log: logging.Handler | None = None
@@ -121,6 +130,32 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking lab call on the lab's own thread (never on the event loop's)."""
+        if self._thread is None:
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"lab-{self.name}")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+
+    async def __aenter__(self) -> Lab:
+        await self.call(self.__enter__)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.stop_signaling_server()
+            await self.call(self.close)
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown(wait=False)
+                self._thread = None
+
+    async def agent(self, config: AgentConfig, on_event: EventCallback) -> AgentProcess:
+        """start_agent() on the lab's thread, its events then read on this event loop."""
+        process = await self.call(self.start_agent, config, on_event)
+        await process.attach()
+        return process
 
     def up(self) -> Network:
         """The topology's namespaces, and the runtime prepared on them."""

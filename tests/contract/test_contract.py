@@ -10,8 +10,19 @@ import sys
 import pytest
 
 from lab.contract import (
-    AgentConfig, ConnectionStateEvent, Detection, MediaRxEvent, OtherEvent, Policy, Restart, Signal,
-    SignalingOutage, Start, Stop, parse_command, parse_event,
+    AgentConfig,
+    ConnectionStateEvent,
+    Detection,
+    MediaRxEvent,
+    OtherEvent,
+    Policy,
+    Restart,
+    Signal,
+    SignalingOutage,
+    Start,
+    Stop,
+    parse_command,
+    parse_event,
 )
 
 

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from lab.experiment.faults.base import Fault, FaultContext, FaultParams
 from lab.contract import SignalingOutage as SignalingOutageCommand
+from lab.experiment.faults.base import Fault, FaultContext, FaultParams
 
 
 class SignalingOutage(Fault):

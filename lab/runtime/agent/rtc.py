@@ -1,8 +1,7 @@
-"""The agent's view of the peer connection: lab.rtc's restartable one.
+"""The agent's view of the peer connection: lab.rtc's restartable one, or plain aiortc's for the
+baseline session (lab.runtime.agent.plain, chosen by ICELAB_AGENT_PLAIN_AIORTC=1).
 
-Everything the agent needs from the WebRTC stack goes through here. ICELAB_AGENT_PLAIN_AIORTC=1
-runs plain aiortc instead (connects once, cannot restart, no 'disconnected'): a baseline for
-telling lab.rtc's behaviour from aiortc's own.
+Everything the agent needs from the WebRTC stack goes through here.
 """
 
 from __future__ import annotations
@@ -18,20 +17,28 @@ from lab.rtc import IceOptions, PerfectNegotiator, compat
 from lab.rtc import RTCPeerConnection as LabPeerConnection
 from lab.contract import AgentConfig
 
-__all__ = ["PerfectNegotiator", "make_peer_connection", "refresh_ice_options", "restartable"]
+__all__ = ["PerfectNegotiator", "make_peer_connection", "make_plain_peer_connection", "plain_baseline",
+           "refresh_ice_options"]
 
 
-def restartable() -> bool:
-    return os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") != "1"
+def plain_baseline() -> bool:
+    """Whether this agent runs the plain-aiortc baseline (ICELAB_AGENT_PLAIN_AIORTC=1)."""
+    return os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") == "1"
 
 
-def make_peer_connection(config: AgentConfig) -> Any:
+def _configuration(config: AgentConfig) -> RTCConfiguration:
     servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in config.ice_servers]
     policy = RTCIceTransportPolicy.RELAY if config.ice_transport_policy == "relay" else RTCIceTransportPolicy.ALL
-    rtc_config = RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
-    if not restartable():
-        return aiortc.RTCPeerConnection(configuration=rtc_config)
-    return LabPeerConnection(configuration=rtc_config, detection=config.detection.to_rtc(), ice=ice_options())
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
+def make_peer_connection(config: AgentConfig) -> LabPeerConnection:
+    return LabPeerConnection(configuration=_configuration(config), detection=config.detection.to_rtc(),
+                             ice=ice_options())
+
+
+def make_plain_peer_connection(config: AgentConfig) -> aiortc.RTCPeerConnection:
+    return aiortc.RTCPeerConnection(configuration=_configuration(config))
 
 
 def ice_options() -> IceOptions:
