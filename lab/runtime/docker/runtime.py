@@ -1,6 +1,6 @@
 """The Docker runtime: peer agents and coturn relays run in containers wired into the topology.
 
-    runtime = DockerRuntime.attach(net, trial_dir, peers=["alice", "bob"])  # after Network.up
+    runtime = DockerRuntime.prepare(net, trial_dir, peers=["alice", "bob"])  # after Network.up
     relays = runtime.start_relays(trial_dir)          # lab.turn relays, turnserver in containers
     agent = runtime.start_agent(config, log_path, on_event)
     runtime.close()                                   # before net.down()
