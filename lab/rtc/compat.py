@@ -1,4 +1,8 @@
-"""Import-time check that the pinned aiortc/aioice still have every private part lab.rtc uses.
+"""The one adapter for aiortc/aioice internals, and the import-time check that the pinned
+versions still have every private part lab.rtc uses.
+
+Code outside lab.rtc reaches aiortc's private parts only through the functions at the end of
+this module (tap_rtp, selected_pair).
 
 lab.rtc subclasses aiortc 1.16.0 and aioice 0.13.0 and touches their private (partly
 name-mangled) attributes. Another version may rename any of them; then importing lab.rtc fails
@@ -9,7 +13,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aioice import Candidate
+    from aiortc import RTCDtlsTransport, RTCIceTransport
 
 PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}
 
@@ -38,6 +49,7 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_recv_next",
         "_send_rtp",
         "_get_stats",
+        "_handle_rtp_data",
     ),
     "aioice.ice.Connection": (
         "query_consent",
@@ -230,3 +242,58 @@ def check() -> None:
                     f"{cls.__name__}.__init__ no longer sets"
                 )
     check_read_back()
+
+
+# ----- the adapter: every private aiortc/aioice name used outside lab.rtc's own classes -----
+
+RtpHook = Callable[[bytes], None]
+
+
+def tap_rtp(transport: RTCDtlsTransport, on_sent: RtpHook, on_received: RtpHook | None = None) -> None:
+    """Call on_sent(packet) for every RTP/RTCP packet a DTLS transport has handed to ICE, and
+    on_received(packet) for every one that came out of SRTP (before aiortc handles it)."""
+    send_rtp: Callable[[bytes], Awaitable[None]] = transport._send_rtp
+    handle_rtp: Callable[..., Awaitable[None]] = transport._handle_rtp_data
+
+    async def tapped_send(data: bytes) -> None:
+        await send_rtp(data)
+        on_sent(data)
+
+    async def tapped_handle(data: bytes, arrival_time_ms: int) -> None:
+        if on_received is not None:
+            on_received(data)
+        await handle_rtp(data, arrival_time_ms=arrival_time_ms)
+
+    transport._send_rtp = tapped_send  # type: ignore[method-assign]
+    if on_received is not None:
+        transport._handle_rtp_data = tapped_handle  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    local: Candidate
+    remote: Candidate
+    generation: int | None
+
+
+def selected_pair(ice_transport: RTCIceTransport) -> SelectedPair | None:
+    """The pair an ICE transport sends on: lab.rtc's (its generations) or plain aiortc's
+    nominated one (aioice's private table; the plain-aiortc baseline has no event for it)."""
+    getter = getattr(ice_transport, "selectedCandidatePair", None) or getattr(
+        ice_transport, "getSelectedCandidatePair", None)
+    pair = getter() if callable(getter) else getter
+    generation = getattr(ice_transport, "generation", None)
+    if pair is None:
+        connection = getattr(ice_transport, "_connection", None)
+        if connection is None:
+            return None
+        pick = getattr(connection, "lab_selected_pair", None)
+        pair = pick() if callable(pick) else getattr(connection, "_nominated", {}).get(1)
+        generation = getattr(connection, "lab_generation", generation)
+    if pair is None:
+        return None
+    local = getattr(pair, "local_candidate", None) or getattr(pair, "local", None)
+    remote = getattr(pair, "remote_candidate", None) or getattr(pair, "remote", None)
+    if local is None or remote is None:
+        return None
+    return SelectedPair(local, remote, generation)
