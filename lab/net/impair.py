@@ -11,17 +11,31 @@ import contextlib
 import ipaddress
 import json
 import subprocess
-from typing import TYPE_CHECKING
+import time
+from typing import Protocol
 
 from lab.errors import LabError
 from lab.naming import NFT_TABLE_PREFIX
 from lab.net import build, links, netns, nft
-from lab.net.model import NAT_TYPES
-from lab.net.plan import UPLINK, NodePlan, free_address
+from lab.net.nat_behaviour import EIM_NAT_TYPES, NAT_TYPES
+from lab.net.plan import UPLINK, IfacePlan, NodePlan, Plan, free_address
 from lab.net.worker import on_lab_thread
 
-if TYPE_CHECKING:
-    from lab.net.network import Network
+
+
+class ImpairedNetwork(Protocol):
+    """What impairments need of a running network (lab.net.network.Network)."""
+
+    plan: Plan
+    sockets: links.Sockets
+
+    def node(self, node: str) -> NodePlan: ...
+
+    def netns(self, node: str) -> str: ...
+
+    def iface(self, node: str, iface: str | None = None) -> IfacePlan: ...
+
+    def _save(self) -> None: ...
 
 IMPAIR_TABLE = f"{NFT_TABLE_PREFIX}impair"
 
@@ -44,25 +58,46 @@ table inet {IMPAIR_TABLE} {{
 
 
 class Impairments:
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: ImpairedNetwork) -> None:
         self.net = network
 
     # -- links and addresses ---------------------------------------------------------------
     @on_lab_thread
-    def link_down(self, host: str, iface: str) -> None:
-        """Take the interface down (its routes go with it; link_up restores them)."""
-        ns = self.net.netns(host)
-        self.net.iface(host, iface)
-        ipr = self.net.sockets[ns]
-        ipr.link("set", index=links.index(ipr, iface), state="down")
+    def link_down(self, host: str, iface: str, addr_on_down: str | None = None) -> tuple[float, float]:
+        """Take the interface down. Its addresses go too (as an OS or a DHCP release does) unless
+        `addr_on_down` (default: the link's setting in the topology) is "keep"; the routes and
+        source rules of a removed address go with it. link_up restores all of them.
+
+        Returns the monotonic instants around the netlink call that set the link down (the
+        instant connectivity was removed; the address and route clean-up follows it)."""
+        node = self.net.node(host)
+        plan_iface = self.net.iface(host, iface)
+        mode = addr_on_down or plan_iface.addr_on_down
+        if mode not in ("remove", "keep"):
+            raise LabError(f"link_down {host}.{iface}: addr_on_down must be 'remove' or 'keep', not {mode!r}")
+        ipr = self.net.sockets[node.netns]
+        ifindex = links.index(ipr, iface)
+        t0 = time.monotonic()
+        ipr.link("set", index=ifindex, state="down")
+        t1 = time.monotonic()
+        if mode == "remove":
+            for cidr in plan_iface.addresses:
+                links.del_address(ipr, ifindex, cidr)
+        if node.kind != "wan":
+            links.apply_routes(ipr, node)
+        return t0, t1
 
     @on_lab_thread
     def link_up(self, host: str, iface: str) -> None:
         node = self.net.node(host)
-        self.net.iface(host, iface)
+        plan_iface = self.net.iface(host, iface)
         ipr = self.net.sockets[node.netns]
-        ipr.link("set", index=links.index(ipr, iface), state="up")
-        links.apply_routes(ipr, node)
+        ifindex = links.index(ipr, iface)
+        ipr.link("set", index=ifindex, state="up")
+        present = set(links.addresses_of(ipr, ifindex))
+        links.add_addresses(ipr, ifindex, [cidr for cidr in plan_iface.addresses if cidr not in present])
+        if node.kind != "wan":
+            links.apply_routes(ipr, node)
 
     @on_lab_thread
     def renumber(self, host: str, iface: str, new_address: str) -> str:
@@ -202,7 +237,7 @@ class Impairments:
             raise LabError(f"unknown NAT type {nat!r} (one of {', '.join(NAT_TYPES)})")
         node = self._router(router)
         node.nat = nat  # type: ignore[assignment]
-        if node.hairpin and nat not in ("full-cone", "restricted-cone", "port-restricted"):
+        if node.hairpin and nat not in EIM_NAT_TYPES:
             node.hairpin = False
         build.install_nat(node)
         if flush:

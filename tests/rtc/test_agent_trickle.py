@@ -9,15 +9,15 @@ import json
 
 import pytest
 
-from lab.experiment.spec import PolicySpec
+from lab.contract import AgentConfig, Policy as PolicySpec
 from lab.runtime.agent import interfaces
-from lab.runtime.agent.config import AgentConfig
 from lab.runtime.agent.session import PeerSession, candidate_facts
 
 from .peers import wait_for
 from .test_agent_full_reconnect import RelayedControl
 
 AGREED = {"ice_ufrag", "generation", "type", "address", "port", "protocol", "interface"}
+RELATED = {"related_address", "related_port"}  # as the Chromium page reports them too
 
 
 def agent_config(role: str) -> AgentConfig:
@@ -36,13 +36,14 @@ def test_continual_gathering_is_a_preset_that_acts_on_network_changes() -> None:
 def test_candidate_facts_carry_the_agreed_fields() -> None:
     host = candidate_facts(None, {"candidate": "candidate:1 1 UDP 2130706431 10.0.0.2 5000 typ host",
                                   "usernameFragment": "abcd"})
-    assert set(host) == AGREED
+    assert set(host) == AGREED | RELATED
     assert (host["type"], host["address"], host["port"], host["protocol"]) == ("host", "10.0.0.2", 5000, "udp")
     srflx = candidate_facts(None, {"candidate": "candidate:2 1 udp 1694498815 198.51.100.7 6000 typ srflx "
                                                 "raddr 10.0.0.2 rport 5000", "usernameFragment": "abcd"})
     assert srflx["type"] == "srflx" and srflx["ice_ufrag"] == "abcd"
+    assert (srflx["related_address"], srflx["related_port"]) == ("10.0.0.2", 5000)
     end = candidate_facts(None, {"candidate": "", "usernameFragment": "abcd"})
-    assert end["end_of_candidates"] is True and set(end) == AGREED | {"end_of_candidates"}
+    assert end["end_of_candidates"] is True and set(end) == AGREED | RELATED | {"end_of_candidates"}
 
 
 async def test_a_new_address_is_trickled_and_carries_the_call_without_restart(
