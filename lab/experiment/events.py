@@ -40,6 +40,8 @@ KINDS: dict[str, str] = {
     "fault": "the fault was injected (detail: type, params)",
     "fault_step": "a later step of a multi-step fault (e.g. link down after the overlap)",
     "fault_end": "a transient fault was lifted",
+    "observation_end": "the orchestrator's observation ended (detail: reason: media steady again, "
+                       "window over, every peer connection closed)",
     "trial_end": "the orchestrator stopped observing",
     # peers
     "agent_ready": "agent started (detail: host, pid, policy)",
@@ -49,16 +51,16 @@ KINDS: dict[str, str] = {
     "gathering_state": "RTCPeerConnection.iceGatheringState",
     "negotiationneeded": "the negotiationneeded event",
     "negotiation": "a perfect-negotiation step (detail: the negotiator's event)",
-    "offer_sent": "a local offer was sent (detail: ice_ufrag)",
-    "answer_sent": "a local answer was sent",
-    "offer_received": "a remote offer was applied",
-    "answer_received": "a remote answer was applied",
+    "offer_sent": "a local offer was sent (detail: ice_ufrag, negotiation_id made by the offerer)",
+    "answer_sent": "a local answer was sent (detail: ice_ufrag, negotiation_id of the offer it answers)",
+    "offer_received": "a remote offer was applied (detail: ice_ufrag, negotiation_id)",
+    "answer_received": "a remote answer was applied (detail: ice_ufrag, negotiation_id of our offer)",
     "restart": "the policy restarted (detail: action, reason)",
     "pc_replaced": "full reconnect: a new RTCPeerConnection replaced the old one",
     "selected_pair": "the selected candidate pair changed (detail: local/remote type, address, generation)",
     "network_change": "an interface or address changed in the peer's namespace",
     "media_tx": "an RTP packet of the synthetic audio track was sent",
-    "media_rx": "an RTP packet of the synthetic audio track was received",
+    "media_rx": "an RTP packet of the synthetic audio track was received (detail: generation, when known)",
     "error": "an exception in the agent (detail: message)",
     "agent_loaded": "the agent process started and read its config (detail: pid)",
     "agent_exit": "the agent is exiting",
@@ -71,7 +73,8 @@ KINDS: dict[str, str] = {
     "clock_sync": "page clock mapped onto CLOCK_MONOTONIC (detail: offset_s, uncertainty_ms)",
     "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
     "media_stats": "periodic inbound/outbound RTP counters from getStats()",
-    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, type; withheld)",
+    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, port, "
+                      "protocol, interface; end_of_candidates; withheld)",
     "browser_network": "the page's online/offline or connection change (detail: event, online)",
 }
 

@@ -23,6 +23,7 @@ from lab.errors import ConfigError, LabError
 from lab.experiment.events import event_row, events_frame
 from lab.experiment.faults import Fault, make_fault
 from lab.experiment.metrics import trial_metrics
+from lab.experiment.observe import Observer
 from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
 from lab.runtime.agent.config import AgentConfig, Detection, IceServer, SignalingConfig
@@ -33,7 +34,6 @@ log = logging.getLogger("lab.experiment.trial")
 SIGNAL_ROLE = "signal"
 RELAY_ROLE = "relay"
 FLOWING_UNITS = 5
-STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady media" clock
 TEARDOWN_TIMEOUT_S = 30.0
 
 
@@ -45,21 +45,6 @@ class TrialFailure(Exception):
 class TrialResult:
     row: dict[str, Any]
     events: list[dict[str, Any]]
-
-
-@dataclass
-class _Flow:
-    """Live view of the media arriving at one receiver (for deciding when to stop)."""
-
-    count: int = 0
-    last_rx: float = math.nan
-    steady_since: float = math.nan
-
-    def arrival(self, t: float) -> None:
-        if self.count == 0 or t - self.last_rx > STEADY_GAP_S:
-            self.steady_since = t
-        self.count += 1
-        self.last_rx = t
 
 
 def side_restarts(side: str, role: str, polite_role: str) -> bool:
@@ -89,13 +74,9 @@ class Trial:
         # the peers that receive media: their flows decide when the call is up and recovered
         self.receivers = tuple(r for r in ("offerer", "answerer")
                                if direction == "both" or not direction.startswith(r))
-        self.flows = {role: _Flow() for role in self.receivers}
+        self.observer = Observer(self.receivers)  # lab.experiment.observe: when to stop watching
         self.t_fault = math.nan
         self.t_fault_done = math.nan
-        self.last_restart = -math.inf
-        self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
-        self.connection_state = {"offerer": "new", "answerer": "new"}
-        self.gave_up = False
         self.agent_failure: str | None = None
         self._signal_proc: Any = None
         self._docker: Any = None  # lab.runtime.docker.DockerRuntime on the docker runtime
@@ -125,15 +106,8 @@ class Trial:
             if other in self.agents:
                 self.agents[other].send({"cmd": "signal", "msg": record.get("msg")})
             return
-        if kind == "media_rx" and role in self.flows:
-            self.flows[role].arrival(float(record["t"]))
-        elif kind == "restart":
-            self.last_restart = max(self.last_restart, float(record["t"]))
-        elif kind == "connection_state":
-            self.connection_state[role] = str(record.get("state"))
-        elif kind == "selected_pair":
-            self.last_pair[role] = max(self.last_pair[role], float(record["t"]))
-        elif kind == "error" and record.get("fatal"):
+        self.observer.on_event(role, kind, record)
+        if kind == "error" and record.get("fatal"):
             self.agent_failure = f"{role} agent: {record.get('message')}"
         self.events.append(event_row(self.plan.trial_id, role, record))
 
@@ -206,7 +180,7 @@ class Trial:
         t1 = time.monotonic()
         self.broadcast({"cmd": "start"})
         self.record("agents_started")
-        await self._wait(lambda: all(f.count >= FLOWING_UNITS for f in self.flows.values()),
+        await self._wait(lambda: self.observer.flowing(FLOWING_UNITS),
                          spec.timeouts.connect_s, "media did not flow both ways within "
                          f"{spec.timeouts.connect_s:g} s of the start")
         self.record("media_flowing")
@@ -405,36 +379,15 @@ class Trial:
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     async def _wait_recovered(self) -> None:
-        """Until, observe_s after the fault's last step, media flows steadily at both receivers
-        and any restart reached its new pair on both peers (or recover_s after the fault)."""
+        """Observe the whole window (lab.experiment.observe)."""
         t = self.spec.timeouts
 
-        def recovered() -> bool:
-            now = time.monotonic()
-            if now - self.t_fault_done < t.observe_s:
-                return False
-            if any(p < self.last_restart for p in self.last_pair.values()):
-                return False  # a restart is still under way: observe it to its new pair
-            return all(
-                f.last_rx > self.t_fault_done and now - f.last_rx < STEADY_GAP_S
-                and now - f.steady_since >= t.settle_s
-                for f in self.flows.values()
-            )
+        def fault_end() -> float:  # the fault's last step, recorded or returned
+            steps = [e["t_monotonic"] for e in self.events if e["kind"] in ("fault_end", "fault_step")]
+            return max([self.t_fault_done if math.isfinite(self.t_fault_done) else self.t_fault, *steps])
 
-        policy = self.plan.policy
-        never_restarts = policy.trigger == "never" and not policy.also_on_failed
-
-        def given_up() -> bool:
-            # 'failed' is terminal until a restart, and this policy never restarts
-            return never_restarts and all(state == "failed" for state in self.connection_state.values())
-
-        deadline = self.t_fault + t.recover_s + t.settle_s
-        while not recovered() and time.monotonic() < deadline:
-            if given_up():
-                self.gave_up = True
-                return
-            self._check_agents()
-            await asyncio.sleep(0.05)
+        await self.observer.watch(fault_end, t.recover_s, t.observe_s, t.settle_s, self._check_agents)
+        self.record("observation_end", reason=self.observer.stopped_because)
 
     # ----- teardown and results ---------------------------------------------------------
 
@@ -502,8 +455,7 @@ class Trial:
         if status != "ok":
             row["recovered"] = False
             row["failure_reason"] = reason
-        elif self.gave_up and not row["recovered"]:
-            row["failure_reason"] = f"both peers 'failed' and the policy never restarts; {row['failure_reason']}"
+        row["observed_until"] = self.observer.stopped_because
         row["setup_ms"] = self.timings.get("setup_s", math.nan) * 1000.0
         row["connect_ms"] = self.timings.get("connect_s", math.nan) * 1000.0
         row["teardown_ms"] = self.timings.get("teardown_s", math.nan) * 1000.0
