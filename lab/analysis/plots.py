@@ -38,7 +38,8 @@ from lab.analysis.summary import (  # noqa: E402
 DPI = 110
 PHASE_COLOURS = {
     "detection": "#9e9e9e", "decision": "#f2b134", "signaling": "#4c8bd6",
-    "checks": "#8f6bc2", "first_media": "#3aa17e", "no_restart": "#d9d9d9",
+    "gathering": "#7fb3e8", "checks": "#8f6bc2", "first_media": "#3aa17e", "old_path": "#c7a27c",
+    "no_restart": "#d9d9d9",
 }
 STATE_COLOURS = {
     "new": "#e0e0e0", "connecting": "#b9d4f0", "checking": "#b9d4f0", "connected": "#5cb85c",

@@ -448,6 +448,20 @@ def _candidate_time(peers: pd.DataFrame, peer: str, pair_local: str | None, gene
     return min(t for t, d in chosen if d.get("interface") in interfaces)
 
 
+def _cut_over(events: pd.DataFrame, peer: str, t_fault: float) -> tuple[float, float]:
+    """(time, generation) of the peer's first selected pair of another generation than the one it
+    had at the fault (any selected-pair change when generations are not reported)."""
+    pairs = _pairs(events, peer)
+    before = pairs[pairs["t"] <= t_fault]
+    old = float(before["generation"].iloc[-1]) if len(before) else NAN
+    after = pairs[pairs["t"] >= t_fault]
+    if math.isfinite(old):
+        after = after[after["generation"] != old]
+    if not len(after):
+        return NAN, NAN
+    return float(after["t"].iloc[0]), float(after["generation"].iloc[0])
+
+
 # ----- the trial ----------------------------------------------------------------------------
 
 def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
@@ -480,14 +494,9 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.t_connected = _first(peers, t_fault, ("connection_state",), ("connected",))
 
     m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s, m.t_fault_end) for r in receivers]
+    cut_over = {p: _cut_over(events, p, t_fault) for p in PEERS}
     for d in m.directions:
-        sender = next(p for p in PEERS if p != d.receiver)
-        own = peers[peers["peer"] == sender]
-        on_gen = own[own["kind"] == "selected_pair"]
-        if math.isfinite(d.after.generation):
-            gens = np.array([_number(x.get("generation")) for x in detail_of(on_gen)])
-            on_gen = on_gen[gens == d.after.generation] if len(on_gen) else on_gen
-        d.t_sender_cut_over = _first(on_gen, t_fault, ("selected_pair",))
+        d.t_sender_cut_over = cut_over[next(p for p in PEERS if p != d.receiver)][0]
     gaps = {d.receiver: d.media_gap_ms for d in m.directions}
     m.media_gap_ms_at_offerer = gaps.get("offerer", NAN)
     m.media_gap_ms_at_answerer = gaps.get("answerer", NAN)
@@ -523,9 +532,10 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
         candidates = []
         for d in m.directions:
             sender = next(p for p in PEERS if p != d.receiver)
-            # the receiver's local candidate and the sender's (the receiver's remote one)
+            # the receiver's local candidate and the sender's (the receiver's remote one); each
+            # peer numbers its own generations
             candidates.append(_candidate_time(peers, d.receiver, d.after.local, d.after.generation, m.t_restart))
-            candidates.append(_candidate_time(peers, sender, d.after.remote, d.after.generation, m.t_restart))
+            candidates.append(_candidate_time(peers, sender, d.after.remote, cut_over[sender][1], m.t_restart))
         known = [t for t in candidates if math.isfinite(t)]
         m.t_candidate = max(known) if known else NAN
     m.decision_ms = _ms(m.t_restart, m.t_detected)
