@@ -114,6 +114,11 @@ def _phases_of(trial: pd.Series) -> list[float]:
     return list(out.values())
 
 
+def _mean(values: pd.Series) -> float:
+    finite = stats.clean(values)
+    return float(finite.mean()) if len(finite) else math.nan
+
+
 def _ordered(frame: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     order = {p: i for i, p in enumerate(policy_order(trials))}
     frame = frame.assign(_order=frame["policy"].map(order))
@@ -159,7 +164,7 @@ def summary_table(trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
             source = new_pair if phase in AFTER_RESTART else group_phases
             est = stats.bootstrap_median(source[phase], n_resamples=n_resamples, seed=seed)
             row.update({f"{phase}_median": est.value, f"{phase}_lo": est.lo, f"{phase}_hi": est.hi,
-                        f"{phase}_mean": float(np.nanmean(group_phases[phase])) if len(group_phases) else math.nan})
+                        f"{phase}_mean": _mean(group_phases[phase])})
         recovery = group.loc[group["recovered"], "recovery_ms"] if "recovery_ms" in group else pd.Series(dtype=float)
         row["recovery_median"] = stats.median(recovery)
         row["recovery_mean"] = float(np.nanmean(recovery)) if stats.clean(recovery).size else math.nan
