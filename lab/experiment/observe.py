@@ -93,3 +93,4 @@ class Observer:
                 return
             check()
             await asyncio.sleep(POLL_S)
+

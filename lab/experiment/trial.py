@@ -24,6 +24,7 @@ from lab.experiment.events import event_row, events_frame
 from lab.experiment.faults import Fault, make_fault
 from lab.experiment.metrics import trial_metrics
 from lab.experiment.observe import Observer
+from lab.experiment.pcap import merge_trial_captures
 from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
 from lab.runtime.agent.config import AgentConfig, Detection, IceServer, SignalingConfig
@@ -268,7 +269,10 @@ class Trial:
     def _start_captures(self) -> None:
         import subprocess
 
-        for host in self.spec.capture.hosts:
+        hosts = self.spec.capture.hosts
+        if hosts == ["*"]:  # --capture: every host of the topology
+            hosts = [n.name for n in self.net.plan.nodes.values() if n.kind == "host"]
+        for host in hosts:
             try:
                 iface = self.net.iface(host).name
             except LabError as error:
@@ -281,7 +285,7 @@ class Trial:
             log_file.close()
             self._captures.append(proc)
         deadline = time.monotonic() + 5.0
-        for host in self.spec.capture.hosts:  # tcpdump says "listening on" once it captures
+        for host in hosts:  # tcpdump says "listening on" once it captures
             log_path = self.trial_dir / f"capture-{host}.log"
             while b"listening on" not in log_path.read_bytes() and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -456,6 +460,7 @@ class Trial:
             row["recovered"] = False
             row["failure_reason"] = reason
         row["observed_until"] = self.observer.stopped_because
+        row["capture"] = merge_trial_captures(self.trial_dir)
         row["setup_ms"] = self.timings.get("setup_s", math.nan) * 1000.0
         row["connect_ms"] = self.timings.get("connect_s", math.nan) * 1000.0
         row["teardown_ms"] = self.timings.get("teardown_s", math.nan) * 1000.0
