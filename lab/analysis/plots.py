@@ -387,3 +387,69 @@ def comparison_forest(comparison: pd.DataFrame) -> Figure:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+PACKET_COLOURS = {"stun": "#8f6bc2", "dtls": "#d62728", "rtp": "#555555", "rtcp": "#aaaaaa",
+                  "turn-channel": "#ff7f0e", "signaling": "#1f77b4", "other": "#cccccc"}
+PACKET_LABELS = {"stun": "STUN (checks, binding)", "dtls": "DTLS", "rtp": "RTP (media)", "rtcp": "RTCP",
+                 "turn-channel": "TURN channel data", "signaling": "signaling (TCP)", "other": "other"}
+MAX_PACKET_LANES = 14
+
+
+def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Series | None = None, *,
+                    before_s: float = 1.0, after_s: float = 1.5) -> Figure:
+    """A trial's packets from its captures (lab.experiment.pcap.trial_packets): one lane per path
+    (address:port pair, both directions, as seen where it was captured), markers by kind, time 0 =
+    the fault; the restart calls and the media resumption drawn across. Each datagram is drawn once,
+    where it was first captured."""
+    faults = events[events["kind"] == "fault"]
+    if not len(faults) or not len(packets) or packets["t_monotonic"].isna().all():
+        return _no_data("no packets captured (run with --capture)")
+    t0 = float(faults["t_monotonic"].min())
+    table = packets.drop_duplicates("digest", keep="first").copy()  # one copy of each datagram
+    table["t"] = table["t_monotonic"] - t0
+    resumed = float(trial["t_media_resumed"]) - t0 if trial is not None and pd.notna(trial.get("t_media_resumed")) \
+        else math.nan
+    ends = events.loc[events["kind"] == "trial_end", "t_monotonic"]
+    t_end = float(ends.max()) - t0 if len(ends) else float(table["t"].max())
+    right = min(t_end, (resumed if math.isfinite(resumed) else t_end) + after_s)
+    table = table[(table["t"] >= -before_s) & (table["t"] <= right)]
+    ends_a = table["src"] + ":" + table["sport"].astype(str)
+    ends_b = table["dst"] + ":" + table["dport"].astype(str)
+    table["path"] = [" ↔ ".join(sorted((a, b))) + f" @{h}" for a, b, h in zip(ends_a, ends_b, table["host"])]
+    busiest = table.groupby("path")["t"].agg(["count", "min"]).sort_values("min")
+    paths = busiest.index[:MAX_PACKET_LANES].tolist()
+    fig, ax = plt.subplots(figsize=(11, 0.42 * len(paths) + 2.0))
+    y_of = {p: len(paths) - 1 - i for i, p in enumerate(paths)}
+    used = set()
+    for kind, colour in PACKET_COLOURS.items():
+        hits = table[(table["kind"] == kind) & table["path"].isin(paths)]
+        if not len(hits):
+            continue
+        used.add(kind)
+        y = hits["path"].map(y_of).to_numpy(dtype=float)
+        offset = {"stun": 0.22, "dtls": 0.0, "signaling": 0.0, "rtp": -0.18, "rtcp": -0.18}.get(kind, 0.1)
+        marker = "|" if kind in ("rtp", "rtcp") else "o"
+        ax.scatter(hits["t"], y + offset, marker=marker, s=14 if marker == "o" else 30, color=colour, lw=0.8,
+                   zorder=3)
+    ax.axvline(0, color="#d9534f", lw=1.2)
+    for _, row in events[events["kind"].isin(["fault_end", "fault_step"])].iterrows():
+        ax.axvline(float(row["t_monotonic"]) - t0, color="#d9534f", lw=0.8, ls="--")
+    for t in events.loc[events["kind"] == "restart", "t_monotonic"]:
+        ax.axvline(float(t) - t0, color="#d62728", lw=0.8, ls=":")
+    if math.isfinite(resumed):
+        ax.axvline(resumed, color="#3aa17e", lw=1.2, ls="--")
+    ax.set_yticks(list(y_of.values()), [p for p in y_of], fontsize=7)
+    ax.set_ylim(-0.8, len(paths) - 0.2)
+    ax.set_xlim(-before_s, right)
+    ax.set_xlabel("time since the fault (s); red: fault and its end, dotted: restart calls, green: media resumed")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], marker="o" if k not in ("rtp", "rtcp") else "|", color=PACKET_COLOURS[k], ls="",
+                      label=PACKET_LABELS[k]) for k in PACKET_COLOURS if k in used]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    title = "packets per path"
+    if trial is not None:
+        title = f"{trial.get('trial_id', '')}: {title}"
+    ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig

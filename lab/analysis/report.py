@@ -366,6 +366,11 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         caption = (f"Timeline of trial {trial['trial_id']} (run {trial['run']}), the {trial['policy']} trial "
                    "whose media gap is closest to the policy's median.")
         figures.append((f"timeline-{trial['run']}-{trial['trial_id']}", caption, plots.swimlane(events, trial)))
+        packets = _trial_packets(runs, str(trial["run"]), str(trial["trial_id"]), events)
+        if packets is not None:
+            figures.append((f"packets-{trial['run']}-{trial['trial_id']}",
+                            f"Packets of trial {trial['trial_id']} from its capture (every host, one clock): STUN "
+                            "checks, DTLS, RTP and signaling per path.", plots.packet_swimlane(packets, events, trial)))
 
     written: list[Path] = []
     blocks: list[str] = []
@@ -410,6 +415,23 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     ]
     out.write_text("\n".join(body), encoding="utf-8")
     return ReportResult(path=out, figures=written, seconds=time.perf_counter() - started, trials=len(trials))
+
+
+def _trial_packets(runs: Runs, run: str, trial_id: str, events: pd.DataFrame) -> pd.DataFrame | None:
+    """The trial's captured packets on the events' clock, when the run kept captures."""
+    from lab.experiment.pcap import host_captures, trial_packets
+
+    meta = runs.meta[runs.meta["run"] == run]
+    if not len(meta):
+        return None
+    trial_dir = Path(str(meta["path"].iloc[0])) / "trials" / trial_id
+    if not host_captures(trial_dir):
+        return None
+    port = ((runs.info.get(run) or {}).get("spec") or {}).get("signaling", {}).get("port")
+    try:
+        return trial_packets(trial_dir, events, signaling_port=port)
+    except (OSError, ValueError):
+        return None
 
 
 def _safe(name: str) -> str:

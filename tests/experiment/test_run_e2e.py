@@ -77,7 +77,13 @@ def test_blackhole_run_recovers_resumes_and_matches_capture(tmp_path: Path) -> N
     assert (trials["restarts"] >= 1).all()
     # a blackhole of 2 s cannot cost less than ~2 s of media
     assert (trials["media_gap_ms"] > 1500).all()
-    assert (trials["detection_ms"] > 0).all() and trials["restart_ms"].notna().all()
+    assert (trials["detection_ms"] > 0).all()
+    # a 2 s blackhole mostly ends before the restart's pair is up: media comes back on the old
+    # path, and then no restart phase may be reported
+    assert set(trials["resumed_on"]) <= {"old-path", "new-pair"}
+    old = trials["resumed_on"] == "old-path"
+    assert trials.loc[old, "restart_ms"].isna().all() and trials.loc[~old, "restart_ms"].notna().all()
+    assert (trials["observed_ms"] > 2000).all() and (trials["negotiations"] >= 1).all()
 
     events = pd.read_parquet(out / "events.parquet")
     assert list(events.columns) == COLUMNS
