@@ -128,7 +128,8 @@ class RunFolder:
             "jobs": jobs,
             "trials_planned": planned,
             "trials_completed": len(self.completed()),
-            "repetitions_planned": spec.repetitions,
+            "repetitions_planned": planned // max(1, len(spec.policies) * len(spec.matrix.rtt_ms)
+                                                  * len(spec.matrix.loss_pct)),
             "repetitions_run": self.repetitions_run(),
             "git": _git_revision(),
             "versions": _versions(),
