@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady media" clock
 # after recover_s, a little more so that a recovery at the edge of the window can show a steady second
@@ -52,7 +53,7 @@ class Observer:
     def __post_init__(self) -> None:
         self.flows = {role: Flow() for role in self.receivers}
 
-    def on_event(self, role: str, kind: str | None, record: dict) -> None:
+    def on_event(self, role: str, kind: str | None, record: dict[str, Any]) -> None:
         if kind == "media_rx" and role in self.flows:
             self.flows[role].arrival(float(record["t"]))
         elif kind == "restart":
