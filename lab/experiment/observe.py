@@ -17,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from lab.experiment import continuity
+
 STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady media" clock
 # after recover_s, a little more so that a recovery at the edge of the window can show a steady second
 STEADY_MARGIN_S = 1.2
@@ -30,12 +34,20 @@ class Flow:
     count: int = 0
     last_rx: float = math.nan
     steady_since: float = math.nan
+    arrivals: list[float] = field(default_factory=list)
 
     def arrival(self, t: float) -> None:
         if self.count == 0 or t - self.last_rx > STEADY_GAP_S:
             self.steady_since = t
         self.count += 1
         self.last_rx = t
+        self.arrivals.append(t)
+
+    def steady_again(self, t_fault: float, now: float) -> bool:
+        """The metrics' own rule (lab.experiment.continuity), as if the observation ended now:
+        every outage since the fault ended in a second of steady flow."""
+        found = continuity.outages(np.asarray(self.arrivals), t_fault, now)
+        return not found or math.isfinite(found[-1].end)
 
 
 @dataclass
@@ -66,24 +78,29 @@ class Observer:
     def flowing(self, units: int) -> bool:
         return all(f.count >= units for f in self.flows.values())
 
-    def recovered(self, now: float, t_fault_end: float, observe_s: float, settle_s: float) -> bool:
+    def recovered(self, now: float, t_fault_end: float, observe_s: float, settle_s: float,
+                  t_fault: float | None = None) -> bool:
         if now - t_fault_end < observe_s:
             return False
         if any(p < self.last_restart for p in self.last_pair.values()):
             return False  # a restart is still under way: observe it to its new pair
-        return all(f.last_rx > t_fault_end and now - f.last_rx < STEADY_GAP_S
-                   and now - f.steady_since >= settle_s for f in self.flows.values())
+        if not all(f.last_rx > t_fault_end and now - f.last_rx < STEADY_GAP_S
+                   and now - f.steady_since >= settle_s for f in self.flows.values()):
+            return False
+        if t_fault is None:
+            return True
+        return all(f.steady_again(t_fault, now) for f in self.flows.values())
 
     def closed(self) -> bool:
         return all(state == "closed" for state in self.connection_state.values())
 
     async def watch(self, t_fault_end: Callable[[], float], recover_s: float, observe_s: float,
-                    settle_s: float, check: Callable[[], None]) -> None:
+                    settle_s: float, check: Callable[[], None], t_fault: float | None = None) -> None:
         """Until recovered, or recover_s (+ a steady second) after the fault's end, or closed."""
         while True:
             end = t_fault_end()
             now = time.monotonic()
-            if self.recovered(now, end, observe_s, max(settle_s, 1.0)):
+            if self.recovered(now, end, observe_s, max(settle_s, continuity.STEADY_S), t_fault):
                 self.stopped_because = "media steady again"
                 return
             if now >= end + recover_s + STEADY_MARGIN_S:

@@ -390,7 +390,8 @@ class Trial:
             steps = [e["t_monotonic"] for e in self.events if e["kind"] in ("fault_end", "fault_step")]
             return max([self.t_fault_done if math.isfinite(self.t_fault_done) else self.t_fault, *steps])
 
-        await self.observer.watch(fault_end, t.recover_s, t.observe_s, t.settle_s, self._check_agents)
+        await self.observer.watch(fault_end, t.recover_s, t.observe_s, t.settle_s, self._check_agents,
+                                  t_fault=self.t_fault)
         self.record("observation_end", reason=self.observer.stopped_because)
 
     # ----- teardown and results ---------------------------------------------------------

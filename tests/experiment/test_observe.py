@@ -39,3 +39,18 @@ async def test_closed_peers_end_the_observation() -> None:
         obs.on_event(role, "connection_state", {"t": 1.0, "state": "closed"})
     await obs.watch(lambda: time.monotonic(), recover_s=60.0, observe_s=0.0, settle_s=1.0, check=lambda: None)
     assert obs.stopped_because == "every peer connection closed"
+
+
+def test_the_metrics_rule_decides_when_a_fault_is_given() -> None:
+    # 50 units/s before the fault at t = 2; after a 2 s outage only every other unit comes back:
+    # no gap > 200 ms (the quick check passes) but 25 units/s is not 90 % of 50
+    obs = Observer(("offerer",))
+    times = [0.02 * k for k in range(100)] + [4.0 + 0.04 * k for k in range(40)]
+    for t in times:
+        obs.on_event("offerer", "media_rx", {"t": t})
+    now = times[-1] + 0.01
+    assert obs.recovered(now, t_fault_end=2.0, observe_s=0.0, settle_s=1.0)  # without the fault: quick rule only
+    assert not obs.recovered(now, t_fault_end=2.0, observe_s=0.0, settle_s=1.0, t_fault=2.0)
+    for k in range(60):  # full rate again
+        obs.on_event("offerer", "media_rx", {"t": now + 0.02 * k})
+    assert obs.recovered(now + 1.2, t_fault_end=2.0, observe_s=0.0, settle_s=1.0, t_fault=2.0)
