@@ -69,7 +69,7 @@ def _with_ci(value: object, lo: object, hi: object, digits: int = 0) -> str:
     if _num(value) == "–":
         return "–"
     if _num(lo) == "–" or _num(hi) == "–":
-        return f"{_num(value, digits)} <span class='ci'>n too small for a CI</span>"
+        return f"{_num(value, digits)} <span class='ci'>n too small</span>"
     return f"{_num(value, digits)} <span class='ci'>[{_num(lo, digits)}, {_num(hi, digits)}]</span>"
 
 
@@ -394,8 +394,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         "<h2>Reading</h2><div class='reading'>", *[f"<p>{_e(p)}</p>" for p in paragraphs], "</div>",
         "<h2>Runs</h2>", meta_section(runs), experiment_section(runs),
         "<h2>Recovery per condition and policy</h2>",
-        f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (bootstrap, {n_resamples} "
-        f"resamples, seed {seed}). Gap statistics are over the trials that recovered.</p>",
+        f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (BCa bootstrap, {n_resamples} "
+        f"resamples, seed {seed}), given from {stats.MIN_N[50.0]} trials for a median, {stats.MIN_N[90.0]} for "
+        f"p90, {stats.MIN_N[95.0]} for p95 (\"n too small\" below). Gap statistics are over the trials that "
+        "recovered; 'resumed on new pair / old path' says which path carried their recovery.</p>",
         summary_section(summary),
         "<h2>Where the recovery time goes</h2>",
         "<p class='muted'>Median of each phase over the recovered trials, in ms [95 % CI]; phases are defined "
