@@ -417,8 +417,10 @@ def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Serie
     ends_a = table["src"] + ":" + table["sport"].astype(str)
     ends_b = table["dst"] + ":" + table["dport"].astype(str)
     table["path"] = [" ↔ ".join(sorted((a, b))) + f" @{h}" for a, b, h in zip(ends_a, ends_b, table["host"])]
-    busiest = table.groupby("path")["t"].agg(["count", "min"]).sort_values("min")
-    paths = busiest.index[:MAX_PACKET_LANES].tolist()
+    # the busiest paths (media first, then checks), in the order they appeared
+    weight = table.assign(w=table["kind"].map({"rtp": 1.0, "stun": 5.0, "dtls": 5.0}).fillna(0.5))
+    busiest = weight.groupby("path").agg(weight=("w", "sum"), first=("t", "min"))
+    paths = busiest.nlargest(MAX_PACKET_LANES, "weight").sort_values("first").index.tolist()
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(paths) + 2.0))
     y_of = {p: len(paths) - 1 - i for i, p in enumerate(paths)}
     used = set()

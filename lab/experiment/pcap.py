@@ -153,7 +153,7 @@ def clock_offset(captured: pd.DataFrame, events: pd.DataFrame) -> float:
 def trial_packets(trial_dir: Path, events: pd.DataFrame, signaling_port: int | None = None) -> pd.DataFrame:
     """Every host's packets of a trial on the events' clock (column t_monotonic), earliest first."""
     tables = [packets(path, host, signaling_port) for host, path in host_captures(trial_dir).items()]
-    tables = [t for t in tables if len(t)]
+    tables = [t.astype({"ssrc": "Int64", "seq": "Int64"}) for t in tables if len(t)]
     if not tables:
         return pd.DataFrame(columns=PACKET_COLUMNS + ["t_monotonic"])
     table = pd.concat(tables, ignore_index=True)
