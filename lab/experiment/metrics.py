@@ -33,7 +33,8 @@ lab.experiment.continuity. Definitions:
                      'failed' (ICE or connection state) after the fault -> its t_media_resumed
 
   Negotiations (paired by identity)
-    negotiations     offers sent after the fault; rollbacks: implicit rollbacks (glare) after it
+    negotiations     offers sent after the fault; rollbacks: implicit rollbacks (glare) after it;
+                     negotiation_list: each offer's peer, id, restart, offer and answer instants
     negotiation_id   made by the offerer, echoed in the answer (offer/answer events' detail);
                      without it, an answer pairs with the last offer its receiver sent
     The restart that worked: the newest offer whose answer its offering side applied before
@@ -155,6 +156,7 @@ class TrialMetrics:
     resumed_on: str = "none"
     negotiation_id: str | None = None
     negotiations: int = 0
+    negotiation_list: str = "[]"  # JSON: [offering peer, id, restart, offer, answer] (s after the fault)
     rollbacks: int = 0
     outages: int = 0
     units_lost: float = NAN
@@ -490,6 +492,9 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.t_first_restart = float(restarts["t_monotonic"].min()) if len(restarts) else NAN
     offers = negotiations(peers, t_fault)
     m.negotiations = len(offers)
+    m.negotiation_list = json.dumps([[n.offerer, n.negotiation_id] + [round(t - t_fault, 4) if math.isfinite(t) else None
+                                                                      for t in (n.t_restart, n.t_offer, n.t_answer)]
+                                     for n in offers])
     m.rollbacks = _rollbacks(peers, t_fault)
     m.t_connected = _first(peers, t_fault, ("connection_state",), ("connected",))
 

@@ -8,6 +8,7 @@ received before it is k = 249 (104.985).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -225,6 +226,9 @@ def test_negotiations_paired_by_identity() -> None:
              ev("offerer", 107.1, "answer_received", negotiation_id="n1")]
     m = trial_metrics(events_frame(rows))
     assert m.negotiations == 2 and m.rollbacks == 1 and m.restarts == 2
+    assert json.loads(m.negotiation_list) == [["offerer", "n0", pytest.approx(0.501), pytest.approx(0.601), None],
+                                              ["offerer", "n1", pytest.approx(2.011), pytest.approx(2.021),
+                                               pytest.approx(2.101)]]
     assert m.negotiation_id == "n1"
     assert m.t_first_restart == pytest.approx(105.5)
     assert m.signaling_ms == pytest.approx(90.0)  # 107.01 -> 107.1, not 105.5 -> 107.1
