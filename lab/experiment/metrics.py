@@ -286,30 +286,41 @@ def _unit_counts(rx: pd.DataFrame, tx: pd.DataFrame, t_end: float) -> tuple[floa
 
 def _lost_between(rx: pd.DataFrame, tx: pd.DataFrame, first: pd.Series, last: pd.Series | None,
                   t_end: float) -> float:
-    """Sequence numbers assigned after unit `first` and before unit `last` (or the last settled
-    unit sent) that never arrived; from the receiver's own numbers when the sender logs none."""
-    ssrc = int(first["ssrc"])
-    own = tx[tx["ssrc"] == ssrc] if len(tx) else rx[rx["ssrc"] == ssrc]
-    own = own.sort_values("t_monotonic")
+    """Sequence numbers assigned after unit `first` and before unit `last` (or, without `last`, up
+    to the last settled unit sent) that never arrived. When `last` has another SSRC (a new
+    RTCPeerConnection), the rest of the first SSRC and the start of the new one both count. From
+    the receiver's own numbers when the sender logs none."""
+    source = tx if len(tx) else rx
     if last is None:
         if not len(tx):
             return NAN
-        own = own[own["t_monotonic"] < t_end - SETTLE_IN_FLIGHT_S]
-    seqs = own["seq"].astype("int64").to_numpy(dtype=float)
-    if not len(seqs):
-        return NAN
-    ext = np.unwrap(seqs, period=65536).astype(np.int64)
-    at_first = np.flatnonzero(ext % 65536 == int(first["seq"]))
-    if not len(at_first):
-        return NAN
-    start = int(ext[at_first[0]])
-    if last is not None:
-        hits = np.flatnonzero((ext % 65536 == int(last["seq"])) & (ext > start))
-        stop = int(ext[hits[0]]) if len(hits) else start
-    else:
-        stop = int(ext.max()) + 1
+        source = source[source["t_monotonic"] < t_end - SETTLE_IN_FLIGHT_S]
     received = _keys(rx)
-    return float(sum((ssrc, int(s % 65536)) not in received for s in range(start + 1, stop)))
+    spans: list[tuple[int, int | None, int | None]] = [(int(first["ssrc"]), int(first["seq"]), None)]
+    if last is not None:
+        if int(last["ssrc"]) == int(first["ssrc"]):
+            spans = [(int(first["ssrc"]), int(first["seq"]), int(last["seq"]))]
+        else:
+            spans.append((int(last["ssrc"]), None, int(last["seq"])))
+    lost = 0
+    for ssrc, after, before in spans:
+        own = source[source["ssrc"] == ssrc].sort_values("t_monotonic")
+        seqs = own["seq"].astype("int64").to_numpy(dtype=float)
+        if not len(seqs):
+            return NAN
+        ext = np.unwrap(seqs, period=65536).astype(np.int64)
+        start = int(ext[0]) - 1
+        if after is not None:
+            hits = np.flatnonzero(ext % 65536 == after)
+            if not len(hits):
+                return NAN
+            start = int(ext[hits[0]])
+        stop = int(ext.max()) + 1
+        if before is not None:
+            hits = np.flatnonzero((ext % 65536 == before) & (ext > start))
+            stop = int(ext[hits[0]]) if len(hits) else start + 1
+        lost += sum((ssrc, int(x % 65536)) not in received for x in range(start + 1, stop))
+    return float(lost)
 
 
 # ----- one direction ------------------------------------------------------------------------

@@ -300,3 +300,16 @@ def test_new_pair_is_the_sender_cut_over_of_the_direction_that_resumed_last() ->
     assert m.t_new_pair == pytest.approx(107.3)
     assert m.restart_ms == pytest.approx(290.0)
     assert m.first_media_ms == pytest.approx(1105.0)
+
+
+def test_units_lost_across_a_new_peer_connection() -> None:
+    # a full reconnect: SSRC 1 stops at k=249 (its units 250..299 were sent, never received), a
+    # new RTCPeerConnection sends SSRC 9 from k=300, whose first 20 units are lost too
+    rows = [ev("orchestrator", 104.999, "fault", type="handover"), ev("orchestrator", 111.99, "trial_end")]
+    rows += media("answerer", "offerer", 1, range(250, 300), units=300)
+    rows += [r for r in media("answerer", "offerer", 9, range(300, 320), units=600) if r["t_monotonic"] >= 106.0]
+    rows += media("offerer", "answerer", 2, [], units=600)
+    m = trial_metrics(events_frame(rows))
+    offerer = m.directions[0]
+    assert offerer.resumed and offerer.media_gap_ms == pytest.approx(1420.0)  # k=249 -> k=320 (106.405)
+    assert offerer.units_lost == 50 + 20
