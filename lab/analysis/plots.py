@@ -334,6 +334,9 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
     if trial is not None:
         gap = trial.get(GAP)
         gap_text = f"media gap {float(gap):.0f} ms" if pd.notna(gap) else "not recovered"
+        resumed_on = trial.get("resumed_on")
+        if isinstance(resumed_on, str) and resumed_on != "none":
+            gap_text += f", media back on the {'new pair' if resumed_on == 'new-pair' else 'old path'}"
         title = f"{trial.get('trial_id')}: policy {trial.get('policy')}, {gap_text}"
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -383,7 +386,7 @@ def comparison_forest(comparison: pd.DataFrame) -> Figure:
     low, high = ax.get_xlim()
     ax.set_xlim(low, high + (high - low) * 0.35)
     ax.set_xlabel("difference of median media gaps, variant − baseline (s); < 0: variant faster")
-    ax.set_title("Effect of the restart policy (bootstrap 95 % CI)", fontsize=10)
+    ax.set_title("Effect of the restart policy (BCa bootstrap 95 % CI; none drawn below 5 trials each)", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
