@@ -404,12 +404,15 @@ def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Serie
     """A trial's packets from its captures (lab.experiment.pcap.trial_packets): one lane per path
     (address:port pair, both directions, as seen where it was captured), markers by kind, time 0 =
     the fault; the restart calls and the media resumption drawn across. Each datagram is drawn once,
-    where it was first captured."""
+    where it was last captured (its arrival); a datagram no other host saw (lost on the way, e.g.
+    into a blackhole) is drawn faint."""
     faults = events[events["kind"] == "fault"]
     if not len(faults) or not len(packets) or packets["t_monotonic"].isna().all():
         return _no_data("no packets captured (run with --capture)")
     t0 = float(faults["t_monotonic"].min())
-    table = packets.drop_duplicates("digest", keep="first").copy()  # one copy of each datagram
+    seen_at = packets.groupby("digest")["host"].nunique()
+    table = packets.drop_duplicates("digest", keep="last").copy()  # one copy of each datagram: its arrival
+    table["delivered"] = table["digest"].map(seen_at).to_numpy() > 1
     table["t"] = table["t_monotonic"] - t0
     resumed = float(trial["t_media_resumed"]) - t0 if trial is not None and pd.notna(trial.get("t_media_resumed")) \
         else math.nan
@@ -427,16 +430,19 @@ def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Serie
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(paths) + 2.0))
     y_of = {p: len(paths) - 1 - i for i, p in enumerate(paths)}
     used = set()
+    lost_drawn = False
     for kind, colour in PACKET_COLOURS.items():
-        hits = table[(table["kind"] == kind) & table["path"].isin(paths)]
-        if not len(hits):
-            continue
-        used.add(kind)
-        y = hits["path"].map(y_of).to_numpy(dtype=float)
-        offset = {"stun": 0.22, "dtls": 0.0, "signaling": 0.0, "rtp": -0.18, "rtcp": -0.18}.get(kind, 0.1)
-        marker = "|" if kind in ("rtp", "rtcp") else "o"
-        ax.scatter(hits["t"], y + offset, marker=marker, s=14 if marker == "o" else 30, color=colour, lw=0.8,
-                   zorder=3)
+        for delivered in (True, False):
+            hits = table[(table["kind"] == kind) & table["path"].isin(paths) & (table["delivered"] == delivered)]
+            if not len(hits):
+                continue
+            used.add(kind)
+            lost_drawn |= not delivered
+            y = hits["path"].map(y_of).to_numpy(dtype=float)
+            offset = {"stun": 0.22, "dtls": 0.0, "signaling": 0.0, "rtp": -0.18, "rtcp": -0.18}.get(kind, 0.1)
+            marker = "|" if kind in ("rtp", "rtcp") else "o"
+            ax.scatter(hits["t"], y + offset, marker=marker, s=14 if marker == "o" else 30, color=colour, lw=0.8,
+                       zorder=3, alpha=1.0 if delivered else 0.2)
     ax.axvline(0, color="#d9534f", lw=1.2)
     for _, row in events[events["kind"].isin(["fault_end", "fault_step"])].iterrows():
         ax.axvline(float(row["t_monotonic"]) - t0, color="#d9534f", lw=0.8, ls="--")
@@ -451,6 +457,9 @@ def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Serie
     ax.grid(axis="x", alpha=0.3)
     handles = [Line2D([], [], marker="o" if k not in ("rtp", "rtcp") else "|", color=PACKET_COLOURS[k], ls="",
                       label=PACKET_LABELS[k]) for k in PACKET_COLOURS if k in used]
+    if lost_drawn:
+        handles.append(Line2D([], [], marker="o", color="#555555", alpha=0.2, ls="",
+                              label="faint: seen only where it was sent"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     title = "packets per path"
     if trial is not None:
