@@ -3,7 +3,9 @@ each recovery, for runs made with `icelab run --capture`.
 
     .venv/bin/python benchmarks/gap_vs_capture.py RUN_DIR [RUN_DIR ...]
 
-Per trial and receiver: the agent's gap (media_rx events, lab.experiment.metrics) and the gap of
+The metrics are recomputed from each trial's events with the current definitions (so runs made
+before a definition changed are read on today's). Per trial and receiver: the agent's gap
+(media_rx events, lab.experiment.metrics) and the gap of
 the RTP arrivals tcpdump saw at the receiving host (the same lab.experiment.continuity rule, on the
 capture's clock mapped onto the events'); prints the error's median and max (the limit is 0: the
 same packets; what remains is the agents' stamping delay and the capture's). Then, per experiment
@@ -23,13 +25,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lab.experiment import continuity  # noqa: E402
+from lab.experiment.metrics import metrics_table  # noqa: E402
 from lab.experiment.pcap import host_captures, trial_packets, wire_arrivals  # noqa: E402
+
+
+def current_trials(run: Path) -> pd.DataFrame:
+    """The run's trials with the metrics recomputed from its events."""
+    info = json.loads((run / "run.json").read_text())
+    trials = pd.read_parquet(run / "trials.parquet")
+    events = pd.read_parquet(run / "events.parquet")
+    fresh = metrics_table(events, info["spec"]["timeouts"]["recover_s"]).set_index("trial_id")
+    keep = trials.set_index("trial_id")
+    keep = keep[[c for c in keep.columns if c not in fresh.columns]]
+    out = keep.join(fresh).reset_index()
+    bad = out["status"] != "ok"
+    out.loc[bad, "recovered"] = False
+    return out
 
 
 def gap_errors(run: Path) -> list[tuple[str, str, float, float]]:
     info = json.loads((run / "run.json").read_text())
     peers = info["spec"]["peers"]
-    trials = pd.read_parquet(run / "trials.parquet")
+    trials = current_trials(run)
     events = pd.read_parquet(run / "events.parquet")
     out = []
     for _, trial in trials.iterrows():
@@ -69,7 +86,7 @@ def main() -> None:
     else:
         print("no trial with captures (run with --capture)")
     for run in runs:
-        trials = pd.read_parquet(run / "trials.parquet")
+        trials = current_trials(run)
         if "resumed_on" not in trials:
             continue
         print(f"\n{run.name}: which path carried the recovery (recovered trials)")

@@ -9,7 +9,8 @@ to the agents' `media_rx` events and to a packet capture (lab.experiment.pcap).
     pre-fault    units received per second over the STEADY_S seconds before the fault
     rate
     steady       a unit starts steady flow when the units received in the second that starts with
-                 it are at least RECOVERED_SHARE (90 %) of the pre-fault rate
+                 it are at least RECOVERED_SHARE (90 %) of the pre-fault rate and no freeze begins in
+                 that second (a burst of queued units followed by silence is not steady)
     outage       starts with the unit that opens the first freeze at or after the last unit
                  received before the fault, and ends with the first unit of steady flow after it
                  (a loss burst is one outage however many freezes it holds). After an outage
@@ -84,7 +85,8 @@ def pre_fault_rate(arrivals: np.ndarray, t_fault: float) -> float:
     return float(np.sum(before > t_fault - span)) / span
 
 
-def steady_from(arrivals: np.ndarray, after: float, rate: float, t_end: float) -> float:
+def steady_from(arrivals: np.ndarray, after: float, rate: float, t_end: float,
+                freeze_starts: np.ndarray | None = None) -> float:
     """The first unit after `after` that starts a second of steady flow, which must fit in the
     observation (NaN if none)."""
     times = np.sort(np.asarray(arrivals, dtype=float))
@@ -94,6 +96,11 @@ def steady_from(arrivals: np.ndarray, after: float, rate: float, t_end: float) -
         return math.nan
     ends = np.searchsorted(times, times[starts] + STEADY_S, side="left")
     ok = ((ends - starts) >= need) & (times[starts] + STEADY_S <= t_end)
+    if freeze_starts is not None and len(freeze_starts):
+        frozen = np.sort(np.asarray(freeze_starts, dtype=float))
+        first = np.searchsorted(frozen, times[starts], side="left")
+        last = np.searchsorted(frozen, times[starts] + STEADY_S, side="left")
+        ok &= last == first
     hits = np.flatnonzero(ok)
     return float(times[starts[hits[0]]]) if len(hits) else math.nan
 
@@ -106,13 +113,14 @@ def outages(arrivals: np.ndarray, t_fault: float, t_end: float) -> list[Outage]:
     if not len(before) or not math.isfinite(rate):
         return []
     listed = freezes(times, t_end)
+    starts = np.array([f.start for f in listed])
     found: list[Outage] = []
     cursor = float(before[-1])
     while True:
         opening = next((f for f in listed if f.start >= cursor), None)
         if opening is None:
             return found
-        end = steady_from(times, opening.start, rate, t_end)
+        end = steady_from(times, opening.start, rate, t_end, starts)
         found.append(Outage(opening.start, end))
         if not math.isfinite(end):
             return found

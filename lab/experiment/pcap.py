@@ -139,12 +139,13 @@ def host_captures(trial_dir: Path) -> dict[str, Path]:
 
 def clock_offset(captured: pd.DataFrame, events: pd.DataFrame) -> float:
     """realtime - monotonic (s), from the RTP units a capture and an agent's media_rx both saw:
-    the median over the matched units (NaN when none match)."""
+    the median over the matched units of (the unit's last capture - its media_rx), the last
+    capture being its arrival at the receiving host (NaN when none match)."""
     rx = events[events["kind"] == "media_rx"]
     rtp = captured[captured["kind"] == "rtp"]
     if not len(rx) or not len(rtp):
         return math.nan
-    seen = rtp.groupby(["ssrc", "seq"])["t_capture"].min()
+    seen = rtp.groupby(["ssrc", "seq"])["t_capture"].max()
     keys = list(zip(rx["ssrc"].astype("int64"), rx["seq"].astype("int64")))
     offsets = [seen[k] - t for k, t in zip(keys, rx["t_monotonic"].to_numpy(dtype=float)) if k in seen.index]
     return float(np.median(offsets)) if offsets else math.nan

@@ -313,3 +313,21 @@ def test_units_lost_across_a_new_peer_connection() -> None:
     offerer = m.directions[0]
     assert offerer.resumed and offerer.media_gap_ms == pytest.approx(1420.0)  # k=249 -> k=320 (106.405)
     assert offerer.units_lost == 50 + 20
+
+
+def test_a_burst_of_queued_units_before_silence_is_not_steady_flow() -> None:
+    # the receiver stalls for a second just before the fault: k=200..249 all arrive at 105.0, then
+    # the fault's outage until k=400. The burst holds 50 units in a second (more than 90 % of the
+    # pre-fault rate), but a freeze begins inside that second: not steady flow, so one gap, from
+    # the last unit before the stall (k=199, 103.985) to k=400 (108.005)
+    rows = [ev("orchestrator", 104.999, "fault", type="handover"), ev("orchestrator", 109.99, "trial_end")]
+    for r in media("answerer", "offerer", 1, range(250, 400)):
+        k = (r["seq"] - 65530) % 65536
+        rows.append(dict(r, t_monotonic=105.0) if r["kind"] == "media_rx" and 200 <= k < 250 else r)
+    rows += media("offerer", "answerer", 2, [])
+    m = trial_metrics(events_frame(rows))
+    offerer = m.directions[0]
+    assert offerer.outages == 1
+    assert offerer.t_gap_start == pytest.approx(103.985)
+    assert offerer.t_media_resumed == pytest.approx(108.005)
+    assert offerer.media_gap_ms == pytest.approx(4020.0)
