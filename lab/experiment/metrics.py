@@ -21,7 +21,9 @@ lab.experiment.continuity. Definitions:
                      when the observation ends in silence; freeze_ms is their total
     resumed_on       'new-pair' when the first unit of steady flow came over another ICE generation
                      or candidate pair than the last unit before the gap, 'old-path' when over the
-                     same, 'none' when media did not resume within the window (or stopped again)
+                     same (or the direction was never interrupted), 'none' when media did not resume
+                     within the window (or stopped again). The trial's: over the interrupted
+                     directions, 'old-path' if any of them came back on the old path
     gen/pair before, after   the generation and the receiver's selected pair (local and remote
                      type and address) of those two units: the unit's own generation (media_rx
                      `generation`), else the pair selected at the receiver when it arrived
@@ -221,10 +223,11 @@ def count_freezes(arrivals: np.ndarray) -> tuple[int, float]:
 def _pairs(events: pd.DataFrame, peer: str) -> pd.DataFrame:
     pairs = events[(events["peer"] == peer) & (events["kind"] == "selected_pair")].sort_values("t_monotonic")
     if not len(pairs):
-        return pd.DataFrame(columns=["t", "generation", "local", "remote"])
+        return pd.DataFrame(columns=["t", "connection", "generation", "local", "remote"])
     details = detail_of(pairs)
     return pd.DataFrame({
         "t": pairs["t_monotonic"].to_numpy(dtype=float),
+        "connection": [_number(d.get("gen")) for d in details],  # the RTCPeerConnection (full reconnects)
         "generation": [_number(d.get("generation")) for d in details],
         "local": [f"{d.get('local_type')} {d.get('local_address')}" for d in details],
         "remote": [f"{d.get('remote_type')} {d.get('remote_address')}" for d in details],
@@ -467,9 +470,12 @@ def _cut_over(events: pd.DataFrame, peer: str, t_fault: float) -> tuple[float, f
     pairs = _pairs(events, peer)
     before = pairs[pairs["t"] <= t_fault]
     old = float(before["generation"].iloc[-1]) if len(before) else NAN
+    old_connection = float(before["connection"].iloc[-1]) if len(before) else NAN
     after = pairs[pairs["t"] >= t_fault]
     if math.isfinite(old):
-        after = after[after["generation"] != old]
+        same_connection = after["connection"].isna() | (after["connection"] == old_connection) \
+            if math.isfinite(old_connection) else pd.Series(True, index=after.index)
+        after = after[(after["generation"] != old) | ~same_connection]
     if not len(after):
         return NAN, NAN
     return float(after["t"].iloc[0]), float(after["generation"].iloc[0])
@@ -533,7 +539,9 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     for name in ("disconnected_to_media_ms", "failed_to_media_ms"):
         values = [getattr(d, name) for d in m.directions if math.isfinite(getattr(d, name))]
         setattr(m, name, max(values) if values else NAN)
-    kinds = {d.resumed_on for d in m.directions}
+    # a direction the fault never interrupted stayed on its path: it says nothing of the recovery
+    interrupted = [d for d in m.directions if d.outages > 0] or m.directions
+    kinds = {d.resumed_on for d in interrupted}
     m.resumed_on = "old-path" if "old-path" in kinds else "new-pair"
     m.detection_ms = _ms(m.t_detected, t_fault) if m.t_detected <= m.t_media_resumed else NAN
     if m.resumed_on != "new-pair":

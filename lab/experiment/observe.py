@@ -59,6 +59,8 @@ class Observer:
     last_restart: float = -math.inf
     last_pair: dict[str, float] = field(default_factory=lambda: {"offerer": -math.inf, "answerer": -math.inf})
     connection_state: dict[str, str] = field(default_factory=lambda: {"offerer": "new", "answerer": "new"})
+    # the newest RTCPeerConnection per peer (a full reconnect closes the old one: not the end)
+    connection_generation: dict[str, int] = field(default_factory=lambda: {"offerer": 0, "answerer": 0})
     fault_steps: list[float] = field(default_factory=list)
     stopped_because: str | None = None
 
@@ -70,8 +72,13 @@ class Observer:
             self.flows[role].arrival(float(record["t"]))
         elif kind == "restart":
             self.last_restart = max(self.last_restart, float(record["t"]))
-        elif kind == "connection_state":
-            self.connection_state[role] = str(record.get("state"))
+        elif kind in ("connection_state", "pc_replaced"):
+            generation = record.get("gen")
+            generation = generation if isinstance(generation, int) else self.connection_generation.get(role, 0)
+            if generation < self.connection_generation.get(role, 0):
+                return  # the old connection of a full reconnect
+            self.connection_generation[role] = generation
+            self.connection_state[role] = str(record.get("state")) if kind == "connection_state" else "new"
         elif kind == "selected_pair":
             self.last_pair[role] = max(self.last_pair[role], float(record["t"]))
 

@@ -331,3 +331,12 @@ def test_a_burst_of_queued_units_before_silence_is_not_steady_flow() -> None:
     assert offerer.t_gap_start == pytest.approx(103.985)
     assert offerer.t_media_resumed == pytest.approx(108.005)
     assert offerer.media_gap_ms == pytest.approx(4020.0)
+
+
+def test_an_uninterrupted_direction_does_not_make_the_trial_old_path() -> None:
+    rows = [r for r in restart_trial() if not (r["kind"] in ("media_rx", "media_tx") and r["ssrc"] == 2222)]
+    rows += media("offerer", "answerer", 2222, [], generation=lambda k: 0)  # never interrupted
+    m = trial_metrics(events_frame(rows))
+    assert [d.resumed_on for d in m.directions] == ["new-pair", "old-path"]
+    assert m.directions[1].outages == 0
+    assert m.resumed_on == "new-pair" and m.t_new_pair == pytest.approx(107.155)  # the answerer sent the last

@@ -54,3 +54,14 @@ def test_the_metrics_rule_decides_when_a_fault_is_given() -> None:
     for k in range(60):  # full rate again
         obs.on_event("offerer", "media_rx", {"t": now + 0.02 * k})
     assert obs.recovered(now + 1.2, t_fault_end=2.0, observe_s=0.0, settle_s=1.0, t_fault=2.0)
+
+
+async def test_a_full_reconnect_closing_its_old_connection_is_not_the_end() -> None:
+    obs = Observer(("offerer", "answerer"))
+    for role in ("offerer", "answerer"):
+        obs.on_event(role, "pc_replaced", {"t": 1.0, "gen": 1})
+        obs.on_event(role, "connection_state", {"t": 1.1, "state": "closed", "gen": 0})  # the old one
+    assert not obs.closed()
+    for role in ("offerer", "answerer"):
+        obs.on_event(role, "connection_state", {"t": 2.0, "state": "closed", "gen": 1})
+    assert obs.closed()
