@@ -25,6 +25,9 @@ STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady med
 # after recover_s, a little more so that a recovery at the edge of the window can show a steady second
 STEADY_MARGIN_S = 1.2
 POLL_S = 0.05
+# stop only when the metrics' rule already held this long ago and the media still flows now, so
+# that the same rule applied to the wire's slightly different stamps still finds it
+MARGIN_S = 0.1
 
 
 @dataclass
@@ -96,7 +99,8 @@ class Observer:
             return False
         if t_fault is None:
             return True
-        return all(f.steady_again(t_fault, now) for f in self.flows.values())
+        return all(now - f.last_rx < MARGIN_S and f.steady_again(t_fault, now - MARGIN_S)
+                   for f in self.flows.values())
 
     def closed(self) -> bool:
         return all(state == "closed" for state in self.connection_state.values())

@@ -281,7 +281,8 @@ class Trial:
             log_file = (self.trial_dir / f"capture-{host}.log").open("ab")
             # a host with several interfaces (a phone's Wi-Fi and LTE): all of them, as cooked frames
             interfaces = ["-i", iface] if len(self.net.node(host).ifaces) < 2 else ["-i", "any", "-y", "LINUX_SLL"]
-            proc = self.net.popen(host, ["tcpdump", *interfaces, "-n", "-U", "-Z", "root", "-w", str(pcap),
+            proc = self.net.popen(host, ["tcpdump", *interfaces, "-n", "-U", "--immediate-mode", "-Z", "root",
+                                         "-w", str(pcap),
                                          self.spec.capture.filter],
                                   stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
             log_file.close()
