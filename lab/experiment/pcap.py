@@ -10,7 +10,8 @@ from the wire (`wire_arrivals`).
 
 SRTP leaves the RTP header in clear (RFC 3711), so SSRC and sequence number are readable. Packets
 are classified by their first byte as RFC 7983 demultiplexes them (STUN 0-3, DTLS 20-63, TURN
-channel data 64-79, RTP/RTCP 128-191); TCP to or from the signaling port is signaling.
+channel data 64-79, RTP/RTCP 128-191); TCP to or from the signaling port is signaling. RTP inside
+TURN ChannelData or a Send/Data indication (a relayed call) counts as RTP.
 """
 
 from __future__ import annotations
@@ -92,6 +93,27 @@ def classify(proto: str, payload: bytes, sport: int, dport: int, signaling_port:
     return "other"
 
 
+STUN_SEND_INDICATION, STUN_DATA_INDICATION, STUN_DATA_ATTRIBUTE = 0x0016, 0x0017, 0x0013
+
+
+def _turn_data(kind: str, payload: bytes) -> bytes | None:
+    """The datagram a TURN message carries (RFC 8656: ChannelData, or the DATA attribute of a Send
+    or Data indication), else None."""
+    if kind == "turn-channel" and len(payload) >= 4:
+        return payload[4:4 + int.from_bytes(payload[2:4], "big")]
+    if kind != "stun" or len(payload) < 20:
+        return None
+    if int.from_bytes(payload[0:2], "big") not in (STUN_SEND_INDICATION, STUN_DATA_INDICATION):
+        return None
+    pos, end = 20, min(len(payload), 20 + int.from_bytes(payload[2:4], "big"))
+    while pos + 4 <= end:
+        attribute, length = int.from_bytes(payload[pos:pos + 2], "big"), int.from_bytes(payload[pos + 2:pos + 4], "big")
+        if attribute == STUN_DATA_ATTRIBUTE:
+            return payload[pos + 4:pos + 4 + length]
+        pos += 4 + length + (4 - length % 4) % 4
+    return None
+
+
 def packets(path: str | Path, host: str = "", signaling_port: int | None = None) -> pd.DataFrame:
     """One row per IPv4 UDP/TCP packet of a capture (PACKET_COLUMNS; t_capture in s, realtime)."""
     linktype, frames = _frames(Path(path))
@@ -115,6 +137,11 @@ def packets(path: str | Path, host: str = "", signaling_port: int | None = None)
         else:
             continue
         kind = classify(proto, payload, sport, dport, signaling_port)
+        carried = _turn_data(kind, payload)  # relayed media: TURN ChannelData or Send/Data indications
+        if carried is not None:
+            inner = classify("udp", carried, sport, dport, None)
+            if inner in ("rtp", "rtcp"):
+                kind, payload = inner, carried
         ssrc = seq = None
         if kind == "rtp":
             seq = int.from_bytes(payload[2:4], "big")

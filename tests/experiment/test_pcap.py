@@ -56,6 +56,16 @@ def test_classify_merge_and_read_back(tmp_path: Path) -> None:
     write_pcap(tmp_path / "capture-bob.pcap", b)
     table = packets(tmp_path / "capture-alice.pcap", "alice")
     assert table["kind"].tolist() == ["stun", "rtp"] and table["seq"].iloc[1] == 1
+    # the same RTP relayed by TURN in ChannelData (channel 0x4000) is still that RTP unit
+    relayed = tmp_path / "relayed.pcap"
+    channel = b"\x40\x00" + len(rtp(7)).to_bytes(2, "big") + rtp(7)
+    write_pcap(relayed, [(1000.5, udp_frame("10.0.0.3", 3478, "10.0.0.2", 6000, channel))])
+    unit = rtp(8)
+    data = b"\x00\x13" + len(unit).to_bytes(2, "big") + unit  # DATA attribute (its length is a multiple of 4)
+    indication = b"\x00\x17" + len(data).to_bytes(2, "big") + b"\x21\x12\xa4\x42" + b"\0" * 12 + data
+    write_pcap(relayed, [(1000.5, udp_frame("10.0.0.3", 3478, "10.0.0.2", 6000, channel)),
+                         (1000.6, udp_frame("10.0.0.3", 3478, "10.0.0.2", 6000, indication))])
+    assert packets(relayed)[["kind", "seq"]].values.tolist() == [["rtp", 7], ["rtp", 8]]
     assert rtp_arrivals(tmp_path / "capture-bob.pcap")[["ssrc", "seq"]].values.tolist() == [[0xABCD, 1]]
     assert set(host_captures(tmp_path)) == {"alice", "bob"}
 
