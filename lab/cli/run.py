@@ -23,6 +23,7 @@ def run(
                                           "capture.pcapng per trial")] = False,
 ) -> None:
     """Run an experiment: every policy x RTT x loss x repetition, one trial each."""
+    from lab.experiment.check import check_experiment
     from lab.experiment.runfolder import default_run_path
     from lab.experiment.runner import run_experiment
     from lab.experiment.spec import load_experiment
@@ -38,8 +39,9 @@ def run(
     spec = load_experiment(experiment)
     if capture:
         spec = spec.model_copy(update={"capture": spec.capture.model_copy(update={"hosts": ["*"], "filter": "udp or tcp"})})
+    check_experiment(spec)  # against its topology, before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
-    getattr(runtime_class(runtime), "preflight", lambda: None)()  # e.g. docker: engine up, images current
+    runtime_class(runtime).preflight()  # e.g. docker: engine up, images current
     summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)
     typer.echo(f"{summary.path}: {summary.ran} trials run, {summary.skipped} resumed, "
                f"{summary.recovered}/{summary.ran} recovered")

@@ -1,6 +1,6 @@
 """The Docker runtime: peer agents and coturn relays run in containers wired into the topology.
 
-    runtime = DockerRuntime.attach(net, trial_dir, peers=["alice", "bob"])  # after Network.up
+    runtime = DockerRuntime.prepare(net, trial_dir, peers=["alice", "bob"])  # after Network.up
     relays = runtime.start_relays(trial_dir)          # lab.turn relays, turnserver in containers
     agent = runtime.start_agent(config, log_path, on_event)
     runtime.close()                                   # before net.down()
@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.base import AgentProcess, EventCallback, agent_argv
 from lab.runtime.docker import engine
 from lab.runtime.docker.attach import attach_container
 from lab.runtime.docker.containers import LabContainer, remove_containers, run_containers
 from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, REPO_ROOT, SOURCE_LABEL, source_hash
 from lab.runtime.docker.process import ContainerProcess
+from lab.turn.relay import Relay
 
 CONTAINER_PYTHON = "/opt/icelab/bin/python"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "docker-images.sh"
@@ -88,6 +89,11 @@ class DockerRuntime:
         """Before a run's first trial (`icelab run`): the engine answers, the images are current."""
         engine.require_engine()
         check_images()
+
+    @classmethod
+    def prepare(cls, net: Any, out_dir: Path, peers: list[str]) -> DockerRuntime:
+        """The Runtime step of a trial: containers for its peer and relay hosts."""
+        return cls.attach(net, out_dir, peers)
 
     @classmethod
     def attach(cls, net: Any, out_dir: Path, peers: list[str], relays: list[str] | None = None) -> DockerRuntime:
@@ -156,7 +162,7 @@ class DockerRuntime:
             return BrowserAgentProcess(config, process, on_event, log_file)
         return AgentProcess(config.role, process, on_event, log_file)
 
-    def start_relays(self, out_dir: Path | None = None) -> list[Any]:
+    def start_relays(self, out_dir: Path | None = None) -> list[Relay]:
         """lab.turn relays of the topology, each turnserver in its host's container."""
         from lab.runtime.docker.relays import start_relays
 
