@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "agents_started": "both peer agents are running",
     "media_flowing": "media received at both peers: the call is up",
     "fault": "the fault was injected (detail: type, params)",
+    "browser_warmup": "browser_state warm: a browser host's uplinks went down and up before the call (detail: host, ifaces)",
     "fault_step": "a later step of a multi-step fault (e.g. link down after the overlap)",
     "fault_end": "a transient fault was lifted",
     "observation_end": "the orchestrator's observation ended (detail: reason: media steady again, "
@@ -74,7 +75,7 @@ KINDS: dict[str, str] = {
     "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
     "media_stats": "periodic inbound/outbound RTP counters from getStats()",
     "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, port, "
-                      "protocol, interface; end_of_candidates; withheld)",
+                      "protocol, interface, related_address/port; end_of_candidates (type null), withheld)",
     "browser_network": "the page's online/offline or connection change (detail: event, online)",
 }
 
