@@ -26,8 +26,9 @@ class _Strict(BaseModel):
 # ---------------------------------------------------------------- peers, media, ICE
 
 
-# aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium: lab.runtime.chromium
-PeerKind = Literal["aiortc", "chromium"]
+# aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium, firefox: real browsers
+# (lab.runtime.chromium, lab.runtime.firefox); the registry is lab.runtime.kinds
+PeerKind = Literal["aiortc", "chromium", "firefox"]
 
 
 class PeersSpec(_Strict):

@@ -29,8 +29,9 @@ class Runtime(Protocol):
 
 
 def agent_argv(python: str, config: AgentConfig) -> list[str]:
-    module = "lab.runtime.chromium" if config.kind == "chromium" else "lab.runtime.agent"
-    return [python, "-m", module, config.model_dump_json()]
+    from lab.runtime.kinds import agent_module
+
+    return [python, "-m", agent_module(config.kind), config.model_dump_json()]
 
 
 class AgentProcess:

@@ -24,8 +24,6 @@ class NetnsRuntime:
             config.host, agent_argv(self.python, config),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
         )
-        if config.kind == "chromium":
-            from lab.runtime.chromium.process import BrowserAgentProcess
+        from lab.runtime.kinds import agent_process
 
-            return BrowserAgentProcess(config, process, on_event, log_file)
-        return AgentProcess(config.role, process, on_event, log_file)
+        return agent_process(config, process, on_event, log_file)

@@ -35,7 +35,7 @@ class AgentConfig(_Strict):
     trial_id: str
     role: Literal["offerer", "answerer"]
     host: str
-    kind: Literal["aiortc", "chromium"] = "aiortc"  # the peer implementation (lab.runtime.chromium)
+    kind: Literal["aiortc", "chromium", "firefox"] = "aiortc"  # the peer implementation (lab.runtime.kinds)
     polite: bool
     restarts: bool = Field(description="this peer acts on the policy (the policy's side includes it)")
     policy: PolicySpec

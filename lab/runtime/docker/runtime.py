@@ -150,11 +150,9 @@ class DockerRuntime:
         log_file = log_path.open("ab")
         process = self.popen(config.host, agent_argv(CONTAINER_PYTHON, config),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file)
-        if config.kind == "chromium":
-            from lab.runtime.chromium.process import BrowserAgentProcess
+        from lab.runtime.kinds import agent_process
 
-            return BrowserAgentProcess(config, process, on_event, log_file)
-        return AgentProcess(config.role, process, on_event, log_file)
+        return agent_process(config, process, on_event, log_file)
 
     def start_relays(self, out_dir: Path | None = None) -> list[Any]:
         """lab.turn relays of the topology, each turnserver in its host's container."""

@@ -458,7 +458,8 @@ const icelab = (() => {
       iceServers: cfg.ice_servers.map(s => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined })),
       iceTransportPolicy: cfg.ice_transport_policy,
       bundlePolicy: 'max-bundle',
-      encodedInsertableStreams: true,  // per-packet receive metadata (seq, SSRC, receive time)
+      // per-packet receive metadata (seq, SSRC, receive time); else RTCRtpScriptTransform
+      ...(ENCODED_STREAMS ? { encodedInsertableStreams: true } : {}),
     };
   }
 
@@ -473,7 +474,27 @@ const icelab = (() => {
   // With encodedInsertableStreams every sender and receiver must be given its streams; the
   // receive side reports each encoded frame (one audio RTP packet) with its RTP sequence number,
   // SSRC and the time its packet arrived (metadata.receiveTime, performance.now() timeline).
+  // Chromium: encoded insertable streams (createEncodedStreams). Firefox has the standard
+  // RTCRtpScriptTransform instead: the frames pass a worker (page/rtp-tap-worker.js), which posts
+  // each one's metadata here; its time is the worker's, moved onto this page's timeline.
+  const ENCODED_STREAMS = typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype;
+  let tapWorker = null;
+  function scriptTransformTap(receiver) {
+    if (tapWorker === null) {
+      tapWorker = new Worker('rtp-tap-worker.js');
+      tapWorker.onmessage = ({ data }) => {
+        const fields = { seq: data.seq, ssrc: data.ssrc };
+        if (data.receive_time !== null) {
+          emit('media_rx', fields, data.receive_time - performance.timeOrigin);
+        } else {  // no receiveTime: when the frame reached the transform (after depacketizing)
+          emit('media_rx', { ...fields, clock: 'transform' }, data.transform_time - performance.timeOrigin);
+        }
+      };
+    }
+    receiver.transform = new RTCRtpScriptTransform(tapWorker, { side: 'receiver' });
+  }
   function passSender(sender) {
+    if (!ENCODED_STREAMS) return;
     if (sender._icelabPassed) return;
     sender._icelabPassed = true;
     const { readable, writable } = sender.createEncodedStreams();
@@ -482,6 +503,7 @@ const icelab = (() => {
   function tapReceiver(receiver) {
     if (session.tappedReceivers.has(receiver)) return;
     session.tappedReceivers.add(receiver);
+    if (!ENCODED_STREAMS) { scriptTransformTap(receiver); return; }
     const { readable, writable } = receiver.createEncodedStreams();
     const tap = new TransformStream({
       transform(frame, controller) {
@@ -515,7 +537,7 @@ const icelab = (() => {
     passSender(transceiver.sender);
     if (cfg.role === 'answerer' && cfg.send_media && !transceiver.sender.track) {
       transceiver.sender.replaceTrack(session.stream.getAudioTracks()[0]);
-      transceiver.sender.setStreams(session.stream);
+      if (transceiver.sender.setStreams) transceiver.sender.setStreams(session.stream);
       transceiver.direction = 'sendrecv';
       preferCodec(transceiver);
     }
@@ -576,7 +598,10 @@ const icelab = (() => {
     return {
       local_type: fromStats ? local.candidateType : local.type, local_address: `${local.address}:${local.port}`,
       remote_type: fromStats ? remote.candidateType : remote.type, remote_address: `${remote.address}:${remote.port}`,
-      protocol: local.protocol, generation: generationOf(local.usernameFragment),
+      protocol: local.protocol,
+      // Firefox's candidate stats carry no usernameFragment: the current local description's
+      generation: generationOf(local.usernameFragment
+        || (fromStats && session.pc && session.pc.localDescription ? ufragOf(session.pc.localDescription.sdp) : null)),
     };
   }
   function reportPair(pc, local, remote, source, tp) {
@@ -613,14 +638,16 @@ const icelab = (() => {
     let report;
     try { report = await pc.getStats(); } catch (e) { return; }
     const tp = performance.now();
-    let transport = null;
+    let transport = null, flagged = null;
     const inbound = [];
     report.forEach(s => {
       if (s.type === 'transport') transport = s;
       else if (s.type === 'inbound-rtp') inbound.push(s);
+      else if (s.type === 'candidate-pair' && s.selected === true) flagged = s;  // Firefox: no transport stats
     });
-    if (transport && transport.selectedCandidatePairId) {
-      const pair = report.get(transport.selectedCandidatePairId);
+    const pairId = transport && transport.selectedCandidatePairId ? transport.selectedCandidatePairId : (flagged && flagged.id);
+    if (pairId) {
+      const pair = report.get(pairId);
       const local = pair && report.get(pair.localCandidateId), remote = pair && report.get(pair.remoteCandidateId);
       if (local && remote) reportPair(pc, local, remote, 'getStats', tp);
     }
