@@ -34,6 +34,9 @@ def run(
     if resume and out is None:
         raise ConfigError(None, "--resume", "needs --out: the run folder to continue")
     spec = load_experiment(experiment)
+    from lab.runtime.kinds import check_installed
+
+    check_installed(spec, runtime)  # a browser not installed: one clear error, nothing created
     path = out if out is not None else default_run_path(Path("runs"), spec)
     getattr(runtime_class(runtime), "preflight", lambda: None)()  # e.g. docker: engine up, images current
     summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)

@@ -368,7 +368,7 @@ class Trial:
         for role in ("offerer", "answerer"):
             config = AgentConfig(
                 trial_id=self.plan.trial_id, role=role, host=getattr(spec.peers, role),
-                kind=spec.peers.kind_of(role), polite=spec.peers.polite == role,
+                kind=self.plan.kind_of(spec, role), polite=spec.peers.polite == role,
                 restarts=side_restarts(policy.side, role, spec.peers.polite),
                 policy=policy, signaling=signaling, ice_servers=ice_servers,
                 ice_transport_policy=spec.ice.transport, detection=detection, codec=spec.media.codec,
@@ -495,8 +495,8 @@ class Trial:
             "rtt_ms": plan.rtt_ms, "loss_pct": plan.loss_pct, "repetition": plan.repetition,
             "seed": plan.seed, "runtime": self.runtime, "status": status,
             # "aiortc" or "chromium" when both sides are alike, else "<offerer>-<answerer>"
-            "peer_kind": "-".join(dict.fromkeys(spec.peers.kind_of(r) for r in ("offerer", "answerer"))),
-            "offerer_kind": spec.peers.kind_of("offerer"), "answerer_kind": spec.peers.kind_of("answerer"),
+            "peer_kind": "-".join(dict.fromkeys(plan.kind_of(spec, r) for r in ("offerer", "answerer"))),
+            "offerer_kind": plan.kind_of(spec, "offerer"), "answerer_kind": plan.kind_of(spec, "answerer"),
         }
         row.update(metrics.row())
         if status != "ok":

@@ -71,3 +71,47 @@ def missing(kind: str) -> str | None:
     """Why a peer of this kind cannot start on this machine (netns runtime), or None."""
     check = KINDS[kind].missing
     return check() if check is not None else None
+
+
+def browser_checks() -> list[Any]:
+    """`icelab doctor` lines: the browsers of the browser peer kinds and their versions."""
+    from lab.net.doctor import Check
+    from lab.runtime.firefox.browser import firefox_binary, firefox_version
+
+    checks = []
+    why = _chromium_missing()
+    if why is None:
+        from lab.runtime.chromium.browser import CHROMIUM
+
+        done = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30)
+        checks.append(Check("chromium (peer kind chromium)", done.returncode == 0,
+                            done.stdout.strip() or done.stderr.strip()[:120], required=False))
+    else:
+        checks.append(Check("chromium (peer kind chromium)", False, why, required=False))
+    version = firefox_version()
+    if version is not None:
+        checks.append(Check("firefox (peer kind firefox)", True, f"{version} at {firefox_binary()}", required=False))
+    else:
+        checks.append(Check("firefox (peer kind firefox)", False, _firefox_missing() or "does not start", required=False))
+    return checks
+
+
+def check_installed(spec: Any, runtime: str) -> None:
+    """Before a run creates anything: every peer kind the experiment uses can start here.
+
+    On the docker runtime the browsers live in the peer image (its build checks them)."""
+    from lab.errors import ConfigError
+
+    if runtime != "netns":
+        return
+    uses: dict[str, str] = {}
+    for pair in spec.matrix.pairs():
+        for index, role in enumerate(("offerer", "answerer")):
+            kind = pair[index] if pair is not None else spec.peers.kind_of(role)
+            key = "matrix.peer_pairs" if pair is not None else (
+                f"peers.{role}_kind" if getattr(spec.peers, f"{role}_kind") else "peers.kind")
+            uses.setdefault(kind, key)
+    for kind, key in uses.items():
+        why = missing(kind)
+        if why is not None:
+            raise ConfigError(spec.source, key, f"peer kind {kind!r} cannot run on this machine: {why}")
