@@ -342,11 +342,33 @@ const icelab = (() => {
         log(`[${this.name}] inbound ${kind} -> setRemoteDescription ok`);
         this.event('description_applied', { type: kind });
       }
+      if (kind === 'answer') this.learnDtlsRole(description.sdp, true);
       if (kind === 'offer') {
-        await pc.setLocalDescription();
+        await this.answerKeepingDtlsRole(description.sdp);
         this.sendDescription(pc.localDescription);
         log(`[${this.name}] setLocalDescription(${pc.localDescription.type}) -> sent`);
       }
+    }
+    // The DTLS role (RFC 8842: a subsequent answer keeps the established one). Firefox ESR 153
+    // answers every offer with a=setup:active, also a re-offer (actpass) when it is the DTLS
+    // server; Chromium cannot swap roles mid-session and rejects that answer ("Failed to set SSL
+    // role for the transport"). So the page answers with the role already held, as apps do.
+    learnDtlsRole(sdp, remote) {
+      const m = /^a=setup:(\S+)/m.exec(sdp || '');
+      if (!m || m[1] === 'actpass') return;
+      this.dtlsRole = remote ? (m[1] === 'active' ? 'passive' : 'active') : m[1];
+    }
+    async answerKeepingDtlsRole(offerSdp) {
+      let answer = await this.pc.createAnswer();
+      const own = (/^a=setup:(\S+)/m.exec(answer.sdp) || [])[1];
+      const offered = (/^a=setup:(\S+)/m.exec(offerSdp || '') || [])[1];
+      if (this.dtlsRole && own && own !== this.dtlsRole && offered === 'actpass') {
+        log(`[${this.name}] answer said a=setup:${own} while DTLS ${this.dtlsRole} -> kept a=setup:${this.dtlsRole}`);
+        this.event('dtls_role_kept', { answered: own, kept: this.dtlsRole });
+        answer = { type: 'answer', sdp: answer.sdp.replace(/^a=setup:\S+/gm, `a=setup:${this.dtlsRole}`) };
+      }
+      await this.pc.setLocalDescription(answer);
+      this.learnDtlsRole(this.pc.localDescription.sdp, false);
     }
     async onCandidate(init) {
       const ufrag = init.usernameFragment;
