@@ -94,7 +94,7 @@ class BidiConnection:
             self.closed.set()
             for future in self._pending.values():
                 if not future.done():
-                    future.set_exception(BidiError("?", "connection closed", self.close_reason))
+                    future.set_exception(BidiError("BiDi", "connection closed", self.close_reason))
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 
 from lab.runtime.chromium.peer import BrowserPeer
 from lab.runtime.firefox import KIND
-from lab.runtime.firefox.bidi import BidiConnection, BidiSession
+from lab.runtime.firefox.bidi import BidiConnection, BidiError, BidiSession
 from lab.runtime.firefox.bidipage import BidiPage
 from lab.runtime.firefox.browser import Firefox, launch, new_profile_dir
 from lab.runtime.firefox.page import PageServer
@@ -43,6 +43,28 @@ class FirefoxPeer(BrowserPeer):
         self.server = PageServer()
 
     async def load(self) -> None:
+        try:
+            await self._load()
+        except Exception as error:
+            raise await self._explained(error) from error
+
+    async def start(self) -> None:
+        try:
+            await super().start()
+        except Exception as error:
+            raise await self._explained(error) from error
+        self._spawn(self._liveness())
+
+    async def _explained(self, error: Exception) -> Exception:
+        """A BiDi call that failed because Firefox died says so (its exit code), not 'connection closed'."""
+        if self.firefox is None or not isinstance(error, BidiError):
+            return error
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.firefox.process.wait(), 1.0)
+        code = self.firefox.process.returncode
+        return RuntimeError(f"Firefox exited with code {code}") if code is not None else error
+
+    async def _load(self) -> None:
         t0 = time.monotonic()
         profile = new_profile_dir(self.config.trial_id, self.config.role)
         await self.server.start()
@@ -66,10 +88,6 @@ class FirefoxPeer(BrowserPeer):
         self.control.emit("browser_ready", pid=os.getpid(), version=self.firefox.version, browser_pid=self.firefox.process.pid,
                           profile=str(profile), launch_ms=self.timings["launch_s"] * 1000.0,
                           page_ms=self.timings["page_s"] * 1000.0)
-
-    async def start(self) -> None:
-        await super().start()
-        self._spawn(self._liveness())
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -96,6 +114,12 @@ class FirefoxPeer(BrowserPeer):
 
     async def _watch_connection(self, connection: BidiConnection) -> None:
         await connection.closed.wait()
+        if self.firefox is not None:  # the socket usually closes a moment before the exit is reaped
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.firefox.process.wait(), 1.0)
+            if self.firefox.process.returncode is not None:
+                self._fail(f"Firefox exited with code {self.firefox.process.returncode}")
+                return
         self._fail(f"BiDi connection to Firefox lost: {connection.close_reason}")
 
     async def _liveness(self) -> None:
