@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 
 # aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium, firefox: real browsers
 # (lab.runtime.chromium, lab.runtime.firefox); the registry is lab.runtime.kinds
-PeerKind = Literal["aiortc", "chromium", "firefox"]
+# "aiortc~chrome", "aiortc~firefox": aiortc as a calibrated stand-in (lab.rtc.profiles)
+PeerKind = Literal["aiortc", "chromium", "firefox", "aiortc~chrome", "aiortc~firefox"]
 
 
 class PeersSpec(_Strict):

@@ -366,9 +366,10 @@ class Trial:
                               failed_after_s=spec.ice.failed_after_s)
         direction = spec.media.direction
         for role in ("offerer", "answerer"):
+            kind, _, rtc_profile = self.plan.kind_of(spec, role).partition("~")  # "aiortc~chrome": a stand-in
             config = AgentConfig(
                 trial_id=self.plan.trial_id, role=role, host=getattr(spec.peers, role),
-                kind=self.plan.kind_of(spec, role), polite=spec.peers.polite == role,
+                kind=kind, rtc_profile=rtc_profile or None, polite=spec.peers.polite == role,
                 restarts=side_restarts(policy.side, role, spec.peers.polite),
                 policy=policy, signaling=signaling, ice_servers=ice_servers,
                 ice_transport_policy=spec.ice.transport, detection=detection, codec=spec.media.codec,

@@ -52,8 +52,13 @@ KINDS: dict[str, PeerKind] = {
 }
 
 
+def base_kind(kind: str) -> str:
+    """"aiortc~chrome" (a stand-in: aiortc with a lab.rtc profile) -> "aiortc"."""
+    return kind.partition("~")[0]
+
+
 def agent_module(kind: str) -> str:
-    return KINDS[kind].module
+    return KINDS[base_kind(kind)].module
 
 
 def agent_process(config: AgentConfig, process: subprocess.Popen[bytes], on_event: EventCallback,
@@ -69,7 +74,7 @@ def agent_process(config: AgentConfig, process: subprocess.Popen[bytes], on_even
 
 def missing(kind: str) -> str | None:
     """Why a peer of this kind cannot start on this machine (netns runtime), or None."""
-    check = KINDS[kind].missing
+    check = KINDS[base_kind(kind)].missing
     return check() if check is not None else None
 
 

@@ -47,3 +47,6 @@ class AgentConfig(_Strict):
     send_media: bool = True
     watch_network: bool = True
     wait_for_start: bool = False
+    # aiortc only: a calibrated stand-in for a browser's ICE timing (lab.rtc.profiles); replaces
+    # `detection` and the matching ICE options
+    rtc_profile: Literal["chrome", "firefox"] | None = None

@@ -34,7 +34,26 @@ def make_peer_connection(config: AgentConfig) -> Any:
     d = config.detection
     detection = DetectionConfig(consent_interval=d.consent_interval_s, disconnected_after=d.disconnected_after_s,
                                 failed_after=d.failed_after_s)
+    global _profile
+    _profile = config.rtc_profile
+    if _profile is not None:
+        from lab.rtc.profiles import apply_detection
+
+        detection, _ = apply_detection(_profile, detection)
     return LabPeerConnection(configuration=rtc_config, detection=detection, ice=ice_options())
+
+
+# the agent's lab.rtc profile (one peer per agent process), applied to every generation's options
+_profile: str | None = None
+
+
+def profile_skipped() -> list[str]:
+    """Options of the agent's profile that this lab.rtc does not have (reported in agent_ready)."""
+    if _profile is None:
+        return []
+    from lab.rtc.profiles import apply_detection, apply_ice
+
+    return apply_detection(_profile, DetectionConfig())[1] + apply_ice(_profile, IceOptions())[1]
 
 
 def ice_options() -> IceOptions:
@@ -42,7 +61,12 @@ def ice_options() -> IceOptions:
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
     addresses = usable_ipv4_addresses()
-    return IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False)
+    options = IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False)
+    if _profile is not None:
+        from lab.rtc.profiles import apply_ice
+
+        options, _ = apply_ice(_profile, options)
+    return options
 
 
 def refresh_ice_options(pc: Any) -> None:

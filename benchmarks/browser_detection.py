@@ -1,0 +1,79 @@
+"""When a browser's own ICE says 'disconnected' and 'failed' after its path silently dies.
+
+    .venv/bin/python benchmarks/browser_detection.py [--kind firefox] [--rounds 3]
+
+One aiortc (alice) <-> browser (bob) call on topologies/two_peers.toml; per round: blackhole the
+browser's NAT uplink (nat_b wan: nothing in or out, no interface event), wait for the browser's
+'failed' (up to 60 s), lift the blackhole, ICE restart from the aiortc side, wait for media.
+Prints, per round, the first 'disconnected' and 'failed' (ICE and connection state) in seconds
+after the blackhole. The physical limit of detection is 0 (a path that dies silently cannot be
+told from a quiet one before a check goes unanswered); what is measured is the engine's timers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
+
+from tests.chromium.harness import ROLES, LabCall  # noqa: E402
+
+
+async def measure(kind: str, rounds: int, out: Path) -> list[dict[str, float]]:
+    kinds = {"offerer": "aiortc", "answerer": kind}
+    results: list[dict[str, float]] = []
+    async with LabCall("two_peers", f"dt{kind[0]}", {"offerer": "alice", "answerer": "bob"}, kinds, out) as call:
+        await call.wait(lambda: call.media_flowing(0), 90, "media both ways")
+        for index in range(rounds):
+            await asyncio.sleep(3.0)  # steady state: consent checks at their stable pace
+            t_fault = time.monotonic()
+            await call.call(call.net.impair.blackhole, "nat_b", "wan")
+            try:
+                await call.wait(lambda: call.state("answerer") == "failed"
+                                or call.state("answerer", "ice_state") == "failed", 60, f"{kind}'s 'failed'")
+                await asyncio.sleep(0.5)
+            finally:
+                await call.call(call.net.impair.unblackhole, "nat_b", "wan")
+            row: dict[str, float] = {}
+            for event in ("ice_state", "connection_state"):
+                for state in ("disconnected", "failed"):
+                    times = [float(r["t"]) - t_fault for r in call.of("answerer", event, t_fault) if r["state"] == state]
+                    row[f"{event}.{state}"] = min(times) if times else float("nan")
+            results.append(row)
+            print(f"round {index}: " + ", ".join(f"{k} {v:.2f} s" for k, v in row.items()), flush=True)
+            t_restart = time.monotonic()
+            call.send("offerer", {"cmd": "restart", "reason": "bench"})
+            await call.wait(lambda: call.state("answerer") == "connected" and call.media_flowing(time.monotonic() - 0.5)
+                            and all(call.of(role, "selected_pair", t_restart) for role in ROLES), 60, "recovery")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kind", default="firefox", choices=["firefox", "chromium"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None, help="events and logs (default: a new temporary folder)")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="icelab-detect-"))
+    print(f"events and agent logs in {out}", flush=True)
+    results = asyncio.run(measure(args.kind, args.rounds, out))
+    print(f"\n{args.kind}, {len(results)} rounds, seconds after the path died (limit: 0 s)")
+    for key in results[0]:
+        values = [r[key] for r in results if r[key] == r[key]]
+        if values:
+            print(f"  {key:28} median {statistics.median(values):6.2f}  min {min(values):6.2f}  max {max(values):6.2f}")
+        else:
+            print(f"  {key:28} never")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Engine profiles: option values that make lab.rtc's restartable peer a calibrated stand-in for
+a browser's ICE timing (detection intervals, check pacing, timeouts), so that a large matrix can
+run cheap Python peers where a real browser (~0.4-0.6 GiB each) is too heavy.
+
+Profiles are data only: option names of lab.rtc's DetectionConfig and IceOptions with their
+values. An option the installed lab.rtc does not have (yet) is skipped and reported by
+`apply_*` (lab.rtc's pacing options are being reworked; a profile stays valid across that).
+
+Where the values come from (measured in this lab unless noted; benchmarks/browser_detection.py
+and benchmarks/profile_calibration.py re-measure them):
+  chrome   Chromium 156 (libwebrtc): 'disconnected' 5.7-7.5 s after the path dies, connection
+           'failed' ~10 s later (lab/runtime/chromium/README.md); libwebrtc pings a weak pair
+           every 48 ms and a stable one every 2.5 s (its source); checks across two NATs took one
+           check per ~62 ms slot (recovery notes).
+  firefox  Firefox ESR 153 (nICEr): consent checks every 4-6 s (RFC 7675 randomisation of 5 s);
+           'disconnected' after a missed consent check and 'failed' later, as measured by
+           benchmarks/browser_detection.py (lab/runtime/firefox/README.md has the figures);
+           nICEr's check pace Ta is 20 ms, its STUN retransmission starts at 100 ms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILE_NAMES = ("chrome", "firefox")
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    name: str
+    engine: str                                          # what it stands in for
+    detection: dict[str, float | bool] = field(default_factory=dict)  # DetectionConfig fields
+    ice: dict[str, float | bool | int] = field(default_factory=dict)  # IceOptions fields
+
+
+PROFILES: dict[str, EngineProfile] = {
+    "chrome": EngineProfile(
+        name="chrome", engine="Chromium 156 (libwebrtc)",
+        detection={"consent_interval": 2.5, "disconnected_after": 7.5, "failed_after": 17.5,
+                   "consent_retransmit_interval": 0.048},
+        ice={"check_interval": 0.048, "check_pacing": 0.062, "new_generation_timeout": 30.0},
+    ),
+    "firefox": EngineProfile(
+        name="firefox", engine="Firefox ESR 153 (nICEr)",
+        detection={"consent_interval": 5.0, "disconnected_after": 7.5, "failed_after": 27.0,
+                   "consent_retransmit_interval": 0.1},
+        ice={"check_interval": 0.1, "check_pacing": 0.02, "new_generation_timeout": 30.0},
+    ),
+}
+
+
+def profile(name: str) -> EngineProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown lab.rtc profile {name!r} (one of {', '.join(PROFILES)})") from None
+
+
+def _known(options_class: type, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    names = {f.name for f in dataclasses.fields(options_class)}
+    return ({k: v for k, v in values.items() if k in names}, sorted(k for k in values if k not in names))
+
+
+def apply_detection(name: str, base: Any) -> tuple[Any, list[str]]:
+    """base (a DetectionConfig) with the profile's detection values; and the names skipped."""
+    used, skipped = _known(type(base), profile(name).detection)
+    return dataclasses.replace(base, **used), skipped
+
+
+def apply_ice(name: str, base: Any) -> tuple[Any, list[str]]:
+    """base (an IceOptions) with the profile's ICE values; and the names skipped."""
+    used, skipped = _known(type(base), profile(name).ice)
+    return dataclasses.replace(base, **used), skipped
