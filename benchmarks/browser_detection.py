@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/browser_detection.py [--kind firefox] [--rounds 3]
 
-One aiortc (alice) <-> browser (bob) call on topologies/two_peers.toml; per round: blackhole the
+One aiortc (alice; --other) <-> browser (bob) call on topologies/two_peers.toml; per round: blackhole the
 browser's NAT uplink (nat_b wan: nothing in or out, no interface event), wait for the browser's
-'failed' (up to 60 s), lift the blackhole, ICE restart from the aiortc side, wait for media.
+'failed' (up to 60 s), lift the blackhole, ICE restart (--restart-by), wait for media.
 Prints, per round, the first 'disconnected' and 'failed' (ICE and connection state) in seconds
 after the blackhole. The physical limit of detection is 0 (a path that dies silently cannot be
 told from a quiet one before a check goes unanswered); what is measured is the engine's timers.
@@ -28,8 +28,8 @@ os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
 from tests.chromium.harness import ROLES, LabCall  # noqa: E402
 
 
-async def measure(kind: str, rounds: int, out: Path) -> list[dict[str, float]]:
-    kinds = {"offerer": "aiortc", "answerer": kind}
+async def measure(kind: str, rounds: int, out: Path, restart_by: str, other: str = "aiortc") -> list[dict[str, float]]:
+    kinds = {"offerer": other, "answerer": kind}
     results: list[dict[str, float]] = []
     async with LabCall("two_peers", f"dt{kind[0]}", {"offerer": "alice", "answerer": "bob"}, kinds, out) as call:
         await call.wait(lambda: call.media_flowing(0), 90, "media both ways")
@@ -51,7 +51,7 @@ async def measure(kind: str, rounds: int, out: Path) -> list[dict[str, float]]:
             results.append(row)
             print(f"round {index}: " + ", ".join(f"{k} {v:.2f} s" for k, v in row.items()), flush=True)
             t_restart = time.monotonic()
-            call.send("offerer", {"cmd": "restart", "reason": "bench"})
+            call.send(restart_by, {"cmd": "restart", "reason": "bench"})
             await call.wait(lambda: call.state("answerer") == "connected" and call.media_flowing(time.monotonic() - 0.5)
                             and all(call.of(role, "selected_pair", t_restart) for role in ROLES), 60, "recovery")
     return results
@@ -61,11 +61,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", default="firefox", choices=["firefox", "chromium"])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--restart-by", default="offerer", choices=list(ROLES),
+                        help="who restarts ICE after each round (offerer: aiortc, answerer: the browser)")
+    parser.add_argument("--other", default="aiortc", choices=["aiortc", "chromium", "firefox"],
+                        help="the kind of the other peer (alice)")
     parser.add_argument("--out", type=Path, default=None, help="events and logs (default: a new temporary folder)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="icelab-detect-"))
     print(f"events and agent logs in {out}", flush=True)
-    results = asyncio.run(measure(args.kind, args.rounds, out))
+    results = asyncio.run(measure(args.kind, args.rounds, out, args.restart_by, args.other))
     print(f"\n{args.kind}, {len(results)} rounds, seconds after the path died (limit: 0 s)")
     for key in results[0]:
         values = [r[key] for r in results if r[key] == r[key]]
