@@ -12,9 +12,8 @@ and benchmarks/profile_calibration.py re-measure them):
            'failed' ~10 s later (lab/runtime/chromium/README.md); libwebrtc pings a weak pair
            every 48 ms and a stable one every 2.5 s (its source); checks across two NATs took one
            check per ~62 ms slot (recovery notes).
-  firefox  Firefox ESR 153 (nICEr): consent checks every 4-6 s (RFC 7675 randomisation of 5 s);
-           'disconnected' after a missed consent check and 'failed' later, as measured by
-           benchmarks/browser_detection.py (lab/runtime/firefox/README.md has the figures);
+  firefox  Firefox ESR 153 (nICEr): 'disconnected' 6.6-7.2 s and 'failed' 26.7-26.8 s after the
+           path died (benchmarks/browser_detection.py, 3 rounds; lab/runtime/firefox/README.md);
            nICEr's check pace Ta is 20 ms, its STUN retransmission starts at 100 ms.
 """
 
@@ -44,7 +43,9 @@ PROFILES: dict[str, EngineProfile] = {
     ),
     "firefox": EngineProfile(
         name="firefox", engine="Firefox ESR 153 (nICEr)",
-        detection={"consent_interval": 5.0, "disconnected_after": 7.5, "failed_after": 27.0,
+        # measured: 'disconnected' 6.6-7.2 s, 'failed' 26.7-26.8 s after the path died (3 rounds):
+        # a short consent interval keeps the stand-in's spread as small as Firefox's
+        detection={"consent_interval": 1.0, "disconnected_after": 7.4, "failed_after": 27.2,
                    "consent_retransmit_interval": 0.1},
         ice={"check_interval": 0.1, "check_pacing": 0.02, "new_generation_timeout": 30.0},
     ),
