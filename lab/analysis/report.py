@@ -377,8 +377,9 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         "which do.</p>", phases_section(summary),
         "<h2>Restart on 'disconnected' against restart on 'failed'</h2>", comparison_section(comparison),
         *(["<h2>Peer kinds side by side</h2>",
-           "<p class='muted'>The same condition and policy with each peer kind (aiortc, Chromium, or a "
-           "mix such as chromium-aiortc: offerer-answerer).</p>", peer_kinds_section(kinds)]
+           "<p class='muted'>The same condition and policy with each peer kind (aiortc, Chromium, Firefox, or a "
+           "mix such as chromium-aiortc: offerer-answerer). aiortc~chrome and aiortc~firefox are stand-ins: "
+           "aiortc with a calibrated lab.rtc profile, not the browser.</p>", peer_kinds_section(kinds)]
           if len(kinds) else []),
         *(["<h2>Engines side by side</h2>",
            "<p class='muted'>Per peer: its own first 'disconnected'/'failed' after the fault, and when media "

@@ -179,3 +179,24 @@ def test_report_puts_peer_kinds_side_by_side(sample_run: Path, tmp_path: Path) -
     assert "aiortc-chromium: recovered, median gap" in page
     plain = build_report([sample_run], tmp_path / "plain.html", n_resamples=100).path.read_text()
     assert "Peer kinds side by side" not in plain
+
+
+def test_report_compares_engines_and_marks_stand_ins(sample_run: Path, tmp_path: Path) -> None:
+    # Relabelled copies again (rendering, not measurement: tests/firefox runs real Firefox trials):
+    # odd trials with a Firefox answerer, even ones with a chrome stand-in as offerer.
+    import shutil
+
+    mixed = tmp_path / "engines"
+    shutil.copytree(sample_run, mixed)
+    for name in ("trials.parquet", "trials.csv", "events.parquet"):
+        (mixed / name).unlink()
+    for i, result in enumerate(sorted(mixed.glob("trials/*/result.json"))):
+        row = json.loads(result.read_text())
+        if i % 2:
+            row.update(peer_kind="aiortc-firefox", answerer_kind="firefox")
+        else:
+            row.update(peer_kind="aiortc~chrome-aiortc", offerer_kind="aiortc~chrome")
+        result.write_text(json.dumps(row))
+    page = build_report([mixed], n_resamples=100).path.read_text()
+    assert "Engines side by side" in page
+    assert "firefox" in page and "aiortc~chrome <span class='muted'>(stand-in" in page
