@@ -95,7 +95,10 @@ NO_NETWORK_PREFS: dict[str, bool | int | str] = {
     "browser.tabs.remote.autostart": True,
     "browser.backup.enabled": False,
     "browser.backup.scheduled.enabled": False,
-    # DNS and speculative connections: only the hosts a page names, never a resolver of its own
+    # DNS: the lab names every host by address; any name at all (a background service's) resolves
+    # to 127.0.0.1 without a query leaving the namespace (found by tests/firefox/test_network.py:
+    # queries for firefox.settings.services.mozilla.com to the machine's resolver)
+    "network.dns.native-is-localhost": True,
     "network.trr.mode": 5,
     "network.dns.disablePrefetch": True,
     "network.prefetch-next": False,
@@ -206,7 +209,9 @@ async def launch(profile: Path, prefs: dict[str, bool | int | str] | None = None
     (profile / "user.js").write_text(user_js(PREFS if prefs is None else prefs))
     env = {**os.environ, MARKER: str(profile), "HOME": str(profile), "XDG_CACHE_HOME": str(profile / "cache"),
            "XDG_CONFIG_HOME": str(profile / "config"), "XDG_DATA_HOME": str(profile / "data"),
-           "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1", "MOZ_DISABLE_AUTO_SAFE_MODE": "1"}
+           "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1", "MOZ_DISABLE_AUTO_SAFE_MODE": "1",
+           # release builds honour services.settings.server (remote settings off) only with this
+           "MOZ_REMOTE_SETTINGS_DEVTOOLS": "1"}
     sink = sys.stderr.buffer
     process = await asyncio.create_subprocess_exec(
         binary, "--headless", "--no-remote", "--profile", str(profile), "--remote-debugging-port", "0",
