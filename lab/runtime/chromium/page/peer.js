@@ -649,6 +649,8 @@ const icelab = (() => {
     const ice = sender && sender.transport && sender.transport.iceTransport;
     if (!ice || ice._icelabWatched) return;
     ice._icelabWatched = true;
+    const dtls = sender.transport;   // its state tells a transport that will never send again
+    dtls.addEventListener('statechange', () => emit('dtls_state', { state: dtls.state, gen: session.generation }));
     ice.onselectedcandidatepairchange = () => {
       const pair = ice.getSelectedCandidatePair();
       if (pair) reportPair(pc, pair.local, pair.remote, 'event', performance.now());
@@ -661,10 +663,11 @@ const icelab = (() => {
     try { report = await pc.getStats(); } catch (e) { return; }
     const tp = performance.now();
     let transport = null, flagged = null;
-    const inbound = [];
+    const inbound = [], outbound = [];
     report.forEach(s => {
       if (s.type === 'transport') transport = s;
       else if (s.type === 'inbound-rtp') inbound.push(s);
+      else if (s.type === 'outbound-rtp') outbound.push(s);
       else if (s.type === 'candidate-pair' && s.selected === true) flagged = s;  // Firefox: no transport stats
     });
     const pairId = transport && transport.selectedCandidatePairId ? transport.selectedCandidatePairId : (flagged && flagged.id);
@@ -681,6 +684,9 @@ const icelab = (() => {
           frames_decoded: s.framesDecoded, samples_received: s.totalSamplesReceived, concealed_samples: s.concealedSamples,
           last_packet_ms: s.lastPacketReceivedTimestamp != null ? s.lastPacketReceivedTimestamp - performance.timeOrigin : null,
         }, tp);
+      }
+      for (const s of outbound) {
+        emit('media_stats', { direction: 'outbound', ssrc: s.ssrc, kind_of_media: s.kind, packets_sent: s.packetsSent }, tp);
       }
     }
   }
