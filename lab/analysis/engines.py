@@ -59,12 +59,17 @@ def peer_rows(trial: pd.Series, events: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def engine_peers(trials: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """One row per peer of every trial; empty when the trials name a single engine (nothing to compare)."""
+    kinds = {str(k) for column in ("offerer_kind", "answerer_kind") if column in trials for k in trials[column].dropna()}
+    if len(kinds) < 2:
+        return pd.DataFrame()
+    keys = ["run", "trial_id"] if "run" in events and "run" in trials else ["trial_id"]
+    by_trial = {k if isinstance(k, tuple) else (k,): group for k, group in events.groupby(keys, sort=False)}
     rows: list[dict[str, Any]] = []
     for _, trial in trials.iterrows():
-        mine = events[(events["trial_id"] == trial["trial_id"])]
-        if "run" in events and "run" in trial:
-            mine = mine[mine["run"] == trial["run"]]
-        rows += peer_rows(trial, mine)
+        mine = by_trial.get(tuple(trial[k] for k in keys))
+        if mine is not None:
+            rows += peer_rows(trial, mine)
     return pd.DataFrame(rows)
 
 
