@@ -11,7 +11,8 @@ one policy, default on-disconnected: the one whose gap the engine's own detectio
     stand-in   aiortc~chrome-aiortc~chrome / aiortc~firefox-aiortc~firefox
 Prints per fault and engine: recovered trials, the median media gap of each pair and their ratio
 (stand-in / real; the goal is 0.85-1.15), and the median 'detected' time of each.
-Asserts nothing; the run folders stay in --out for the report (`icelab report DIR/*`).
+Asserts nothing; the run folders stay in --out for the report (`icelab report DIR/*`); running
+again with the same --out resumes them (completed trials are kept).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def median(values: pd.Series) -> float:
     return float(statistics.median(values)) if len(values) else float("nan")
 
 
+def whole(value: float) -> int | None:
+    return None if value != value else round(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=5)
@@ -66,7 +71,8 @@ def main() -> None:
     rows = []
     for fault in args.faults:
         spec = calibration_spec(fault, args.engines, args.policy, args.trials)
-        run_experiment(spec, args.out / fault)  # type: ignore[arg-type]
+        # an existing folder is resumed: its completed trials are kept, only the rest run
+        run_experiment(spec, args.out / fault, resume=(args.out / fault).is_dir())  # type: ignore[arg-type]
         trials = pd.read_parquet(args.out / fault / "trials.parquet")
         for engine in args.engines:
             real = trials[trials["peer_kind"] == BROWSER[engine]]
@@ -77,10 +83,10 @@ def main() -> None:
                 "fault": fault, "engine": engine,
                 "real recovered": f"{int(real['recovered'].sum())}/{len(real)}",
                 "stand-in recovered": f"{int(stand_in['recovered'].sum())}/{len(stand_in)}",
-                "real gap ms": round(gap_real), "stand-in gap ms": round(gap_stand) if gap_stand == gap_stand else None,
-                "ratio": round(gap_stand / gap_real, 2) if gap_real and gap_real == gap_real else None,
-                "real detected ms": round(median(real["detection_ms"])),
-                "stand-in detected ms": round(median(stand_in["detection_ms"])),
+                "real gap ms": whole(gap_real), "stand-in gap ms": whole(gap_stand),
+                "ratio": round(gap_stand / gap_real, 2) if gap_real == gap_real and gap_stand == gap_stand else None,
+                "real detected ms": whole(median(real["detection_ms"])),
+                "stand-in detected ms": whole(median(stand_in["detection_ms"])),
             })
     table = pd.DataFrame(rows)
     print(f"\nprofile calibration: {args.trials} trials per pair and fault, policy {args.policy} "
