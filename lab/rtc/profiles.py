@@ -6,13 +6,20 @@ Profiles are data only: option names of lab.rtc's DetectionConfig and IceOptions
 values. An option the installed lab.rtc does not have (yet) is skipped and reported by
 `apply_*` (lab.rtc's pacing options are being reworked; a profile stays valid across that).
 
-Calibration (benchmarks/profile_calibration.py, policy on-disconnected, 3 trials per pair and
-fault, 2 loaded cores; ratio = stand-in / real median media gap, goal 0.85-1.15):
-    handover             chrome 1.20 (real recovered 1 of 3; before D 7.5 -> 6.5 s)   firefox 2.2
-    transient_blackhole  chrome 1.00                                                   firefox 1.00
-  The firefox stand-in cannot mimic the handover: Firefox says 'disconnected' ~20 ms after its
-  interface vanishes (its sockets error), lab.rtc only on missed consent; the 3 s blackhole ends
-  before either engine's detection, so its 1.00 says only that both wait for the path.
+Calibration (benchmarks/profile_calibration.py, policy on-disconnected, the experiments' first
+RTT, 2 trials per pair and fault on 2 loaded cores, after the values below were set; ratio =
+stand-in / real median media gap, goal 0.85-1.15):
+    fault                chrome  (real gap)         firefox (real gap)
+    handover             1.06    (5.46 s)           1.26    (5.77 s)
+    transient_blackhole  1.00    (3.02 s)           1.00    (3.02 s)
+    binding_expiry       2.27    (2.85 s)           1.09    (6.84 s)
+    relay_kill           1.09    (5.34 s)           1.24    (6.07 s)
+    handover_overlap     -       (0 of 2 recovered) 4.60    (3.34 s)
+  Not mimicked: Chromium recovers from a NAT rebinding without ever saying 'disconnected'
+  (binding_expiry); Firefox may say 'disconnected' ~20 ms after its interface vanishes (its
+  sockets error) where lab.rtc waits for missed consent (handover, handover_overlap). The 3 s
+  blackhole ends before either engine's detection, so its 1.00 says only that both wait for the
+  path. Stand-in results are marked in the report (engine~profile).
 
 Where the values come from (measured in this lab unless noted; benchmarks/browser_detection.py
 and benchmarks/profile_calibration.py re-measure them):
