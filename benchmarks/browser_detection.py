@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
 
+from lab.contract import Restart  # noqa: E402
 from tests.chromium.harness import LabCall  # noqa: E402
 
 
@@ -52,7 +53,7 @@ async def one_round(index: int, kind: str, out: Path, restart_by: str, other: st
                 row[f"{event}.{state}"] = min(times) if times else float("nan")
         # after 'failed': does an ICE restart bring media back both ways? (a finding, not a wait)
         t_restart = time.monotonic()
-        call.send(restart_by, {"cmd": "restart", "reason": "bench"})
+        call.send(restart_by, Restart(reason="bench"))
         with contextlib.suppress(AssertionError):
             await call.wait(lambda: call.media_flowing(time.monotonic() - 0.5), 20, "media after the restart")
         row["media back both ways"] = float(call.media_flowing(time.monotonic() - 0.5))

@@ -15,6 +15,7 @@ images, the debootstrap base and the prepared wheels (minutes; the images are re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -29,7 +30,9 @@ from lab.net import Network, load_topology  # noqa: E402
 from lab.net.cleanup import clean  # noqa: E402
 from lab.runtime.docker import DockerRuntime  # noqa: E402
 from lab.runtime.docker.cleanup import remove_lab_containers  # noqa: E402
-from lab.runtime.docker.engine import docker, require_engine  # noqa: E402
+import docker  # noqa: E402
+
+from lab.runtime.docker.engine import client, require_engine  # noqa: E402
 from lab.runtime.docker.images import LOCAL_BASE_IMAGE, PEER_IMAGE, RELAY_IMAGE  # noqa: E402
 from lab.turn.topology import start_relays  # noqa: E402
 from tests.experiment.short_blackhole import short_blackhole  # noqa: E402
@@ -137,8 +140,9 @@ def trials(count: int, out: Path) -> None:
 def build(cold: bool) -> None:
     if cold:
         for image in (PEER_IMAGE, RELAY_IMAGE, LOCAL_BASE_IMAGE):
-            docker("image", "rm", "--force", image, check=False)
-        docker("image", "prune", "--force", "--filter", "label=org.icelab.image", check=False)
+            with contextlib.suppress(docker.errors.DockerException):
+                client().images.remove(image, force=True)
+        client().images.prune(filters={"label": "org.icelab.image"})
         context = os.environ.get("ICELAB_DOCKER_CONTEXT", "/var/cache/icelab/docker-context")
         subprocess.run(["rm", "-rf", f"{context}/wheels"], check=True)
     t0 = time.perf_counter()

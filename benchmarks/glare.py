@@ -1,9 +1,10 @@
 """Print how perfect negotiation resolves glare on lab.rtc peers (loopback, in-memory signaling).
 
-Each repetition: both peers call restartIce() and add a transceiver at the same instant (random
-offsets below half the signaling delay). Measured: how many repetitions collided, offers and
-answers exchanged, and the time from the trigger until both peers are stable, on the new ICE
-generation and ICE-connected, with a data-channel round trip done.
+Each repetition: both peers call restartIce() at the same instant (random offsets below half
+the signaling delay), the impolite peer adds an audio transceiver and the polite one a video
+transceiver. Measured: how many repetitions collided, offers and answers exchanged, and the time
+from the trigger until both changes are negotiated (each on its own m-line), both peers are
+stable, on the new ICE generation and ICE-connected, with a data-channel round trip done.
 Run: .venv/bin/python benchmarks/glare.py [repetitions] [one-way signaling delay ms]
 """
 

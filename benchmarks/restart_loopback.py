@@ -127,7 +127,7 @@ async def run(restarts: int, interval: float) -> None:
         f"(received {at_a.count + at_b.count} in all)"
     )
     stats = await a.getStats()
-    ice = next(s for s in stats.values() if s.type == "ice-transport")
+    ice = next(s for s in stats.values() if s.type == "transport")
     print(
         f"final generation {ice.generation}, restarts {ice.restarts}, "
         f"dropped sends {ice.droppedSends}"

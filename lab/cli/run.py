@@ -20,7 +20,8 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", help="run folder (default runs/<name>-<time>)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out, skipping completed trials")] = False,
 ) -> None:
-    """Run an experiment: every policy x RTT x loss x repetition, one trial each."""
+    """Run an experiment: every [peer pair x] policy x RTT x loss x repetition, one trial each."""
+    from lab.experiment.check import check_experiment
     from lab.experiment.runfolder import default_run_path
     from lab.experiment.runner import run_experiment
     from lab.experiment.spec import load_experiment
@@ -34,11 +35,9 @@ def run(
     if resume and out is None:
         raise ConfigError(None, "--resume", "needs --out: the run folder to continue")
     spec = load_experiment(experiment)
-    from lab.runtime.kinds import check_installed
-
-    check_installed(spec, runtime)  # a browser not installed: one clear error, nothing created
+    check_experiment(spec, runtime=runtime)  # topology and peer kinds (browsers installed), before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
-    getattr(runtime_class(runtime), "preflight", lambda: None)()  # e.g. docker: engine up, images current
+    runtime_class(runtime).preflight()  # e.g. docker: engine up, images current
     summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)
     typer.echo(f"{summary.path}: {summary.ran} trials run, {summary.skipped} resumed, "
                f"{summary.recovered}/{summary.ran} recovered")

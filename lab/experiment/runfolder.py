@@ -140,6 +140,8 @@ class RunFolder:
             "updated": now,
             "spec": spec.model_dump(mode="json"),
         }
+        if spec._topology is not None:  # made in Python: the run keeps it as data
+            info["topology"] = spec.topology_data()
         atomic_write(run_json, json.dumps(info, indent=1, default=str).encode())
 
     def trial_dir(self, trial_id: str) -> Path:

@@ -20,22 +20,30 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lab.errors import ConfigError
+from lab.experiment.check import check_experiment
 from lab.experiment.plan import TrialPlan, plan_trials
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.spec import ExperimentSpec
 from lab.experiment.trial import Trial
+from lab.runtime import runtime_class
 
 CONSOLIDATE_EVERY = 10
 
 
 @dataclass
-class RunSummary:
+class Run:
+    """A run's outcome: its folder, counts, and every completed trial (one row each) and event."""
+
     path: Path
     planned: int
     skipped: int
     ran: int
     recovered: int
     trials: pd.DataFrame
+    events: pd.DataFrame
+
+
+RunSummary = Run  # its former name
 
 
 def topology_name(slot: int) -> str:
@@ -51,11 +59,18 @@ def _run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int
     return result.row
 
 
-def run_experiment(spec: ExperimentSpec, out: Path, *, runtime: str = "netns", jobs: int = 1,
+def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runtime: str = "netns", jobs: int = 1,
                    repetitions: int | None = None, resume: bool = False,
-                   console: Console | None = None) -> RunSummary:
+                   console: Console | None = None) -> Run:
+    """Every planned trial of the experiment into the run folder `out` (default:
+    runs/<name>-<time> in the current directory); the trials and events as DataFrames."""
+    from lab.experiment.runfolder import default_run_path
+
+    out = Path(out) if out is not None else default_run_path(Path("runs"), spec)
     if jobs < 1:
         raise ConfigError(None, "--jobs", "must be at least 1")
+    check_experiment(spec, runtime=runtime)  # before the run folder and any namespace exist
+    runtime_class(runtime).preflight()  # e.g. docker: the engine answers, the images are current
     plans = plan_trials(spec, repetitions)
     folder = RunFolder.create_or_resume(out, spec, resume, runtime, jobs, len(plans))
     done = folder.completed()
@@ -106,6 +121,6 @@ def run_experiment(spec: ExperimentSpec, out: Path, *, runtime: str = "netns", j
                 raise
             finally:
                 folder.write_run_json(spec, runtime, jobs, len(plans))
-                trials, _ = folder.consolidate()
-    return RunSummary(path=out, planned=len(plans), skipped=len(plans) - len(todo), ran=len(todo),
-                      recovered=recovered, trials=trials)
+                trials, events = folder.consolidate()
+    return Run(path=out, planned=len(plans), skipped=len(plans) - len(todo), ran=len(todo),
+               recovered=recovered, trials=trials, events=events)

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, SerializeAsAny, ValidationError,
+    ValidatorFunctionWrapHandler, field_validator, model_validator,
+)
 
+from lab.contract import POLICY_PRESETS, Detection, Policy
+from lab.contract.config import PeerKind
+from lab.configfile import from_validation, read_toml
 from lab.errors import ConfigError
+from lab.net.topology import Topology, load_topology
+from lab.experiment.faults import (
+    Blackhole, BindingExpiry, FaultParams, Handover, LossBurst, NatReboot, RelayKill, SignalingOutage,
+    TurnAllocationExpiry, parse_fault,
+)
 
 
 class _Strict(BaseModel):
@@ -24,12 +34,6 @@ class _Strict(BaseModel):
 
 
 # ---------------------------------------------------------------- peers, media, ICE
-
-
-# aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium, firefox: real browsers
-# (lab.runtime.chromium, lab.runtime.firefox); the registry is lab.runtime.kinds
-# "aiortc~chrome", "aiortc~firefox": aiortc as a calibrated stand-in (lab.rtc.profiles)
-PeerKind = Literal["aiortc", "chromium", "firefox", "aiortc~chrome", "aiortc~firefox"]
 
 
 class PeersSpec(_Strict):
@@ -62,20 +66,12 @@ class MediaSpec(_Strict):
     direction: Literal["both", "offerer-to-answerer", "answerer-to-offerer"] = "both"
 
 
-class IceSpec(_Strict):
-    """ICE settings of both peers: candidate types, relays, and failure detection."""
+class IceSpec(Detection):
+    """ICE settings of both peers: candidate types, relays, and failure detection (the
+    consent_interval_s, disconnected_after_s and failed_after_s of lab.contract's Detection)."""
 
     transport: Literal["all", "relay"] = "all"
     turn: bool = Field(False, description="give the peers the topology's TURN relay(s)")
-    consent_interval_s: float = Field(1.0, gt=0, le=30)
-    disconnected_after_s: float = Field(2.0, gt=0, le=60)
-    failed_after_s: float = Field(8.0, gt=0, le=120)
-
-    @model_validator(mode="after")
-    def _order(self) -> IceSpec:
-        if self.failed_after_s <= self.disconnected_after_s:
-            raise ValueError("failed_after_s must be greater than disconnected_after_s")
-        return self
 
 
 class SignalingSpec(_Strict):
@@ -92,146 +88,23 @@ class SignalingSpec(_Strict):
 
 # ---------------------------------------------------------------- faults
 
-
-class _FaultBase(_Strict):
-    at_s: float = Field(5.0, ge=0, le=600, description="seconds after media flows both ways")
-
-
-class HandoverFault(_FaultBase):
-    """Wi-Fi -> LTE: break-before-make (overlap_s = 0) or make-before-break (both up for overlap_s)."""
-
-    type: Literal["handover"]
-    host: str
-    from_iface: str = "wifi"
-    to_iface: str = "lte"
-    overlap_s: float = Field(0.0, ge=0, le=60)
-
-
-class BindingExpiryFault(_FaultBase):
-    """The NAT forgets its UDP bindings: all of them, or only those of one host."""
-
-    type: Literal["binding_expiry"]
-    router: str
-    host: str | None = Field(None, description="only this host's mappings (default: all)")
-
-
-class NatRebootFault(_FaultBase):
-    """The NAT reboots: bindings flushed and a new public address."""
-
-    type: Literal["nat_reboot"]
-    router: str
-
-
-class RelayKillFault(_FaultBase):
-    """kill -9 of a TURN relay; restarted as a new process after restart_after_s (allocations lost)."""
-
-    type: Literal["relay_kill"]
-    relay: str
-    restart_after_s: float | None = Field(None, ge=0, le=120)
-
-
-class BlackholeFault(_FaultBase):
-    """All traffic (or only UDP) of one link is dropped for duration_s."""
-
-    type: Literal["blackhole"]
-    node: str
-    iface: str
-    duration_s: float = Field(3.0, gt=0, le=300)
-    udp_only: bool = False
-
-
-class LossBurstFault(_FaultBase):
-    """Random loss of loss_pct on one link for duration_s."""
-
-    type: Literal["loss_burst"]
-    node: str
-    iface: str
-    loss_pct: float = Field(50.0, gt=0, le=100)
-    duration_s: float = Field(3.0, gt=0, le=300)
-
-
-class SignalingOutageFault(_FaultBase):
-    """The signaling server is unreachable for duration_s (the media path is untouched)."""
-
-    type: Literal["signaling_outage"]
-    duration_s: float = Field(5.0, gt=0, le=300)
-    mode: Literal["network", "client"] = Field(
-        "network", description="network: the signaling host's link is blackholed (TCP only dies); "
-        "client: the peers' signaling clients drop their link (lab.rtc.signaling outage window)")
-
-
-class TurnAllocationExpiryFault(_FaultBase):
-    """The relay drops every allocation (a relay process restart: allocations are not refreshed)."""
-
-    type: Literal["turn_allocation_expiry"]
-    relay: str
-
-
-FaultSpec = Annotated[
-    Union[
-        HandoverFault,
-        BindingExpiryFault,
-        NatRebootFault,
-        RelayKillFault,
-        BlackholeFault,
-        LossBurstFault,
-        SignalingOutageFault,
-        TurnAllocationExpiryFault,
-    ],
-    Field(discriminator="type"),
-]
-
-FAULT_TYPES = (
-    "handover", "binding_expiry", "nat_reboot", "relay_kill", "blackhole",
-    "loss_burst", "signaling_outage", "turn_allocation_expiry",
-)
+# A fault's keys are its registered class's Params (lab.experiment.faults): the [fault] table
+# accepts every registered type. The names below keep the built-in ones importable from here.
+HandoverFault = Handover.Params
+BindingExpiryFault = BindingExpiry.Params
+NatRebootFault = NatReboot.Params
+RelayKillFault = RelayKill.Params
+BlackholeFault = Blackhole.Params
+LossBurstFault = LossBurst.Params
+SignalingOutageFault = SignalingOutage.Params
+TurnAllocationExpiryFault = TurnAllocationExpiry.Params
 
 
 # ---------------------------------------------------------------- policies
 
-Trigger = Literal["never", "failed", "disconnected", "network-change"]
-Action = Literal["restart-ice", "ice-restart-offer", "full-reconnect"]
-Side = Literal["offerer", "answerer", "both", "polite", "impolite"]
-
-# The named policies of the issue; a [[policies]] table may start from one and override fields.
-PRESETS: dict[str, dict[str, object]] = {
-    "none": {"trigger": "never", "also_on_failed": False},
-    "on-failed": {"trigger": "failed", "action": "restart-ice"},
-    "on-disconnected": {"trigger": "disconnected", "action": "restart-ice"},
-    "on-network-change": {"trigger": "network-change", "action": "restart-ice"},
-    "full-reconnect": {"trigger": "failed", "action": "full-reconnect"},
-    "legacy-ice-restart": {"trigger": "failed", "action": "ice-restart-offer"},
-}
-
-
-class PolicySpec(_Strict):
-    """When a peer restarts (trigger, grace), how (action) and which peer(s) do (side)."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-    trigger: Trigger = "failed"
-    action: Action = "restart-ice"
-    grace_s: float = Field(0.0, ge=0, le=60, description="wait after the trigger; cancelled if it clears")
-    side: Side = "both"
-    also_on_failed: bool = Field(True, description="a 'failed' state restarts too (backstop)")
-    retry_s: float = Field(10.0, gt=0, le=120, description="restart again if not connected after this")
-    network_settle_s: float = Field(0.05, ge=0, le=5, description="network-change: wait this long "
-                                    "after the first event of a burst, then restart once")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _expand_preset(cls, data: object) -> object:
-        if isinstance(data, str):
-            data = {"name": data, "preset": data}
-        if isinstance(data, dict) and "preset" in data:
-            data = dict(data)
-            preset = data.pop("preset")
-            if preset not in PRESETS:
-                raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-            merged = dict(PRESETS[preset])
-            merged.update(data)
-            merged.setdefault("name", preset)
-            data = merged
-        return data
+# A policy is part of the agent contract (lab.contract.policy); the experiment names them.
+PolicySpec = Policy
+PRESETS = POLICY_PRESETS
 
 
 # ---------------------------------------------------------------- matrix, timeouts, spec
@@ -299,14 +172,15 @@ class TimeoutsSpec(_Strict):
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    topology: str = Field(description="topology file, relative to the experiment file or the repo")
+    topology: str = Field(description="topology file, relative to the experiment file or the repo "
+                          "(in Python also a lab.net Topology object)")
     seed: int = 0
     repetitions: int = Field(1, ge=1, le=10000)
     peers: PeersSpec
     media: MediaSpec = MediaSpec()
     ice: IceSpec = IceSpec()
     signaling: SignalingSpec = SignalingSpec()
-    fault: FaultSpec
+    fault: SerializeAsAny[FaultParams]
     policies: list[PolicySpec] = Field(min_length=1)
     matrix: MatrixSpec = MatrixSpec()
     timeouts: TimeoutsSpec = TimeoutsSpec()
@@ -314,35 +188,56 @@ class ExperimentSpec(_Strict):
     # Filled in by load_experiment: where the file was, the resolved topology file.
     source: str | None = None
     topology_path: str | None = None
+    _topology: Topology | None = PrivateAttr(None)  # a topology given as a Python object
 
-    @model_validator(mode="after")
-    def _unique_policies(self) -> ExperimentSpec:
-        names = [p.name for p in self.policies]
+    @model_validator(mode="wrap")
+    @classmethod
+    def _topology_object(cls, data: object, handler: ModelWrapValidatorHandler[ExperimentSpec]) -> ExperimentSpec:
+        topology = data.get("topology") if isinstance(data, dict) else None
+        if isinstance(topology, Topology):
+            data = {**data, "topology": f"<python:{topology.name}>"}  # type: ignore[dict-item]
+        elif isinstance(topology, Path):
+            data = {**data, "topology": str(topology)}  # type: ignore[dict-item]
+        spec = handler(data)
+        if isinstance(topology, Topology):
+            spec._topology = topology
+        return spec
+
+    def load_topology(self) -> Topology:
+        """The experiment's topology: the Python object it was given, or its file, loaded."""
+        if self._topology is not None:
+            return self._topology
+        return load_topology(self.topology_path or self.topology)
+
+    def topology_data(self) -> dict[str, object]:
+        """The topology as data (what a run folder keeps of a topology made in Python)."""
+        return self.load_topology().to_dict()
+
+    @field_validator("fault", mode="wrap")
+    @classmethod
+    def _registered_fault(cls, value: object, handler: ValidatorFunctionWrapHandler) -> FaultParams:
+        fault = parse_fault(value)  # the registered type's Params (its errors carry their keys)
+        return handler(fault)  # type: ignore[no-any-return]
+
+    @field_validator("policies")
+    @classmethod
+    def _unique_policies(cls, policies: list[PolicySpec]) -> list[PolicySpec]:
+        names = [p.name for p in policies]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"policy names must be unique; repeated: {', '.join(dupes)}")
-        return self
+        return policies
 
     def spec_hash(self) -> str:
         """Stable hash of what the experiment does (not where its file lies)."""
-        body = self.model_dump(mode="json", exclude={"source", "topology_path"})
+        body: dict[str, object] = self.model_dump(mode="json", exclude={"source", "topology_path"})
+        if self._topology is not None:
+            body["topology"] = self.topology_data()
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- loading
-
-
-def _key_of(loc: tuple[object, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in FAULT_TYPES or str(item).startswith(("function-", "tagged-union")):
-            continue  # pydantic's union branch names are not keys of the file
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "<top level>"
 
 
 def _repo_root() -> Path:
@@ -365,18 +260,10 @@ def parse_experiment(data: dict[str, object], file: str | Path | None = None,
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        reason = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            reason = "unknown key"
-        elif first["type"] == "missing":
-            reason = "required key is missing"
-        elif first["type"] == "union_tag_invalid":
-            reason = f"unknown fault type; known: {', '.join(FAULT_TYPES)}"
-        elif first["type"] == "union_tag_not_found":
-            reason = f"needs a 'type' (one of: {', '.join(FAULT_TYPES)})"
-        raise ConfigError(file, _key_of(tuple(first["loc"])), reason) from None
+        raise from_validation(error, file) from None
     path = Path(file) if file is not None else None
+    if spec._topology is not None:
+        return spec.model_copy(update={"source": str(path.resolve()) if path else None})
     topo = resolve_topology(spec.topology, path)
     if topo is None and check_topology:
         raise ConfigError(file, "topology", f"topology file {spec.topology!r} not found")
@@ -387,11 +274,35 @@ def parse_experiment(data: dict[str, object], file: str | Path | None = None,
 
 
 def load_experiment(path: str | Path, check_topology: bool = True) -> ExperimentSpec:
+    """The validated experiment of a file (lab.experiment.check checks it against its topology)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(path, None, "experiment file not found")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, None, f"not valid TOML: {error}") from None
-    return parse_experiment(data, path, check_topology=check_topology)
+    return parse_experiment(read_toml(path), path, check_topology=check_topology)
+
+
+class Experiment(ExperimentSpec):
+    """An experiment written in Python; `topology` may be a lab.net Topology or a file's path.
+
+        Experiment(name="blackhole", topology=topo, peers={"offerer": "alice", "answerer": "bob"},
+                   fault=Blackhole.Params(type="blackhole", node="nat_a", iface="wan"),
+                   policies=["on-disconnected"])
+
+    Bad input raises ConfigError naming the key, as in a file. A relative topology path is taken
+    from the current directory, then from the repository.
+    """
+
+    def __init__(self, **data: Any) -> None:
+        topology = data.get("topology")
+        if isinstance(topology, (str, Path)) and data.get("topology_path") is None:
+            found = resolve_topology(str(topology), None) or resolve_topology(str(topology), _repo_root() / "x")
+            if found is None:
+                raise ConfigError(None, "topology", f"topology file {str(topology)!r} not found")
+            data["topology_path"] = str(found)
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise from_validation(error, None) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentSpec:
+        """An experiment file (the same as load_experiment)."""
+        return load_experiment(path)

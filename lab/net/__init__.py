@@ -14,14 +14,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.net.loader import load_topology
-    from lab.net.model import NAT_TYPES, Topology
+    from lab.net.topology import Topology, load_topology
+    from lab.net.model import NAT_TYPES
     from lab.net.network import Network, list_up
 
 _WHERE = {
-    "load_topology": "lab.net.loader",
+    "load_topology": "lab.net.topology",
     "NAT_TYPES": "lab.net.model",
-    "Topology": "lab.net.model",
+    "Topology": "lab.net.topology",
     "Network": "lab.net.network",
     "list_up": "lab.net.network",
 }

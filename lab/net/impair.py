@@ -11,17 +11,30 @@ import contextlib
 import ipaddress
 import json
 import subprocess
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lab.errors import LabError
 from lab.naming import NFT_TABLE_PREFIX
 from lab.net import build, links, netns, nft
-from lab.net.model import NAT_TYPES
-from lab.net.plan import UPLINK, NodePlan, free_address
+from lab.net.nat_behaviour import EIM_NAT_TYPES, NAT_TYPES
+from lab.net.plan import UPLINK, IfacePlan, NodePlan, Plan, free_address
 from lab.net.worker import on_lab_thread
 
-if TYPE_CHECKING:
-    from lab.net.network import Network
+
+
+class ImpairedNetwork(Protocol):
+    """What impairments need of a running network (lab.net.network.Network)."""
+
+    plan: Plan
+    sockets: links.Sockets
+
+    def node(self, node: str) -> NodePlan: ...
+
+    def netns(self, node: str) -> str: ...
+
+    def iface(self, node: str, iface: str | None = None) -> IfacePlan: ...
+
+    def _save(self) -> None: ...
 
 IMPAIR_TABLE = f"{NFT_TABLE_PREFIX}impair"
 
@@ -44,7 +57,7 @@ table inet {IMPAIR_TABLE} {{
 
 
 class Impairments:
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: ImpairedNetwork) -> None:
         self.net = network
 
     # -- links and addresses ---------------------------------------------------------------
@@ -202,7 +215,7 @@ class Impairments:
             raise LabError(f"unknown NAT type {nat!r} (one of {', '.join(NAT_TYPES)})")
         node = self._router(router)
         node.nat = nat  # type: ignore[assignment]
-        if node.hairpin and nat not in ("full-cone", "restricted-cone", "port-restricted"):
+        if node.hairpin and nat not in EIM_NAT_TYPES:
             node.hairpin = False
         build.install_nat(node)
         if flush:

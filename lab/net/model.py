@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-NatType = Literal["none", "full-cone", "restricted-cone", "port-restricted", "symmetric"]
-NAT_TYPES: tuple[str, ...] = ("none", "full-cone", "restricted-cone", "port-restricted", "symmetric")
-# NAT types with endpoint-independent mapping (hairpinning can look the mapping up).
-EIM_NAT_TYPES = ("full-cone", "restricted-cone", "port-restricted")
+from lab.net.nat_behaviour import EIM_NAT_TYPES, NAT_TYPES, NatType, preset_of  # noqa: F401 (re-exported)
 
 NODE_NAME = r"^[a-z][a-z0-9_]{0,23}$"
 IFACE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,14}$")
@@ -58,6 +55,20 @@ class RouterSpec(_Strict):
     udp_timeout: int = Field(30, ge=1, le=86400, description="UDP binding lifetime, seconds")
     hairpin: bool = False
     lan: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _axes_to_preset(cls, data: object) -> object:
+        """`mapping` and `filtering` (RFC 4787) may stand for `nat`: they name its preset."""
+        if not isinstance(data, dict) or not ({"mapping", "filtering"} & data.keys()):
+            return data
+        data = dict(data)
+        mapping = data.pop("mapping", "endpoint-independent")
+        filtering = data.pop("filtering", "address-and-port-dependent")
+        nat = preset_of(str(mapping), str(filtering))
+        if data.setdefault("nat", nat) != nat:
+            raise ValueError(f"nat = {data['nat']!r} contradicts mapping/filtering (that is {nat!r})")
+        return data
 
     @field_validator("lan", mode="before")
     @classmethod
@@ -185,88 +196,3 @@ def validate_graph(spec: TopologySpec) -> None:
                 raise GraphError(f"routers.{name}", "router uplinks form a cycle")
             seen.add(node)
             node = parent[node]
-
-
-class Topology:
-    """A topology under construction (Mininet-style) or loaded from a file.
-
-    topo = Topology("demo"); topo.add_wan("internet"); topo.add_router("nat_a")
-    topo.add_host("alice"); topo.link("alice", "nat_a"); topo.link("nat_a", "internet")
-    """
-
-    def __init__(self, name: str = "lab", *, source: str | None = None) -> None:
-        self.name = name
-        self.source = source
-        self._raw: dict = {"wan": {}, "routers": {}, "hosts": {}, "links": []}
-        self._spec: TopologySpec | None = None
-
-    @classmethod
-    def from_spec(cls, spec: TopologySpec, name: str, source: str | None = None) -> Topology:
-        topo = cls(name, source=source)
-        topo._raw = spec.model_dump(exclude_none=True)
-        topo._spec = spec
-        return topo
-
-    def _changed(self) -> None:
-        self._spec = None
-
-    def add_wan(self, name: str, subnet: str = "198.51.100.0/24") -> Topology:
-        self._raw["wan"][name] = {"subnet": subnet}
-        self._changed()
-        return self
-
-    def add_router(
-        self,
-        name: str,
-        nat: str = "port-restricted",
-        udp_timeout: int = 30,
-        hairpin: bool = False,
-        lan: str | None = None,
-    ) -> Topology:
-        entry = {"nat": nat, "udp_timeout": udp_timeout, "hairpin": hairpin}
-        if lan is not None:
-            entry["lan"] = lan
-        self._raw["routers"][name] = entry
-        self._changed()
-        return self
-
-    def add_host(self, name: str, role: str = "peer") -> Topology:
-        self._raw["hosts"][name] = {"role": role}
-        self._changed()
-        return self
-
-    def link(
-        self,
-        a: str,
-        b: str,
-        iface: str | None = None,
-        address: str | list[str] | None = None,
-        addresses: int = 1,
-        metric: int | None = None,
-        delay_ms: float = 0,
-        jitter_ms: float = 0,
-        loss_pct: float = 0,
-        rate_kbit: int | None = None,
-    ) -> Topology:
-        entry: dict = {"a": a, "b": b, "addresses": addresses}
-        for key, value in (("iface", iface), ("address", address), ("metric", metric), ("rate_kbit", rate_kbit)):
-            if value is not None:
-                entry[key] = value
-        for key, number in (("delay_ms", delay_ms), ("jitter_ms", jitter_ms), ("loss_pct", loss_pct)):
-            if number:
-                entry[key] = number
-        self._raw["links"].append(entry)
-        self._changed()
-        return self
-
-    @property
-    def spec(self) -> TopologySpec:
-        """The validated model; raises ConfigError naming the key and the reason."""
-        if self._spec is None:
-            from lab.net.loader import validate
-
-            self._spec = validate(self._raw, self.source)
-        return self._spec
-
-    def to_dict(self) -> dict:
-        return self.spec.model_dump(exclude_none=True)

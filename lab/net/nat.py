@@ -18,6 +18,7 @@ for it and masquerade re-maps the next outbound packet of that 5-tuple (looks sy
 from __future__ import annotations
 
 from lab.naming import NFT_TABLE_PREFIX
+from lab.net.nat_behaviour import behaviour
 
 NAT_TABLE = f"{NFT_TABLE_PREFIX}nat"
 
@@ -31,9 +32,8 @@ def ruleset(
     # Deleting a table costs the kernel ~10 ms (RCU grace period): skip it in fresh namespaces.
     lines = [f"table {table} {{}}", f"delete table {table}"] if replace else []
     lines.append(f"table {table} {{")
-    cone = nat in ("full-cone", "restricted-cone")
-    eim = nat in ("full-cone", "restricted-cone", "port-restricted")
-    if nat == "none":
+    axes = behaviour(nat)
+    if axes is None:
         lines += [
             "  chain forward_guard {",
             "    type filter hook forward priority filter; policy accept;",
@@ -41,6 +41,9 @@ def ruleset(
             "}",
         ]
         return "\n".join(lines) + "\n"
+    eim = axes.endpoint_independent_mapping
+    full_cone = axes.filtering == "endpoint-independent"
+    restricted = axes.filtering == "address-dependent"
     if eim:
         lines += [
             "  map mapping {",
@@ -48,7 +51,7 @@ def ruleset(
             f"    flags dynamic,timeout; timeout {udp_timeout}s;",
             "  }",
         ]
-    if nat == "restricted-cone":
+    if restricted:
         lines += [
             "  set permitted {",
             "    type inet_service . ipv4_addr",
@@ -57,16 +60,16 @@ def ruleset(
         ]
     # Inbound: DNAT for the cone filters, and hairpinning from the LAN to a public mapping.
     lines += ["  chain nat_in {", "    type nat hook prerouting priority dstnat; policy accept;"]
-    if nat == "full-cone":
+    if full_cone:
         lines.append(f'    iifname "{wan}" udp dport @mapping dnat ip to udp dport map @mapping')
-    elif nat == "restricted-cone":
+    elif restricted:
         lines.append(f'    iifname "{wan}" udp dport . ip saddr @permitted dnat ip to udp dport map @mapping')
     if hairpin and eim:
         lines.append(
             f'    iifname "{lan}" ip daddr {public_address} udp dport @mapping dnat ip to udp dport map @mapping'
         )
     lines.append("  }")
-    masquerade = "masquerade fully-random" if nat == "symmetric" else "masquerade"
+    masquerade = "masquerade" if eim else "masquerade fully-random"
     lines += [
         "  chain nat_out {",
         "    type nat hook postrouting priority srcnat; policy accept;",
@@ -83,7 +86,7 @@ def ruleset(
             f'    oifname "{wan}" meta l4proto udp ct direction original '
             "update @mapping { udp sport : ct original ip saddr . ct original proto-src }",
         ]
-        if nat == "restricted-cone":
+        if restricted:
             lines.append(
                 f'    oifname "{wan}" meta l4proto udp ct direction original update @permitted {{ udp sport . ip daddr }}'
             )

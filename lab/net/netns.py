@@ -1,7 +1,9 @@
 """Network namespace primitives, done in-process (no fork): create, enter, list, kill, remove.
 
 Entering a namespace switches only the calling thread (setns is per-thread for CLONE_NEWNET),
-and always switches back, so sockets opened inside stay bound to the namespace.
+and always switches back, so sockets opened inside stay bound to the namespace. This module is
+the one place the lab enters a namespace: `entered` (this thread, for a block), `call_in` (a
+short-lived thread), `popen` (a child process, before exec); lab.turn and lab.net.shaping use it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import errno
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lab.errors import LabError
 
@@ -26,6 +29,7 @@ MS_REC = 16384
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
 
+T = TypeVar("T")
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -139,6 +143,27 @@ def entered(name: str) -> Iterator[None]:
             _check(_libc.setns(home, CLONE_NEWNET), "return to home namespace")
     finally:
         os.close(home)
+
+
+def call_in(name: str, fn: Callable[[], T]) -> T:
+    """Run `fn` on a short-lived thread inside namespace `name` (sockets made there stay in it
+    and can be used from any thread); its result, or its exception re-raised here."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            with entered(name):
+                outcome["value"] = fn()
+        except BaseException as error:  # handed to the caller
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name=f"netns-{name}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    value: T = outcome["value"]
+    return value
 
 
 def open_fd(name: str) -> int:

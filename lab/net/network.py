@@ -14,7 +14,9 @@ from typing import Any
 from lab import naming
 from lab.errors import LabError
 from lab.net import build, links, netns
-from lab.net.model import TOPOLOGY_NAME, Topology
+from lab.net.impair import Impairments
+from lab.net.model import TOPOLOGY_NAME
+from lab.net.topology import Topology, load_topology
 from lab.net.plan import UPLINK, IfacePlan, NodePlan, Plan, resolve
 from lab.net.worker import on_lab_thread
 
@@ -29,8 +31,6 @@ class Network:
     """A topology that is up. Create with Network.up(topo) or Network.attach(name)."""
 
     def __init__(self, plan: Plan) -> None:
-        from lab.net.impair import Impairments
-
         self.plan = plan
         self.sockets = links.Sockets()
         self.impair = Impairments(self)
@@ -45,7 +45,6 @@ class Network:
         with `--network none`: its interfaces, addresses and routes are built there instead.
         """
         if not isinstance(topo, Topology):
-            from lab.net.loader import load_topology
 
             topo = load_topology(topo)
         return _up(cls, topo, name, adopt or {})

@@ -15,13 +15,14 @@ aioice 0.13.0) that adds, W3C-shaped:
   setRemoteDescription; an offer arriving in 'have-local-offer' rolls back implicitly.
   createOffer / createAnswer / setLocalDescription / setRemoteDescription / addIceCandidate run
   one at a time (the W3C operations chain).
-- `pc.iceConnectionState`: new, checking, completed, disconnected, failed, closed (aiortc says
-  'completed' for connected; a never-restarted connection reports exactly aiortc's states).
+- `pc.iceConnectionState`: new, checking, connected, disconnected, failed, closed (W3C names;
+  aiortc's 'completed' after nomination is W3C 'connected', and 'completed' is never reported:
+  see lab/rtc/README.md for every W3C feature and where lab.rtc deviates).
   `pc.connectionState`: new, connecting, connected, disconnected, failed, closed.
   Detection: `RTCPeerConnection(configuration, detection=DetectionConfig(consent_interval=2.0,
   disconnected_after=5.0, failed_after=15.0))` (defaults shown, Chrome-like). No consent
   answer (RFC 7675: the remote answering our checks on the active generation's selected pair)
-  for `disconnected_after` s -> 'disconnected', back to 'completed' when answers return; for
+  for `disconnected_after` s -> 'disconnected', back to 'connected' when answers return; for
   `failed_after` s -> 'failed' (terminal until a restart; sends are then dropped, as after
   RFC 7675 consent expiry). Media that still arrives does not keep the transport alive: after
   a NAT rebinding the remote's media may still get in while nothing of ours reaches it, so a
@@ -35,7 +36,7 @@ aioice 0.13.0) that adds, W3C-shaped:
   sending; the old one keeps receiving for `IceOptions.old_generation_linger` s (3 s). If the new
   one fails (or exceeds `new_generation_timeout`, 20 s), the old one stays. DTLS session, SRTP
   keys, SSRCs and data channels survive: no new DTLS handshake. A restart from 'disconnected' or
-  'failed' goes to 'checking', then 'completed' on the same connection.
+  'failed' goes to 'checking', then 'connected' on the same connection.
   Remote-initiated restarts (a changed remote ufrag/pwd in an offer) are answered with new
   credentials. Candidates of an old generation are ignored: all candidates are in the SDP (aiortc
   gathers fully, no trickle); `addIceCandidate(c)` where `c` has a `usernameFragment` attribute
@@ -49,8 +50,8 @@ aioice 0.13.0) that adds, W3C-shaped:
   host_addresses=("127.0.0.2",)))`: gather the next generation on other local addresses.
   `RTCPeerConnection(..., ice=IceOptions(host_addresses=("127.0.0.1",)))` is needed for loopback
   (aioice skips 127.0.0.1 when it enumerates interfaces).
-- `await pc.getStats()`: adds 'ice-transport' (state, generation, selectedCandidatePairId,
-  restarts, droppedSends), 'candidate-pair' (generation, selected, nominated, bytes/packets sent
+- `await pc.getStats()`: W3C 'transport' entries gain iceState, selectedCandidatePairId,
+  iceLocalUsernameFragment (and generation, restarts, droppedSends), 'candidate-pair' (generation, selected, nominated, bytes/packets sent
   and received per pair), 'local-candidate' / 'remote-candidate' (candidateType, generation).
 
 Events for measuring (pyee, on the peer connection):

@@ -1,4 +1,8 @@
-"""Import-time check that the pinned aiortc/aioice still have every private part lab.rtc uses.
+"""The one adapter for aiortc/aioice internals, and the import-time check that the pinned
+versions still have every private part lab.rtc uses.
+
+Code outside lab.rtc reaches aiortc's private parts only through the functions at the end of
+this module (tap_rtp, selected_pair).
 
 lab.rtc subclasses aiortc 1.16.0 and aioice 0.13.0 and touches their private (partly
 name-mangled) attributes. Another version may rename any of them; then importing lab.rtc fails
@@ -9,7 +13,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aioice import Candidate
+    from aiortc import RTCDtlsTransport, RTCIceTransport
 
 PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}
 
@@ -22,6 +33,8 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_RTCPeerConnection__updateIceGatheringState",
         "_RTCPeerConnection__setSignalingState",
         "_RTCPeerConnection__getTransceiverByMid",
+        "_RTCPeerConnection__getTransceiverByMLineIndex",
+        "_RTCPeerConnection__createTransceiver",
         "_RTCPeerConnection__connect",
     ),
     "aiortc.rtcrtptransceiver.RTCRtpTransceiver": (
@@ -29,7 +42,15 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_set_mline_index",
         "_get_mline_index",
     ),
-    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_set_role", "_recv_next", "_send_rtp"),
+    "aiortc.rtcrtpsender.RTCRtpSender": ("setTransport",),
+    "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("setTransport",),
+    "aiortc.rtcdtlstransport.RTCDtlsTransport": (
+        "_set_role",
+        "_recv_next",
+        "_send_rtp",
+        "_get_stats",
+        "_handle_rtp_data",
+    ),
     "aioice.ice.Connection": (
         "query_consent",
         "_check_list_maybe_complete",
@@ -91,9 +112,10 @@ ASSIGNED_IN_INIT: dict[str, tuple[str, ...]] = {
         "_offerDirection",
         "_codecs",
         "_headerExtensions",
+        "_bundled",
     ),
     "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("_track",),
-    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role",),
+    "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role", "_stats_id"),
     "aioice.ice.CandidatePair": ("protocol", "remote_candidate", "nominated", "state"),
     "aioice.ice.StunProtocol": ("id", "receiver"),
 }
@@ -106,9 +128,37 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "candidate_from_aioice",
         "candidate_to_aioice",
     ),
-    "aiortc.rtcpeerconnection": ("and_direction",),
+    "aiortc.rtcpeerconnection": ("and_direction", "wrap_session_description"),
+    "aiortc.sdp": ("DIRECTIONS",),
+    "aiortc.stats": ("RTCTransportStats",),
     "aioice.ice": ("StunProtocol", "CandidatePair"),
     "aioice.turn": ("TurnTransport",),
+}
+
+
+# lab.rtc replaces aiortc's ICE transport and gatherer with subclasses that do not run the base
+# __init__, so every attribute aiortc's own code reads from them must be lab.rtc's own (an
+# inherited aiortc method would read aiortc state that was never set up). Attribute -> where
+# aiortc reads it; a name aiortc starts reading must be added here.
+READ_BACK: dict[str, dict[str, str]] = {
+    "lab.rtc.ice_transport.RestartableIceTransport": {
+        "iceGatherer": "rtcpeerconnection add_transport_description, __connect",
+        "state": "rtcpeerconnection __updateIceConnectionState / __updateConnectionState",
+        "role": "rtcdtlstransport RTCDtlsTransport.start, _get_stats",
+        "start": "rtcpeerconnection __connect",
+        "stop": "rtcpeerconnection close, bundling",
+        "addRemoteCandidate": "rtcpeerconnection addIceCandidate, add_remote_candidates",
+        "_recv": "rtcdtlstransport _recv_next",
+        "_send": "rtcdtlstransport _send_data / _send_rtp",
+        "_role_set": "rtcpeerconnection setLocalDescription / setRemoteDescription",
+        "_connection": "rtcpeerconnection setLocalDescription / setRemoteDescription (ice_controlling)",
+    },
+    "lab.rtc.ice_transport.RestartableIceGatherer": {
+        "getLocalCandidates": "rtcpeerconnection add_transport_description, __connect",
+        "getLocalParameters": "rtcpeerconnection add_transport_description, __createDtlsTransport",
+        "gather": "rtcpeerconnection __gather",
+        "state": "rtcpeerconnection add_transport_description, __updateIceGatheringState",
+    },
 }
 
 
@@ -136,6 +186,24 @@ def _assigned_in_init(cls: type, name: str) -> bool:
     except (KeyError, OSError, TypeError):
         return False
     return f"self.{name} =" in source or f"self.{name}:" in source
+
+
+def check_read_back() -> None:
+    """lab.rtc's replacement objects still define what aiortc reads from them, and aiortc's
+    transceiver still has the settable `direction` that lab.rtc's LabTransceiver wraps."""
+    for dotted, names in READ_BACK.items():
+        cls = _resolve(dotted)
+        for name, where in names.items():
+            if name not in vars(cls) and not _assigned_in_init(cls, name):
+                raise IncompatibleAiortc(
+                    f"{dotted} lacks {name!r}, which aiortc reads ({where})"
+                )
+    direction = vars(_resolve("aiortc.rtcrtptransceiver.RTCRtpTransceiver")).get("direction")
+    if not isinstance(direction, property) or direction.fset is None:
+        raise IncompatibleAiortc(
+            "lab.rtc relies on aiortc.rtcrtptransceiver.RTCRtpTransceiver.direction being a "
+            "settable property"
+        )
 
 
 def check() -> None:
@@ -173,3 +241,59 @@ def check() -> None:
                     f"lab.rtc relies on the instance attribute {dotted}.{name}, which "
                     f"{cls.__name__}.__init__ no longer sets"
                 )
+    check_read_back()
+
+
+# ----- the adapter: every private aiortc/aioice name used outside lab.rtc's own classes -----
+
+RtpHook = Callable[[bytes], None]
+
+
+def tap_rtp(transport: RTCDtlsTransport, on_sent: RtpHook, on_received: RtpHook | None = None) -> None:
+    """Call on_sent(packet) for every RTP/RTCP packet a DTLS transport has handed to ICE, and
+    on_received(packet) for every one that came out of SRTP (before aiortc handles it)."""
+    send_rtp: Callable[[bytes], Awaitable[None]] = transport._send_rtp
+    handle_rtp: Callable[..., Awaitable[None]] = transport._handle_rtp_data
+
+    async def tapped_send(data: bytes) -> None:
+        await send_rtp(data)
+        on_sent(data)
+
+    async def tapped_handle(data: bytes, arrival_time_ms: int) -> None:
+        if on_received is not None:
+            on_received(data)
+        await handle_rtp(data, arrival_time_ms=arrival_time_ms)
+
+    transport._send_rtp = tapped_send  # type: ignore[method-assign]
+    if on_received is not None:
+        transport._handle_rtp_data = tapped_handle  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    local: Candidate
+    remote: Candidate
+    generation: int | None
+
+
+def selected_pair(ice_transport: RTCIceTransport) -> SelectedPair | None:
+    """The pair an ICE transport sends on: lab.rtc's (its generations) or plain aiortc's
+    nominated one (aioice's private table; the plain-aiortc baseline has no event for it)."""
+    getter = getattr(ice_transport, "selectedCandidatePair", None) or getattr(
+        ice_transport, "getSelectedCandidatePair", None)
+    pair = getter() if callable(getter) else getter
+    generation = getattr(ice_transport, "generation", None)
+    if pair is None:
+        connection = getattr(ice_transport, "_connection", None)
+        if connection is None:
+            return None
+        pick = getattr(connection, "lab_selected_pair", None)
+        pair = pick() if callable(pick) else getattr(connection, "_nominated", {}).get(1)
+        generation = getattr(connection, "lab_generation", generation)
+    if pair is None:
+        return None
+    local = getattr(pair, "local_candidate", None) or getattr(pair, "local", None)
+    remote = getattr(pair, "remote_candidate", None) or getattr(pair, "remote", None)
+    if local is None or remote is None:
+        return None
+    return SelectedPair(local, remote, generation)

@@ -7,10 +7,11 @@ hooks in is described in lab/rtc/__init__.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar, Union
 
@@ -18,16 +19,17 @@ import aiortc
 from aiortc import sdp
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtcconfiguration import RTCConfiguration
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCConfiguration
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceCandidate
-from aiortc.rtcpeerconnection import and_direction
+from aiortc.rtcpeerconnection import and_direction, wrap_session_description
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtcsessiondescription import RTCSessionDescription
 from aiortc.stats import RTCStatsReport
 
+from . import descriptions
 from .generation import IceGeneration
 from .ice_transport import (
     GenerationFactory,
@@ -37,10 +39,13 @@ from .ice_transport import (
 )
 from .options import DetectionConfig, IceOptions
 from .stats import ice_stats
+from .transceiver import LabTransceiver, adopt
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_W3C_ICE_STATE = {"completed": "connected"}
+_REVERSED = {"sendonly": "recvonly", "recvonly": "sendonly"}
 _ICE_CHARS = string.ascii_letters + string.digits
 
 
@@ -124,6 +129,10 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         self._lab_refire = False
         self._lab_credentials_to_replace: set[tuple[str, str]] = set()
         self._lab_snapshot: Optional[_Snapshot] = None
+        # W3C [[LastCreatedOffer]] / [[LastCreatedAnswer]], valid while _lab_epoch is unchanged
+        self._lab_epoch = 0
+        self._lab_last_offer: Optional[tuple[RTCSessionDescription, int]] = None
+        self._lab_last_answer: Optional[tuple[RTCSessionDescription, int]] = None
 
     # private state of the base class
 
@@ -155,11 +164,29 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         assert isinstance(transport, RestartableIceTransport)
         return transport
 
+    def _lab_transport_for_new_mline(
+        self, index: int, kind: str
+    ) -> Optional[RestartableIceTransport]:
+        """The ICE transport of an m-line our offer adds (its mid is assigned only when the
+        offer is applied; aiortc finds its transceiver by m-line index)."""
+        if kind == "application":
+            sctp = self.sctp
+            if sctp is None or sctp.mid is not None:
+                return None
+            transport = sctp.transport.transport
+        else:
+            transceiver = self._lab_get("getTransceiverByMLineIndex")(index)
+            if transceiver is None or transceiver.mid is not None:
+                return None
+            transport = transceiver.receiver.transport.transport
+        return transport if isinstance(transport, RestartableIceTransport) else None
+
     # states
 
     @property
     def iceConnectionState(self) -> str:
-        """new, checking, completed, disconnected, failed or closed."""
+        """new, checking, connected, disconnected, failed or closed (W3C names; 'completed' is
+        never reported: see lab/rtc/README.md)."""
         return self._lab_ice_state
 
     @property
@@ -167,22 +194,44 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         """new, connecting, connected, disconnected, failed or closed."""
         return self._lab_connection_state
 
+    # W3C description attributes (aiortc has only localDescription / remoteDescription)
+
+    @property
+    def currentLocalDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("currentLocalDescription"))
+
+    @property
+    def pendingLocalDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("pendingLocalDescription"))
+
+    @property
+    def currentRemoteDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("currentRemoteDescription"))
+
+    @property
+    def pendingRemoteDescription(self) -> Optional[RTCSessionDescription]:
+        return wrap_session_description(self._lab_get("pendingRemoteDescription"))
+
     @property
     def detection(self) -> DetectionConfig:
         return self._lab_detection
 
     def _RTCPeerConnection__updateIceConnectionState(self) -> None:
-        states = {t.state for t in self._lab_get("iceTransports")}
+        # aiortc's transport says 'completed' once it nominated a pair; lab.rtc keeps checking
+        # (consent, new generations, trickled candidates): W3C calls that 'connected'. A
+        # transport not started yet (made for an m-line that BUNDLE will fold) does not count.
+        states = {_W3C_ICE_STATE.get(t.state, t.state) for t in self._lab_get("iceTransports")}
+        live = states - {"new"}
         if self._lab_closed:
             state = "closed"
-        elif "failed" in states:
+        elif "failed" in live:
             state = "failed"
-        elif "disconnected" in states:
+        elif "disconnected" in live:
             state = "disconnected"
-        elif states == {"completed"}:
-            state = "completed"
-        elif "checking" in states:
+        elif "checking" in live:
             state = "checking"
+        elif "connected" in live and live <= {"connected", "closed"}:
+            state = "connected"
         else:
             state = "new"
         if state != self._lab_ice_state:
@@ -249,6 +298,14 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         self._RTCPeerConnection__updateConnectionState()
         return dtls
 
+    def _RTCPeerConnection__createTransceiver(
+        self, direction: str, kind: str, sender_track: Optional[MediaStreamTrack] = None
+    ) -> LabTransceiver:
+        transceiver = aiortc.RTCPeerConnection._RTCPeerConnection__createTransceiver(  # type: ignore[attr-defined]
+            self, direction=direction, kind=kind, sender_track=sender_track
+        )
+        return adopt(transceiver, self._lab_update_negotiation_needed)
+
     def _lab_on_media(self, event: MediaReceived) -> None:
         if self.listeners("mediareceived"):
             self.emit("mediareceived", event)
@@ -280,19 +337,36 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
     # operations chain (W3C): one offer/answer operation at a time
 
     async def _lab_chain(self, operation: Callable[[], Awaitable[T]]) -> T:
+        if self._lab_closed:
+            raise InvalidStateError("RTCPeerConnection is closed")
         self._lab_ops += 1
         try:
             async with self._lab_lock:
-                return await operation()
+                if self._lab_closed:
+                    await self._lab_never_settle()
+                result = await operation()
+        except Exception:
+            if self._lab_closed:
+                await self._lab_never_settle()
+            raise
         finally:
             self._lab_ops -= 1
             if self._lab_ops == 0 and self._lab_update_on_empty_chain:
                 self._lab_update_on_empty_chain = False
                 self._lab_update_negotiation_needed()
+        if self._lab_closed:
+            await self._lab_never_settle()
+        return result
+
+    async def _lab_never_settle(self) -> Any:
+        """W3C: an operation pending when close() is called never resolves nor rejects. The
+        awaiting task stays suspended until it is cancelled."""
+        await asyncio.get_running_loop().create_future()
 
     # negotiation-needed (W3C "update the negotiation-needed flag")
 
     def _lab_update_negotiation_needed(self, refire: bool = False) -> None:
+        self._lab_epoch += 1  # whatever changed may make [[LastCreatedOffer]] stale
         if self._lab_closed:
             return
         if refire:
@@ -343,13 +417,28 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
             if media is None:
                 return True
             if local.type == "offer":
-                expected = transceiver.direction
+                # W3C: neither the offer nor the answer (reversed) has the direction
+                remote: Optional[sdp.SessionDescription] = self._lab_get(
+                    "currentRemoteDescription"
+                )
+                answered = next(
+                    (m for m in (remote.media if remote else []) if m.rtp.muxId == transceiver.mid),
+                    None,
+                )
+                reversed_answer = (
+                    None if answered is None or answered.direction is None
+                    else _REVERSED.get(answered.direction, answered.direction)
+                )
+                if media.direction != transceiver.direction and (
+                    reversed_answer != transceiver.direction
+                ):
+                    return True
             else:
                 expected = and_direction(
                     transceiver.direction, transceiver._offerDirection or transceiver.direction
                 )
-            if media.direction != expected:
-                return True
+                if media.direction != expected:
+                    return True
         return False
 
     # W3C API additions
@@ -369,6 +458,10 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
 
     def addTrack(self, track: MediaStreamTrack) -> RTCRtpSender:
         sender = super().addTrack(track)
+        for transceiver in self.getTransceivers():
+            if transceiver.sender is sender and isinstance(transceiver, LabTransceiver):
+                # JSEP §5.10: a remote offer's new m-line may claim it (made or reused by addTrack)
+                transceiver.lab_by_add_track = True
         self._lab_update_negotiation_needed()
         return sender
 
@@ -393,7 +486,21 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         return await self._lab_chain(lambda: self._lab_create_offer(iceRestart))
 
     async def createAnswer(self) -> RTCSessionDescription:
-        return await self._lab_chain(super().createAnswer)
+        return await self._lab_chain(self._lab_create_answer)
+
+    async def _lab_create_answer(self) -> RTCSessionDescription:
+        answer = await super().createAnswer()
+        self._lab_last_answer = (answer, self._lab_epoch)
+        return answer
+
+    def _lab_last_created(
+        self, last: Optional[tuple[RTCSessionDescription, int]]
+    ) -> Optional[RTCSessionDescription]:
+        """[[LastCreatedOffer]] / [[LastCreatedAnswer]] if it still describes this connection:
+        nothing was applied, rolled back, added, redirected or restarted since it was made."""
+        if last is None or last[1] != self._lab_epoch:
+            return None
+        return last[0]
 
     async def _lab_create_offer(self, ice_restart: bool) -> RTCSessionDescription:
         if self._lab_closed:
@@ -409,7 +516,10 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         finally:
             for transport, generation in described.items():
                 transport.iceGatherer.described = generation
-        return self._lab_keep_negotiated_rtp(offer, negotiated) if negotiated else offer
+        if negotiated:
+            offer = self._lab_keep_negotiated_rtp(offer, negotiated)
+        self._lab_last_offer = (offer, self._lab_epoch)
+        return offer
 
     def _lab_negotiated_rtp(self) -> dict[RTCRtpTransceiver, tuple[list[Any], list[Any]]]:
         """Payload types and header extension ids the current descriptions agreed on."""
@@ -467,22 +577,43 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
     async def _lab_set_local(self, description: Optional[RTCSessionDescription]) -> None:
         if description is None:
             if self.signalingState in ("have-remote-offer", "have-local-pranswer"):
-                description = await super().createAnswer()
+                description = self._lab_last_created(self._lab_last_answer)
+                description = description or await self._lab_create_answer()
             else:
-                description = await self._lab_create_offer(False)
+                description = self._lab_last_created(self._lab_last_offer)
+                description = description or await self._lab_create_offer(False)
+        descriptions.check_state(description, self.signalingState, remote=False)
         if description.type == "rollback":
             await self._lab_rollback()
             return
-        parsed = sdp.SessionDescription.parse(description.sdp)
-        if description.type == "offer" and self.signalingState == "stable":
+        parsed = descriptions.parse(description)
+        descriptions.check_content(parsed)
+        took_snapshot = description.type == "offer" and self.signalingState == "stable"
+        if took_snapshot:
             self._lab_snapshot = self._lab_take_snapshot()
-        for media in parsed.media:
+        described = {t: t.iceGatherer.described for t in self._lab_transports()}
+        for index, media in enumerate(parsed.media):
             transport = self._lab_transport_for_mid(media.rtp.muxId)
+            if transport is None:
+                transport = self._lab_transport_for_new_mline(index, media.kind)
             if transport is not None and media.ice is not None:
                 generation = transport.generation_for_local_ufrag(media.ice.usernameFragment)
                 if generation is not None:
                     transport.iceGatherer.described = generation
-        await super().setLocalDescription(description)
+        hidden = self._lab_unoffered() if description.type == "answer" else []
+        try:
+            with self._lab_hiding(hidden):
+                await super().setLocalDescription(description)
+        except Exception as exc:
+            for transport, generation in described.items():
+                transport.iceGatherer.described = generation
+            if took_snapshot:
+                self._lab_snapshot = None
+            error = descriptions.as_w3c_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        self._lab_epoch += 1
         if description.type == "answer":
             pending_remote = self._lab_get("pendingRemoteDescription")
             if pending_remote is not None:
@@ -494,23 +625,110 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         await self._lab_chain(lambda: self._lab_set_remote(sessionDescription))
 
     async def _lab_set_remote(self, description: RTCSessionDescription) -> None:
+        descriptions.check_state(description, self.signalingState, remote=True)
         if description.type == "rollback":
             await self._lab_rollback()
             return
-        parsed = sdp.SessionDescription.parse(description.sdp)
+        parsed = descriptions.parse(description)
+        descriptions.check_content(parsed)
         if description.type == "offer":
             if self.signalingState == "have-local-offer":
                 await self._lab_rollback()  # implicit rollback (W3C, perfect negotiation)
             if self.signalingState == "stable":
                 self._lab_snapshot = self._lab_take_snapshot()
-        self._lab_route_remote(parsed, description.type)
-        await super().setRemoteDescription(description)
+        before = set(self.getTransceivers())
+        try:
+            hidden = self._lab_claim_for_remote(parsed) if description.type == "offer" else []
+            self._lab_route_remote(parsed, description.type)
+            with self._lab_hiding(hidden):
+                await super().setRemoteDescription(description)
+        except Exception as exc:
+            self._lab_mark_remote_made(before)
+            snapshot = self._lab_snapshot
+            if description.type == "offer" and snapshot is not None:
+                if self.signalingState == "stable":  # this offer was the first: undo it whole
+                    await self._lab_restore(snapshot)
+                    self._lab_snapshot = None
+            error = descriptions.as_w3c_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        self._lab_mark_remote_made(before)
+        self._lab_epoch += 1
         if description.type == "answer":
             pending_local = self._lab_get("pendingLocalDescription")
             if pending_local is not None:
                 self._lab_set("currentLocalDescription", pending_local)
                 self._lab_set("pendingLocalDescription", None)
             self._lab_on_stable()
+
+    def _lab_mark_remote_made(self, before: set[RTCRtpTransceiver]) -> None:
+        for transceiver in self.getTransceivers():
+            if transceiver not in before and isinstance(transceiver, LabTransceiver):
+                transceiver.lab_by_remote = True
+
+    def _lab_claim_for_remote(self, parsed: sdp.SessionDescription) -> list[RTCRtpTransceiver]:
+        """JSEP §5.10: a remote offer's m-line without a transceiver of its mid claims only a
+        transceiver addTrack() made (or reused), of its kind, not yet associated; otherwise a new
+        one is made. aiortc would take any unassociated one of the kind, so an addTransceiver()
+        the app is about to offer itself would be merged into the remote's m-line. Claims are
+        made here; returns the unassociated transceivers aiortc must not see meanwhile."""
+        transceivers = list(self._lab_get("transceivers"))
+        free = [t for t in transceivers if t.mid is None and not t.stopped]
+        for index, media in enumerate(parsed.media):
+            if media.kind not in ("audio", "video"):
+                continue
+            mid = media.rtp.muxId
+            owner = next((t for t in transceivers if t.mid == mid), None)
+            if owner is not None:
+                if owner.kind != media.kind:
+                    raise InvalidAccessError(
+                        f"m-section {index} (mid {mid}) is {media.kind}; that mid is {owner.kind}"
+                    )
+                continue
+            claim = next(
+                (
+                    t
+                    for t in free
+                    if t.kind == media.kind and getattr(t, "lab_by_add_track", False)
+                ),
+                None,
+            )
+            if claim is not None:
+                free.remove(claim)
+                claim._set_mid(mid)
+                claim._set_mline_index(index)
+        return [t for t in transceivers if t.mid is None]
+
+    def _lab_unoffered(self) -> list[RTCRtpTransceiver]:
+        """Transceivers the remote offer has no m-line for. aiortc's setLocalDescription(answer)
+        computes a current direction for every transceiver from its offered direction and fails
+        with "ValueError: None is not in list" on these, which have none."""
+        remote = self._lab_get("pendingRemoteDescription") or self._lab_get(
+            "currentRemoteDescription"
+        )
+        mids = {m.rtp.muxId for m in remote.media} if remote is not None else set()
+        return [
+            t
+            for t in self._lab_get("transceivers")
+            if t.mid is None or t.mid not in mids or t._offerDirection is None
+        ]
+
+    @contextlib.contextmanager
+    def _lab_hiding(self, hidden: list[RTCRtpTransceiver]) -> Iterator[None]:
+        """Keep `hidden` out of aiortc's transceiver list for a while, then back in its place."""
+        if not hidden:
+            yield
+            return
+        original = list(self._lab_get("transceivers"))
+        self._lab_set("transceivers", [t for t in original if t not in hidden])
+        try:
+            yield
+        finally:
+            current = self._lab_get("transceivers")
+            merged = [t for t in original if t in hidden or t in current]
+            merged += [t for t in current if t not in original]
+            self._lab_set("transceivers", merged)
 
     def _lab_route_remote(self, parsed: sdp.SessionDescription, kind: str) -> None:
         """Pick, per ICE transport, the generation the remote description's ICE belongs to."""
@@ -631,7 +849,22 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         self._lab_update_negotiation_needed(refire=True)
 
     async def _lab_restore(self, snapshot: _Snapshot) -> None:
-        self._lab_set("transceivers", list(snapshot.transceivers))
+        # W3C rollback removes only the transceivers the rolled-back remote offer made, and
+        # keeps those the app has attached a track to (addTrack) since; transceivers the app
+        # added itself meanwhile stay, unassociated.
+        kept = [
+            t
+            for t in self._lab_get("transceivers")
+            if t not in snapshot.transceivers
+            and not (getattr(t, "lab_by_remote", False) and t.sender.track is None)
+        ]
+        self._lab_set("transceivers", list(snapshot.transceivers) + kept)
+        for transceiver in kept:
+            transceiver._set_mid(None)  # type: ignore[arg-type]
+            transceiver._set_mline_index(None)  # type: ignore[arg-type]
+            transceiver._offerDirection = None
+            if isinstance(transceiver, LabTransceiver):
+                transceiver.lab_by_remote = False
         for saved in snapshot.transceiver_states:
             transceiver = saved.transceiver
             transceiver._set_mid(saved.mid)  # type: ignore[arg-type]
@@ -663,19 +896,46 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         added_ice = set(self._lab_get("iceTransports")) - snapshot.ice_transports
         self._lab_set("dtlsTransports", set(snapshot.dtls_transports))
         self._lab_set("iceTransports", set(snapshot.ice_transports))
+        for transceiver in kept:
+            if transceiver.receiver.transport in added_dtls:
+                self._lab_rehome(transceiver)
         for dtls in added_dtls:
             await dtls.stop()
         for ice in added_ice:
             await ice.stop()
 
+    def _lab_rehome(self, transceiver: RTCRtpTransceiver) -> None:
+        """Give a transceiver kept by a rollback a transport that survives it, chosen as aiortc
+        chooses one for a new transceiver under the bundle policy."""
+        others = [t for t in self._lab_get("transceivers") if t is not transceiver]
+        policy = self._lab_configuration.bundlePolicy
+        shared: Optional[RTCDtlsTransport] = None
+        if policy == RTCBundlePolicy.MAX_BUNDLE:
+            if others:
+                shared = others[0].receiver.transport
+            elif self.sctp is not None:
+                shared = self.sctp.transport
+        elif policy == RTCBundlePolicy.BALANCED:
+            same_kind = next((t for t in others if t.kind == transceiver.kind), None)
+            if same_kind is not None:
+                shared = same_kind.receiver.transport
+        dtls = shared or self._RTCPeerConnection__createDtlsTransport()
+        transceiver.receiver.setTransport(dtls)
+        transceiver.sender.setTransport(dtls)
+        transceiver._bundled = shared is not None
+
     # stats
 
     async def getStats(self) -> RTCStatsReport:
-        """aiortc's stats plus 'ice-transport', 'candidate-pair', 'local-candidate' and
-        'remote-candidate' entries (generation, selected pair, bytes per pair)."""
+        """aiortc's stats, its 'transport' entries with the W3C ICE fields added, and
+        'candidate-pair', 'local-candidate' and 'remote-candidate' entries (generation,
+        selected pair, bytes per pair)."""
         report = await super().getStats()
-        for transport in self._lab_transports():
-            report.update(ice_stats(transport))
+        for dtls in self._lab_get("dtlsTransports"):
+            transport = dtls.transport
+            if isinstance(transport, RestartableIceTransport):
+                (base,) = dtls._get_stats().values()
+                report.update(ice_stats(transport, base))
         return report
 
     def getIceTransports(self) -> list[RestartableIceTransport]:

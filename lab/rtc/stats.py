@@ -1,4 +1,11 @@
-"""W3C-shaped ICE statistics (candidate pairs, candidates, transport) for getStats()."""
+"""W3C ICE statistics (candidate pairs, candidates, transport) for getStats().
+
+W3C webrtc-stats names: the transport's ICE fields live on its 'transport' entry (aiortc makes
+one per DTLS transport with packet/byte counters; lab.rtc replaces it with the same entry plus
+the ICE fields), candidate-pair states are RTCStatsIceCandidatePairState values
+('in-progress', not aioice's 'in_progress'). Fields W3C does not define (generation, restarts,
+droppedSends, liveGenerations, selected) are lab.rtc extensions.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from aiortc import clock
-from aiortc.stats import RTCStats, RTCStatsReport
+from aiortc.stats import RTCStats, RTCStatsReport, RTCTransportStats
 
 from .ice_transport import RestartableIceTransport
 
@@ -41,15 +48,20 @@ class RTCIceCandidatePairStats(RTCStats):
 
 
 @dataclass
-class RTCIceTransportStats(RTCStats):
+class LabTransportStats(RTCTransportStats):
+    """W3C RTCTransportStats: aiortc's fields, the ICE ones, then lab.rtc's own."""
+
     iceState: str
-    iceRole: str
-    generation: int
     selectedCandidatePairId: Optional[str]
+    iceLocalUsernameFragment: str
+    generation: int
     restarts: int
     droppedSends: int
-    localUsernameFragment: str
     liveGenerations: int
+
+
+# RTCIceTransportState (W3C) for the transport's state; aiortc says 'completed' once nominated
+W3C_ICE_TRANSPORT_STATE = {"completed": "connected"}
 
 
 def _candidate_stats(
@@ -71,10 +83,12 @@ def _candidate_stats(
     )
 
 
-def ice_stats(transport: RestartableIceTransport) -> RTCStatsReport:
+def ice_stats(transport: RestartableIceTransport, base: RTCTransportStats) -> RTCStatsReport:
+    """Candidate, pair and transport entries of one ICE transport; `base` is aiortc's
+    'transport' entry of the DTLS transport above it (its id is kept)."""
     report = RTCStatsReport()
     timestamp = clock.current_datetime()
-    transport_id = f"ice_{id(transport)}"
+    transport_id = base.id
     active = transport.activeGeneration
     selected = active.selected_pair()
     selected_id: Optional[str] = None
@@ -99,7 +113,7 @@ def ice_stats(transport: RestartableIceTransport) -> RTCStatsReport:
                 transportId=transport_id,
                 localCandidateId=local.id,
                 remoteCandidateId=remote.id,
-                state=pair.state.name.lower(),
+                state=pair.state.name.lower().replace("_", "-"),
                 nominated=pair.nominated,
                 selected=is_selected,
                 generation=generation.number,
@@ -111,17 +125,22 @@ def ice_stats(transport: RestartableIceTransport) -> RTCStatsReport:
             )
         )
     report.add(
-        RTCIceTransportStats(
+        LabTransportStats(
             timestamp=timestamp,
-            type="ice-transport",
+            type="transport",
             id=transport_id,
-            iceState=transport.state,
+            packetsSent=base.packetsSent,
+            packetsReceived=base.packetsReceived,
+            bytesSent=base.bytesSent,
+            bytesReceived=base.bytesReceived,
             iceRole=transport.role,
-            generation=active.number,
+            dtlsState=base.dtlsState,
+            iceState=W3C_ICE_TRANSPORT_STATE.get(transport.state, transport.state),
             selectedCandidatePairId=selected_id,
+            iceLocalUsernameFragment=active.local.usernameFragment or "",
+            generation=active.number,
             restarts=transport.restarts,
             droppedSends=transport.dropped_sends,
-            localUsernameFragment=active.local.usernameFragment or "",
             liveGenerations=len(transport.generations),
         )
     )

@@ -1,34 +1,36 @@
-"""Where a trial's peer agents run: `netns` (processes in namespaces); `docker` (containers,
-provided by lab.runtime.docker.DockerRuntime once it exists).
+"""Where a trial's peer agents and relays run: `netns` (processes in namespaces), `docker`
+(containers wired into the namespaced topology, lab.runtime.docker).
 
-A runtime is made per trial from the trial's running lab.net Network:
-`make_runtime(name, network).start_agent(config, log_path, on_event) -> AgentProcess`.
+    kind = runtime_class("docker"); kind.preflight()                # once per run
+    runtime = kind.prepare(net, trial_dir, peers=["alice", "bob"])  # per trial, after Network.up
+    relays = runtime.start_relays(trial_dir)
+    agent = runtime.start_agent(config, log_path, on_event)         # -> AgentProcess
+    runtime.close()                                                 # before net.down()
+
+Both runtimes start every peer kind (aiortc, chromium, firefox) through lab.runtime.kinds;
+`kind.peer_kind_missing(name)` says whether a kind can run where the runtime puts peers.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from lab.errors import LabError
-from lab.runtime.base import AgentProcess, Runtime
+from lab.runtime.base import AgentProcess, Runtime, RuntimeKind
 
 RUNTIMES = ("netns", "docker")
 _CLASSES = {"netns": ("lab.runtime.netns", "NetnsRuntime"), "docker": ("lab.runtime.docker", "DockerRuntime")}
 
 
-def runtime_class(name: str) -> Any:
+def runtime_class(name: str) -> RuntimeKind:
     if name not in _CLASSES:
         raise LabError(f"unknown runtime {name!r} (one of {', '.join(RUNTIMES)})")
     module, cls = _CLASSES[name]
     try:
-        return getattr(importlib.import_module(module), cls)
+        kind: RuntimeKind = getattr(importlib.import_module(module), cls)
+        return kind
     except (ImportError, AttributeError):
         raise LabError(f"the {name} runtime is not available in this version (use --runtime netns)") from None
 
 
-def make_runtime(name: str, network: Any) -> Runtime:
-    return runtime_class(name)(network)  # type: ignore[no-any-return]
-
-
-__all__ = ["RUNTIMES", "AgentProcess", "Runtime", "make_runtime", "runtime_class"]
+__all__ = ["RUNTIMES", "AgentProcess", "Runtime", "RuntimeKind", "runtime_class"]

@@ -1,4 +1,4 @@
-"""The Runtime interface: where a trial's peer agents run (namespaces now, containers later).
+"""The Runtime interface: where a trial's peer agents and relays run (namespaces, containers).
 
 A runtime starts one agent per peer host and hands back an AgentProcess: a live stream of the
 agent's JSON events (its stdout) and a command pipe (its stdin). Neither crosses the lab network.
@@ -13,25 +13,56 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Command, Stop
+
+if TYPE_CHECKING:
+    from lab.net.network import Network
+    from lab.turn.relay import Relay
 
 EventCallback = Callable[[dict[str, Any]], None]
 
 
 class Runtime(Protocol):
+    """Where one trial's peers and relays run, made by its RuntimeKind's prepare(): it owns what
+    differs between runtimes (containers to attach, where relays and agents are exec'd)."""
+
     name: str
+
+    def start_relays(self, out_dir: Path) -> list[Relay]:
+        """The topology's lab.turn relays (every relay host's), started; all or none."""
+        ...
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
         """Start the peer agent for config.host; events are passed to on_event as they arrive."""
         ...
 
+    def close(self) -> None:
+        """Undo prepare() (idempotent); the topology itself is the caller's."""
+        ...
 
-def agent_argv(python: str, config: AgentConfig) -> list[str]:
-    from lab.runtime.kinds import agent_module
 
-    return [python, "-m", agent_module(config.kind), config.model_dump_json()]
+class RuntimeKind(Protocol):
+    """A runtime class: checked once per run, prepared once per trial on its running topology."""
+
+    name: str
+
+    @staticmethod
+    def preflight() -> None:
+        """Before a run's first trial: fail cleanly if this runtime cannot run here."""
+        ...
+
+    @classmethod
+    def prepare(cls, net: Network, out_dir: Path, peers: list[str]) -> Runtime:
+        """After the topology is up, before anything runs on it (on the thread that owns `net`)."""
+        ...
+
+    @staticmethod
+    def peer_kind_missing(kind: str) -> str | None:
+        """Before a run creates anything: why a peer of this kind (lab.runtime.kinds) cannot run
+        where this runtime puts peers, or None."""
+        ...
 
 
 class AgentProcess:
@@ -75,17 +106,17 @@ class AgentProcess:
         finally:
             self.exited.set()
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         stdin = self.process.stdin
         if stdin is None or stdin.closed or self.process.poll() is not None:
             return
         with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-            stdin.write((json.dumps(command, separators=(",", ":")) + "\n").encode())
+            stdin.write((json.dumps(command.to_wire(), separators=(",", ":")) + "\n").encode())
             stdin.flush()
 
     async def stop(self, timeout: float = 5.0) -> int | None:
         """Ask the agent to stop, wait, then kill it; always reaps the process."""
-        self.send({"cmd": "stop"})
+        self.send(Stop())
         with contextlib.suppress(BrokenPipeError, OSError, ValueError):
             if self.process.stdin is not None:
                 self.process.stdin.close()

@@ -4,6 +4,11 @@ whether the kind can run on this machine (its browser installed).
     aiortc    lab.runtime.agent     lab.rtc's restartable aiortc
     chromium  lab.runtime.chromium  Debian's Chromium through Playwright
     firefox   lab.runtime.firefox   Debian's Firefox ESR over WebDriver BiDi
+
+Every runtime (lab.runtime.netns, lab.runtime.docker) starts its agents through this registry
+(`agent_argv`, `agent_process`), and says through its RuntimeKind.peer_kind_missing whether a
+kind can run where it puts peers; lab.experiment.check asks it before a run creates anything.
+A new kind is one `register_peer_kind` call.
 """
 
 from __future__ import annotations
@@ -15,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.base import AgentProcess, EventCallback
 
 
 @dataclass(frozen=True)
-class PeerKind:
-    name: str
+class PeerImplementation:
+    name: str                     # AgentConfig.kind
     module: str                   # `python -m <module> CONFIG_JSON`
     process: str | None = None    # "module:Class" of the orchestrator's handle (an AgentProcess)
-    missing: Callable[[], str | None] | None = None  # why it cannot run here, or None
+    missing: Callable[[], str | None] | None = None  # why it cannot run on this machine, or None
 
 
 def _chromium_missing() -> str | None:
@@ -43,13 +48,18 @@ def _firefox_missing() -> str | None:
     return None
 
 
-KINDS: dict[str, PeerKind] = {
-    "aiortc": PeerKind("aiortc", "lab.runtime.agent"),
-    "chromium": PeerKind("chromium", "lab.runtime.chromium", "lab.runtime.chromium.process:BrowserAgentProcess",
-                         _chromium_missing),
-    "firefox": PeerKind("firefox", "lab.runtime.firefox", "lab.runtime.firefox.process:FirefoxAgentProcess",
-                        _firefox_missing),
-}
+KINDS: dict[str, PeerImplementation] = {}
+
+
+def register_peer_kind(kind: PeerImplementation) -> None:
+    KINDS[kind.name] = kind
+
+
+register_peer_kind(PeerImplementation("aiortc", "lab.runtime.agent"))
+register_peer_kind(PeerImplementation("chromium", "lab.runtime.chromium",
+                                      "lab.runtime.chromium.process:BrowserAgentProcess", _chromium_missing))
+register_peer_kind(PeerImplementation("firefox", "lab.runtime.firefox",
+                                      "lab.runtime.firefox.process:FirefoxAgentProcess", _firefox_missing))
 
 
 def base_kind(kind: str) -> str:
@@ -57,14 +67,24 @@ def base_kind(kind: str) -> str:
     return kind.partition("~")[0]
 
 
-def agent_module(kind: str) -> str:
-    return KINDS[base_kind(kind)].module
+def peer_implementation(kind: str) -> PeerImplementation:
+    from lab.errors import LabError
+
+    try:
+        return KINDS[base_kind(kind)]
+    except KeyError:
+        raise LabError(f"unknown peer kind {kind!r} (one of {', '.join(KINDS)})") from None
+
+
+def agent_argv(python: str, config: AgentConfig) -> list[str]:
+    """The command line of config.kind's agent, run by `python` (wherever the runtime runs it)."""
+    return [python, "-m", peer_implementation(config.kind).module, config.model_dump_json()]
 
 
 def agent_process(config: AgentConfig, process: subprocess.Popen[bytes], on_event: EventCallback,
                   log_file: Any = None) -> AgentProcess:
     """The orchestrator's handle on a started agent of config.kind."""
-    target = KINDS[config.kind].process
+    target = peer_implementation(config.kind).process
     if target is None:
         return AgentProcess(config.role, process, on_event, log_file)
     module, cls = target.split(":")
@@ -73,8 +93,8 @@ def agent_process(config: AgentConfig, process: subprocess.Popen[bytes], on_even
 
 
 def missing(kind: str) -> str | None:
-    """Why a peer of this kind cannot start on this machine (netns runtime), or None."""
-    check = KINDS[base_kind(kind)].missing
+    """Why a peer of this kind cannot start on this machine (the netns runtime), or None."""
+    check = peer_implementation(kind).missing
     return check() if check is not None else None
 
 
@@ -99,24 +119,3 @@ def browser_checks() -> list[Any]:
     else:
         checks.append(Check("firefox (peer kind firefox)", False, _firefox_missing() or "does not start", required=False))
     return checks
-
-
-def check_installed(spec: Any, runtime: str) -> None:
-    """Before a run creates anything: every peer kind the experiment uses can start here.
-
-    On the docker runtime the browsers live in the peer image (its build checks them)."""
-    from lab.errors import ConfigError
-
-    if runtime != "netns":
-        return
-    uses: dict[str, str] = {}
-    for pair in spec.matrix.pairs():
-        for index, role in enumerate(("offerer", "answerer")):
-            kind = pair[index] if pair is not None else spec.peers.kind_of(role)
-            key = "matrix.peer_pairs" if pair is not None else (
-                f"peers.{role}_kind" if getattr(spec.peers, f"{role}_kind") else "peers.kind")
-            uses.setdefault(kind, key)
-    for kind, key in uses.items():
-        why = missing(kind)
-        if why is not None:
-            raise ConfigError(spec.source, key, f"peer kind {kind!r} cannot run on this machine: {why}")

@@ -5,25 +5,50 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lab.runtime.agent.config import AgentConfig
-from lab.runtime.base import AgentProcess, EventCallback, agent_argv
+from lab.contract import AgentConfig
+from lab.runtime.base import AgentProcess, EventCallback
+from lab.runtime.kinds import agent_argv, agent_process, missing
+
+if TYPE_CHECKING:
+    from lab.net.network import Network
+    from lab.turn.relay import Relay
 
 
 class NetnsRuntime:
     name = "netns"
 
-    def __init__(self, network: object, python: str = sys.executable) -> None:
+    def __init__(self, network: Network, python: str = sys.executable) -> None:
         self.network = network
         self.python = python
+
+    @staticmethod
+    def preflight() -> None:
+        """Nothing to check: namespaces are what lab.net builds anyway."""
+
+    @classmethod
+    def prepare(cls, net: Network, out_dir: Path, peers: list[str]) -> NetnsRuntime:
+        return cls(net)
+
+    @staticmethod
+    def peer_kind_missing(kind: str) -> str | None:
+        """Peers run on this machine: a browser kind needs its browser installed here."""
+        return missing(kind)
+
+    def start_relays(self, out_dir: Path) -> list[Relay]:
+        from lab.turn.topology import start_relays
+
+        return start_relays(self.network, out_dir)
+
+    def close(self) -> None:
+        """Nothing of its own: the agents and relays are stopped by their owners."""
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
-        process = self.network.popen(  # type: ignore[attr-defined]
+        process = self.network.popen(
             config.host, agent_argv(self.python, config),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
         )
-        from lab.runtime.kinds import agent_process
-
         return agent_process(config, process, on_event, log_file)

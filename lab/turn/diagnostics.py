@@ -1,18 +1,21 @@
 """Make a failed TURN allocation visible in the peer's log.
 
 aioice gathers relay candidates in a background task and silently drops its exception: with
-wrong or expired credentials a peer just ends up with no relay candidate. `install()` wraps
+wrong or expired credentials a peer just ends up with no relay candidate. This module wraps
 `aioice.turn.create_turn_endpoint` (which aioice.ice looks up at call time) so that every failed
-allocation logs one clear line, then re-raises exactly what aioice would have seen.
+allocation logs one clear line, then re-raises exactly what aioice would have seen: call
+`create_turn_endpoint` directly, or gather within `logging_failed_allocations()` (aioice's
+factory is swapped for the block only, never for the whole process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from aioice import stun, turn
@@ -31,6 +34,7 @@ _HINTS = {
 
 if not callable(getattr(turn, "create_turn_endpoint", None)):  # pinned aioice==0.13.0
     raise ImportError("lab.turn.diagnostics needs aioice.turn.create_turn_endpoint (aioice 0.13.0)")
+_aioice_create_turn_endpoint = turn.create_turn_endpoint
 
 
 def describe_failure(error: BaseException, server: tuple[str, int], transport: str,
@@ -61,22 +65,29 @@ def describe_failure(error: BaseException, server: tuple[str, int], transport: s
     return f"TURN allocation failed on {where} as {who}: {why}"
 
 
-def install(log: logging.Logger = logger) -> None:
-    """Idempotent: wrap aioice's TURN endpoint factory once per process."""
-    original = turn.create_turn_endpoint
-    if getattr(original, "_icelab_logged", False):
+async def create_turn_endpoint(protocol_factory: Any, server_addr: tuple[str, int], username: str | None,
+                               password: str | None, *args: Any, log: logging.Logger = logger,
+                               **kwargs: Any) -> Any:
+    """aioice's TURN endpoint factory, logging one clear line when the allocation fails (then
+    re-raising exactly what aioice raised)."""
+    try:
+        return await _aioice_create_turn_endpoint(protocol_factory, server_addr, username, password,
+                                                  *args, **kwargs)
+    except BaseException as error:
+        log.error(describe_failure(error, server_addr, kwargs.get("transport", "udp"),
+                                   bool(kwargs.get("ssl")), username))
+        raise
+
+
+@contextlib.contextmanager
+def logging_failed_allocations() -> Iterator[None]:
+    """Within the block, the allocations aioice makes while gathering (which it looks up at call
+    time and whose failures it drops) go through create_turn_endpoint; restored on exit."""
+    if turn.create_turn_endpoint is create_turn_endpoint:
+        yield  # already inside such a block
         return
-
-    @functools.wraps(original)
-    async def logged(protocol_factory: Any, server_addr: tuple[str, int], username: str | None,
-                     password: str | None, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await original(protocol_factory, server_addr, username, password, *args,
-                                  **kwargs)
-        except BaseException as error:
-            log.error(describe_failure(error, server_addr, kwargs.get("transport", "udp"),
-                                       bool(kwargs.get("ssl")), username))
-            raise
-
-    logged._icelab_logged = True  # type: ignore[attr-defined]
-    turn.create_turn_endpoint = logged  # type: ignore[assignment]
+    turn.create_turn_endpoint = create_turn_endpoint  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        turn.create_turn_endpoint = _aioice_create_turn_endpoint  # type: ignore[assignment]

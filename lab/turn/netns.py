@@ -6,41 +6,26 @@ config checks). The namespace must already exist: nothing here creates one.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import subprocess
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-_CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+from lab.net import netns
+
 T = TypeVar("T")
-_NETNS_DIR = Path("/var/run/netns")
 
 
 def netns_path(name: str) -> Path:
-    return _NETNS_DIR / name
+    return netns.path(name)
 
 
 def popen_in_netns(name: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """Start `argv` as a child that joins namespace `name` before exec."""
-    path = netns_path(name)
-    if not path.exists():
-        raise FileNotFoundError(f"network namespace {name} does not exist")
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    setns = _libc.setns
-
-    def join() -> None:
-        if setns(fd, _CLONE_NEWNET) != 0:
-            os._exit(127)
-
-    try:
-        return subprocess.Popen(argv, preexec_fn=join, **kwargs)
-    finally:
-        os.close(fd)
+    proc: subprocess.Popen[bytes] = netns.popen(name, argv, **kwargs)
+    return proc
 
 
 def run_in_netns(name: str, argv: list[str], input: bytes | None = None,
@@ -52,33 +37,8 @@ def run_in_netns(name: str, argv: list[str], input: bytes | None = None,
 
 
 def call_in_netns(name: str, fn: Callable[[], T]) -> T:
-    """Run `fn` on a short-lived thread that joined namespace `name` (setns is per thread).
-
-    Sockets made there stay in that namespace and can be used from any thread afterwards.
-    """
-    path = netns_path(name)
-    if not path.exists():
-        raise FileNotFoundError(f"network namespace {name} does not exist")
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, _CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns into {name} failed")
-            finally:
-                os.close(fd)
-            outcome["value"] = fn()
-        except BaseException as error:  # handed to the caller
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, name=f"netns-{name}")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    """Run `fn` on a short-lived thread that joined namespace `name` (lab.net.netns.call_in)."""
+    return netns.call_in(name, fn)
 
 
 def socket_in_netns(name: str, kind: int = socket.SOCK_DGRAM) -> socket.socket:

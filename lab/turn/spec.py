@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lab.configfile import from_validation, read_toml
 from lab.errors import ConfigError
 from lab.turn.options import check_option
 
@@ -175,40 +176,23 @@ def parse_relays(data: Any, file: str | Path | None = None, key: str = "relays")
     try:
         return RelaySet.model_validate({"relays": data})
     except ValidationError as error:
-        raise _config_error(error, file, key) from None
+        strip = 1 if error.errors()[0]["loc"][:1] == ("relays",) else 0
+        raise from_validation(error, file, key, strip=strip) from None
 
 
 def parse_relay(data: Any, file: str | Path | None = None, key: str = "relay") -> RelaySpec:
     try:
         return RelaySpec.model_validate(data)
     except ValidationError as error:
-        raise _config_error(error, file, key) from None
+        raise from_validation(error, file, key) from None
 
 
-def _config_error(error: ValidationError, file: str | Path | None, key: str) -> ConfigError:
-    first = error.errors()[0]
-    location = [str(part) for part in first["loc"]]
-    if location and location[0] == "relays":
-        location = location[1:]
-    path = ".".join([key, *location]) if location else key
-    if first["type"] == "extra_forbidden":
-        reason = "unknown option"
-    else:
-        reason = first["msg"].removeprefix("Value error, ")
-    return ConfigError(file, path, reason)
 
 
 def load_relay_file(file: str | Path) -> RelaySet:
     """Relay specs from a TOML file with one [[relays]] table per relay."""
-    import tomllib
-
     path = Path(file)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(path, None, "file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, None, f"TOML syntax error: {error}") from None
+    data = read_toml(path)
     unknown = set(data) - {"relays"}
     if unknown:
         raise ConfigError(path, sorted(unknown)[0], "unknown option (expected [[relays]] tables)")

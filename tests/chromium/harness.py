@@ -1,6 +1,6 @@
 """A call between two lab peer agents of any kind (aiortc, chromium) on a real lab topology,
-driven step by step by a test: the real signaling server on the topology's signal host, coturn
-for STUN, the agents started through the netns runtime exactly as a trial starts them.
+driven step by step by a test: a lab.Lab (the real signaling server on the topology's signal
+host, coturn for STUN), the agents started through its runtime exactly as a trial starts them.
 
 Unlike a Trial (one fault, one policy), a test can send commands (restart on both sides at once
 for glare), impair the network several times, and keep one browser for several steps.
@@ -12,17 +12,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab.experiment.spec import PolicySpec
-from lab.runtime.agent.config import AgentConfig, Detection, IceServer, SignalingConfig
+from lab import Lab
+from lab.contract import Policy as PolicySpec
+from lab.contract import AgentConfig, Command, Detection, SignalingConfig, Start
 from lab.runtime.base import AgentProcess
-from lab.runtime.netns import NetnsRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("offerer", "answerer")
@@ -43,14 +41,17 @@ class LabCall:
         self.detection = detection or Detection(consent_interval_s=0.5, disconnected_after_s=1.0,
                                                 failed_after_s=4.0)
         self.watch_network = watch_network
-        self.net: Any = None
-        self.relays: list[Any] = []
-        self.signal_proc: subprocess.Popen[bytes] | None = None
+        self.lab: Lab | None = None
         self.agents: dict[str, AgentProcess] = {}
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.spawned_at: dict[str, float] = {}
         self.started_at = float("nan")
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"net-{name}")
+
+    @property
+    def net(self) -> Any:
+        assert self.lab is not None
+        return self.lab.net
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """lab.net / lab.turn work runs on one thread, never on the event loop's."""
@@ -67,7 +68,7 @@ class LabCall:
             await self.wait(lambda: self.count("agent_loaded") == 2, 90, "agents loaded")
             self.started_at = time.monotonic()
             for agent in self.agents.values():
-                agent.send({"cmd": "start"})
+                agent.send(Start())
         except BaseException:
             await self.close()
             raise
@@ -77,31 +78,14 @@ class LabCall:
         await self.close()
 
     def _up(self) -> None:
-        from lab.net import Network, load_topology
-        from lab.turn.topology import default_specs, resolve_spec, start_relays
-        from lab.turn import RelaySpec
-
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.net = Network.up(load_topology(self.topology), name=self.name)
-        servers = []
-        for data in default_specs(self.net):
-            spec = resolve_spec(self.net, RelaySpec.model_validate(data))
-            servers.append(IceServer(urls=[f"stun:{spec.address}:{spec.port}"]))
-        self.relays = start_relays(self.net, self.out_dir)
-        signal_host = next(n.name for n in self.net.plan.nodes.values() if n.kind == "host" and n.role == "signal")
-        address = self.net.address(signal_host)
-        log_path = self.out_dir / "signaling.log"
-        with log_path.open("ab") as log_file:
-            self.signal_proc = self.net.popen(
-                signal_host, [sys.executable, "-m", "lab.rtc.signaling.server", "--host", address,
-                              "--port", str(SIGNAL_PORT)],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
-        deadline = time.monotonic() + 20
-        while b"signaling-server-ready" not in log_path.read_bytes():
-            assert time.monotonic() < deadline, "signaling server not ready"
-            time.sleep(0.02)
-        signaling = SignalingConfig(path="lab", url=f"ws://{address}:{SIGNAL_PORT}", room=self.name)
-        runtime = NetnsRuntime(self.net)
+        self.lab = Lab(self.topology, name=self.name, out_dir=self.out_dir, peers=list(self.hosts.values()))
+        self.lab.up()
+        self.lab.start_relays()
+        servers = self.lab.ice_servers()
+        url = self.lab.start_signaling_process(self.lab.signaling_host(), SIGNAL_PORT)
+        self.lab.wait_signaling_ready(20)
+        signaling = SignalingConfig(path="lab", url=url, room=self.name)
         for role in ROLES:
             config = AgentConfig(
                 trial_id=self.name, role=role, host=self.hosts[role], kind=self.kinds[role],  # type: ignore[arg-type]
@@ -110,9 +94,7 @@ class LabCall:
                 watch_network=self.watch_network, wait_for_start=True,
             )
             self.spawned_at[role] = time.monotonic()
-            self.agents[role] = runtime.start_agent(
-                config, self.out_dir / f"agent-{role}.log",
-                lambda record, role=role: self.events.append((role, record)))
+            self.agents[role] = self.lab.start_agent(config, lambda record, role=role: self.events.append((role, record)))
 
     async def close(self) -> None:
         import json
@@ -126,14 +108,8 @@ class LabCall:
         self._thread.shutdown(wait=False)
 
     def _down(self) -> None:
-        if self.signal_proc is not None:
-            self.signal_proc.kill()
-            self.signal_proc.wait()
-        for relay in self.relays:
-            with contextlib.suppress(Exception):
-                relay.close()
-        if self.net is not None:
-            self.net.down()
+        if self.lab is not None:
+            self.lab.close()
 
     # ----- observing --------------------------------------------------------------------
 
@@ -179,5 +155,5 @@ class LabCall:
                          f"rx_last_1s={self.rx_since(role, now - 1.0)}")
         return "; ".join(parts) + f" (events in {self.out_dir}/events.jsonl)"
 
-    def send(self, role: str, command: dict[str, Any]) -> None:
+    def send(self, role: str, command: Command) -> None:
         self.agents[role].send(command)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.contract import Restart
 from tests.chromium.harness import ROLES, LabCall
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -41,7 +42,7 @@ async def test_glare_between_aiortc_and_chromium_resolves(kinds: tuple[str, str]
                 break
             t0 = time.monotonic()
             for role in ROLES:
-                call.send(role, {"cmd": "restart", "reason": f"glare-{round_}"})
+                call.send(role, Restart(reason=f"glare-{round_}"))
 
             def settled() -> bool:
                 return all(
@@ -90,7 +91,7 @@ async def test_chromium_detection_recorded_and_aiortc_restart_recovers(tmp_path:
               f"failed after {first['failed'] * 1000:.0f} ms")
 
         t_restart = time.monotonic()
-        call.send("offerer", {"cmd": "restart", "reason": "test"})
+        call.send("offerer", Restart(reason="test"))
 
         def restarted() -> bool:
             on_new = all(any((r.get("generation") or 0) >= 1 for r in call.of(role, "selected_pair", t_restart))

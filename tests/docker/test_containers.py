@@ -16,7 +16,7 @@ from lab import naming
 from lab.net import Network, load_topology
 from lab.runtime.docker import DockerRuntime
 from lab.runtime.docker.containers import lab_containers
-from lab.runtime.docker.engine import docker
+from lab.runtime.docker.engine import client
 from tests.docker.conftest import DOCKER
 
 pytestmark = DOCKER
@@ -56,7 +56,7 @@ def test_containers_have_no_docker_network_and_carry_the_lab_label(docker_net) -
     net, runtime = docker_net
     assert set(runtime.containers) == {"alice", "bob", "relay"}
     for host, container in runtime.containers.items():
-        info = json.loads(docker("inspect", container.id))[0]
+        info = client().api.inspect_container(container.id)
         assert info["HostConfig"]["NetworkMode"] == "none"
         assert info["NetworkSettings"]["Networks"].keys() <= {"none"}
         assert info["Config"]["Labels"][naming.DOCKER_LABEL] == naming.scope()

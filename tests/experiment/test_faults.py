@@ -6,10 +6,11 @@ and the lab.net tests); what is checked is the fault's own sequencing and its ev
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
+from lab.contract import SignalingOutage
 from lab.errors import ConfigError
 from lab.experiment.faults import make_fault
 from lab.experiment.spec import parse_experiment
@@ -41,7 +42,7 @@ class Context:
         self.log: list[tuple[Any, ...]] = []
         self.net = StandInNet(self.log)
         self.relays: dict[str, Any] = {}
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[Any] = []
 
     def record(self, kind: str, **fields: Any) -> None:
         self.log.append(("event", kind))
@@ -86,7 +87,7 @@ async def test_blackhole_binding_expiry_and_signaling_outage() -> None:
     await fault_of(type="binding_expiry", router="nat_a", host="alice").inject(ctx)
     assert ctx.log == [("event", "fault"), ("flush_bindings", "nat_a", "alice")]
     await fault_of(type="signaling_outage", duration_s=0.01, mode="client").inject(ctx)
-    assert ctx.commands == [{"cmd": "signaling_outage", "duration_s": 0.01}]
+    assert ctx.commands == [SignalingOutage(duration_s=0.01)]
 
 
 def test_faults_name_missing_parts() -> None:
@@ -95,3 +96,32 @@ def test_faults_name_missing_parts() -> None:
         fault_of(type="nat_reboot", router="nat_z").check(ctx)
     with pytest.raises(ConfigError, match="no relay on host 'relay'"):
         fault_of(type="relay_kill", relay="relay").check(ctx)
+
+
+def test_a_new_fault_is_one_class_and_the_schema_accepts_it() -> None:
+    from lab.errors import ConfigError as Error
+    from lab.experiment.faults import FAULTS, Fault, FaultParams
+
+    class Flap(Fault):
+        class Params(FaultParams):
+            type: Literal["test_flap"]
+            node: str
+            times: int = 2
+
+        async def inject(self, ctx: Any) -> None:
+            self._begin(ctx)
+
+    try:
+        base = {"name": "x", "topology": "t.toml", "policies": ["none"], "peers": {"offerer": "a", "answerer": "b"}}
+        spec = parse_experiment({**base, "fault": {"type": "test_flap", "node": "r", "times": 3}},
+                                check_topology=False)
+        assert isinstance(make_fault(spec.fault), Flap) and spec.fault.times == 3  # type: ignore[attr-defined]
+        assert spec.model_dump()["fault"] == {"type": "test_flap", "at_s": 5.0, "node": "r", "times": 3}
+        with pytest.raises(Error) as caught:
+            parse_experiment({**base, "fault": {"type": "test_flap", "node": "r", "times": "x"}}, "e.toml",
+                             check_topology=False)
+        assert caught.value.key == "fault.times"
+        with pytest.raises(TypeError, match="already registered"):
+            type("Again", (Fault,), {"Params": Flap.Params})
+    finally:
+        FAULTS.pop("test_flap", None)

@@ -41,6 +41,21 @@ def test_bad_peer_pairs_name_the_key(tmp_path: Path, pairs: str) -> None:
     assert error.value.key == "matrix.peer_pairs"
 
 
+def test_a_missing_browser_is_refused_by_the_edge_check_on_netns_only(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """lab.experiment.check asks the runtime kind (peer_kind_missing): on netns Firefox must be
+    installed here; the Docker peer image carries it. Nothing is created either way."""
+    from lab.experiment.check import check_experiment
+
+    monkeypatch.setenv("ICELAB_FIREFOX", str(tmp_path / "no-firefox"))
+    spec = load_experiment(write(tmp_path, '["aiortc-aiortc~chrome", "aiortc-firefox"]'))
+    check_experiment(spec)  # without a runtime: the topology only
+    with pytest.raises(ConfigError) as error:
+        check_experiment(spec, runtime="netns")
+    assert error.value.key == "matrix.peer_pairs" and "'firefox'" in error.value.reason
+    check_experiment(spec, runtime="docker")
+
+
 @pytest.mark.parametrize("name", list(PROFILES))
 def test_profiles_are_valid_lab_rtc_options(name: str) -> None:
     detection, skipped_d = apply_detection(name, DetectionConfig())

@@ -104,8 +104,8 @@ def test_blackhole_run_recovers_resumes_and_matches_capture(tmp_path: Path) -> N
 
 
 def test_failed_trial_is_recorded_and_run_goes_on(tmp_path: Path) -> None:
-    # relay-only ICE without a relay: no candidate pair can form, the call never starts
-    text = short_blackhole("e2e_blackhole", seed=3, transport="relay", connect_s=3, settle_s=1)
+    # 10 ms for the call to connect: far too short, the trial fails before its fault
+    text = short_blackhole("e2e_blackhole", seed=3, connect_s=0.01, settle_s=1)
     experiment = tmp_path / "fail.toml"
     experiment.write_text(text)
     done = icelab("run", str(experiment), "--out", str(tmp_path / "run"))

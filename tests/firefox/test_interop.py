@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.contract import Restart
 from tests.chromium.harness import ROLES, LabCall
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -41,7 +42,7 @@ async def test_call_and_restart_from_either_side(kinds: tuple[str, str], tmp_pat
                 assert all(b - a in (1, -65535) for a, b in zip(seqs, seqs[1:])), seqs
         for generation, role in enumerate(ROLES, start=1):
             t0 = time.monotonic()
-            call.send(role, {"cmd": "restart", "reason": f"test-{role}"})
+            call.send(role, Restart(reason=f"test-{role}"))
 
             def restarted() -> bool:
                 return (on_generation_since(call, t0, generation)
@@ -71,7 +72,7 @@ async def test_glare_resolves(kinds: tuple[str, str], tmp_path: Path) -> None:
                 break
             t0 = time.monotonic()
             for role in ROLES:
-                call.send(role, {"cmd": "restart", "reason": f"glare-{round_}"})
+                call.send(role, Restart(reason=f"glare-{round_}"))
 
             def settled() -> bool:
                 return all(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab.experiment.spec import PolicySpec
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from tests.chromium.harness import ROOT
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

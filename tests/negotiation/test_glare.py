@@ -1,4 +1,9 @@
-"""Seed 004's glare reproduction: both peers renegotiate at the same instant, many times."""
+"""Seed 004's glare reproduction: both peers renegotiate at the same instant, many times.
+
+Each side makes its own change (the impolite peer adds audio, the polite peer video) and both
+restart ICE; the glare is resolved only when both changes are negotiated: JSEP §5.10 forbids
+the polite side's addTransceiver() being merged into the impolite side's m-line.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,24 @@ REPETITIONS = 100
 REPETITIONS_PER_CALL = 10  # each repetition adds a transceiver per side: keep SDPs small
 
 
-def _all_negotiated(call: Call, old_ufrags: tuple[str | None, str | None]) -> bool:
+KINDS = {"impolite": "audio", "polite": "video"}
+
+
+def _own_change_negotiated(pc, added) -> bool:
+    """The transceiver this side added has its own m-line in both descriptions, sending."""
+    if added is None or added.mid is None or added.currentDirection not in ("sendrecv", "sendonly"):
+        return False
+    for description in (pc.localDescription, pc.remoteDescription):
+        if f"a=mid:{added.mid}\r\n" not in description.sdp:
+            return False
+    return sum(1 for t in pc.getTransceivers() if t.mid == added.mid) == 1
+
+
+def _all_negotiated(call: Call, old_ufrags: tuple[str | None, str | None], added: dict) -> bool:
     for n, old in zip(call.negotiators, old_ufrags, strict=True):
         pc = n.pc
+        if not _own_change_negotiated(pc, added.get(n.role)):
+            return False
         if pc.localDescription is None or pc.remoteDescription is None:
             return False
         if ufrag(pc.localDescription) == old:
@@ -32,25 +52,36 @@ def _all_negotiated(call: Call, old_ufrags: tuple[str | None, str | None]) -> bo
     return True
 
 
-async def _renegotiate(pc, delay_s: float, restart_first: bool) -> None:
+async def _renegotiate(pc, kind: str, delay_s: float, restart_first: bool, added: dict, role: str) -> None:
     await asyncio.sleep(delay_s)
     if restart_first:
         pc.restartIce()
-        pc.addTransceiver("audio")
+        added[role] = pc.addTransceiver(kind)
     else:
-        pc.addTransceiver("audio")
+        added[role] = pc.addTransceiver(kind)
         pc.restartIce()
+
+
+def _kinds(pc) -> dict[str, int]:
+    return {kind: sum(1 for t in pc.getTransceivers() if t.kind == kind) for kind in ("audio", "video")}
 
 
 async def glare_repetition(call: Call, rng: random.Random, max_offset_s: float) -> dict[str, float]:
     old = (ufrag(call.impolite.pc.localDescription), ufrag(call.polite.pc.localDescription))
     before = call.totals()
     events_before = len(call.events)
+    counts_before = {n.role: _kinds(n.pc) for n in call.negotiators}
+    added: dict = {}
     await asyncio.gather(
-        _renegotiate(call.impolite.pc, rng.uniform(0, max_offset_s), rng.random() < 0.5),
-        _renegotiate(call.polite.pc, rng.uniform(0, max_offset_s), rng.random() < 0.5),
+        _renegotiate(call.impolite.pc, KINDS["impolite"], rng.uniform(0, max_offset_s), rng.random() < 0.5, added, "impolite"),
+        _renegotiate(call.polite.pc, KINDS["polite"], rng.uniform(0, max_offset_s), rng.random() < 0.5, added, "polite"),
     )
-    seconds = await call.settle(lambda: _all_negotiated(call, old))
+    seconds = await call.settle(lambda: _all_negotiated(call, old, added))
+    # each side now has one more audio and one more video transceiver, one per m-line
+    for n in call.negotiators:
+        after = _kinds(n.pc)
+        assert after == {k: v + 1 for k, v in counts_before[n.role].items()}, (n.role, after)
+        assert m_lines(n.pc.localDescription) == m_lines(n.pc.remoteDescription) == 1 + sum(after.values())
     await call.ping()
     delta = {k: v - before[k] for k, v in call.totals().items()}
     glares = [e for e in call.events[events_before:] if e["event"] == "glare"]

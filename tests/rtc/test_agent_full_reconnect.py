@@ -15,7 +15,7 @@ import pytest
 
 from lab.experiment.spec import PolicySpec
 from lab.runtime.agent import interfaces
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Restart
 from lab.runtime.agent.session import PeerSession
 
 from .peers import wait_for
@@ -77,7 +77,7 @@ async def test_messages_of_a_generation_not_built_yet_wait_for_it(monkeypatch: p
         for session in sessions.values():
             await session.start()
         await wait_for(lambda: connected(0), 30, "first connection")
-        await sessions["offerer"].command({"cmd": "restart", "reason": "test"})
+        await sessions["offerer"].command(Restart(reason="test"))
         await wait_for(lambda: connected(1), 30, "both agents connected on connection generation 1")
         replaced = [e for e in controls["answerer"].events if e["kind"] == "pc_replaced"]
         assert [e["gen"] for e in replaced] == [1]

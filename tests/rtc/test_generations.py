@@ -31,7 +31,7 @@ async def test_failed_new_generation_keeps_the_old_one() -> None:
     await call.a.setRemoteDescription(call.b.localDescription)
     await wait_for(lambda: failures, what="the new generation to give up")
     assert call.transport(call.a).activeGeneration.number == 0
-    assert call.a.iceConnectionState == "completed"
+    assert call.a.iceConnectionState == "connected"
     before = call.media_a.count(0)
     await wait_for(lambda: call.media_a.count(0) > before + 10, what="media on the old pair")
     # a later restart still works
@@ -100,8 +100,8 @@ async def test_stats_show_selected_pair_generation_and_bytes() -> None:
     await wait_for(lambda: call.transport(call.a).activeGeneration.number == 1, what="gen 1")
     await asyncio.sleep(0.3)
     report = await call.a.getStats()
-    (ice,) = [s for s in report.values() if s.type == "ice-transport"]
-    assert ice.generation == 1 and ice.restarts == 1 and ice.iceState == "completed"
+    (ice,) = [s for s in report.values() if s.type == "transport"]
+    assert ice.generation == 1 and ice.restarts == 1 and ice.iceState == "connected"
     selected = report[ice.selectedCandidatePairId]
     assert selected.type == "candidate-pair" and selected.generation == 1 and selected.selected
     assert selected.bytesSent > 0 and selected.bytesReceived > 0
@@ -110,6 +110,30 @@ async def test_stats_show_selected_pair_generation_and_bytes() -> None:
     assert report[selected.remoteCandidateId].type == "remote-candidate"
     old_pairs = [s for s in report.values() if s.type == "candidate-pair" and s.generation == 0]
     assert old_pairs and any(p.bytesReceived > 0 for p in old_pairs)  # lingering generation 0
+    await call.close()
+
+
+async def test_stats_use_w3c_types_and_values() -> None:
+    """W3C webrtc-stats: ICE fields on the one 'transport' entry (the DTLS transport's, with its
+    counters), RTCStatsIceCandidatePairState spellings, no type W3C does not define."""
+    call = await start_call(make_peer(), make_peer())
+    report = await call.a.getStats()
+    w3c_types = {
+        "codec", "inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp",
+        "media-source", "peer-connection", "data-channel", "transport", "candidate-pair",
+        "local-candidate", "remote-candidate", "certificate",
+    }
+    assert {s.type for s in report.values()} <= w3c_types
+    (transport,) = [s for s in report.values() if s.type == "transport"]
+    (dtls,) = [t.receiver.transport for t in call.a.getTransceivers()]
+    assert transport.id == dtls._stats_id and transport.dtlsState == "connected"
+    assert transport.iceState == "connected" and transport.iceRole in ("controlling", "controlled")
+    assert transport.packetsSent > 0 and transport.iceLocalUsernameFragment
+    pair_states = {"frozen", "waiting", "in-progress", "failed", "succeeded"}
+    pairs = [s for s in report.values() if s.type == "candidate-pair"]
+    assert pairs and {p.state for p in pairs} <= pair_states
+    for outbound in (s for s in report.values() if s.type == "outbound-rtp"):
+        assert outbound.transportId == transport.id
     await call.close()
 
 
@@ -133,4 +157,23 @@ def test_import_check_names_an_attribute_init_no_longer_sets(
         compat.ASSIGNED_IN_INIT, "aioice.ice.CandidatePair", ("protocol", "renamed_thing")
     )
     with pytest.raises(compat.IncompatibleAiortc, match="CandidatePair.renamed_thing"):
+        compat.check()
+
+
+def test_import_check_names_a_newly_relied_on_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc.rtcpeerconnection import RTCPeerConnection as Plain
+
+    monkeypatch.delattr(Plain, "_RTCPeerConnection__createTransceiver")
+    with pytest.raises(compat.IncompatibleAiortc, match="createTransceiver"):
+        compat.check()
+
+
+def test_import_check_names_what_aiortc_reads_back_from_a_replacement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lab.rtc.ice_transport import RestartableIceGatherer
+
+    compat.check_read_back()
+    monkeypatch.delattr(RestartableIceGatherer, "getLocalCandidates")
+    with pytest.raises(compat.IncompatibleAiortc, match="RestartableIceGatherer lacks 'getLocalCandidates'"):
         compat.check()

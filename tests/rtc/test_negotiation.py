@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from aiortc import RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import AudioStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
@@ -98,13 +99,17 @@ async def test_restart_ice_refires_until_an_answer_drops_old_credentials() -> No
     await call.close()
 
 
-async def test_remote_rollback_refires_negotiationneeded() -> None:
+async def test_rollback_refires_negotiationneeded() -> None:
     a, b = make_peer(), make_peer()
     fired = counter(a)
     a.addTrack(AudioStreamTrack())
     await settle()
     await a.setLocalDescription()
-    await a.setRemoteDescription(ROLLBACK)
+    # a local offer is rolled back locally; a remote rollback has nothing to undo (W3C)
+    with pytest.raises(InvalidStateError):
+        await a.setRemoteDescription(ROLLBACK)
+    assert a.signalingState == "have-local-offer"
+    await a.setLocalDescription(ROLLBACK)
     assert a.signalingState == "stable"
     assert a.localDescription is None
     await settle()

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.net import Network, load_topology
-from lab.turn.topology import close_relays, start_relays
+from lab import Lab
 from tests.turn.peers import Peer, connect, is_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,50 +25,35 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def symmetric() -> Iterator[Network]:
-    net = Network.up(
-        load_topology(REPO / "topologies" / "symmetric.toml"),
-        name=f"rtcsym{os.getpid() % 1000}x{next(_names)}",
-    )
-    try:
-        yield net
-    finally:
-        net.down()
+def symmetric(tmp_path: Path) -> Iterator[Lab]:
+    with Lab(REPO / "topologies" / "symmetric.toml", name=f"rtcsym{os.getpid() % 1000}x{next(_names)}",
+             out_dir=tmp_path / "out") as lab:  # the topology up, its relay started
+        yield lab
 
 
-def lab_rtc_peer(
-    net: Network, host: str, role: str, ice: list[dict[str, str]], policy: str
-) -> Peer:
+def lab_rtc_peer(lab: Lab, host: str, role: str, ice: list[dict[str, str]], policy: str) -> Peer:
     settings = json.dumps(
         {"role": role, "ice_servers": ice, "policy": policy, "host_addresses": True}
     )
     # tests/turn's driver, running this folder's lab.rtc child instead of its plain aiortc one
-    return Peer(
-        "", role, ice, popen=lambda argv, kw: net.popen(host, [argv[0], str(CHILD), settings], **kw)
-    )
+    return Peer("", role, ice, popen=lambda argv, kw: lab.peer(host).popen([argv[0], str(CHILD), settings], **kw))
 
 
 @pytest.mark.parametrize("policy", ["all", "relay"])
-def test_relayed_call_with_explicit_host_addresses_connects(
-    symmetric: Network, tmp_path: Path, policy: str
-) -> None:
-    relays = start_relays(symmetric, tmp_path / "out", None)
+def test_relayed_call_with_explicit_host_addresses_connects(symmetric: Lab, policy: str) -> None:
+    (relay,) = symmetric.relays.values()
+    # as a trial configures its peers: STUN and TURN on the relay host
+    ice = [{"urls": f"stun:{relay.spec.address}:{relay.spec.port}"}, relay.ice_server("udp")]
+    alice = lab_rtc_peer(symmetric, "alice", "offer", ice, policy)
+    bob = lab_rtc_peer(symmetric, "bob", "answer", ice, policy)
     try:
-        relay = relays[0]
-        # as a trial configures its peers: STUN and TURN on the relay host
-        ice = [{"urls": f"stun:{relay.spec.address}:{relay.spec.port}"}, relay.ice_server("udp")]
-        alice = lab_rtc_peer(symmetric, "alice", "offer", ice, policy)
-        bob = lab_rtc_peer(symmetric, "bob", "answer", ice, policy)
-        try:
-            connect(alice, bob)
-            for peer in (alice, bob):
-                peer.wait_for(is_state("connected"), 40)
-                pair = peer.wait_for(lambda e: e["event"] == "pair", 5)
-                assert "relay" in (pair["local"], pair["remote"]), pair
-            alice.wait_for(lambda e: e["event"] == "media" and e["frames"] > 0, 20)
-            bob.wait_for(lambda e: e["event"] == "media" and e["frames"] > 0, 20)
-        finally:
-            alice.close()
-            bob.close()
+        connect(alice, bob)
+        for peer in (alice, bob):
+            peer.wait_for(is_state("connected"), 40)
+            pair = peer.wait_for(lambda e: e["event"] == "pair", 5)
+            assert "relay" in (pair["local"], pair["remote"]), pair
+        alice.wait_for(lambda e: e["event"] == "media" and e["frames"] > 0, 20)
+        bob.wait_for(lambda e: e["event"] == "media" and e["frames"] > 0, 20)
     finally:
-        close_relays(relays)
+        alice.close()
+        bob.close()

@@ -65,7 +65,7 @@ async def restart_mid_call(initiator: str) -> None:
     assert (dtls_session(call.a), dtls_session(call.b)) == sessions
     assert dtls_events == []
     assert call.a.connectionState == call.b.connectionState == "connected"
-    assert call.states["a"] == ["checking", "completed"]
+    assert call.states["a"] == ["checking", "connected"]
     # healthy path: no RTP packet lost across the cut-over
     await asyncio.sleep(0.2)
     assert call.media_a.lost() == 0 and call.media_b.lost() == 0
@@ -103,8 +103,8 @@ async def test_cut_path_goes_disconnected_then_failed_and_restart_recovers() -> 
     before = call.media_b.count()
     call.a.restartIce()
     await negotiate(call.a, call.b)
-    await wait_for(lambda: call.a.iceConnectionState == "completed", what="a recovered")
-    await wait_for(lambda: call.b.iceConnectionState == "completed", what="b recovered")
+    await wait_for(lambda: call.a.iceConnectionState == "connected", what="a recovered")
+    await wait_for(lambda: call.b.iceConnectionState == "connected", what="b recovered")
     await wait_for(lambda: call.media_b.count(1) > 10 and call.media_a.count(1) > 10, what="media")
     assert call.media_b.count() > before
     assert call.a.getSenders()[0] is sender and dtls.state == "connected"
@@ -113,7 +113,7 @@ async def test_cut_path_goes_disconnected_then_failed_and_restart_recovers() -> 
     call.channel.send("after the outage")
     await wait_for(lambda: "after the outage" in call.received, what="data channel resumes")
     assert call.a.connectionState == call.b.connectionState == "connected"
-    assert call.states["a"][-2:] == ["checking", "completed"]
+    assert call.states["a"][-2:] == ["checking", "connected"]
     assert cut.dropped > 0
     await call.close()
 
@@ -129,8 +129,8 @@ async def test_transient_outage_recovers_without_restart() -> None:
     assert call.a.connectionState == "disconnected"
     await asyncio.sleep(2.0 - 0.6)
     cut.active = False
-    await wait_for(lambda: call.a.iceConnectionState == "completed", what="reconnected")
-    await wait_for(lambda: call.b.iceConnectionState == "completed", what="reconnected")
+    await wait_for(lambda: call.a.iceConnectionState == "connected", what="reconnected")
+    await wait_for(lambda: call.b.iceConnectionState == "connected", what="reconnected")
     assert "failed" not in call.states["a"]
     await wait_for(lambda: call.a.connectionState == "connected", what="connected again")
     assert call.transport(call.a).activeGeneration.number == 0
@@ -221,10 +221,10 @@ async def test_restart_from_disconnected_by_the_remote_side_recovers() -> None:
     call.b.restartIce()
     await negotiate(call.b, call.a)
     await wait_for(
-        lambda: call.a.iceConnectionState == call.b.iceConnectionState == "completed",
+        lambda: call.a.iceConnectionState == call.b.iceConnectionState == "connected",
         what="both completed",
     )
-    assert call.states["b"][-3:] == ["disconnected", "checking", "completed"]
+    assert call.states["b"][-3:] == ["disconnected", "checking", "connected"]
     await wait_for(lambda: call.media_a.count(1) > 5 and call.media_b.count(1) > 5, what="media")
     await call.close()
 
@@ -263,7 +263,7 @@ async def test_default_detection_notices_a_one_way_cut_while_media_still_arrives
     await wait_for(lambda: call.b.iceConnectionState == "disconnected", what="b hears nothing")
     cut.active = False
     await wait_for(
-        lambda: call.a.iceConnectionState == call.b.iceConnectionState == "completed",
+        lambda: call.a.iceConnectionState == call.b.iceConnectionState == "connected",
         what="both back",
     )
     await call.close()

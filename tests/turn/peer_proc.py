@@ -55,7 +55,6 @@ async def count_frames(track, counter: list[int]) -> None:  # type: ignore[no-un
 
 async def main() -> None:
     options = json.loads(sys.argv[1])
-    diagnostics.install()
     handler = EmitErrors(level=logging.ERROR)
     logging.getLogger("lab.turn").addHandler(handler)
     logging.getLogger("lab.turn").propagate = False
@@ -74,7 +73,7 @@ async def main() -> None:
     @pc.on("iceconnectionstatechange")
     def on_state() -> None:
         emit("state", state=pc.iceConnectionState)
-        if pc.iceConnectionState == "completed":
+        if pc.iceConnectionState in ("connected", "completed"):
             emit("pair", **(selected_pair(pc) or {}))
 
     loop = asyncio.get_running_loop()
@@ -110,4 +109,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with diagnostics.logging_failed_allocations():
+        asyncio.run(main())

@@ -38,6 +38,6 @@ def test_relay_file_errors_name_file_key_and_reason(tmp_path: Path) -> None:
     try:
         load_relay_file(bad)
     except ConfigError as error:
-        assert error.message == f"{bad}: relays.0.colour: unknown option"
+        assert error.message == f"{bad}: relays[0].colour: unknown key"
     else:
         raise AssertionError("no ConfigError")

@@ -25,7 +25,7 @@ def files(tmp_path: Path) -> RelayFiles:
     ({"cert": "/nonexistent/relay.pem", "key": "/nonexistent/relay.key"}, "relay",
      "missing certificate"),
     ({"cert": "/etc/hostname"}, "relay", "both cert and key"),
-    ({"bogus": 1}, "relay.bogus", "unknown option"),
+    ({"bogus": 1}, "relay.bogus", "unknown key"),
     ({"options": {"no-such-option": True}}, "relay.options", "unknown coturn 4.6 option"),
     ({"options": {"external-ip": "1.2.3.4"}}, "relay.options", "not allowed"),
     ({"options": {"listening-port": 1}}, "relay.options", "set by the lab"),

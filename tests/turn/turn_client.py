@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 
-from aioice import stun, turn
+from aioice import stun
 
 from lab.turn import diagnostics
 
@@ -37,13 +37,12 @@ class Report(logging.Handler):
 
 async def main() -> None:
     options = json.loads(sys.argv[1])
-    diagnostics.install()
     logging.getLogger("lab.turn").addHandler(Report("error"))
     aioice_log = logging.getLogger("aioice.turn")
     aioice_log.setLevel(logging.INFO)
     aioice_log.addHandler(Report("info"))
     try:
-        transport, _ = await turn.create_turn_endpoint(
+        transport, _ = await diagnostics.create_turn_endpoint(
             Sink, tuple(options["server"]), options["username"], options["password"],
             ssl=options.get("tls", False), transport=options.get("transport", "udp"))
     except Exception:

@@ -9,16 +9,12 @@ The socket is opened inside the lab namespace (the calling thread enters it for 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import os
 import socket
 import struct
-from collections.abc import Iterator
 
 from lab.errors import LabError
-from lab.net.shaping.nsexec import netns_path
+from lab.net import netns as namespaces
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10
@@ -39,8 +35,6 @@ NFTA_MATCH_NAME, NFTA_MATCH_REV, NFTA_MATCH_INFO = 1, 2, 3
 IFNAMSIZ = 16
 XT_PHYSDEV_OP_OUT = 0x02
 FAMILIES = {"inet": 1, "ip": 2, "bridge": 7, "ip6": 10}
-_CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def _attr(kind: int, payload: bytes) -> bytes:
@@ -96,31 +90,12 @@ def _rule(table: str, chain: str, expressions: bytes) -> bytes:
     )
 
 
-@contextlib.contextmanager
-def _inside(netns: str) -> Iterator[None]:
-    """The calling thread works in the namespace until the block ends."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _libc.setns(target, _CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {netns}: {os.strerror(err)}")
-        try:
-            yield
-        finally:
-            if _libc.setns(home, _CLONE_NEWNET) != 0:
-                raise SystemExit("cannot return to the original network namespace")
-    finally:
-        os.close(target)
-        os.close(home)
-
-
 def add_nfqueue_rule(
     netns: str, family: str, table: str, chain: str, queue_num: int, physdev_out: str | None = None
 ) -> None:
     """Appends `[-m physdev --physdev-out PORT] -j NFQUEUE --queue-num N` to an existing chain."""
     expressions = (_physdev_out(physdev_out) if physdev_out else b"") + _nfqueue(queue_num)
-    with _inside(netns):
+    with namespaces.entered(netns):
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
     with sock:
         sock.bind((0, 0))

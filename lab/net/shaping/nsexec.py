@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from lab.errors import LabError
 from lab.naming import PREFIX
+from lab.net import netns as namespaces
 
-NETNS_RUN_DIR = Path("/run/netns")
-_CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+TOOL_TIMEOUT_S = 30
 
 
 def netns_path(netns: str) -> Path:
-    return NETNS_RUN_DIR / netns
+    return namespaces.path(netns)
 
 
 def require_lab_name(netns: str) -> None:
@@ -33,31 +29,20 @@ def require_netns(netns: str) -> None:
         raise LabError(f"network namespace {netns!r} does not exist")
 
 
-def _enter(netns: str) -> Callable[[], None]:
-    path = str(netns_path(netns))
-
-    def enter() -> None:  # runs in the child between fork and exec
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        if _libc.setns(fd, _CLONE_NEWNET) != 0:
-            os._exit(127)
-        os.close(fd)
-
-    return enter
-
-
 def run_in_netns(
     netns: str, argv: Sequence[str], *, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Runs a command-line tool (nft, sysctl) in the namespace and waits for it."""
     require_netns(netns)
-    result = subprocess.run(
-        list(argv),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        preexec_fn=_enter(netns),
-        timeout=30,
-    )
+    proc = namespaces.popen(netns, list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(stdin, timeout=TOOL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    result = subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
     if check and result.returncode != 0:
         raise LabError(
             f"{argv[0]} failed in {netns} (exit {result.returncode}): "
@@ -69,4 +54,5 @@ def run_in_netns(
 def spawn_in_netns(netns: str, argv: Sequence[str], **popen_kwargs: object) -> subprocess.Popen[bytes]:
     """Starts a process that lives in the namespace (so `icelab clean` finds and kills it)."""
     require_netns(netns)
-    return subprocess.Popen(list(argv), preexec_fn=_enter(netns), **popen_kwargs)  # type: ignore[call-overload]
+    proc: subprocess.Popen[bytes] = namespaces.popen(netns, list(argv), **popen_kwargs)
+    return proc

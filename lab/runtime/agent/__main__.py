@@ -8,13 +8,23 @@ import logging
 import os
 import sys
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Start, Stop
+from lab.runtime.agent import rtc
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.session import PeerSession
 
 
+def session_class() -> type[PeerSession]:
+    """lab.rtc's session, or the plain-aiortc baseline's (ICELAB_AGENT_PLAIN_AIORTC=1)."""
+    if rtc.plain_baseline():
+        from lab.runtime.agent.plain import PlainAiortcSession
+
+        return PlainAiortcSession
+    return PeerSession
+
+
 async def serve(config: AgentConfig, control: ControlChannel) -> int:
-    session = PeerSession(config, control)
+    session = session_class()(config, control)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, ctx: logging.getLogger("lab.agent").warning(
         "unhandled: %s", ctx.get("exception") or ctx.get("message")))
@@ -25,9 +35,9 @@ async def serve(config: AgentConfig, control: ControlChannel) -> int:
             # still brings up relays and signaling; it begins when told
             control.emit("agent_loaded", pid=os.getpid())
             async for command in commands:
-                if command.get("cmd") == "start":
+                if isinstance(command, Start):
                     break
-                if command.get("cmd") == "stop":
+                if isinstance(command, Stop):
                     return 0
         await session.start()
         async for command in commands:

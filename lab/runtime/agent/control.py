@@ -2,7 +2,8 @@
 
 The pipes are inherited from the orchestrator (through the runtime's popen), so this channel
 never crosses the lab network: faults cannot touch it. Events go out as
-{"t": time.monotonic(), "kind": ..., ...}; commands come in as {"cmd": ..., ...}.
+{"t": time.monotonic(), "kind": ..., ...}; commands come in as {"cmd": ..., ...} and are handed
+out as lab.contract commands (a line that is none is logged and skipped).
 stdout is reserved for events: anything else printing to it is redirected to stderr (the log).
 """
 
@@ -10,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+
+from lab.contract import Command, Stop, parse_command
+
+log = logging.getLogger("lab.agent.control")
 
 
 class ControlChannel:
@@ -34,15 +40,19 @@ class ControlChannel:
         except (BrokenPipeError, OSError):
             self.closed = True  # the orchestrator is gone; the agent will be told to stop or killed
 
-    async def commands(self) -> AsyncIterator[dict[str, Any]]:
+    async def commands(self) -> AsyncIterator[Command]:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 22)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while True:
             line = await reader.readline()
             if not line:
-                yield {"cmd": "stop", "reason": "control channel closed"}
+                yield Stop(reason="control channel closed")
                 return
             line = line.strip()
-            if line:
-                yield json.loads(line)
+            if not line:
+                continue
+            try:
+                yield parse_command(json.loads(line))
+            except ValueError as error:  # both json and pydantic raise ValueErrors
+                log.warning("ignored a line that is no command: %r (%s)", line[:200], error)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCDtlsTransport, RTCRtpSender
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+
+from lab.rtc import compat
 
 Emit = Callable[..., None]
 
@@ -36,7 +38,7 @@ class SilenceTrack(AudioStreamTrack):
 
 
 class RtpTap:
-    """Wraps one DTLS transport's RTP send and receive paths to report every media unit."""
+    """Reports every media unit of the DTLS transports it is attached to (lab.rtc.compat.tap_rtp)."""
 
     def __init__(self, emit: Emit, rx: bool = True) -> None:
         self._emit = emit
@@ -47,25 +49,19 @@ class RtpTap:
         if id(transport) in self._tapped:
             return
         self._tapped.add(id(transport))
-        send_rtp: Callable[[bytes], Awaitable[None]] = transport._send_rtp
-        handle_rtp: Callable[..., Awaitable[None]] = transport._handle_rtp_data
         emit = self._emit
 
-        async def tapped_send(data: bytes) -> None:
-            await send_rtp(data)
+        def sent(data: bytes) -> None:
             if is_rtp(data):
                 seq, ssrc = rtp_seq_ssrc(data)
                 emit("media_tx", seq=seq, ssrc=ssrc)
 
-        async def tapped_handle(data: bytes, arrival_time_ms: int) -> None:
+        def received(data: bytes) -> None:
             if is_rtp(data):
                 seq, ssrc = rtp_seq_ssrc(data)
                 emit("media_rx", t=time.monotonic(), seq=seq, ssrc=ssrc)
-            await handle_rtp(data, arrival_time_ms=arrival_time_ms)
 
-        transport._send_rtp = tapped_send  # type: ignore[method-assign]
-        if self._rx:
-            transport._handle_rtp_data = tapped_handle  # type: ignore[method-assign]
+        compat.tap_rtp(transport, sent, received if self._rx else None)
 
 
 def prefer_codec(transceiver: Any, codec: str) -> None:

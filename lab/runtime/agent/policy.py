@@ -12,16 +12,16 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from lab.experiment.spec import PolicySpec
+from lab.contract import Policy
 
 Perform = Callable[[str], Awaitable[None]]
 CONNECTED = ("connected", "completed")
 
 
 class RestartPolicy:
-    def __init__(self, spec: PolicySpec, active: bool, perform: Perform) -> None:
+    def __init__(self, spec: Policy, active: bool, perform: Perform) -> None:
         self.spec = spec
-        self.active = active and (spec.trigger != "never" or spec.also_on_failed)
+        self.active = active and spec.ever_restarts
         self._perform = perform
         self._was_connected = False
         self._connected = False

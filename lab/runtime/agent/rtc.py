@@ -1,8 +1,7 @@
-"""The agent's view of the peer connection: lab.rtc's restartable one.
+"""The agent's view of the peer connection: lab.rtc's restartable one, or plain aiortc's for the
+baseline session (lab.runtime.agent.plain, chosen by ICELAB_AGENT_PLAIN_AIORTC=1).
 
-Everything the agent needs from the WebRTC stack goes through here. ICELAB_AGENT_PLAIN_AIORTC=1
-runs plain aiortc instead (connects once, cannot restart, no 'disconnected'): a baseline for
-telling lab.rtc's behaviour from aiortc's own.
+Everything the agent needs from the WebRTC stack goes through here.
 """
 
 from __future__ import annotations
@@ -14,33 +13,38 @@ import aiortc
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator
+from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator, compat
 from lab.rtc import RTCPeerConnection as LabPeerConnection
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 
-__all__ = ["PerfectNegotiator", "make_peer_connection", "refresh_ice_options", "restartable"]
-
-
-def restartable() -> bool:
-    return os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") != "1"
+__all__ = ["PerfectNegotiator", "make_peer_connection", "make_plain_peer_connection", "plain_baseline",
+           "profile_skipped", "refresh_ice_options"]
 
 
-def make_peer_connection(config: AgentConfig) -> Any:
+def plain_baseline() -> bool:
+    """Whether this agent runs the plain-aiortc baseline (ICELAB_AGENT_PLAIN_AIORTC=1)."""
+    return os.environ.get("ICELAB_AGENT_PLAIN_AIORTC") == "1"
+
+
+def _configuration(config: AgentConfig) -> RTCConfiguration:
     servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in config.ice_servers]
     policy = RTCIceTransportPolicy.RELAY if config.ice_transport_policy == "relay" else RTCIceTransportPolicy.ALL
-    rtc_config = RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
-    if not restartable():
-        return aiortc.RTCPeerConnection(configuration=rtc_config)
-    d = config.detection
-    detection = DetectionConfig(consent_interval=d.consent_interval_s, disconnected_after=d.disconnected_after_s,
-                                failed_after=d.failed_after_s)
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
+def make_peer_connection(config: AgentConfig) -> LabPeerConnection:
     global _profile
     _profile = config.rtc_profile
+    detection = config.detection.to_rtc()
     if _profile is not None:
         from lab.rtc.profiles import apply_detection
 
         detection, _ = apply_detection(_profile, detection)
-    return LabPeerConnection(configuration=rtc_config, detection=detection, ice=ice_options())
+    return LabPeerConnection(configuration=_configuration(config), detection=detection, ice=ice_options())
+
+
+def make_plain_peer_connection(config: AgentConfig) -> aiortc.RTCPeerConnection:
+    return aiortc.RTCPeerConnection(configuration=_configuration(config))
 
 
 # the agent's lab.rtc profile (one peer per agent process), applied to every generation's options
@@ -80,26 +84,13 @@ def selected_pair(pc: Any) -> dict[str, Any] | None:
         transport = transceiver.sender.transport
         if transport is None:
             continue
-        ice = transport.transport
-        getter = getattr(ice, "selectedCandidatePair", None) or getattr(ice, "getSelectedCandidatePair", None)
-        pair = getter() if callable(getter) else getter
-        generation = getattr(ice, "generation", None)
-        if pair is None:
-            connection = getattr(ice, "_connection", None)
-            if connection is None:
-                return None
-            pick = getattr(connection, "lab_selected_pair", None)
-            pair = pick() if callable(pick) else getattr(connection, "_nominated", {}).get(1)
-            generation = getattr(connection, "lab_generation", generation)
+        pair = compat.selected_pair(transport.transport)
         if pair is None:
             return None
-        local = getattr(pair, "local_candidate", None) or getattr(pair, "local", None)
-        remote = getattr(pair, "remote_candidate", None) or getattr(pair, "remote", None)
-        if local is None or remote is None:
-            return None
+        local, remote = pair.local, pair.remote
         return {
             "local_type": local.type, "local_address": f"{local.host}:{local.port}",
             "remote_type": remote.type, "remote_address": f"{remote.host}:{remote.port}",
-            "generation": generation,
+            "generation": pair.generation,
         }
     return None

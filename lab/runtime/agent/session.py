@@ -11,13 +11,12 @@ import contextlib
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, ClassVar
 
-from aiortc import RTCSessionDescription
 from pyee.asyncio import AsyncIOEventEmitter
 
 from lab.runtime.agent import rtc
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Command, Ping, Restart, Signal, SignalingOutage, Stop
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.media import RtpTap, SilenceTrack, drain, prefer_codec
 from lab.runtime.agent.policy import RestartPolicy
@@ -64,11 +63,17 @@ class GenerationChannel(AsyncIOEventEmitter):
 
 
 class PeerSession:
+    """The call on lab.rtc's restartable RTCPeerConnection with perfect negotiation (the agent's
+    session); lab.runtime.agent.plain.PlainAiortcSession is the plain-aiortc baseline."""
+
+    restartable: ClassVar[bool] = True
+
     def __init__(self, config: AgentConfig, control: ControlChannel) -> None:
         self.config = config
         self.control = control
         self.emit = control.emit
-        self.tap = RtpTap(self.emit, rx=not rtc.restartable())
+        # lab.rtc reports arrivals itself ("mediareceived", closer to the wire)
+        self.tap = RtpTap(self.emit, rx=not self.restartable)
         self.generation = 0
         self.pc: Any = None
         self.negotiator: Any = None
@@ -87,7 +92,7 @@ class PeerSession:
     async def start(self) -> None:
         c = self.config
         self.emit("agent_ready", host=c.host, pid=os.getpid(), role=c.role, polite=c.polite,
-                  restarts=c.restarts, policy=c.policy.name, restartable=rtc.restartable(),
+                  restarts=c.restarts, policy=c.policy.name, restartable=self.restartable,
                   **({"rtc_profile": c.rtc_profile, "rtc_profile_skipped": rtc.profile_skipped()}
                      if c.rtc_profile else {}))
         if c.signaling.path == "control":
@@ -130,8 +135,7 @@ class PeerSession:
     # ----- the peer connection ----------------------------------------------------------
 
     async def _new_connection(self) -> None:
-        c = self.config
-        pc = rtc.make_peer_connection(c)
+        pc = self._make_peer_connection()
         self.pc = pc
         generation = self.generation
         pc.on("signalingstatechange", lambda: self.emit("signaling_state", state=pc.signalingState, gen=generation))
@@ -140,28 +144,28 @@ class PeerSession:
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc, generation))
         pc.on("track", self._on_track)
         pc.on("selectedcandidatepairchange", lambda change: self._on_pair_change(pc, change))
-        if rtc.restartable():
-            pc.on("mediareceived", lambda m: self.emit("media_rx", t=m.at, seq=m.sequence_number, ssrc=m.ssrc,
-                                                        generation=m.generation))
         self._wrap_remote_description(pc)
         self.channel = GenerationChannel(self.signaling, generation, self._on_sent)
-        if rtc.restartable():
-            # log lines named by role, seed 004's shape ([peer-polite] ...); the offerer is said once
-            name = "peer-polite" if c.polite else "peer-impolite"
-            log.info("[%s] is the %s (%s), generation %d", name, c.role, c.host, generation)
-            self.negotiator = rtc.PerfectNegotiator(pc, self.channel, polite=c.polite, name=name)
-            self.negotiator.on("event", self._on_negotiation_event)
-            self.negotiator.start()
-            self._deliver_early()
-            if c.role == "offerer":
-                self._add_media(pc)  # -> negotiationneeded -> the first offer
-        else:
-            self.channel.on("message", self._on_plain_message)
-            self._deliver_early()
-            if c.role == "offerer":
-                self._add_media(pc)
-                await pc.setLocalDescription(await pc.createOffer())
-                self._send_description(pc)
+        await self._start_negotiation(pc)
+
+    def _make_peer_connection(self) -> Any:
+        return rtc.make_peer_connection(self.config)
+
+    async def _start_negotiation(self, pc: Any) -> None:
+        """Perfect negotiation of lab.rtc; the offerer's first media starts it."""
+        c = self.config
+        pc.on("mediareceived", lambda m: self.emit("media_rx", t=m.at, seq=m.sequence_number, ssrc=m.ssrc,
+                                                    generation=m.generation))
+        assert self.channel is not None
+        # log lines named by role, seed 004's shape ([peer-polite] ...); the offerer is said once
+        name = "peer-polite" if c.polite else "peer-impolite"
+        log.info("[%s] is the %s (%s), generation %d", name, c.role, c.host, self.generation)
+        self.negotiator = rtc.PerfectNegotiator(pc, self.channel, polite=c.polite, name=name)
+        self.negotiator.on("event", self._on_negotiation_event)
+        self.negotiator.start()
+        self._deliver_early()
+        if c.role == "offerer":
+            self._add_media(pc)  # -> negotiationneeded -> the first offer
 
     def _add_media(self, pc: Any) -> None:
         if self.config.send_media:
@@ -254,24 +258,16 @@ class PeerSession:
             if pc is None:
                 continue
             self._tap_transports(pc)
-            if rtc.restartable():
-                continue
-            try:
-                pair = rtc.selected_pair(pc)
-            except Exception:  # a transport mid-swap; look again next tick
-                continue
-            if pair is not None and pair != self._last_pair:
-                self._last_pair = pair
-                self.emit("selected_pair", gen=self.generation, **pair)
-                self.policy.on_new_pair()
+            self._poll_pair(pc)
+
+    def _poll_pair(self, pc: Any) -> None:
+        """lab.rtc reports every selected pair ("selectedcandidatepairchange"): nothing to poll."""
 
     async def _perform_restart(self, reason: str) -> None:
         action = self.config.policy.action
         self.emit("restart", action=action, reason=reason, gen=self.generation)
         if action == "full-reconnect":
             await self._full_reconnect(announce=True)
-        elif not rtc.restartable():
-            self.emit("error", message="ICE restart needs lab.rtc's RTCPeerConnection")
         elif action == "restart-ice":
             rtc.refresh_ice_options(self.pc)
             self.pc.restartIce()
@@ -349,19 +345,6 @@ class PeerSession:
         d = pc.localDescription
         self.channel.send({"description": {"type": d.type, "sdp": d.sdp}})
 
-    async def _on_plain_message_async(self, message: dict[str, Any]) -> None:
-        description = message.get("description")
-        if not description:
-            return
-        pc = self.pc
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=description["sdp"], type=description["type"]))
-        if description["type"] == "offer":
-            await pc.setLocalDescription(await pc.createAnswer())
-            self._send_description(pc)
-
-    def _on_plain_message(self, message: dict[str, Any]) -> None:
-        self._spawn(self._guard(self._on_plain_message_async(message)))
-
     async def _guard(self, coro: Any) -> None:
         try:
             await coro
@@ -371,22 +354,21 @@ class PeerSession:
 
     # ----- commands from the orchestrator -----------------------------------------------
 
-    async def command(self, cmd: dict[str, Any]) -> bool:
+    async def command(self, cmd: Command) -> bool:
         """Handle one command; False once the agent should exit."""
-        name = cmd.get("cmd")
-        if name == "stop":
+        if isinstance(cmd, Stop):
             return False
-        if name == "signal" and isinstance(self.signaling, ControlRelayChannel):
-            self.signaling.deliver(cmd["msg"])
-        elif name == "signaling_outage":
+        if isinstance(cmd, Signal) and isinstance(self.signaling, ControlRelayChannel):
+            self.signaling.deliver(cmd.msg)
+        elif isinstance(cmd, SignalingOutage):
             begin = getattr(self.signaling, "begin_outage", None)
             if begin is not None:
-                begin(cmd.get("duration_s"))
-                self.emit("signaling_outage", duration_s=cmd.get("duration_s"))
-        elif name == "restart":
-            await self._perform_restart(str(cmd.get("reason", "orchestrator")))
-        elif name == "ping":
-            self.emit("pong", t_sent=cmd.get("t"), at=time.monotonic())
+                begin(cmd.duration_s)
+                self.emit("signaling_outage", duration_s=cmd.duration_s)
+        elif isinstance(cmd, Restart):
+            await self._perform_restart(cmd.reason)
+        elif isinstance(cmd, Ping):
+            self.emit("pong", t_sent=cmd.t, at=time.monotonic())
         return True
 
 

@@ -10,18 +10,17 @@ import signal
 import sys
 from typing import Any
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Command, Start, Stop
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.chromium.peer import BrowserPeer
 
 
-async def _pump(commands: Any, queue: asyncio.Queue[dict[str, Any]]) -> None:
+async def _pump(commands: Any, queue: asyncio.Queue[Command]) -> None:
     async for command in commands:
         await queue.put(command)
 
 
-async def _next_command(queue: asyncio.Queue[dict[str, Any]], peer: BrowserPeer,
-                        stop: asyncio.Event) -> dict[str, Any]:
+async def _next_command(queue: asyncio.Queue[Command], peer: BrowserPeer, stop: asyncio.Event) -> Command:
     """The next command, or a stop when the browser died or SIGTERM arrived."""
     waiters = [asyncio.ensure_future(queue.get()), asyncio.ensure_future(peer.failed.wait()),
                asyncio.ensure_future(stop.wait())]
@@ -32,7 +31,7 @@ async def _next_command(queue: asyncio.Queue[dict[str, Any]], peer: BrowserPeer,
         return waiters[0].result()
     if waiters[1] in done:
         raise RuntimeError(f"browser: {peer.failure}")
-    return {"cmd": "stop", "reason": "SIGTERM"}
+    return Stop(reason="SIGTERM")
 
 
 async def serve(config: AgentConfig, control: ControlChannel,
@@ -42,15 +41,15 @@ async def serve(config: AgentConfig, control: ControlChannel,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    commands: asyncio.Queue[Command] = asyncio.Queue()
     # commands are read from the start: a "start" or "stop" may arrive while the browser loads
     pump = loop.create_task(_pump(control.commands(), commands))
     try:
         await peer.load()
         if config.wait_for_start:
             control.emit("agent_loaded", pid=os.getpid())
-            while (command := await _next_command(commands, peer, stop)).get("cmd") != "start":
-                if command.get("cmd") == "stop":
+            while not isinstance(command := await _next_command(commands, peer, stop), Start):
+                if isinstance(command, Stop):
                     return 0
         await peer.start()
         while await peer.command(await _next_command(commands, peer, stop)):

@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig, Command, NetworkChange, Ping, Restart, Signal, SignalingOutage, Stop
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.chromium import KIND, clock
 from lab.runtime.chromium.browser import Browser, launch, new_profile_dir
@@ -136,25 +136,24 @@ class BrowserPeer:
 
     def _on_network_change(self, info: dict[str, Any]) -> None:
         self.control.emit("network_change", **info)
-        self._spawn(self._command_page({"cmd": "network_change"}))
+        self._spawn(self._command_page(NetworkChange()))
 
-    async def _command_page(self, command: dict[str, Any]) -> None:
+    async def _command_page(self, command: Command) -> None:
         if self.page is None or self.page.is_closed():
             return
         try:
-            await self.page.evaluate("command => window.icelab.command(command)", command)
+            await self.page.evaluate("command => window.icelab.command(command)", command.to_wire())
         except Exception as exc:
-            log.warning("page command %s failed: %s", command.get("cmd"), exc)
+            log.warning("page command %s failed: %s", command.kind, exc)
 
     # ----- commands from the orchestrator -----------------------------------------------
 
-    async def command(self, cmd: dict[str, Any]) -> bool:
+    async def command(self, cmd: Command) -> bool:
         """Handle one command; False once the agent should exit."""
-        name = cmd.get("cmd")
-        if name == "stop":
+        if isinstance(cmd, Stop):
             return False
-        if name == "ping":
-            self.control.emit("pong", t_sent=cmd.get("t"), at=time.monotonic())
-        elif name in ("signal", "signaling_outage", "restart"):
+        if isinstance(cmd, Ping):
+            self.control.emit("pong", t_sent=cmd.t, at=time.monotonic())
+        elif isinstance(cmd, (Signal, SignalingOutage, Restart)):
             await self._command_page(cmd)
         return True

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.base import AgentProcess, EventCallback
 from lab.runtime.chromium.browser import profiles_root, sweep
 

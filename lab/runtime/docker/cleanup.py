@@ -8,7 +8,7 @@ from lab.runtime.docker.containers import lab_containers, remove_containers
 
 def remove_lab_containers(scope: str | None) -> int:
     """Remove every lab container of `scope` (None: of every scope); how many there were."""
-    if not engine.available(timeout=5.0):
+    if not engine.available():
         return 0
     ids = lab_containers(scope)
     remove_containers(ids)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import naming
-from lab.runtime.docker.engine import DockerError, docker
+from lab.runtime.docker.engine import DockerError, client
 
 TOPOLOGY_LABEL = "org.icelab.topology"
 HOST_LABEL = "org.icelab.host"
@@ -41,24 +40,28 @@ def container_name(topology: str, host: str) -> str:
 
 def run_container(topology: str, host: str, image: str, mounts: list[tuple[Path, bool]]) -> LabContainer:
     """Start a container for `host`: no network, lab label, the given paths bind-mounted as is."""
+    import docker as docker_sdk
+    from docker.types import Mount
+
     name = container_name(topology, host)
-    # SYS_NICE: the agent raises its own priority, as it does on the netns runtime.
-    # /dev/shm: Chromium's renderers share memory there; Docker's default 64 MiB is too small.
-    args = ["run", "--detach", "--rm", "--init", "--network", "none", "--cap-add", "SYS_NICE",
-            "--shm-size", SHM_SIZE,
-            "--name", name, "--hostname", host[:63],
-            "--label", f"{naming.DOCKER_LABEL}={naming.scope()}",
-            "--label", f"{TOPOLOGY_LABEL}={topology}", "--label", f"{HOST_LABEL}={host}"]
-    for path, writable in mounts:
-        args += ["--mount", f"type=bind,source={path},target={path}" + ("" if writable else ",readonly")]
-    container_id = docker(*args, image, "sleep", "infinity")
     try:
-        state = json.loads(docker("inspect", "--format", "{{json .State}}", container_id))
+        # SYS_NICE: the agent raises its own priority, as it does on the netns runtime.
+        # /dev/shm: Chromium's renderers share memory there; Docker's default 64 MiB is too small.
+        container = client().containers.run(
+            image, ["sleep", "infinity"], detach=True, auto_remove=True, init=True, network_mode="none",
+            cap_add=["SYS_NICE"], shm_size=SHM_SIZE, name=name, hostname=host[:63],
+            labels={naming.DOCKER_LABEL: naming.scope(), TOPOLOGY_LABEL: topology, HOST_LABEL: host},
+            mounts=[Mount(str(path), str(path), type="bind", read_only=not writable) for path, writable in mounts])
+    except docker_sdk.errors.DockerException as error:
+        raise DockerError(f"docker run {image} for {host}: {error}") from None
+    try:
+        container.reload()
+        state = container.attrs.get("State", {})
         if not state.get("Running") or not state.get("Pid"):
             raise DockerError(f"container {name} is not running: {state.get('Error') or state.get('Status')}")
-        return LabContainer(name=name, id=container_id, pid=int(state["Pid"]), host=host, image=image)
+        return LabContainer(name=name, id=str(container.id), pid=int(state["Pid"]), host=host, image=image)
     except BaseException:
-        remove_containers([container_id])
+        remove_containers([str(container.id)])
         raise
 
 
@@ -82,13 +85,15 @@ def run_containers(topology: str, wanted: dict[str, str], mounts: dict[str, list
 
 
 def remove_containers(ids: list[str]) -> None:
-    if ids:
-        with contextlib.suppress(DockerError):
-            docker("rm", "--force", "--volumes", *ids, timeout=120)
+    """Remove the containers (and their anonymous volumes); those already gone are skipped."""
+    import docker as docker_sdk
+
+    for container_id in ids:
+        with contextlib.suppress(docker_sdk.errors.NotFound, docker_sdk.errors.APIError, DockerError):
+            client().containers.get(container_id).remove(force=True, v=True)
 
 
 def lab_containers(scope: str | None) -> list[str]:
     """ids of the lab's containers: of one scope, or (None) of every scope."""
     label = naming.DOCKER_LABEL if scope is None else f"{naming.DOCKER_LABEL}={scope}"
-    out = docker("ps", "--all", "--quiet", "--filter", f"label={label}")
-    return out.split()
+    return [str(c.id) for c in client().containers.list(all=True, filters={"label": label})]

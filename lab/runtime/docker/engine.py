@@ -1,46 +1,61 @@
-"""The Docker engine, through its command-line client (the one interface that also carries
-`docker exec -i` stdio pipes, which the agents' control channel needs)."""
+"""The Docker engine, through the Docker SDK for Python (`docker` on PyPI).
+
+One exception: a program exec'd into a container with its stdio as pipes (the agents' control
+channel) is the `docker exec -i` client as a subprocess (lab.runtime.docker.process), because
+that is the interface that gives a Popen whose pipes are the program's.
+"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
+import threading
+from typing import TYPE_CHECKING
 
 from lab.errors import LabError
 
-DOCKER = "docker"
-CALL_TIMEOUT_S = 60.0
+if TYPE_CHECKING:
+    import docker as docker_sdk
+
+DOCKER_CLI = "docker"
+CALL_TIMEOUT_S = 120
+
+_lock = threading.Lock()
+_client: docker_sdk.DockerClient | None = None
 
 
 class DockerError(LabError):
     """The Docker engine refused or failed a request (the message carries its answer)."""
 
 
-def client() -> str:
-    path = shutil.which(DOCKER)
+def client() -> docker_sdk.DockerClient:
+    """The engine's API client (one per process, thread-safe; connects on first use)."""
+    global _client
+    import docker as docker_sdk
+
+    with _lock:
+        if _client is None:
+            try:
+                _client = docker_sdk.from_env(timeout=CALL_TIMEOUT_S)
+            except docker_sdk.errors.DockerException as error:
+                raise DockerError(f"no Docker engine answers ({error}): start one with "
+                                  "scripts/docker-daemon.sh start") from None
+        return _client
+
+
+def cli_path() -> str:
+    path = shutil.which(DOCKER_CLI)
     if path is None:
         raise DockerError("the docker client is missing (apt-get install docker.io)")
     return path
 
 
-def docker(*args: str, timeout: float = CALL_TIMEOUT_S, check: bool = True) -> str:
-    """Run one docker command; its stdout, stripped."""
-    try:
-        done = subprocess.run([client(), *args], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise DockerError(f"docker {args[0]} did not answer within {timeout:g} s") from None
-    if check and done.returncode != 0:
-        raise DockerError(f"docker {' '.join(args[:2])}: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout.strip()
-
-
-def available(timeout: float = 10.0) -> bool:
+def available() -> bool:
     """Whether a Docker engine answers (scripts/docker-daemon.sh start)."""
-    if shutil.which(DOCKER) is None:
-        return False
+    import docker as docker_sdk
+
     try:
-        return bool(docker("version", "--format", "{{.Server.Version}}", timeout=timeout, check=False))
-    except DockerError:
+        return bool(client().ping())
+    except (DockerError, docker_sdk.errors.DockerException, OSError):
         return False
 
 
@@ -51,6 +66,10 @@ def require_engine() -> None:
 
 def image_label(image: str, label: str) -> str | None:
     """A label of a local image ("" when unset); None when the image is missing."""
-    done = subprocess.run([client(), "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image],
-                          capture_output=True, text=True, timeout=CALL_TIMEOUT_S)
-    return done.stdout.strip() if done.returncode == 0 else None
+    import docker as docker_sdk
+
+    try:
+        labels = client().images.get(image).labels or {}
+    except docker_sdk.errors.ImageNotFound:
+        return None
+    return str(labels.get(label, ""))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lab.runtime.docker.containers import LabContainer
-from lab.runtime.docker.engine import client
+from lab.runtime.docker.engine import cli_path
 
 # Inside the container: note the program's pid (in the container's pid namespace), then become it.
 _NOTE_PID = 'echo $$ > "$0"; exec "$@"'
@@ -57,7 +57,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self.container = container
         self._pid_file = f"/tmp/.icelab-exec-{uuid.uuid4().hex}"
         self._program_pid: int | None = None
-        command = [client(), "exec"]
+        command = [cli_path(), "exec"]
         if kwargs.get("stdin") == subprocess.PIPE:
             command.append("--interactive")
         for key, value in (env or {}).items():

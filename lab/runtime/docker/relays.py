@@ -8,18 +8,24 @@ runtime: `docker exec` into the relay container, whose namespace is the host's l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lab.turn.relay import Relay
 from lab.turn.spec import RelaySpec
 from lab.turn.topology import attach_relay
 from lab.turn.topology import start_relays as start_topology_relays
 
-if TYPE_CHECKING:
-    from lab.runtime.docker.runtime import DockerRuntime
+class ContainerHosts(Protocol):
+    """The part of lab.runtime.docker.DockerRuntime that relays need."""
+
+    net: Any
+
+    def container(self, host: str) -> Any: ...
+
+    def popen(self, host: str, argv: list[str], **kwargs: Any) -> Any: ...
 
 
-def container_relay(runtime: DockerRuntime, spec: RelaySpec, out_dir: Path) -> Relay:
+def container_relay(runtime: ContainerHosts, spec: RelaySpec, out_dir: Path) -> Relay:
     net = runtime.net
     host = spec.host
     runtime.container(host)  # fails clearly when the host has no container
@@ -31,7 +37,7 @@ def container_relay(runtime: DockerRuntime, spec: RelaySpec, out_dir: Path) -> R
     return attach_relay(net, spec, out_dir, popen=popen)
 
 
-def start_relays(runtime: DockerRuntime, out_dir: Path, specs: list[dict[str, Any]] | None = None) -> list[Relay]:
+def start_relays(runtime: ContainerHosts, out_dir: Path, specs: list[dict[str, Any]] | None = None) -> list[Relay]:
     """Every relay host's relay (or `specs`), validated first, then started; all or none."""
     return start_topology_relays(runtime.net, out_dir, specs,
                                  attach=lambda spec: container_relay(runtime, spec, out_dir))

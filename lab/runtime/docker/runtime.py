@@ -1,6 +1,6 @@
 """The Docker runtime: peer agents and coturn relays run in containers wired into the topology.
 
-    runtime = DockerRuntime.attach(net, trial_dir, peers=["alice", "bob"])  # after Network.up
+    runtime = DockerRuntime.prepare(net, trial_dir, peers=["alice", "bob"])  # after Network.up
     relays = runtime.start_relays(trial_dir)          # lab.turn relays, turnserver in containers
     agent = runtime.start_agent(config, log_path, on_event)
     runtime.close()                                   # before net.down()
@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.runtime.agent.config import AgentConfig
-from lab.runtime.base import AgentProcess, EventCallback, agent_argv
+from lab.contract import AgentConfig
+from lab.runtime.base import AgentProcess, EventCallback
+from lab.runtime.kinds import agent_argv, agent_process
 from lab.runtime.docker import engine
 from lab.runtime.docker.attach import attach_container
 from lab.runtime.docker.containers import LabContainer, remove_containers, run_containers
 from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, REPO_ROOT, SOURCE_LABEL, source_hash
 from lab.runtime.docker.process import ContainerProcess
+from lab.turn.relay import Relay
 
 CONTAINER_PYTHON = "/opt/icelab/bin/python"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "docker-images.sh"
@@ -89,6 +91,16 @@ class DockerRuntime:
         engine.require_engine()
         check_images()
 
+    @staticmethod
+    def peer_kind_missing(kind: str) -> str | None:
+        """The peer image carries every kind's browser (its build runs each one: docker/peer/Dockerfile)."""
+        return None
+
+    @classmethod
+    def prepare(cls, net: Any, out_dir: Path, peers: list[str]) -> DockerRuntime:
+        """The Runtime step of a trial: containers for its peer and relay hosts."""
+        return cls.attach(net, out_dir, peers)
+
     @classmethod
     def attach(cls, net: Any, out_dir: Path, peers: list[str], relays: list[str] | None = None) -> DockerRuntime:
         """Start a container for each peer and relay host and move the host into it.
@@ -140,7 +152,7 @@ class DockerRuntime:
         return ContainerProcess(self.container(host), argv, env=_forwarded_env(), **kwargs)
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
-        """The peer agent of config.kind (aiortc or chromium: the peer image has both) in its container.
+        """The peer agent of config.kind (lab.runtime.kinds: the peer image has every kind) in its container.
 
         A browser's profile lives in the container's own file system (the lab state folder is
         not mounted there, only its TURN part), so removing the container removes it; the
@@ -150,11 +162,9 @@ class DockerRuntime:
         log_file = log_path.open("ab")
         process = self.popen(config.host, agent_argv(CONTAINER_PYTHON, config),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file)
-        from lab.runtime.kinds import agent_process
-
         return agent_process(config, process, on_event, log_file)
 
-    def start_relays(self, out_dir: Path | None = None) -> list[Any]:
+    def start_relays(self, out_dir: Path | None = None) -> list[Relay]:
         """lab.turn relays of the topology, each turnserver in its host's container."""
         from lab.runtime.docker.relays import start_relays
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.chromium.__main__ import serve
 from lab.runtime.firefox.peer import FirefoxPeer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.base import EventCallback
 from lab.runtime.chromium.process import BrowserAgentProcess
 from lab.runtime.firefox.browser import profiles_root
