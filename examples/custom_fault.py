@@ -33,11 +33,12 @@ class LinkFlap(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         s, impair = self.spec, ctx.net.impair
-        self._begin(ctx)  # the `fault` event: the instant recovery is timed from
-        await ctx.call(impair.blackhole, s.node, s.iface, duration=s.outage_s)
+        # the `fault` event (the break, the instant recovery is timed from), stamped when the
+        # kernel call that removes connectivity returns, with that call's duration
+        await self._break(ctx, impair.blackhole, s.node, s.iface, duration=s.outage_s)
         await asyncio.sleep(s.outage_s + s.pause_s)
-        ctx.record("fault_step", step="second outage")
-        await ctx.call(impair.blackhole, s.node, s.iface, duration=s.outage_s)
+        await self._step(ctx, "fault_step", "second outage", impair.blackhole, s.node, s.iface,
+                         duration=s.outage_s)
         await asyncio.sleep(s.outage_s)
         ctx.record("fault_end", step="link stable again")
 

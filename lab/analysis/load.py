@@ -87,6 +87,8 @@ def _normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
     trials = trials.copy()
     if "loss_pct" not in trials:
         trials["loss_pct"] = 0.0
+    if "browser_state" not in trials:  # runs made before browser_state existed
+        trials["browser_state"] = "n/a"
     trials["recovered"] = trials["recovered"].fillna(False).astype(bool)
     for column in trials.columns:
         if column.endswith(("_ms", "_s")) or column.startswith("t_") or column in ("rtt_ms", "loss_pct"):

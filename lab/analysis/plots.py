@@ -76,6 +76,8 @@ def condition_label(key: Sequence[object] | Mapping[str, object], multi_experime
     text = f"{values.get('fault')}"
     if values.get("peer_kind", DEFAULTS["peer_kind"]) != DEFAULTS["peer_kind"]:
         text += f", {values['peer_kind']} peers"
+    if values.get("browser_state", DEFAULTS["browser_state"]) != DEFAULTS["browser_state"]:
+        text += f", {values['browser_state']} browser"
     if values.get("runtime", DEFAULTS["runtime"]) != DEFAULTS["runtime"]:
         text += f", {values['runtime']}"
     if "rtt_ms" in values:

@@ -34,10 +34,11 @@ import pandas as pd
 
 from lab.analysis import stats
 
-CONDITION = ["experiment", "fault", "peer_kind", "runtime", "rtt_ms", "loss_pct"]
-GROUP = ["experiment", "fault", "peer_kind", "runtime", "policy", "rtt_ms", "loss_pct"]
+CONDITION = ["experiment", "fault", "peer_kind", "browser_state", "runtime", "rtt_ms", "loss_pct"]
+GROUP = ["experiment", "fault", "peer_kind", "browser_state", "runtime", "policy", "rtt_ms", "loss_pct"]
 # what a trial table without the column means (runs made before the column existed)
-DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "peer_kind": "aiortc", "runtime": "netns",
+DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "peer_kind": "aiortc", "browser_state": "n/a",
+                               "runtime": "netns",
                                "loss_pct": 0.0, "rtt_ms": 0.0}
 MILESTONES = ["t_detected", "t_restart", "t_answer", "t_new_pair"]
 PHASES = ["detection", "decision", "signaling", "checks", "first_media", "no_restart"]

@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "agents_started": "both peer agents are running",
     "media_flowing": "media received at both peers: the call is up",
     "fault": "the fault was injected (detail: type, params)",
+    "browser_warmup": "browser_state warm: a browser host's uplinks went down and up before the call (detail: host, ifaces)",
     "fault_step": "a later step of a multi-step fault (e.g. link down after the overlap)",
     "fault_end": "a transient fault was lifted",
     "trial_end": "the orchestrator stopped observing",
@@ -72,7 +73,8 @@ KINDS: dict[str, str] = {
     "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
     "media_stats": "periodic inbound/outbound RTP counters from getStats()",
     "dtls_state": "the page's RTCDtlsTransport changed state (detail: state, gen)",
-    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, type; withheld)",
+    "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, port, "
+                      "protocol, interface, related_address/port; end_of_candidates (type null), withheld)",
     "browser_network": "the page's online/offline or connection change (detail: event, online)",
 }
 

@@ -45,6 +45,10 @@ class PeersSpec(_Strict):
     kind: PeerKind = Field("aiortc", description="peer implementation of both sides (unless set per side)")
     offerer_kind: PeerKind | None = Field(None, description="peer implementation of the offerer")
     answerer_kind: PeerKind | None = Field(None, description="peer implementation of the answerer")
+    browser_state: Literal["fresh", "warm"] = Field(
+        "warm", description="browser peers: warm (default, like a user's browser that has been running) "
+        "have seen a network change well before the fault; fresh have seen none since they started "
+        "(lab.experiment.browser_state)")
 
     @model_validator(mode="after")
     def _distinct(self) -> PeersSpec:

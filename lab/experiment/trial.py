@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import ConfigError, LabError
+from lab.experiment.browser_state import browser_state_of, warm_browsers
 from lab.experiment.events import event_row, events_frame
 from lab.experiment.faults import Fault, make_fault
 from lab.experiment.metrics import trial_metrics
@@ -180,6 +181,8 @@ class Trial:
                        out_dir=self.trial_dir, peers=peers, relays=False)
         # the runtime is prepared (docker: peer and relay hosts move into containers) with it
         await self.call(self.lab.up)
+        # the network as it is before the call, set before any browser starts (browser_state)
+        await fault.prepare(self)
         # Python processes (signaling server, agents) start first and import while shaping and
         # relays come up; the agents begin when told, once the signaling server is ready
         ice_servers = await self.call(self.lab.ice_servers, spec.ice.turn)
@@ -193,7 +196,7 @@ class Trial:
         await self.call(self.lab.shape_path, peers, plan.rtt_ms, plan.loss_pct)
         await self.call(self.lab.start_relays)
         fault.check(self)
-        await fault.prepare(self)
+        await warm_browsers(self)
         await self.call(self.lab.start_captures, spec.capture.hosts, spec.capture.filter, spec.source)
         self.record("topology_up")
         try:
@@ -215,6 +218,8 @@ class Trial:
         self.t_fault = time.monotonic()
         await fault.inject(self)
         self.t_fault_done = time.monotonic()  # its last step (make-before-break, transient faults)
+        if not math.isnan(fault.t_break):
+            self.t_fault = fault.t_break  # the break, as the `fault` event says
         await self._wait_recovered()
 
     async def _start_signaling(self) -> SignalingConfig:
@@ -328,6 +333,7 @@ class Trial:
             # "aiortc" or "chromium" when both sides are alike, else "<offerer>-<answerer>"
             "peer_kind": "-".join(dict.fromkeys(plan.kind_of(spec, r) for r in ("offerer", "answerer"))),
             "offerer_kind": plan.kind_of(spec, "offerer"), "answerer_kind": plan.kind_of(spec, "answerer"),
+            "browser_state": browser_state_of(spec, plan),
         }
         row.update(metrics.row())
         if status != "ok":

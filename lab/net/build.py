@@ -12,8 +12,10 @@ from lab.net.plan import LAN_BRIDGE, UPLINK, WAN_BRIDGE, NodePlan, Plan
 BASE_SYSCTLS = {
     "net/ipv6/conf/all/disable_ipv6": "1",
     "net/ipv6/conf/default/disable_ipv6": "1",
-    "net/ipv4/conf/all/rp_filter": "0",
-    "net/ipv4/conf/default/rp_filter": "0",
+    # strict reverse-path filtering (RFC 3704) on hosts and routers: a packet whose source is
+    # not routed back out of the interface it came in on is dropped (a stale or foreign source)
+    "net/ipv4/conf/all/rp_filter": "1",
+    "net/ipv4/conf/default/rp_filter": "1",
 }
 
 

@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import json
 import subprocess
+import time
 from typing import Protocol
 
 from lab.errors import LabError
@@ -62,20 +63,41 @@ class Impairments:
 
     # -- links and addresses ---------------------------------------------------------------
     @on_lab_thread
-    def link_down(self, host: str, iface: str) -> None:
-        """Take the interface down (its routes go with it; link_up restores them)."""
-        ns = self.net.netns(host)
-        self.net.iface(host, iface)
-        ipr = self.net.sockets[ns]
-        ipr.link("set", index=links.index(ipr, iface), state="down")
+    def link_down(self, host: str, iface: str, addr_on_down: str | None = None) -> tuple[float, float]:
+        """Take the interface down. Its addresses go too (as an OS or a DHCP release does) unless
+        `addr_on_down` (default: the link's setting in the topology) is "keep"; the routes and
+        source rules of a removed address go with it. link_up restores all of them.
+
+        Returns the monotonic instants around the netlink call that set the link down (the
+        instant connectivity was removed; the address and route clean-up follows it)."""
+        node = self.net.node(host)
+        plan_iface = self.net.iface(host, iface)
+        mode = addr_on_down or plan_iface.addr_on_down
+        if mode not in ("remove", "keep"):
+            raise LabError(f"link_down {host}.{iface}: addr_on_down must be 'remove' or 'keep', not {mode!r}")
+        ipr = self.net.sockets[node.netns]
+        ifindex = links.index(ipr, iface)
+        t0 = time.monotonic()
+        ipr.link("set", index=ifindex, state="down")
+        t1 = time.monotonic()
+        if mode == "remove":
+            for cidr in plan_iface.addresses:
+                links.del_address(ipr, ifindex, cidr)
+        if node.kind != "wan":
+            links.apply_routes(ipr, node)
+        return t0, t1
 
     @on_lab_thread
     def link_up(self, host: str, iface: str) -> None:
         node = self.net.node(host)
-        self.net.iface(host, iface)
+        plan_iface = self.net.iface(host, iface)
         ipr = self.net.sockets[node.netns]
-        ipr.link("set", index=links.index(ipr, iface), state="up")
-        links.apply_routes(ipr, node)
+        ifindex = links.index(ipr, iface)
+        ipr.link("set", index=ifindex, state="up")
+        present = set(links.addresses_of(ipr, ifindex))
+        links.add_addresses(ipr, ifindex, [cidr for cidr in plan_iface.addresses if cidr not in present])
+        if node.kind != "wan":
+            links.apply_routes(ipr, node)
 
     @on_lab_thread
     def renumber(self, host: str, iface: str, new_address: str) -> str:

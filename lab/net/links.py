@@ -80,6 +80,11 @@ def add_addresses(ipr: IPRoute, ifindex: int, addresses: list[str]) -> None:
         ipr.addr("add", index=ifindex, address=address, prefixlen=prefix)
 
 
+def addresses_of(ipr: IPRoute, ifindex: int) -> list[str]:
+    """The interface's IPv4 addresses as "address/prefixlen"."""
+    return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(family=2, index=ifindex)]
+
+
 def del_address(ipr: IPRoute, ifindex: int, cidr: str) -> None:
     address, prefix = _split(cidr)
     with contextlib.suppress(NetlinkError):
@@ -124,6 +129,11 @@ def _install_routes(ipr: IPRoute, node: NodePlan, fresh: bool) -> None:
     for k, iface in enumerate(uplinks):
         ifindex = index(ipr, iface.name)
         if not fresh and not link_is_up(ipr, iface.name):
+            if multihomed:
+                # a down uplink that kept its addresses: they must not leak out of another uplink
+                for cidr in addresses_of(ipr, ifindex):
+                    ipr.rule("add", priority=RULE_PRIORITY_BASE + 50 + k, action=FR_ACT_UNREACHABLE,
+                             src=_split(cidr)[0], src_len=32)
             continue
         metric = iface.metric or 0
         if node.default_iface is not None and iface.name == node.default_iface:

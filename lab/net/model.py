@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lab.net.nat_behaviour import EIM_NAT_TYPES, NAT_TYPES, NatType, preset_of  # noqa: F401 (re-exported)
+
+# What happens to an interface's addresses when its link goes down (lab.net.impair.link_down):
+# "remove" as an OS or a DHCP release does (the default), or "keep" them on the dead link.
+AddrOnDown = Literal["remove", "keep"]
 
 NODE_NAME = r"^[a-z][a-z0-9_]{0,23}$"
 IFACE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,14}$")
@@ -93,6 +97,7 @@ class LinkSpec(_Strict):
     address: list[str] | None = None
     addresses: int = Field(1, ge=1, le=16, description="how many addresses to assign")
     metric: int | None = Field(None, ge=1, le=65535)
+    addr_on_down: AddrOnDown = Field("remove", description="the inner end's addresses when its link goes down")
     # Shaping of the link, applied to both of its ends at `up` (see lab.net.shaping)
     delay_ms: float = Field(0, ge=0, le=60_000)
     jitter_ms: float = Field(0, ge=0, le=60_000)

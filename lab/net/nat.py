@@ -13,6 +13,9 @@ packets (after source NAT, so it holds the real public port), and for the restri
 of (public port, remote address) pairs; a matching inbound packet is DNATed to the endpoint.
 Unsolicited WAN input to the router itself is dropped: otherwise conntrack confirms an entry
 for it and masquerade re-maps the next outbound packet of that 5-tuple (looks symmetric).
+Only sources of the router's own LAN are translated; a packet forwarded to the WAN with any
+other source (a host sending from the address of an interface it lost, a spoofed source) is
+dropped, as a carrier NAT or a BCP 38 router does (beside the routers' rp_filter, lab.net.build).
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ def ruleset(
     # Deleting a table costs the kernel ~10 ms (RCU grace period): skip it in fresh namespaces.
     lines = [f"table {table} {{}}", f"delete table {table}"] if replace else []
     lines.append(f"table {table} {{")
+    lan_only = f'    oifname "{wan}" ip saddr != {lan_subnet} drop'
     axes = behaviour(nat)
     if axes is None:
         lines += [
             "  chain forward_guard {",
             "    type filter hook forward priority filter; policy accept;",
+            lan_only,
             "  }",
             "}",
         ]
@@ -73,7 +78,7 @@ def ruleset(
     lines += [
         "  chain nat_out {",
         "    type nat hook postrouting priority srcnat; policy accept;",
-        f'    oifname "{wan}" {masquerade}',
+        f'    oifname "{wan}" ip saddr {lan_subnet} {masquerade}',
     ]
     if hairpin and eim:
         # (iifname is unknown in postrouting: match the LAN by source address)
@@ -103,6 +108,7 @@ def ruleset(
         f'    iifname "{wan}" ct state established,related accept',
         f'    iifname "{wan}" ct status dnat accept',
         f'    iifname "{wan}" drop',
+        lan_only,
         "  }",
         "}",
     ]

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from lab import naming
-from lab.net.model import GraphError, NatType, TopologySpec
+from lab.net.model import AddrOnDown, GraphError, NatType, TopologySpec
 
 WAN_BRIDGE = "br0"
 LAN_BRIDGE = "lan"
@@ -26,6 +26,7 @@ class IfacePlan(BaseModel):
     metric: int | None = None
     peer: str | None = None  # node at the other end (for veths) or None for bridges
     master: str | None = None  # bridge this interface is a port of
+    addr_on_down: AddrOnDown = "remove"  # lab.net.impair.link_down: drop the addresses or keep them
 
 
 class NodePlan(BaseModel):
@@ -167,6 +168,7 @@ def resolve(spec: TopologySpec, name: str) -> Plan:
             metric = link.metric or 100 * (len(inner.ifaces) + 1)
         inner.ifaces[iface_name] = IfacePlan(
             name=iface_name, addresses=addresses, gateway=gateway_of.get(link.b), metric=metric, peer=link.b,
+            addr_on_down=link.addr_on_down,
         )
         index = port_count.get(link.b, 0)
         port_count[link.b] = index + 1

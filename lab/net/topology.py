@@ -67,12 +67,13 @@ class Topology:
         address: str | list[str] | None = None,
         addresses: int = 1,
         metric: int | None = None,
+        addr_on_down: str = "remove",
         delay_ms: float = 0,
         jitter_ms: float = 0,
         loss_pct: float = 0,
         rate_kbit: int | None = None,
     ) -> Topology:
-        entry: dict[str, Any] = {"a": a, "b": b, "addresses": addresses}
+        entry: dict[str, Any] = {"a": a, "b": b, "addresses": addresses, "addr_on_down": addr_on_down}
         for key, value in (("iface", iface), ("address", address), ("metric", metric), ("rate_kbit", rate_kbit)):
             if value is not None:
                 entry[key] = value

@@ -30,6 +30,7 @@ class PeerImplementation:
     module: str                   # `python -m <module> CONFIG_JSON`
     process: str | None = None    # "module:Class" of the orchestrator's handle (an AgentProcess)
     missing: Callable[[], str | None] | None = None  # why it cannot run on this machine, or None
+    browser: bool = False         # a real browser: has a network history (lab.experiment.browser_state)
 
 
 def _chromium_missing() -> str | None:
@@ -57,9 +58,11 @@ def register_peer_kind(kind: PeerImplementation) -> None:
 
 register_peer_kind(PeerImplementation("aiortc", "lab.runtime.agent"))
 register_peer_kind(PeerImplementation("chromium", "lab.runtime.chromium",
-                                      "lab.runtime.chromium.process:BrowserAgentProcess", _chromium_missing))
+                                      "lab.runtime.chromium.process:BrowserAgentProcess", _chromium_missing,
+                                      browser=True))
 register_peer_kind(PeerImplementation("firefox", "lab.runtime.firefox",
-                                      "lab.runtime.firefox.process:FirefoxAgentProcess", _firefox_missing))
+                                      "lab.runtime.firefox.process:FirefoxAgentProcess", _firefox_missing,
+                                      browser=True))
 
 
 def base_kind(kind: str) -> str:
@@ -74,6 +77,11 @@ def peer_implementation(kind: str) -> PeerImplementation:
         return KINDS[base_kind(kind)]
     except KeyError:
         raise LabError(f"unknown peer kind {kind!r} (one of {', '.join(KINDS)})") from None
+
+
+def is_browser(kind: str) -> bool:
+    """Whether a peer of this kind is a real browser (a stand-in such as "aiortc~chrome" is not)."""
+    return peer_implementation(kind).browser
 
 
 def agent_argv(python: str, config: AgentConfig) -> list[str]:

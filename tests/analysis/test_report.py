@@ -172,13 +172,15 @@ def test_report_puts_peer_kinds_side_by_side(sample_run: Path, tmp_path: Path) -
     for i, result in enumerate(sorted(mixed.glob("trials/*/result.json"))):
         if i % 2:
             row = json.loads(result.read_text())
-            row.update(peer_kind="aiortc-chromium", answerer_kind="chromium")
+            row.update(peer_kind="aiortc-chromium", answerer_kind="chromium", browser_state="warm")
             result.write_text(json.dumps(row))
     page = build_report([mixed], n_resamples=100).path.read_text()
     assert "Peer kinds side by side" in page
+    assert ">browser<" in page and ">warm<" in page  # the browser state column
     assert "aiortc-chromium: recovered, median gap" in page
     plain = build_report([sample_run], tmp_path / "plain.html", n_resamples=100).path.read_text()
     assert "Peer kinds side by side" not in plain
+    assert ">browser<" not in plain  # no browser peer: no column
 
 
 def test_report_compares_engines_and_marks_stand_ins(sample_run: Path, tmp_path: Path) -> None:

@@ -111,6 +111,21 @@ def test_peer_kinds_and_runtimes_are_separate_conditions() -> None:
     assert labels == {"blackhole, RTT 0 ms", "blackhole, chromium peers, RTT 0 ms", "blackhole, docker, RTT 0 ms"}
 
 
+def test_browser_state_is_a_condition() -> None:
+    from lab.analysis.plots import condition_label
+
+    rows = [{**trial("on-failed", 100.0), "peer_kind": "chromium", "browser_state": "warm"},
+            {**trial("on-failed", 900.0), "peer_kind": "chromium", "browser_state": "fresh"},
+            trial("on-failed", 300.0)]
+    trials = frame(rows)
+    trials.loc[2, "browser_state"] = None  # an aiortc trial of a run made before the column existed
+    summary = summary_table(trials, n_resamples=200)
+    assert sorted(zip(summary["browser_state"], summary["gap_median"])) == [
+        ("fresh", 900.0), ("n/a", 300.0), ("warm", 100.0)]
+    labels = {condition_label(dict(r)) for _, r in summary.iterrows()}
+    assert "blackhole, chromium peers, warm browser, RTT 0 ms" in labels
+
+
 def test_peer_kinds_side_by_side() -> None:
     trials = frame([
         {**trial("on-failed", 100.0), "peer_kind": "aiortc"},

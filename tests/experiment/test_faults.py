@@ -40,12 +40,14 @@ class StandInNet:
 class Context:
     def __init__(self) -> None:
         self.log: list[tuple[Any, ...]] = []
+        self.fields: list[dict[str, Any]] = []
         self.net = StandInNet(self.log)
         self.relays: dict[str, Any] = {}
         self.commands: list[Any] = []
 
     def record(self, kind: str, **fields: Any) -> None:
         self.log.append(("event", kind))
+        self.fields.append(fields)
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
@@ -63,31 +65,84 @@ def fault_of(**fault: Any) -> Any:
     return make_fault(spec.fault)
 
 
-async def test_handover_break_before_make_and_make_before_break() -> None:
+async def test_handover_standby_is_the_default_target_up_before_the_break() -> None:
     ctx = Context()
     fault = fault_of(type="handover", host="phone")
+    assert fault.spec.variant == "standby"
     await fault.prepare(ctx)
-    assert ctx.log == [("link_down", "phone", "lte"), ("set_default_route", "phone", "wifi")]
+    assert ctx.log == [("link_up", "phone", "lte"), ("set_default_route", "phone", "wifi")]
     ctx.log.clear()
     await fault.inject(ctx)
-    assert ctx.log == [("event", "fault"), ("link_down", "phone", "wifi"), ("link_up", "phone", "lte"),
-                       ("set_default_route", "phone", "lte")]
+    # the break is Wi-Fi going down; `fault` is stamped when that call has returned
+    assert ctx.log == [("link_down", "phone", "wifi"), ("event", "fault"),
+                       ("set_default_route", "phone", "lte"), ("event", "fault_step")]
+    assert ctx.fields[0]["t"] == fault.t_break and ctx.fields[0]["call_ms"] >= 0
+
+
+async def test_handover_cold_gap_and_overlap() -> None:
+    ctx = Context()
+    cold = fault_of(type="handover", host="phone", variant="cold")
+    await cold.prepare(ctx)
+    assert ctx.log == [("link_down", "phone", "lte"), ("set_default_route", "phone", "wifi")]
     ctx.log.clear()
-    await fault_of(type="handover", host="phone", overlap_s=0.01).inject(ctx)
-    assert ctx.log == [("event", "fault"), ("link_up", "phone", "lte"), ("set_default_route", "phone", "lte"),
-                       ("event", "fault_step"), ("link_down", "phone", "wifi")]
+    await cold.inject(ctx)
+    assert ctx.log == [("link_down", "phone", "wifi"), ("event", "fault"), ("link_up", "phone", "lte"),
+                       ("set_default_route", "phone", "lte"), ("event", "fault_step")]
+    ctx.log.clear()
+    gap = fault_of(type="handover", host="phone", gap_s=0.01)
+    assert gap.spec.variant == "gap"
+    await gap.inject(ctx)
+    assert ctx.log == [("link_down", "phone", "wifi"), ("event", "fault"), ("link_up", "phone", "lte"),
+                       ("set_default_route", "phone", "lte"), ("event", "fault_step")]
+    ctx.log.clear()
+    ctx.fields.clear()
+    overlap = fault_of(type="handover", host="phone", overlap_s=0.01)
+    await overlap.prepare(ctx)
+    ctx.log.clear()
+    await overlap.inject(ctx)
+    # make first, then the break: t_fault is the break, after the overlap
+    assert ctx.log == [("link_up", "phone", "lte"), ("set_default_route", "phone", "lte"), ("event", "fault_step"),
+                       ("link_down", "phone", "wifi"), ("event", "fault")]
+    make, brk = ctx.fields
+    assert brk["t"] == overlap.t_break and brk["t"] - make["t"] >= 0.01
+
+
+@pytest.mark.parametrize("fault, reason", [
+    ({"variant": "gap"}, "needs gap_s > 0"),
+    ({"variant": "overlap"}, "needs overlap_s > 0"),
+    ({"variant": "cold", "gap_s": 1}, "gap_s applies to variant 'gap' only"),
+    ({"gap_s": 1, "overlap_s": 1}, "gap_s applies to variant 'gap' only, not 'overlap'"),
+    ({"variant": "warm"}, "fault.variant"),
+    ({"to_iface": "wifi"}, "must be different"),
+])
+def test_handover_variant_errors_name_the_key(fault: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        fault_of(type="handover", host="phone", **fault)
 
 
 async def test_blackhole_binding_expiry_and_signaling_outage() -> None:
     ctx = Context()
     await fault_of(type="blackhole", node="nat_a", iface="wan", duration_s=0.01, udp_only=True).inject(ctx)
-    assert ctx.log == [("event", "fault"), ("blackhole", "nat_a", "wan", ("duration", 0.01), ("udp_only", True)),
+    assert ctx.log == [("blackhole", "nat_a", "wan", ("duration", 0.01), ("udp_only", True)), ("event", "fault"),
                        ("event", "fault_end")]
     ctx.log.clear()
     await fault_of(type="binding_expiry", router="nat_a", host="alice").inject(ctx)
-    assert ctx.log == [("event", "fault"), ("flush_bindings", "nat_a", "alice")]
+    assert ctx.log == [("flush_bindings", "nat_a", "alice"), ("event", "fault")]
     await fault_of(type="signaling_outage", duration_s=0.01, mode="client").inject(ctx)
     assert ctx.commands == [SignalingOutage(duration_s=0.01)]
+
+
+class StandInRelay:
+    def __init__(self, log: list[tuple[Any, ...]]) -> None:
+        self.kill = lambda: log.append(("kill",))
+        self.start = lambda: log.append(("start",))
+
+
+async def test_turn_allocation_expiry_breaks_when_the_old_relay_dies() -> None:
+    ctx = Context()
+    ctx.relays["relay"] = StandInRelay(ctx.log)
+    await fault_of(type="turn_allocation_expiry", relay="relay").inject(ctx)
+    assert ctx.log == [("kill",), ("event", "fault"), ("start",), ("event", "fault_end")]
 
 
 def test_faults_name_missing_parts() -> None:

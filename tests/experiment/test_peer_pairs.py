@@ -56,6 +56,18 @@ def test_a_missing_browser_is_refused_by_the_edge_check_on_netns_only(tmp_path: 
     check_experiment(spec, runtime="docker")
 
 
+def test_browser_state_follows_the_trials_peer_pair(tmp_path: Path) -> None:
+    """browser_state (warm/fresh) applies to the trials whose pair has a real browser; stand-ins
+    and aiortc pairs record "n/a"."""
+    from lab.experiment.browser_state import browser_hosts, browser_state_of
+
+    spec = load_experiment(write(tmp_path, '["aiortc~chrome-aiortc", "aiortc-firefox", "chromium-firefox"]'))
+    plans = plan_trials(spec)
+    assert [browser_state_of(spec, p) for p in plans] == ["n/a", "warm", "warm"]
+    assert [browser_hosts(spec, p) for p in plans] == [[], [spec.peers.answerer],
+                                                       [spec.peers.offerer, spec.peers.answerer]]
+
+
 @pytest.mark.parametrize("name", list(PROFILES))
 def test_profiles_are_valid_lab_rtc_options(name: str) -> None:
     detection, skipped_d = apply_detection(name, DetectionConfig())

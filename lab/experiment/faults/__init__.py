@@ -14,6 +14,7 @@ from lab.experiment.faults.base import (
     need_node,
     need_relay,
     parse_fault,
+    timed,
 )
 from lab.experiment.faults.binding_expiry import BindingExpiry
 from lab.experiment.faults.blackhole import Blackhole
@@ -27,5 +28,5 @@ from lab.experiment.faults.turn_allocation_expiry import TurnAllocationExpiry
 __all__ = [
     "FAULTS", "BindingExpiry", "Blackhole", "Fault", "FaultContext", "FaultParams", "Handover", "LossBurst",
     "NatReboot", "RelayKill", "SignalingOutage", "TurnAllocationExpiry", "fault_types", "make_fault",
-    "need_node", "need_relay", "parse_fault",
+    "need_node", "need_relay", "parse_fault", "timed",
 ]

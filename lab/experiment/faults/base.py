@@ -5,13 +5,18 @@ Defining a subclass of `Fault` with a `Params` class registers it; the experimen
 accepts every registered type under [fault]. Adding a fault is one module (see the others in
 this package, or examples/custom_fault.py).
 
-A fault may prepare the network before the agents start (a handover starts with the new
-interface down), is injected at its instant (recorded as the `fault` event, stamped just before
-the first impairment call), may have later steps (`fault_step`) and an end (`fault_end`).
+A fault may prepare the network before the agents start (a cold handover starts with the new
+interface down), is injected at its instant, may have later steps (`fault_step`) and an end
+(`fault_end`). The `fault` event (t_fault) is the break, the instant connectivity is removed: it
+is stamped on the network thread right after the kernel call that removes it returns, and
+carries that call's own duration (`call_ms`); steps are stamped the same way. For a
+make-before-break handover the break is the old interface going down, after the overlap.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Protocol, get_args, get_origin
 
@@ -57,6 +62,13 @@ class FaultContext(Protocol):
 FAULTS: dict[str, type[Fault]] = {}
 
 
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """Run fn (on the network thread); its result and the monotonic instants around it."""
+    t0 = time.monotonic()
+    result = fn(*args, **kwargs)
+    return result, t0, time.monotonic()
+
+
 class Fault:
     """Base: a fault with no preparation and a single instant."""
 
@@ -79,6 +91,7 @@ class Fault:
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec
+        self.t_break = math.nan  # the `fault` event's instant, once injected
 
     @property
     def params(self) -> dict[str, Any]:
@@ -98,7 +111,27 @@ class Fault:
         """Undo what is still in force (called on the network thread in finally)."""
 
     def _begin(self, ctx: FaultContext) -> None:
-        ctx.record("fault", type=self.spec.type, **self.params)
+        """The break is not a kernel call (a command to the peers): stamped now."""
+        self.t_break = time.monotonic()
+        ctx.record("fault", t=self.t_break, call_ms=None, type=self.spec.type, **self.params)
+
+    async def _break(self, ctx: FaultContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Make the call that removes connectivity; record `fault` at its return, with its duration."""
+        result, t0, t1 = await ctx.call(timed, fn, *args, **kwargs)
+        self._record_break(ctx, t0, t1)
+        return result
+
+    def _record_break(self, ctx: FaultContext, t0: float, t1: float, **extra: Any) -> None:
+        self.t_break = t1
+        ctx.record("fault", t=t1, call_ms=(t1 - t0) * 1000.0, type=self.spec.type, **self.params, **extra)
+
+    @staticmethod
+    async def _step(ctx: FaultContext, kind: str, step: str, fn: Callable[..., Any], *args: Any,
+                    **kwargs: Any) -> Any:
+        """A later step (fault_step / fault_end), stamped at the return of its call."""
+        result, t0, t1 = await ctx.call(timed, fn, *args, **kwargs)
+        ctx.record(kind, t=t1, call_ms=(t1 - t0) * 1000.0, step=step)
+        return result
 
 
 def need_node(ctx: FaultContext, node: str, key: str, iface: str | None = None) -> None:

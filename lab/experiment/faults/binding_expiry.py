@@ -25,5 +25,4 @@ class BindingExpiry(Fault):
             need_node(ctx, self.spec.host, "host")
 
     async def inject(self, ctx: FaultContext) -> None:
-        self._begin(ctx)
-        await ctx.call(ctx.net.impair.flush_bindings, self.spec.router, self.spec.host)
+        await self._break(ctx, ctx.net.impair.flush_bindings, self.spec.router, self.spec.host)

@@ -27,9 +27,8 @@ class Blackhole(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         s = self.spec
-        self._begin(ctx)
         # the kernel lifts it (nft element timeout), on time even if the orchestrator stalls
-        await ctx.call(ctx.net.impair.blackhole, s.node, s.iface, udp_only=s.udp_only, duration=s.duration_s)
+        await self._break(ctx, ctx.net.impair.blackhole, s.node, s.iface, udp_only=s.udp_only, duration=s.duration_s)
         await asyncio.sleep(s.duration_s)
         ctx.record("fault_end", step="blackhole lifted (element timeout)")
 

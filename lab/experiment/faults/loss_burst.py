@@ -28,9 +28,8 @@ class LossBurst(Fault):
     async def inject(self, ctx: FaultContext) -> None:
         s = self.spec
         base = ctx.link_shaping(s.node, s.iface)
-        self._begin(ctx)
-        await ctx.call(ctx.net.impair.shape, s.node, s.iface, delay_ms=base.get("delay_ms", 0.0),
-                       loss_pct=max(s.loss_pct, base.get("loss_pct", 0.0)))
+        await self._break(ctx, ctx.net.impair.shape, s.node, s.iface, delay_ms=base.get("delay_ms", 0.0),
+                          loss_pct=max(s.loss_pct, base.get("loss_pct", 0.0)))
         await asyncio.sleep(s.duration_s)
         await ctx.call(self._restore, ctx, base)
         ctx.record("fault_end", step="loss burst over")

@@ -20,6 +20,5 @@ class NatReboot(Fault):
         need_node(ctx, self.spec.router, "router")
 
     async def inject(self, ctx: FaultContext) -> None:
-        self._begin(ctx)
-        new_address = await ctx.call(ctx.net.impair.nat_reboot, self.spec.router)
+        new_address = await self._break(ctx, ctx.net.impair.nat_reboot, self.spec.router)
         ctx.record("fault_step", step="new public address", address=new_address)

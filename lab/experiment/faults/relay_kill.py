@@ -25,9 +25,7 @@ class RelayKill(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         relay = ctx.relays[self.spec.relay]
-        self._begin(ctx)
-        await ctx.call(relay.kill)
+        await self._break(ctx, relay.kill)
         if self.spec.restart_after_s is not None:
             await asyncio.sleep(self.spec.restart_after_s)
-            await ctx.call(relay.start)
-            ctx.record("fault_end", step="relay restarted (allocations lost)")
+            await self._step(ctx, "fault_end", "relay restarted (allocations lost)", relay.start)

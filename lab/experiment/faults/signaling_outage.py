@@ -31,8 +31,7 @@ class SignalingOutage(Fault):
         else:
             host = ctx.signaling_host()
             iface = ctx.net.iface(host).name
-            self._begin(ctx)
-            await ctx.call(ctx.net.impair.blackhole, host, iface, duration=s.duration_s)
+            await self._break(ctx, ctx.net.impair.blackhole, host, iface, duration=s.duration_s)
         await asyncio.sleep(s.duration_s)
         ctx.record("fault_end", step="signaling back")
 

@@ -21,7 +21,7 @@ class TurnAllocationExpiry(Fault):
 
     async def inject(self, ctx: FaultContext) -> None:
         relay = ctx.relays[self.spec.relay]
-        self._begin(ctx)
-        # a new relay process: every allocation is gone, the relay answers again at once
-        await ctx.call(relay.restart)
-        ctx.record("fault_end", step="relay answering again, no allocation")
+        # a new relay process: every allocation is gone, the relay answers again at once. The
+        # break is the old process's death, not the new one's readiness
+        await self._break(ctx, relay.kill)
+        await self._step(ctx, "fault_end", "relay answering again, no allocation", relay.start)

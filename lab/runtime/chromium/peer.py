@@ -14,6 +14,7 @@ from lab.contract import AgentConfig, Command, NetworkChange, Ping, Restart, Sig
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.chromium import KIND, clock
 from lab.runtime.chromium.browser import Browser, launch, new_profile_dir
+from lab.runtime.chromium.interfaces import InterfaceOf
 from lab.runtime.chromium.page import open_page
 
 log = logging.getLogger("lab.chromium")
@@ -37,6 +38,7 @@ class BrowserPeer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: Any = None
         self.timings: dict[str, float] = {}
+        self._interface_of = InterfaceOf()
 
     # ----- lifecycle --------------------------------------------------------------------
 
@@ -128,6 +130,8 @@ class BrowserPeer:
                 page_log.info("%s", event.get("line"))
                 continue
             t = offset.to_monotonic(float(page_ms)) if offset is not None and page_ms is not None else None
+            if kind == "candidate_sent" and event.get("type") and event.get("interface") is None:
+                event["interface"] = self._interface_of.of_candidate(event)
             self.control.emit(kind, t=t, **event)
 
     def _on_console(self, message: Any) -> None:

@@ -230,6 +230,17 @@ const icelab = (() => {
     deliver(body) { this.onMessage(body); }
   }
 
+  // The agreed candidate_sent fields (all peer kinds): the agent adds `interface` (it looks the
+  // address, or a reflexive candidate's base, up in the peer's namespace; null when unknown).
+  function candidateFields(candidate, ufrag) {
+    return {
+      ice_ufrag: ufrag, generation: generationOf(ufrag), type: candidate.type,
+      address: candidate.address, port: candidate.port, protocol: candidate.protocol,
+      related_address: candidate.relatedAddress, related_port: candidate.relatedPort,
+      interface: null, end_of_candidates: false,
+    };
+  }
+
   // ---------------------------------------------------------------- perfect negotiation
   // The seeds' pattern (makingOffer / ignoreOffer, implicit rollback on the polite side, the
   // impolite side swallows the ignored offer's candidates), with lab.rtc.negotiation's log lines
@@ -259,16 +270,17 @@ const icelab = (() => {
           const init = { ...candidate.toJSON(), usernameFragment: candidate.usernameFragment || ufrag };
           this.send({ candidate: init });
           this.sentFor.add(init.usernameFragment);
-          emit('candidate_sent', { ice_ufrag: init.usernameFragment, type: candidate.type, protocol: candidate.protocol });
+          emit('candidate_sent', candidateFields(candidate, init.usernameFragment));
         } else if (this.sentFor.has(ufrag)) {
           this.send({ candidate: { candidate: '', usernameFragment: ufrag } });
-          emit('candidate_sent', { ice_ufrag: ufrag, type: null });
+          emit('candidate_sent', { ice_ufrag: ufrag, generation: generationOf(ufrag), type: null, end_of_candidates: true });
         } else {
           // Chromium 156, answering right after an implicit rollback of its own restart offer,
           // signals end-of-candidates before the first candidate of the new generation: passing
           // that on would tell the other side the generation has no candidates at all
           log(`[${this.name}] end-of-candidates before any candidate of ${ufrag} -> not signaled`);
-          emit('candidate_sent', { ice_ufrag: ufrag, type: null, withheld: true });
+          emit('candidate_sent', { ice_ufrag: ufrag, generation: generationOf(ufrag), type: null,
+                                   end_of_candidates: true, withheld: true });
         }
       };
       this.send({ hello: { name: this.name } });
