@@ -6,11 +6,12 @@ ICELAB := $(VENV)/bin/icelab
 STAMP := .stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean help experiment experiments report images test-docker
+.PHONY: setup test demo clean help experiment experiments report images test-docker sample-run
 
 help:
 	@echo "make demo   - set up, run a small real experiment, write a report"
 	@echo "make report - report.html of a run (RUN=runs/NAME; default: the newest)"
+	@echo "make sample-run - regenerate notebooks/sample_run (the notebooks' real run)"
 	@echo "make test   - set up, run the test suite"
 	@echo "make clean  - remove everything the lab left running"
 
@@ -53,6 +54,14 @@ experiment: setup
 experiments: setup
 	@for f in experiments/*.toml; do [ "$$f" = experiments/demo.toml ] && continue; \
 		echo "== $$f"; $(ICELAB) run "$$f" --jobs $(JOBS) || exit $$?; done
+
+# make sample-run: regenerate notebooks/sample_run (the real run the notebooks and report tests read)
+# from notebooks/sample_experiment.toml; the old one is replaced only when the new run completed
+sample-run: setup
+	@rm -rf notebooks/.sample_run.new && \
+	$(ICELAB) run notebooks/sample_experiment.toml --out notebooks/.sample_run.new && \
+	rm -rf notebooks/sample_run && mv notebooks/.sample_run.new notebooks/sample_run && \
+	echo "notebooks/sample_run regenerated"
 
 # make demo: a small real experiment (experiments/demo.toml, DEMO_TRIALS repetitions) and its report
 DEMO_TRIALS ?= 3

@@ -38,7 +38,8 @@ from lab.analysis.summary import (  # noqa: E402
 DPI = 110
 PHASE_COLOURS = {
     "detection": "#9e9e9e", "decision": "#f2b134", "signaling": "#4c8bd6",
-    "checks": "#8f6bc2", "first_media": "#3aa17e", "no_restart": "#d9d9d9",
+    "gathering": "#7fb3e8", "checks": "#8f6bc2", "first_media": "#3aa17e", "old_path": "#c7a27c",
+    "no_restart": "#d9d9d9",
 }
 STATE_COLOURS = {
     "new": "#e0e0e0", "connecting": "#b9d4f0", "checking": "#b9d4f0", "connected": "#5cb85c",
@@ -335,6 +336,9 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
     if trial is not None:
         gap = trial.get(GAP)
         gap_text = f"media gap {float(gap):.0f} ms" if pd.notna(gap) else "not recovered"
+        resumed_on = trial.get("resumed_on")
+        if isinstance(resumed_on, str) and resumed_on != "none":
+            gap_text += f", media back on the {'new pair' if resumed_on == 'new-pair' else 'old path'}"
         title = f"{trial.get('trial_id')}: policy {trial.get('policy')}, {gap_text}"
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -384,7 +388,84 @@ def comparison_forest(comparison: pd.DataFrame) -> Figure:
     low, high = ax.get_xlim()
     ax.set_xlim(low, high + (high - low) * 0.35)
     ax.set_xlabel("difference of median media gaps, variant − baseline (s); < 0: variant faster")
-    ax.set_title("Effect of the restart policy (bootstrap 95 % CI)", fontsize=10)
+    ax.set_title("Effect of the restart policy (BCa bootstrap 95 % CI; none drawn below 5 trials each)", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+PACKET_COLOURS = {"stun": "#8f6bc2", "dtls": "#d62728", "rtp": "#555555", "rtcp": "#aaaaaa",
+                  "turn-channel": "#ff7f0e", "signaling": "#1f77b4", "other": "#cccccc"}
+PACKET_LABELS = {"stun": "STUN (checks, binding)", "dtls": "DTLS", "rtp": "RTP (media)", "rtcp": "RTCP",
+                 "turn-channel": "TURN channel data", "signaling": "signaling (TCP)", "other": "other"}
+MAX_PACKET_LANES = 14
+
+
+def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Series | None = None, *,
+                    before_s: float = 1.0, after_s: float = 1.5) -> Figure:
+    """A trial's packets from its captures (lab.experiment.pcap.trial_packets): one lane per path
+    (address:port pair, both directions, as seen where it was captured), markers by kind, time 0 =
+    the fault; the restart calls and the media resumption drawn across. Each datagram is drawn once,
+    where it was last captured (its arrival); a datagram no other host saw (lost on the way, e.g.
+    into a blackhole) is drawn faint."""
+    faults = events[events["kind"] == "fault"]
+    if not len(faults) or not len(packets) or packets["t_monotonic"].isna().all():
+        return _no_data("no packets captured (run with --capture)")
+    t0 = float(faults["t_monotonic"].min())
+    seen_at = packets.groupby("digest")["host"].nunique()
+    table = packets.drop_duplicates("digest", keep="last").copy()  # one copy of each datagram: its arrival
+    table["delivered"] = table["digest"].map(seen_at).to_numpy() > 1
+    table["t"] = table["t_monotonic"] - t0
+    resumed = float(trial["t_media_resumed"]) - t0 if trial is not None and pd.notna(trial.get("t_media_resumed")) \
+        else math.nan
+    ends = events.loc[events["kind"] == "trial_end", "t_monotonic"]
+    t_end = float(ends.max()) - t0 if len(ends) else float(table["t"].max())
+    right = min(t_end, (resumed if math.isfinite(resumed) else t_end) + after_s)
+    table = table[(table["t"] >= -before_s) & (table["t"] <= right)]
+    ends_a = table["src"] + ":" + table["sport"].astype(str)
+    ends_b = table["dst"] + ":" + table["dport"].astype(str)
+    table["path"] = [" ↔ ".join(sorted((a, b))) + f" @{h}" for a, b, h in zip(ends_a, ends_b, table["host"])]
+    # the busiest paths (media first, then checks), in the order they appeared
+    weight = table.assign(w=table["kind"].map({"rtp": 1.0, "stun": 5.0, "dtls": 5.0}).fillna(0.5))
+    busiest = weight.groupby("path").agg(weight=("w", "sum"), first=("t", "min"))
+    paths = busiest.nlargest(MAX_PACKET_LANES, "weight").sort_values("first").index.tolist()
+    fig, ax = plt.subplots(figsize=(11, 0.42 * len(paths) + 2.0))
+    y_of = {p: len(paths) - 1 - i for i, p in enumerate(paths)}
+    used = set()
+    lost_drawn = False
+    for kind, colour in PACKET_COLOURS.items():
+        for delivered in (True, False):
+            hits = table[(table["kind"] == kind) & table["path"].isin(paths) & (table["delivered"] == delivered)]
+            if not len(hits):
+                continue
+            used.add(kind)
+            lost_drawn |= not delivered
+            y = hits["path"].map(y_of).to_numpy(dtype=float)
+            offset = {"stun": 0.22, "dtls": 0.0, "signaling": 0.0, "rtp": -0.18, "rtcp": -0.18}.get(kind, 0.1)
+            marker = "|" if kind in ("rtp", "rtcp") else "o"
+            ax.scatter(hits["t"], y + offset, marker=marker, s=14 if marker == "o" else 30, color=colour, lw=0.8,
+                       zorder=3, alpha=1.0 if delivered else 0.2)
+    ax.axvline(0, color="#d9534f", lw=1.2)
+    for _, row in events[events["kind"].isin(["fault_end", "fault_step"])].iterrows():
+        ax.axvline(float(row["t_monotonic"]) - t0, color="#d9534f", lw=0.8, ls="--")
+    for t in events.loc[events["kind"] == "restart", "t_monotonic"]:
+        ax.axvline(float(t) - t0, color="#d62728", lw=0.8, ls=":")
+    if math.isfinite(resumed):
+        ax.axvline(resumed, color="#3aa17e", lw=1.2, ls="--")
+    ax.set_yticks(list(y_of.values()), [p for p in y_of], fontsize=7)
+    ax.set_ylim(-0.8, len(paths) - 0.2)
+    ax.set_xlim(-before_s, right)
+    ax.set_xlabel("time since the fault (s); red: fault and its end, dotted: restart calls, green: media resumed")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], marker="o" if k not in ("rtp", "rtcp") else "|", color=PACKET_COLOURS[k], ls="",
+                      label=PACKET_LABELS[k]) for k in PACKET_COLOURS if k in used]
+    if lost_drawn:
+        handles.append(Line2D([], [], marker="o", color="#555555", alpha=0.2, ls="",
+                              label="faint: seen only where it was sent"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    title = "packets per path"
+    if trial is not None:
+        title = f"{trial.get('trial_id', '')}: {title}"
+    ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()
     return fig

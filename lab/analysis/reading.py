@@ -1,6 +1,8 @@
 """A short plain-language reading of a summary: which policy recovered fastest, saying only
-what the data support: n, confidence intervals, and whether a permutation test can tell the
-fastest policy from the next one (two-sided, on the difference of medians, alpha 0.05)."""
+what the data support: n, confidence intervals where n allows them, whether a permutation test can
+tell the fastest policy from the next one (two-sided, on the difference of medians, alpha 0.05),
+how many trials would tell them apart, and plainly when media came back on the old path (so a
+restart did not bring it back)."""
 
 from __future__ import annotations
 
@@ -21,12 +23,39 @@ def _ms(value: float) -> str:
 
 
 def _ci(lo: float, hi: float, n: int) -> str:
-    return f"95 % CI {lo:.0f}–{hi:.0f} ms" if n > 1 else "a single trial, so no interval"
+    if n <= 1:
+        return "a single trial, so no interval"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"n = {n}, too small for an interval"
+    return f"95 % CI {lo:.0f}–{hi:.0f} ms"
 
 
 def _recovered(row: pd.Series) -> str:
     n = int(row["n"])
     return f"{int(row['recovered'])} of {n} trial{'s' if n != 1 else ''} recovered"
+
+
+def _window(trials: pd.DataFrame) -> str:
+    if "observed_ms" not in trials:
+        return "within the timeout"
+    observed = stats.clean(trials.loc[~trials["recovered"].astype(bool), "observed_ms"])
+    if not len(observed):
+        return "within the timeout"
+    return f"within the observation window (watched {observed.min() / 1000:.0f}–{observed.max() / 1000:.0f} s " \
+           "after the fault, until recover_s after it ended)"
+
+
+def _old_path(rows: pd.DataFrame) -> str | None:
+    if "resumed_old_path" not in rows:
+        return None
+    hit = rows[rows["resumed_old_path"] > 0]
+    if not len(hit):
+        return None
+    parts = [f"{r['policy']} ({int(r['resumed_old_path'])} of {int(r['recovered'])} recovered trials)"
+             for _, r in hit.iterrows()]
+    return ("Media came back on the old path, the same ICE generation and candidate pair as before the gap, "
+            f"in {', '.join(parts)}: there the network came back and a restart did not cause the recovery, "
+            "so no restart phases are reported for those trials.")
 
 
 def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.DataFrame,
@@ -36,7 +65,7 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
     never = rows[rows["recovered"] == 0]
     sentences: list[str] = []
     if not len(ranked):
-        return f"{where}: no policy recovered in any trial ({int(rows['n'].sum())} trials)."
+        return f"{where}: no policy recovered in any trial ({int(rows['n'].sum())} trials) {_window(trials)}."
     best = ranked.iloc[0]
     sentences.append(
         f"{where}: {best['policy']} had the shortest median media gap, {_ms(best['gap_median'])} "
@@ -49,23 +78,38 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
         counts = (int(best["gap_n"]), int(second["gap_n"]))
         took = (f"The next fastest, {second['policy']} ({_ms(second['gap_median'])}; {_recovered(second)}), "
                 f"took {diff.value:.0f} ms longer")
-        if min(counts) > 1:
+        if diff.has_interval:
             took += f" (95 % CI {diff.lo:.0f} to {diff.hi:.0f} ms)"
         p = stats.permutation_p_median_difference(theirs, mine, seed=seed)
-        floor = stats.permutation_p_median_difference(range(counts[1]), range(counts[1], sum(counts)), seed=seed)
-        if p < ALPHA and diff.lo > 0:
+        floor = stats.permutation_floor(counts[1], counts[0], seed=seed)
+        separated = p < ALPHA and (not diff.has_interval or diff.lo > 0)
+        if separated:
             sentences.append(f"{took}; a permutation test makes chance an unlikely explanation (p = {p:.3f}).")
         else:
             limit = (f"; with {counts[0]} and {counts[1]} trials no result could go below {floor:.2f}"
                      if floor >= ALPHA else "")
             sentences.append(f"{took}; a permutation test cannot rule out chance (p = {p:.2f}{limit}).")
+            needed = stats.repetitions_for_power(theirs, mine, seed=seed)
+            if min(counts) >= 2:
+                if needed is None:
+                    sentences.append("Telling them apart would take more than "
+                                     f"{stats.POWER_SIZES[-1]} trials per policy at this spread.")
+                else:
+                    rough = (f", a rough guide from only {min(counts)} trials each" if min(counts) < FEW_TRIALS
+                             else "")
+                    sentences.append(f"About {needed} trials per policy would detect a difference this size "
+                                     f"{stats.POWER:.0%} of the time (Mann-Whitney, alpha {ALPHA}; simulated from "
+                                     f"the observed trials{rough}).")
     more_reliable = rows[rows["recovered_pct"] > best["recovered_pct"]]
     if len(more_reliable):
         names = ", ".join(f"{r['policy']} ({_recovered(r)})" for _, r in more_reliable.iterrows())
         sentences.append(f"But {best['policy']} recovered less often than {names}.")
+    old_path = _old_path(rows)
+    if old_path:
+        sentences.append(old_path)
     if len(never):
         names = ", ".join(f"{r['policy']} (0 of {int(r['n'])})" for _, r in never.iterrows())
-        sentences.append(f"Never recovered within the timeout: {names}.")
+        sentences.append(f"Never recovered {_window(trials)}: {names}.")
     fewest = int(rows["n"].min())
     if fewest < FEW_TRIALS:
         sentences.append(f"Run at least {FEW_TRIALS} repetitions (icelab run --trials N) before drawing conclusions.")

@@ -68,7 +68,15 @@ def _num(value: object, digits: int = 0) -> str:
 def _with_ci(value: object, lo: object, hi: object, digits: int = 0) -> str:
     if _num(value) == "–":
         return "–"
+    if _num(lo) == "–" or _num(hi) == "–":
+        return f"{_num(value, digits)} <span class='ci'>n too small</span>"
     return f"{_num(value, digits)} <span class='ci'>[{_num(lo, digits)}, {_num(hi, digits)}]</span>"
+
+
+def _median_of(row: pd.Series, column: str) -> str:
+    if f"{column}_median" not in row:
+        return "–"
+    return _with_ci(row[f"{column}_median"], row[f"{column}_lo"], row[f"{column}_hi"])
 
 
 def _table(header: list[str], rows: list[list[str]], text_columns: int = 0) -> str:
@@ -131,7 +139,12 @@ def experiment_section(runs: Runs) -> str:
                                for p in spec.get("policies") or [])
         matrix = _params(spec.get("matrix") or {})
         mine = runs.trials[runs.trials["run"] == name]
-        reps = int(mine["repetition"].max()) + 1 if "repetition" in mine and len(mine) else spec.get("repetitions")
+        run = info.get("repetitions_run") or {}
+        if run:
+            reps = f"{run.get('min')}–{run.get('max')}" if run.get("min") != run.get("max") else run.get("max")
+            reps = f"{reps} run of {info.get('repetitions_planned', spec.get('repetitions'))} planned"
+        else:
+            reps = int(mine["repetition"].max()) + 1 if "repetition" in mine and len(mine) else spec.get("repetitions")
         rows.append([_e(name), _e(spec.get("description")), fault_text, _e(detection), policies, _e(matrix),
                      _e(reps)])
     return _table(header, rows, text_columns=len(header))
@@ -172,16 +185,20 @@ def _condition_cells(row: pd.Series, columns: list[str]) -> list[str]:
 def summary_section(summary: pd.DataFrame) -> str:
     conditions = shown_conditions(summary)
     header = _condition_header(conditions) + ["policy", "n", "recovered % [Wilson 95 % CI]",
-              "median gap (ms)", "p90 gap (ms)", "p95 gap (ms)", "units lost (median)"]
+              "resumed on new pair / old path", "median gap: fault → media (ms)",
+              "'disconnected' → media (ms)", "'failed' → media (ms)", "p90 gap (ms)", "p95 gap (ms)",
+              "units lost (median)", "freezes (median)"]
     rows = []
     for _, r in summary.iterrows():
         rows.append(_condition_cells(r, conditions) + [
             _e(r["policy"]), _num(r["n"]),
             _with_ci(r["recovered_pct"], r["recovered_pct_lo"], r["recovered_pct_hi"]),
+            f"{_num(r.get('resumed_new_pair'))} / {_num(r.get('resumed_old_path'))}",
             _with_ci(r["gap_median"], r["gap_median_lo"], r["gap_median_hi"]),
+            _median_of(r, "disconnected_to_media_ms"), _median_of(r, "failed_to_media_ms"),
             _with_ci(r["gap_p90"], r["gap_p90_lo"], r["gap_p90_hi"]),
             _with_ci(r["gap_p95"], r["gap_p95_lo"], r["gap_p95_hi"]),
-            _num(r.get("units_lost_median")),
+            _num(r.get("units_lost_median")), _num(r.get("freezes_median")),
         ])
     return _table(header, rows, text_columns=len(conditions) + 1)
 
@@ -189,12 +206,13 @@ def summary_section(summary: pd.DataFrame) -> str:
 def phases_section(summary: pd.DataFrame) -> str:
     conditions = shown_conditions(summary)
     header = _condition_header(conditions) + ["policy", "recovered"]
-    header += [f"{_e(PHASE_LABELS[p])}" for p in PHASES] + ["recovery (fault → media), median"]
+    header += [f"{_e(PHASE_LABELS[p])}" for p in PHASES] + ["gathering_ms (restart → new-network candidate)",
+                                                            "recovery (fault → media), median"]
     rows = []
     for _, r in summary.iterrows():
         rows.append(_condition_cells(r, conditions) + [_e(r["policy"]), f"{int(r['recovered'])} of {int(r['n'])}"]
                     + [_with_ci(r[f"{p}_median"], r[f"{p}_lo"], r[f"{p}_hi"]) for p in PHASES]
-                    + [_num(r["recovery_median"])])
+                    + [_median_of(r, "gathering_ms"), _num(r["recovery_median"])])
     return _table(header, rows, text_columns=len(conditions) + 1)
 
 
@@ -259,14 +277,21 @@ def comparison_section(comparison: pd.DataFrame) -> str:
 def trials_section(trials: pd.DataFrame) -> str:
     """Every trial, folded: what each one measured (ms) and where its logs are."""
     phases = recovery_phases(trials)
-    header = ["run", "trial", "policy", "status", "recovered", "media gap", "recovery"] + \
-        [PHASE_LABELS[p].split(" (")[0] for p in PHASES] + ["units lost", "freezes", "restarts"]
+    header = ["run", "trial", "policy", "status", "recovered", "resumed on", "observed", "media gap", "recovery",
+              "disconnected → media", "failed → media"] + \
+        [PHASE_LABELS[p].split(" (")[0] for p in PHASES] + ["gathering_ms", "units lost", "dropped by sender",
+                                                           "outages", "freezes", "frozen", "restarts",
+                                                           "negotiations", "rollbacks"]
     rows = []
     for index, t in trials.iterrows():
         rows.append([_e(t["run"]), _e(t["trial_id"]), _e(t["policy"]), _e(t.get("status")),
-                     "yes" if t["recovered"] else "no", _num(t.get("media_gap_ms")), _num(t.get("recovery_ms"))]
+                     "yes" if t["recovered"] else "no", _e(t.get("resumed_on", "")), _num(t.get("observed_ms")),
+                     _num(t.get("media_gap_ms")), _num(t.get("recovery_ms")),
+                     _num(t.get("disconnected_to_media_ms")), _num(t.get("failed_to_media_ms"))]
                     + [_num(phases.at[index, p]) for p in PHASES]
-                    + [_num(t.get("units_lost")), _num(t.get("freezes")), _num(t.get("restarts"))])
+                    + [_num(t.get("gathering_ms")), _num(t.get("units_lost")), _num(t.get("units_dropped_by_sender")),
+                       _num(t.get("outages")), _num(t.get("freezes")), _num(t.get("freeze_ms")),
+                       _num(t.get("restarts")), _num(t.get("negotiations")), _num(t.get("rollbacks"))])
     table = _table(header, rows, text_columns=4)
     return (f"<details><summary>{len(trials)} trials (times in ms; per-trial logs in each run's "
             f"trials/&lt;trial&gt;/ folder)</summary>{table}</details>")
@@ -283,29 +308,45 @@ def failures_section(trials: pd.DataFrame) -> str:
 
 METHOD = f"""
 <ul>
-<li><b>Media gap</b>: at each receiver, the time from the last media unit received before the fault to the
-first one after the largest silence that follows it; the trial's gap is the larger of the two directions
-(lab.experiment.metrics). Gap statistics are over the trials that recovered; the recovered % beside them
-says how many did.</li>
-<li><b>Recovery phases</b>: the time from the fault until media resumed at both peers, split at the
-milestones detected ('disconnected', 'failed' or a network change), restart call, answer applied, new pair
-(the cut-over of the sender whose media resumed last), first media. Phases are clamped so that they add up to the recovery time: when media
-came back before a milestone (e.g. on the old path), the later phases are zero; what remains when no restart
-completed is shown as "no restart". The table gives each phase's median, the figure the means (which add up).
-The trials table of the run keeps the metrics module's raw components unclamped (there, first_media_ms is
-empty when media came back before the new pair, i.e. on the old path).</li>
-<li><b>Confidence intervals</b>: percentile bootstrap, {stats.N_RESAMPLES} resamples unless stated otherwise,
-numpy's generator seeded (seed {stats.SEED}), so the same data give the same intervals; percentiles interpolate
-linearly between order statistics. Recovered %: Wilson score interval. With fewer than about five trials an
-interval is little more than the range of the observations.</li>
+<li><b>Media gap</b> (fault → media): at each receiver, from the unit that opened the first outage after the
+fault (the last one before a freeze) to the first unit of steady flow again: the receive rate back to at least
+90 % of the pre-fault rate for 1 s. A loss burst is one gap from its first freeze to steady flow, not its longest
+silence. The trial's gap is the larger of the two directions (lab.experiment.metrics,
+lab.experiment.continuity). Gap statistics are over the trials that recovered; the recovered % beside them says
+how many did. <b>'disconnected' → media</b> and <b>'failed' → media</b>: from the receiving peer's own
+'disconnected' / 'failed' until its media flowed steadily again.</li>
+<li><b>Observation</b>: every trial is watched until media flows steadily again at every receiver, or until
+recover_s after the fault has fully ended (the blackhole lifted, the handover's break); only 'closed' stops it
+early ('failed' is not final). "Never recovered" means within that window; each trial's observed time is in
+the trials table.</li>
+<li><b>Which path</b>: the ICE generation and selected candidate pair of the last unit before the gap and of the
+first unit of steady flow after it. <i>new pair</i>: they differ (the restart's pair carried the recovery);
+<i>old path</i>: the same pair came back (the network returned; a restart, if any, did not cause it). The
+restart's phases are reported only for trials resumed on a new pair.</li>
+<li><b>Recovery phases</b>: the time from the fault until media resumed at both peers, split at the milestones
+detected ('disconnected', 'failed' or a network change), the restart that worked (the newest offer answered
+before the new pair; offers and answers are paired by their negotiation_id), its answer, the first candidate of
+the new generation on the interface that carries media (gathering_ms runs from the restart to it; the bar shows
+the part after the answer), the new pair (the cut-over of the sender whose media resumed last), first media.
+Old-path trials show detection and "old path". The table gives each phase's median (restart phases over the
+trials resumed on a new pair), the figure the means over all recovered trials (which add up).</li>
+<li><b>Continuity</b>: freezes by libwebrtc's rule (a gap &gt; max(150 ms + mean inter-arrival, 3 × mean));
+a silence still going on when the observation ends counts as a freeze. Units lost: sequence numbers the sender
+assigned that the receiver never got; units the sender never handed to the network are counted apart.</li>
+<li><b>Confidence intervals</b>: scipy.stats.bootstrap, BCa, {stats.N_RESAMPLES} resamples unless stated
+otherwise, seeded (seed {stats.SEED}), so the same data give the same intervals. Shown only from
+{stats.MIN_N[50.0]} trials for a median, {stats.MIN_N[90.0]} for p90 and {stats.MIN_N[95.0]} for p95
+(benchmarks/bca_coverage.py measures the coverage behind these limits); below, "n too small". Recovered %:
+Wilson score interval.</li>
 <li><b>Comparison</b>: each restart-on-disconnected variant against restart-on-failed under the same condition.
-Difference of medians = variant − baseline (negative: the variant's median gap is shorter), bootstrap CI with
-both groups resampled independently. Cliff's delta = P(variant gap &gt; baseline gap) − P(variant gap &lt; baseline
-gap) over all pairs of trials (−1: every variant trial faster; 0: no tendency), with a trial that never
-recovered ranked slower than any that did. P(variant faster) = P(variant &lt; baseline) + ½ P(tie), the
-probability of superiority. Permutation p: two-sided permutation test of the difference of medians over the
-recovered trials, exact (every relabelling) up to 20000 relabellings, else 10000 seeded random ones; with few
-trials it cannot go low (3 against 3: never below 0.2), which is the honest answer.</li>
+Difference of medians = variant − baseline (negative: the variant's median gap is shorter), BCa interval with
+both groups resampled independently (from {stats.MIN_N_DIFFERENCE} trials each). Cliff's delta =
+P(variant gap &gt; baseline gap) − P(variant gap &lt; baseline gap) over all pairs of trials, with a trial that
+never recovered ranked slower than any that did. P(variant faster) = P(variant &lt; baseline) + ½ P(tie).
+Permutation p: scipy.stats.permutation_test, two-sided, of the difference of medians over the recovered
+trials, exact up to 20000 relabellings; with few trials it cannot go low (3 against 3: never below 0.2).
+The Reading's trial count for 80 % power is simulated by resampling the observed trials (Mann-Whitney,
+alpha 0.05).</li>
 </ul>
 """
 
@@ -346,6 +387,11 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         caption = (f"Timeline of trial {trial['trial_id']} (run {trial['run']}), the {trial['policy']} trial "
                    "whose media gap is closest to the policy's median.")
         figures.append((f"timeline-{trial['run']}-{trial['trial_id']}", caption, plots.swimlane(events, trial)))
+        packets = _trial_packets(runs, str(trial["run"]), str(trial["trial_id"]), events)
+        if packets is not None:
+            figures.append((f"packets-{trial['run']}-{trial['trial_id']}",
+                            f"Packets of trial {trial['trial_id']} from its capture (every host, one clock): STUN "
+                            "checks, DTLS, RTP and signaling per path.", plots.packet_swimlane(packets, events, trial)))
 
     written: list[Path] = []
     blocks: list[str] = []
@@ -369,8 +415,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         "<h2>Reading</h2><div class='reading'>", *[f"<p>{_e(p)}</p>" for p in paragraphs], "</div>",
         "<h2>Runs</h2>", meta_section(runs), experiment_section(runs),
         "<h2>Recovery per condition and policy</h2>",
-        f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (bootstrap, {n_resamples} "
-        f"resamples, seed {seed}). Gap statistics are over the trials that recovered.</p>",
+        f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (BCa bootstrap, {n_resamples} "
+        f"resamples, seed {seed}), given from {stats.MIN_N[50.0]} trials for a median, {stats.MIN_N[90.0]} for "
+        f"p90, {stats.MIN_N[95.0]} for p95 (\"n too small\" below). Gap statistics are over the trials that "
+        "recovered; 'resumed on new pair / old path' says which path carried their recovery.</p>",
         summary_section(summary),
         "<h2>Where the recovery time goes</h2>",
         "<p class='muted'>Median of each phase over the recovered trials, in ms [95 % CI]; phases are defined "
@@ -397,6 +445,23 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     ]
     out.write_text("\n".join(body), encoding="utf-8")
     return ReportResult(path=out, figures=written, seconds=time.perf_counter() - started, trials=len(trials))
+
+
+def _trial_packets(runs: Runs, run: str, trial_id: str, events: pd.DataFrame) -> pd.DataFrame | None:
+    """The trial's captured packets on the events' clock, when the run kept captures."""
+    from lab.experiment.pcap import host_captures, trial_packets
+
+    meta = runs.meta[runs.meta["run"] == run]
+    if not len(meta):
+        return None
+    trial_dir = Path(str(meta["path"].iloc[0])) / "trials" / trial_id
+    if not host_captures(trial_dir):
+        return None
+    port = ((runs.info.get(run) or {}).get("spec") or {}).get("signaling", {}).get("port")
+    try:
+        return trial_packets(trial_dir, events, signaling_port=port)
+    except (OSError, ValueError):
+        return None
 
 
 def _safe(name: str) -> str:

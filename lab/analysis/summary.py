@@ -10,18 +10,22 @@ The recovery (fault -> media resumed at both receivers) is split into phases bet
 milestones of lab.experiment.metrics, in order:
 
     detection    fault -> first 'disconnected'/'failed'/network change (t_detected)
-    decision     detected -> the policy's restart call (its grace; waiting for 'failed')
-    signaling    restart -> the answer applied at the offering side (t_answer)
-    checks       answer -> the new pair (t_new_pair: the cut-over of the sender whose media
+    decision     detected -> the restart that worked (t_restart; its policy's grace included)
+    signaling    restart -> the answer to that restart's offer, applied at the offering side
+    gathering    answer -> the first candidate of the new generation on the interface that carries
+                 media, when that candidate came after the answer (gathering_ms itself runs from
+                 the restart and is reported beside the phases)
+    checks       max(answer, that candidate) -> the new pair (the cut-over of the sender whose media
                  resumed last)
     first media  new pair -> media resumed at both receivers (t_media_resumed)
-    no restart   what is left when a milestone was never reached (no restart happened, or the
-                 restart never completed) and media came back anyway, e.g. on the old path
+    old path     media came back on the path it had before the gap (resumed_on = old-path): the
+                 restart, if any, had no part in it; everything after the detection goes here
+    no restart   media came back on a new pair without a restart reaching it (e.g. a new
+                 peer-reflexive pair of the same generation)
 
-For a restart that brings media back the milestones are in order and the phases are the
-metrics module's *_ms components, adding up to the recovery time. They are clamped only where
-media resumed before a milestone (the old path came back first, make-before-break): the later
-phases are zero (the trials table then has first_media_ms NaN, the restart's own timings kept).
+Phases after the restart exist only for trials resumed on a new pair; the trials resumed on the old
+path are counted (resumed_old_path) so that a reader sees when a policy's "recovery" was the old
+path coming back.
 """
 
 from __future__ import annotations
@@ -40,16 +44,21 @@ GROUP = ["experiment", "fault", "peer_kind", "browser_state", "runtime", "policy
 DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "peer_kind": "aiortc", "browser_state": "n/a",
                                "runtime": "netns",
                                "loss_pct": 0.0, "rtt_ms": 0.0}
-MILESTONES = ["t_detected", "t_restart", "t_answer", "t_new_pair"]
-PHASES = ["detection", "decision", "signaling", "checks", "first_media", "no_restart"]
+MILESTONES = ["t_detected", "t_restart", "t_answer", "t_candidate", "t_new_pair"]
+PHASES = ["detection", "decision", "signaling", "gathering", "checks", "first_media", "old_path", "no_restart"]
 PHASE_LABELS = {
     "detection": "detection (fault → disconnected/failed)",
     "decision": "decision (→ restart call)",
     "signaling": "signaling (restart → answer)",
-    "checks": "checks (answer → new pair)",
+    "gathering": "gathering (answer → new-network candidate)",
+    "checks": "checks (→ new pair)",
     "first_media": "first media (new pair → media)",
-    "no_restart": "no restart (media back without one)",
+    "old_path": "old path (media back without the restart)",
+    "no_restart": "no restart (new pair without one)",
 }
+AFTER_RESTART = ("decision", "signaling", "gathering", "checks", "first_media")
+# per-trial columns summarised beside the gap (median per policy)
+GAPS_FROM_STATES = ["disconnected_to_media_ms", "failed_to_media_ms"]
 GAP = "media_gap_ms"
 
 
@@ -83,20 +92,32 @@ def _phases_of(trial: pd.Series) -> list[float]:
     end = float(trial.get("t_media_resumed", math.nan))
     if not (math.isfinite(t_fault) and math.isfinite(end)) or not bool(trial.get("recovered", False)):
         return [math.nan] * len(PHASES)
-    durations: list[float] = []
-    previous, reached = t_fault, True
-    for name in MILESTONES:
-        t = float(trial.get(name, math.nan))
-        if not reached or not math.isfinite(t):
-            reached = False
-            durations.append(0.0)
-            continue
+    out = dict.fromkeys(PHASES, 0.0)
+    t_detected = float(trial.get("t_detected", math.nan))
+    detected = min(max(t_detected, t_fault), end) if math.isfinite(t_detected) else t_fault
+    out["detection"] = (detected - t_fault) * 1000.0
+    resumed_on = trial.get("resumed_on", "new-pair")
+    milestones = [float(trial.get(name, math.nan)) for name in ("t_restart", "t_answer", "t_candidate", "t_new_pair")]
+    t_restart, t_answer, t_candidate, t_new_pair = milestones
+    if resumed_on == "old-path" or not isinstance(resumed_on, str):
+        out["old_path"] = (end - detected) * 1000.0
+        return list(out.values())
+    if not all(math.isfinite(t) for t in (t_restart, t_answer, t_new_pair)):
+        out["no_restart"] = (end - detected) * 1000.0
+        return list(out.values())
+    ready = max(t_answer, t_candidate) if math.isfinite(t_candidate) else t_answer
+    previous = detected
+    for name, t in (("decision", t_restart), ("signaling", t_answer), ("gathering", ready),
+                    ("checks", t_new_pair), ("first_media", end)):
         t = min(max(t, previous), end)
-        durations.append((t - previous) * 1000.0)
+        out[name] = (t - previous) * 1000.0
         previous = t
-    rest = (end - previous) * 1000.0
-    durations += [rest, 0.0] if reached else [0.0, rest]
-    return durations
+    return list(out.values())
+
+
+def _mean(values: pd.Series) -> float:
+    finite = stats.clean(values)
+    return float(finite.mean()) if len(finite) else math.nan
 
 
 def _ordered(frame: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
@@ -125,11 +146,26 @@ def summary_table(trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
             est = stats.bootstrap_percentile(gaps, q, n_resamples=n_resamples, seed=seed)
             row.update({f"gap_{label}": est.value, f"gap_{label}_lo": est.lo, f"gap_{label}_hi": est.hi})
         row["gap_n"] = int(stats.clean(gaps).size)
+        resumed_on = group["resumed_on"] if "resumed_on" in group else pd.Series("new-pair", index=group.index)
+        row["resumed_new_pair"] = int(((resumed_on == "new-pair") & group["recovered"]).sum())
+        row["resumed_old_path"] = int(((resumed_on == "old-path") & group["recovered"]).sum())
+        for column in GAPS_FROM_STATES + ["gathering_ms", "observed_ms", "outages", "freezes", "freeze_ms",
+                                          "negotiations", "rollbacks", "units_dropped_by_sender"]:
+            values = group.loc[group["recovered"], column] if column in group else pd.Series(dtype=float)
+            if column in ("observed_ms", "freezes", "freeze_ms", "outages") and column in group:
+                values = group[column]  # every trial: a trial that never recovered froze too
+            est = stats.bootstrap_median(values, n_resamples=n_resamples, seed=seed)
+            row.update({f"{column}_median": est.value, f"{column}_lo": est.lo, f"{column}_hi": est.hi,
+                        f"{column}_n": est.n})
         group_phases = phases.loc[group.index[group["recovered"].to_numpy()]]
+        new_pair = phases.loc[group.index[(group["recovered"] & (resumed_on == "new-pair")).to_numpy()]]
         for phase in PHASES:
-            est = stats.bootstrap_median(group_phases[phase], n_resamples=n_resamples, seed=seed)
+            # the restart's phases are medians over the trials a restart brought back; the means
+            # (the phase bars) are over every recovered trial, so that they add up to its recovery
+            source = new_pair if phase in AFTER_RESTART else group_phases
+            est = stats.bootstrap_median(source[phase], n_resamples=n_resamples, seed=seed)
             row.update({f"{phase}_median": est.value, f"{phase}_lo": est.lo, f"{phase}_hi": est.hi,
-                        f"{phase}_mean": float(np.nanmean(group_phases[phase])) if est.n else math.nan})
+                        f"{phase}_mean": _mean(group_phases[phase])})
         recovery = group.loc[group["recovered"], "recovery_ms"] if "recovery_ms" in group else pd.Series(dtype=float)
         row["recovery_median"] = stats.median(recovery)
         row["recovery_mean"] = float(np.nanmean(recovery)) if stats.clean(recovery).size else math.nan

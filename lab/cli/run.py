@@ -19,6 +19,8 @@ def run(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="trials run in parallel")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="run folder (default runs/<name>-<time>)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out, skipping completed trials")] = False,
+    capture: Annotated[bool, typer.Option("--capture", help="capture packets on every host; one merged "
+                                          "capture.pcapng per trial")] = False,
 ) -> None:
     """Run an experiment: every [peer pair x] policy x RTT x loss x repetition, one trial each."""
     from lab.experiment.check import check_experiment
@@ -35,6 +37,8 @@ def run(
     if resume and out is None:
         raise ConfigError(None, "--resume", "needs --out: the run folder to continue")
     spec = load_experiment(experiment)
+    if capture:
+        spec = spec.model_copy(update={"capture": spec.capture.model_copy(update={"hosts": ["*"], "filter": "udp or tcp"})})
     check_experiment(spec, runtime=runtime)  # topology and peer kinds (browsers installed), before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
     runtime_class(runtime).preflight()  # e.g. docker: engine up, images current

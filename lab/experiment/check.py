@@ -115,8 +115,9 @@ def check_experiment(spec: ExperimentSpec, topology: Topology | None = None, run
         elif not net.hosts(SIGNAL_ROLE):
             raise ConfigError(source, "signaling.host",
                               "no signaling host: name one, or give a topology host role = \"signal\"")
-    for i, host in enumerate(spec.capture.hosts):
-        need_host(host, f"capture.hosts[{i}]")
+    if spec.capture.hosts != ["*"]:  # "*" (icelab run --capture): every host of the topology
+        for i, host in enumerate(spec.capture.hosts):
+            need_host(host, f"capture.hosts[{i}]")
     fault = make_fault(spec.fault)
     if getattr(spec.fault, "mode", None) == "network" and spec.signaling.path != "lab":
         raise ConfigError(source, "fault.mode", "'network' blackholes the signaling host: it needs "

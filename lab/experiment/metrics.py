@@ -1,61 +1,74 @@
 """Per-trial recovery metrics: pure functions of one trial's events (lab.experiment.events).
 
 All times are CLOCK_MONOTONIC seconds shared by every process of the machine (see events.py);
-durations are milliseconds. Definitions:
+durations are milliseconds. Media continuity (freezes, outages, steady flow) is defined in
+lab.experiment.continuity. Definitions:
 
-    t_fault          the orchestrator's `fault` event
-    t_disconnected   first 'disconnected' (ICE or connection state, any peer) after t_fault
-    t_failed         first 'failed' after t_fault
-    t_network_change first interface/address event seen by a peer after t_fault
-    t_detected       earliest of the three above
-    t_restart        first `restart` (a policy acting) after t_fault
-    t_offer          first offer sent after t_restart
-    t_answer         first answer applied (at the offering side) after t_restart
-    t_cut_over       per peer: its first selected-pair change after t_restart, the instant its ICE
-                     transport starts sending on the restart's new pair
-    t_new_pair       restart call -> new pair, per direction: a unit can reach a receiver over the
-                     new pair only once its sender cut over, so t_new_pair is the SENDER's t_cut_over
-                     of the direction whose media resumed last (the one that sets t_media_resumed).
-                     Not simply the later peer's cut-over: the peers cut over at different
-                     instants (the controlled side ~0.5 s after the controlling one), and a late
-                     cut-over of the side whose media was already back is no part of the recovery.
-                     Media not resumed in every direction: the later of the peers' cut-overs (the
-                     restart done at both ends; NaN unless both cut over)
-    t_connected      first 'connected' connection state after t_fault
-    t_media_resumed  per receiver: arrival of the first unit after the largest inter-arrival gap
-                     that starts with the last unit received before the fault; the trial's value
-                     is the later of the receivers (media flows both ways again)
+  The fault and the window
+    t_fault          the orchestrator's `fault` event (the break, see lab.experiment.faults)
+    t_fault_end      the fault fully over: the last `fault_end`/`fault_step` event, else t_fault
+    observed_ms      t_fault -> `trial_end` (the orchestrator stops observing)
+    window           media must resume by t_fault_end + recover_s to count as recovered
+
+  Per receiver (columns suffixed _offerer / _answerer, the receiving peer)
+    t_gap_start      the unit that opened the first outage (the last unit before the silence)
+    t_media_resumed  the first unit of steady flow after it: the receive rate back to >= 90 % of
+                     the pre-fault rate for 1 s
+    media_gap_ms     t_media_resumed - t_gap_start (a loss burst is one gap from its first freeze
+                     to steady flow; it is not the single longest silence)
+    outages          outages from the fault to the end (a second one after steady flow counts)
+    freezes          every freeze (libwebrtc's rule) over the whole trial, with an unfinished one
+                     when the observation ends in silence; freeze_ms is their total
+    resumed_on       'new-pair' when the first unit of steady flow came over another ICE generation
+                     or candidate pair than the last unit before the gap, 'old-path' when over the
+                     same (or the direction was never interrupted), 'none' when media did not resume
+                     within the window (or stopped again). The trial's: over the interrupted
+                     directions, 'old-path' if any of them came back on the old path
+    gen/pair before, after   the generation and the receiver's selected pair (local and remote
+                     type and address) of those two units: the unit's own generation (media_rx
+                     `generation`), else the pair selected at the receiver when it arrived
+    units_lost       sequence numbers the sender assigned inside the gap and the receiver never got
+    units_lost_total the same over the whole trial (the last second of sends counts as in flight)
+    units_dropped_by_sender  sequence numbers the sender assigned but never handed to the network
+                     (no media_tx: its DTLS transport was not up); part of units_lost_total
+    disconnected_to_media_ms / failed_to_media_ms   the receiver's own first 'disconnected' /
+                     'failed' (ICE or connection state) after the fault -> its t_media_resumed
+
+  Negotiations (paired by identity)
+    negotiations     offers sent after the fault; rollbacks: implicit rollbacks (glare) after it;
+                     negotiation_list: each offer's peer, id, restart, offer and answer instants
+    negotiation_id   made by the offerer, echoed in the answer (offer/answer events' detail);
+                     without it, an answer pairs with the last offer its receiver sent
+    The restart that worked: the newest offer whose answer its offering side applied before
+    t_new_pair; its restart is the offering peer's last `restart` before that offer.
+
+  Phases (only for trials resumed on a new pair; NaN otherwise)
+    t_detected       earliest 'disconnected' / 'failed' / network change (any peer) after t_fault
+    t_restart        the restart that worked; t_first_restart: any peer's first after t_fault
+    t_answer         that negotiation's answer applied at its offering side
+    t_candidate      the later peer's first candidate of the new generation on the interface of
+                     its local candidate in the new pair (candidate_sent: generation, address,
+                     interface; NaN when the peers do not report them)
+    t_new_pair       the sender's first selected pair on the resumed generation, for the
+                     direction whose media resumed last
     detection_ms     t_detected - t_fault
-    decision_ms      t_restart - t_detected (the policy's grace)
-    restart_ms       t_new_pair - t_restart (restart call -> new pair)
+    decision_ms      t_restart - t_detected
     signaling_ms     t_answer - t_restart
-    checks_ms        t_new_pair - t_answer
-    first_media_ms   t_media_resumed - t_new_pair: the new pair's first unit's trip. NaN when that
-                     direction's media resumed BEFORE its sender cut over: the media came back on the
-                     old path (a transient outage ended, make-before-break) and the new pair had no
-                     part in it; restart_ms and checks_ms then still time the restart, which
-                     completed after the recovery (lab.analysis clamps such phases to the recovery).
-                     This includes a restart from 'failed' after the outage ended: lab.rtc drops
-                     sends only while 'failed', and a side leaves 'failed' for 'checking' as soon
-                     as it has applied the restart's remote description, so its media goes out on
-                     the old (alive again) pair until its own cut-over (media_rx `generation` shows it)
+    gathering_ms     t_candidate - t_restart
+    checks_ms        t_new_pair - max(t_answer, t_candidate)
+    first_media_ms   t_media_resumed - t_new_pair
+    restart_ms       t_new_pair - t_restart
+    recovery_ms      t_media_resumed - t_fault (every trial that resumed)
+  For a restart that brought media back, detection + decision + signaling + max(0, t_candidate -
+  t_answer) + checks + first_media = recovery_ms.
 
-    For a restart that brings media back (t_detected <= t_restart <= t_answer <= t_new_pair <=
-    t_media_resumed) the phases detection, decision, signaling, checks and first media are
-    non-negative and add up to recovery_ms exactly.
-    recovery_ms      t_media_resumed - t_fault
-    media_gap_ms     largest of the receivers' gaps (last unit before -> first unit after)
-    units_lost       units sent inside the gaps and never received (both directions)
-    units_lost_total every unit sent and never received, over the whole trial (both directions;
-                     units sent in the last second of the observation count as in flight)
-    freezes          gaps > max(150 ms + avg, 3 x avg) (libwebrtc's freeze), avg = mean of the
-                     previous (up to 30) non-freeze inter-arrival intervals; both receivers
-    recovered        media resumed at every receiver within recover_s of the fault and kept
-                     flowing to the end of the observation
+  recovered          media resumed at every receiver within the window and kept flowing to the
+                     end of the observation
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -63,39 +76,69 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.experiment.events import PEERS
+from lab.experiment import continuity
+from lab.experiment.events import PEERS, detail_of
 
 NAN = math.nan
-FREEZE_WINDOW = 30
-FREEZE_MIN_INTERVALS = 5
+SETTLE_IN_FLIGHT_S = 1.0
+RESUMED_ON = ("new-pair", "old-path", "none")
+
+
+@dataclass
+class Path:
+    generation: float = NAN
+    local: str | None = None  # "type address"
+    remote: str | None = None
+
+    def same_as(self, other: Path) -> bool:
+        if math.isfinite(self.generation) and math.isfinite(other.generation) and self.generation != other.generation:
+            return False
+        if self.local and other.local and (self.local, self.remote) != (other.local, other.remote):
+            return False
+        return True
 
 
 @dataclass
 class DirectionMetrics:
     receiver: str
     units_before: int = 0
+    rate_before: float = NAN
     t_gap_start: float = NAN
     t_media_resumed: float = NAN
     media_gap_ms: float = NAN
-    units_lost: float = NAN
-    units_lost_total: float = NAN
+    outages: int = 0
     freezes: int = 0
     freeze_ms: float = 0.0
+    freeze_list: list[tuple[float, float, bool]] = field(default_factory=list)  # (t - t_fault s, ms, ended)
+    units_lost: float = NAN
+    units_lost_total: float = NAN
+    units_dropped_by_sender: float = NAN
     resumed: bool = False
+    resumed_on: str = "none"
+    before: Path = field(default_factory=Path)
+    after: Path = field(default_factory=Path)
+    t_disconnected: float = NAN
+    t_failed: float = NAN
+    disconnected_to_media_ms: float = NAN
+    failed_to_media_ms: float = NAN
     reason: str | None = None
-    t_sender_cut_over: float = NAN  # the sender's first selected-pair change after the restart
+    t_sender_cut_over: float = NAN
 
 
 @dataclass
 class TrialMetrics:
     t_fault: float = NAN
+    t_fault_end: float = NAN
+    observed_ms: float = NAN
     t_disconnected: float = NAN
     t_failed: float = NAN
     t_network_change: float = NAN
     t_detected: float = NAN
+    t_first_restart: float = NAN
     t_restart: float = NAN
     t_offer: float = NAN
     t_answer: float = NAN
+    t_candidate: float = NAN
     t_new_pair: float = NAN
     t_connected: float = NAN
     t_media_resumed: float = NAN
@@ -103,14 +146,24 @@ class TrialMetrics:
     decision_ms: float = NAN
     restart_ms: float = NAN
     signaling_ms: float = NAN
+    gathering_ms: float = NAN
     checks_ms: float = NAN
     first_media_ms: float = NAN
     recovery_ms: float = NAN
     media_gap_ms: float = NAN
     media_gap_ms_at_offerer: float = NAN
     media_gap_ms_at_answerer: float = NAN
+    disconnected_to_media_ms: float = NAN
+    failed_to_media_ms: float = NAN
+    resumed_on: str = "none"
+    negotiation_id: str | None = None
+    negotiations: int = 0
+    negotiation_list: str = "[]"  # JSON: [offering peer, id, restart, offer, answer] (s after the fault)
+    rollbacks: int = 0
+    outages: int = 0
     units_lost: float = NAN
     units_lost_total: float = NAN
+    units_dropped_by_sender: float = NAN
     freezes: int = 0
     freeze_ms: float = 0.0
     restarts: int = 0
@@ -121,8 +174,21 @@ class TrialMetrics:
     def row(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("directions")
+        for d in self.directions:
+            r = d.receiver
+            out[f"resumed_on_{r}"] = d.resumed_on
+            out[f"disconnected_to_media_ms_{r}"] = d.disconnected_to_media_ms
+            out[f"failed_to_media_ms_{r}"] = d.failed_to_media_ms
+            out[f"outages_{r}"] = d.outages
+            out[f"units_dropped_by_sender_{r}"] = d.units_dropped_by_sender
+            for side, path in (("before", d.before), ("after", d.after)):
+                out[f"generation_{side}_{r}"] = path.generation
+                out[f"pair_{side}_{r}"] = f"{path.local} -> {path.remote}" if path.local else None
+            out[f"freezes_{r}"] = json.dumps([[round(a, 3), round(b, 1), c] for a, b, c in d.freeze_list])
         return out
 
+
+# ----- helpers ------------------------------------------------------------------------------
 
 def _first(frame: pd.DataFrame, after: float, kinds: tuple[str, ...],
            states: tuple[str, ...] | None = None) -> float:
@@ -139,93 +205,283 @@ def _ms(later: float, earlier: float) -> float:
     return (later - earlier) * 1000.0
 
 
+def _number(value: Any) -> float:
+    try:
+        return float(value) if value is not None else NAN
+    except (TypeError, ValueError):
+        return NAN
+
+
 def count_freezes(arrivals: np.ndarray) -> tuple[int, float]:
     """libwebrtc's freeze rule over inter-arrival intervals: (count, total frozen ms)."""
-    intervals = np.diff(np.sort(arrivals)) * 1000.0
-    history: list[float] = []
-    freezes, frozen_ms = 0, 0.0
-    for interval in intervals:
-        if len(history) >= FREEZE_MIN_INTERVALS:
-            avg = sum(history[-FREEZE_WINDOW:]) / len(history[-FREEZE_WINDOW:])
-            if interval > max(150.0 + avg, 3.0 * avg):
-                freezes += 1
-                frozen_ms += float(interval)
-                continue
-        history.append(float(interval))
-    return freezes, frozen_ms
+    found = continuity.freezes(arrivals)
+    return len(found), float(sum(f.duration_ms for f in found))
 
 
-def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end: float,
-                      recover_s: float | None) -> DirectionMetrics:
-    sender = next(p for p in PEERS if p != receiver)
-    out = DirectionMetrics(receiver=receiver)
-    rx = events[(events["peer"] == receiver) & (events["kind"] == "media_rx")]
-    tx = events[(events["peer"] == sender) & (events["kind"] == "media_tx")]
-    arrivals = np.sort(rx["t_monotonic"].to_numpy(dtype=float))
-    out.freezes, out.freeze_ms = count_freezes(arrivals)
-    if len(tx):
-        received = set(zip(rx["ssrc"].astype("int64"), rx["seq"].astype("int64")))
-        settled = tx[tx["t_monotonic"] < t_end - 1.0]
-        out.units_lost_total = float(sum(1 for k in zip(settled["ssrc"].astype("int64"),
-                                                          settled["seq"].astype("int64")) if k not in received))
-    before = arrivals[arrivals <= t_fault]
-    out.units_before = int(len(before))
-    if not len(before):
-        out.reason = f"no media at the {receiver} before the fault"
-        return out
-    window = arrivals[arrivals >= before[-1]]
-    if len(window) < 2:
-        out.t_gap_start = float(before[-1])
-        out.reason = f"media did not resume at the {receiver}"
-        _lost(out, rx, tx, t_end)
-        return out
-    gaps = np.diff(window)
-    i = int(np.argmax(gaps))
-    trailing = t_end - window[-1]
-    if trailing > gaps[i] and trailing * 1000.0 > 150.0:
-        # media stopped again (or for good) and the observation ended inside that silence
-        out.t_gap_start = float(window[-1])
-        out.reason = f"media stopped at the {receiver} and did not resume"
-        _lost(out, rx, tx, t_end)
-        return out
-    out.t_gap_start = float(window[i])
-    out.t_media_resumed = float(window[i + 1])
-    out.media_gap_ms = float(gaps[i]) * 1000.0
-    out.resumed = True
-    if recover_s is not None and out.t_media_resumed - t_fault > recover_s:
-        out.resumed = False
-        out.reason = f"media resumed at the {receiver} only after {out.t_media_resumed - t_fault:.1f} s"
-    _lost(out, rx, tx, out.t_media_resumed)
+# ----- paths --------------------------------------------------------------------------------
+
+def _pairs(events: pd.DataFrame, peer: str) -> pd.DataFrame:
+    pairs = events[(events["peer"] == peer) & (events["kind"] == "selected_pair")].sort_values("t_monotonic")
+    if not len(pairs):
+        return pd.DataFrame(columns=["t", "connection", "generation", "local", "remote"])
+    details = detail_of(pairs)
+    return pd.DataFrame({
+        "t": pairs["t_monotonic"].to_numpy(dtype=float),
+        "connection": [_number(d.get("gen")) for d in details],  # the RTCPeerConnection (full reconnects)
+        "generation": [_number(d.get("generation")) for d in details],
+        "local": [f"{d.get('local_type')} {d.get('local_address')}" for d in details],
+        "remote": [f"{d.get('remote_type')} {d.get('remote_address')}" for d in details],
+    })
+
+
+def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame) -> Path:
+    """The generation and selected pair a unit arrived on, as seen at its receiver."""
+    if rx_row is None:
+        return Path()
+    detail = json.loads(rx_row["detail"]) if isinstance(rx_row["detail"], str) else {}
+    generation = _number(detail.get("generation"))
+    t = float(rx_row["t_monotonic"])
+    known = pairs[pairs["t"] <= t]
+    if math.isfinite(generation):
+        same = known[known["generation"] == generation]
+        if len(same):
+            known = same
+        elif len(pairs[pairs["generation"] == generation]):
+            known = pairs[pairs["generation"] == generation].head(1)  # the pair event came just after
+        else:
+            return Path(generation)
+    if not len(known):
+        return Path(generation)
+    last = known.iloc[-1]
+    return Path(generation if math.isfinite(generation) else float(last["generation"]),
+                str(last["local"]), str(last["remote"]))
+
+
+# ----- units --------------------------------------------------------------------------------
+
+def _keys(frame: pd.DataFrame) -> set[tuple[int, int]]:
+    return set(zip(frame["ssrc"].astype("int64"), frame["seq"].astype("int64")))
+
+
+def _assigned(tx: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Per SSRC, every extended sequence number from the first to the last unit sent."""
+    out: dict[int, np.ndarray] = {}
+    for ssrc, group in tx.sort_values("t_monotonic").groupby("ssrc"):
+        seqs = np.unwrap(group["seq"].astype("int64").to_numpy(dtype=float), period=65536).astype(np.int64)
+        out[int(ssrc)] = np.arange(seqs.min(), seqs.max() + 1) if len(seqs) else np.array([], dtype=np.int64)
     return out
 
 
-def _lost(out: DirectionMetrics, rx: pd.DataFrame, tx: pd.DataFrame, until_rx: float) -> None:
-    """Units sent between the unit that opened the gap and the one that closed it, never received."""
+def _unit_counts(rx: pd.DataFrame, tx: pd.DataFrame, t_end: float) -> tuple[float, float]:
+    """(units lost over the trial, units the sender dropped) from the sequence numbers."""
     if not len(tx):
-        return
-    received = set(zip(rx["ssrc"].astype("int64"), rx["seq"].astype("int64")))
-    key_start = rx.loc[rx["t_monotonic"] == out.t_gap_start, ["ssrc", "seq"]]
-    sent_start = NAN
-    if len(key_start):
-        ssrc, seq = int(key_start.iloc[0]["ssrc"]), int(key_start.iloc[0]["seq"])
-        match = tx[(tx["ssrc"] == ssrc) & (tx["seq"] == seq)]
-        if len(match):
-            sent_start = float(match["t_monotonic"].iloc[0])
-    if math.isnan(sent_start):
-        return
-    sent_end = until_rx
-    if out.resumed or not math.isnan(out.t_media_resumed):
-        key_end = rx.loc[rx["t_monotonic"] == out.t_media_resumed, ["ssrc", "seq"]]
-        if len(key_end):
-            match = tx[(tx["ssrc"] == int(key_end.iloc[0]["ssrc"])) & (tx["seq"] == int(key_end.iloc[0]["seq"]))]
-            if len(match):
-                sent_end = float(match["t_monotonic"].iloc[0])
-    else:
-        sent_end = until_rx - 1.0  # units still in flight when the observation ended are not lost
-    inside = tx[(tx["t_monotonic"] > sent_start) & (tx["t_monotonic"] < sent_end)]
-    keys = zip(inside["ssrc"].astype("int64"), inside["seq"].astype("int64"))
-    out.units_lost = float(sum(1 for k in keys if k not in received))
+        return NAN, NAN
+    settled = tx[tx["t_monotonic"] < t_end - SETTLE_IN_FLIGHT_S]
+    received, sent = _keys(rx), _keys(settled)
+    lost = dropped = 0
+    for ssrc, ext in _assigned(settled).items():
+        for seq in (ext % 65536):
+            key = (ssrc, int(seq))
+            lost += key not in received
+            dropped += key not in sent
+    return float(lost), float(dropped)
 
+
+def _lost_between(rx: pd.DataFrame, tx: pd.DataFrame, first: pd.Series, last: pd.Series | None,
+                  t_end: float) -> float:
+    """Sequence numbers assigned after unit `first` and before unit `last` (or, without `last`, up
+    to the last settled unit sent) that never arrived. When `last` has another SSRC (a new
+    RTCPeerConnection), the rest of the first SSRC and the start of the new one both count. From
+    the receiver's own numbers when the sender logs none."""
+    source = tx if len(tx) else rx
+    if last is None:
+        if not len(tx):
+            return NAN
+        source = source[source["t_monotonic"] < t_end - SETTLE_IN_FLIGHT_S]
+    received = _keys(rx)
+    spans: list[tuple[int, int | None, int | None]] = [(int(first["ssrc"]), int(first["seq"]), None)]
+    if last is not None:
+        if int(last["ssrc"]) == int(first["ssrc"]):
+            spans = [(int(first["ssrc"]), int(first["seq"]), int(last["seq"]))]
+        else:
+            spans.append((int(last["ssrc"]), None, int(last["seq"])))
+    lost = 0
+    for ssrc, after, before in spans:
+        own = source[source["ssrc"] == ssrc].sort_values("t_monotonic")
+        seqs = own["seq"].astype("int64").to_numpy(dtype=float)
+        if not len(seqs):
+            return NAN
+        ext = np.unwrap(seqs, period=65536).astype(np.int64)
+        start = int(ext[0]) - 1
+        if after is not None:
+            hits = np.flatnonzero(ext % 65536 == after)
+            if not len(hits):
+                return NAN
+            start = int(ext[hits[0]])
+        stop = int(ext.max()) + 1
+        if before is not None:
+            hits = np.flatnonzero((ext % 65536 == before) & (ext > start))
+            stop = int(ext[hits[0]]) if len(hits) else start + 1
+        lost += sum((ssrc, int(x % 65536)) not in received for x in range(start + 1, stop))
+    return float(lost)
+
+
+# ----- one direction ------------------------------------------------------------------------
+
+def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end: float,
+                      recover_s: float | None, t_fault_end: float | None = None) -> DirectionMetrics:
+    sender = next(p for p in PEERS if p != receiver)
+    out = DirectionMetrics(receiver=receiver)
+    t_fault_end = t_fault if t_fault_end is None or math.isnan(t_fault_end) else t_fault_end
+    rx = events[(events["peer"] == receiver) & (events["kind"] == "media_rx")].sort_values("t_monotonic")
+    tx = events[(events["peer"] == sender) & (events["kind"] == "media_tx")]
+    arrivals = rx["t_monotonic"].to_numpy(dtype=float)
+    listed = continuity.freezes(arrivals, t_end)
+    out.freezes = len(listed)
+    out.freeze_ms = float(sum(f.duration_ms for f in listed))
+    out.freeze_list = [(f.start - t_fault, f.duration_ms, f.ended) for f in listed]
+    out.units_lost_total, out.units_dropped_by_sender = _unit_counts(rx, tx, t_end)
+    own = events[events["peer"] == receiver]
+    out.t_disconnected = _first(own, t_fault, ("ice_state", "connection_state"), ("disconnected",))
+    out.t_failed = _first(own, t_fault, ("ice_state", "connection_state"), ("failed",))
+
+    before = arrivals[arrivals <= t_fault]
+    out.units_before = int(len(before))
+    out.rate_before = continuity.pre_fault_rate(arrivals, t_fault)
+    if not len(before):
+        out.reason = f"no media at the {receiver} before the fault"
+        return out
+    pairs = _pairs(events, receiver)
+    found = continuity.outages(arrivals, t_fault, t_end)
+    out.outages = len(found)
+    if not found:  # the fault never interrupted this direction
+        first_after = rx[rx["t_monotonic"] > t_fault]
+        if not len(first_after):
+            out.t_gap_start = float(before[-1])
+            out.reason = f"media did not resume at the {receiver}"
+            return out
+        opened = rx[rx["t_monotonic"] <= t_fault].iloc[-1]
+        closed = first_after.iloc[0]
+    else:
+        opened = rx[rx["t_monotonic"] == found[0].start].iloc[0]
+        matches = rx[rx["t_monotonic"] == found[0].end]
+        closed = matches.iloc[0] if len(matches) else None
+    out.t_gap_start = float(opened["t_monotonic"])
+    out.before = path_of_unit(opened, pairs)
+    if closed is None:
+        out.reason = f"media did not resume at the {receiver} (no second of steady flow)"
+        out.units_lost = _lost_between(rx, tx, opened, None, t_end)
+        return out
+    out.t_media_resumed = float(closed["t_monotonic"])
+    out.media_gap_ms = (out.t_media_resumed - out.t_gap_start) * 1000.0
+    out.after = path_of_unit(closed, pairs)
+    out.units_lost = _lost_between(rx, tx, opened, closed, t_end)
+    out.disconnected_to_media_ms = _ms(out.t_media_resumed, out.t_disconnected) \
+        if out.t_disconnected <= out.t_media_resumed else NAN
+    out.failed_to_media_ms = _ms(out.t_media_resumed, out.t_failed) if out.t_failed <= out.t_media_resumed else NAN
+    out.resumed = True
+    if recover_s is not None and out.t_media_resumed > t_fault_end + recover_s:
+        out.resumed = False
+        out.reason = (f"media resumed at the {receiver} only {out.t_media_resumed - t_fault_end:.1f} s after "
+                      f"the fault ended (window {recover_s:g} s)")
+    elif found and not math.isfinite(found[-1].end):
+        out.resumed = False
+        out.reason = f"media stopped again at the {receiver} and had not resumed when the observation ended"
+    if out.resumed:
+        out.resumed_on = "old-path" if out.before.same_as(out.after) else "new-pair"
+    return out
+
+
+# ----- negotiations -------------------------------------------------------------------------
+
+@dataclass
+class Negotiation:
+    negotiation_id: str
+    offerer: str
+    t_offer: float
+    t_restart: float = NAN
+    t_answer: float = NAN
+    generation: float = NAN
+
+
+def negotiations(peers: pd.DataFrame, t_fault: float) -> list[Negotiation]:
+    """The offers sent after the fault, each with the restart that produced it and the answer
+    to it (paired by negotiation_id; without ids, the next answer the offering peer applied)."""
+    frame = peers[peers["t_monotonic"] >= t_fault].sort_values("t_monotonic")
+    frame = frame[frame["kind"].isin(("offer_sent", "answer_received", "restart"))]
+    found: list[Negotiation] = []
+    by_id: dict[str, Negotiation] = {}
+    last_restart: dict[str, float] = {}
+    last_offer: dict[str, Negotiation] = {}
+    for (_, row), detail in zip(frame.iterrows(), detail_of(frame)):
+        peer, t, kind = str(row["peer"]), float(row["t_monotonic"]), str(row["kind"])
+        nid = detail.get("negotiation_id")
+        if kind == "restart":
+            last_restart[peer] = t
+        elif kind == "offer_sent":
+            nid = str(nid) if nid else f"{peer}:{detail.get('ice_ufrag')}:{len(found)}"
+            n = Negotiation(nid, peer, t, t_restart=last_restart.pop(peer, NAN))
+            found.append(n)
+            by_id[nid] = n
+            last_offer[peer] = n
+        else:
+            n = by_id.get(str(nid)) if nid else last_offer.get(peer)
+            if n is not None and n.offerer == peer and math.isnan(n.t_answer):
+                n.t_answer = t
+    return found
+
+
+def _rollbacks(peers: pd.DataFrame, t_fault: float) -> int:
+    steps = peers[(peers["kind"] == "negotiation") & (peers["t_monotonic"] >= t_fault)]
+    return sum(1 for d in detail_of(steps) if d.get("event") == "glare" and d.get("action") == "implicit_rollback")
+
+
+# ----- gathering ----------------------------------------------------------------------------
+
+def _candidate_time(peers: pd.DataFrame, peer: str, pair_local: str | None, generation: float,
+                    after: float) -> float:
+    """The peer's first candidate of `generation` (sent after `after`) on the interface of the
+    pair's local candidate; NaN without candidate events carrying interfaces."""
+    rows = peers[(peers["peer"] == peer) & (peers["kind"] == "candidate_sent") & (peers["t_monotonic"] >= after)]
+    if not len(rows):
+        return NAN
+    rows = rows.sort_values("t_monotonic")
+    details = detail_of(rows).tolist()
+    times = rows["t_monotonic"].to_numpy(dtype=float)
+    chosen = [(t, d) for t, d in zip(times, details) if not d.get("end_of_candidates") and d.get("address")
+              and (not math.isfinite(generation) or d.get("generation") is None
+                   or _number(d.get("generation")) == generation)]
+    if not chosen or not pair_local:
+        return NAN
+    address = pair_local.split(" ", 1)[-1].rsplit(":", 1)[0]
+    interfaces = {d.get("interface") for _, d in chosen if d.get("address") == address and d.get("interface")}
+    if not interfaces:
+        # a reflexive or relayed local candidate: its base's interface is not in the pair
+        interfaces = {d.get("interface") for _, d in chosen
+                      if d.get("related_address") == address and d.get("interface")}
+    if not interfaces:
+        return NAN
+    return min(t for t, d in chosen if d.get("interface") in interfaces)
+
+
+def _cut_over(events: pd.DataFrame, peer: str, t_fault: float) -> tuple[float, float]:
+    """(time, generation) of the peer's first selected pair of another generation than the one it
+    had at the fault (any selected-pair change when generations are not reported)."""
+    pairs = _pairs(events, peer)
+    before = pairs[pairs["t"] <= t_fault]
+    old = float(before["generation"].iloc[-1]) if len(before) else NAN
+    old_connection = float(before["connection"].iloc[-1]) if len(before) else NAN
+    after = pairs[pairs["t"] >= t_fault]
+    if math.isfinite(old):
+        same_connection = after["connection"].isna() | (after["connection"] == old_connection) \
+            if math.isfinite(old_connection) else pd.Series(True, index=after.index)
+        after = after[(after["generation"] != old) | ~same_connection]
+    if not len(after):
+        return NAN, NAN
+    return float(after["t"].iloc[0]), float(after["generation"].iloc[0])
+
+
+# ----- the trial ----------------------------------------------------------------------------
 
 def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
                   receivers: tuple[str, ...] = PEERS) -> TrialMetrics:
@@ -236,8 +492,11 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
         m.failure_reason = "no fault was injected"
         return m
     t_fault = m.t_fault = float(faults["t_monotonic"].min())
+    ends = events[events["kind"].isin(("fault_end", "fault_step")) & (events["t_monotonic"] >= t_fault)]
+    m.t_fault_end = float(ends["t_monotonic"].max()) if len(ends) else t_fault
     t_end_rows = events[events["kind"] == "trial_end"]
     t_end = float(t_end_rows["t_monotonic"].max()) if len(t_end_rows) else float(events["t_monotonic"].max())
+    m.observed_ms = _ms(t_end, t_fault)
     peers = events[events["peer"].isin(PEERS)]
     states = ("ice_state", "connection_state")
     m.t_disconnected = _first(peers, t_fault, states, ("disconnected",))
@@ -247,45 +506,69 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.t_detected = min(detected) if detected else NAN
     restarts = peers[(peers["kind"] == "restart") & (peers["t_monotonic"] >= t_fault)]
     m.restarts = int(len(restarts))
-    m.t_restart = float(restarts["t_monotonic"].min()) if len(restarts) else NAN
-    if not math.isnan(m.t_restart):
-        m.t_offer = _first(peers, m.t_restart, ("offer_sent",))
-        m.t_answer = _first(peers, m.t_restart, ("answer_received",))
-    cut_over = {p: _first(peers[peers["peer"] == p], m.t_restart, ("selected_pair",)) for p in PEERS}
+    m.t_first_restart = float(restarts["t_monotonic"].min()) if len(restarts) else NAN
+    offers = negotiations(peers, t_fault)
+    m.negotiations = len(offers)
+    m.negotiation_list = json.dumps([[n.offerer, n.negotiation_id] + [round(t - t_fault, 4) if math.isfinite(t) else None
+                                                                      for t in (n.t_restart, n.t_offer, n.t_answer)]
+                                     for n in offers])
+    m.rollbacks = _rollbacks(peers, t_fault)
     m.t_connected = _first(peers, t_fault, ("connection_state",), ("connected",))
 
-    m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s) for r in receivers]
+    m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s, m.t_fault_end) for r in receivers]
+    cut_over = {p: _cut_over(events, p, t_fault) for p in PEERS}
     for d in m.directions:
-        d.t_sender_cut_over = cut_over[next(p for p in PEERS if p != d.receiver)]
+        d.t_sender_cut_over = cut_over[next(p for p in PEERS if p != d.receiver)][0]
     gaps = {d.receiver: d.media_gap_ms for d in m.directions}
     m.media_gap_ms_at_offerer = gaps.get("offerer", NAN)
     m.media_gap_ms_at_answerer = gaps.get("answerer", NAN)
     m.freezes = sum(d.freezes for d in m.directions)
     m.freeze_ms = sum(d.freeze_ms for d in m.directions)
-    lost = [d.units_lost for d in m.directions if not math.isnan(d.units_lost)]
-    m.units_lost = float(sum(lost)) if lost else NAN
-    totals = [d.units_lost_total for d in m.directions if not math.isnan(d.units_lost_total)]
-    m.units_lost_total = float(sum(totals)) if totals else NAN
-    m.recovered = all(d.resumed for d in m.directions)
-    if m.recovered:
-        last = max(m.directions, key=lambda d: d.t_media_resumed)
-        m.t_media_resumed = last.t_media_resumed
-        m.t_new_pair = last.t_sender_cut_over
-        m.media_gap_ms = max(d.media_gap_ms for d in m.directions)
-    else:
-        cuts = [t for t in cut_over.values() if not math.isnan(t)]
-        m.t_new_pair = max(cuts) if len(cuts) == len(PEERS) else NAN
-        m.failure_reason = "; ".join(d.reason for d in m.directions if d.reason)
-        m.media_gap_ms = NAN
-
-    m.detection_ms = _ms(m.t_detected, t_fault)
-    m.decision_ms = _ms(m.t_restart, m.t_detected)
-    m.restart_ms = _ms(m.t_new_pair, m.t_restart)
-    m.signaling_ms = _ms(m.t_answer, m.t_restart)
-    m.checks_ms = _ms(m.t_new_pair, m.t_answer)
-    if not m.t_new_pair > m.t_media_resumed:  # media came back on the old path: no first-media phase
-        m.first_media_ms = _ms(m.t_media_resumed, m.t_new_pair)
+    m.outages = max((d.outages for d in m.directions), default=0)
+    for name in ("units_lost", "units_lost_total", "units_dropped_by_sender"):
+        values = [getattr(d, name) for d in m.directions if not math.isnan(getattr(d, name))]
+        setattr(m, name, float(sum(values)) if values else NAN)
+    m.recovered = bool(m.directions) and all(d.resumed for d in m.directions)
+    if not m.recovered:
+        m.failure_reason = "; ".join(d.reason for d in m.directions if d.reason) or None
+        return m
+    last = max(m.directions, key=lambda d: d.t_media_resumed)
+    m.t_media_resumed = last.t_media_resumed
+    m.media_gap_ms = max(d.media_gap_ms for d in m.directions)
     m.recovery_ms = _ms(m.t_media_resumed, t_fault)
+    for name in ("disconnected_to_media_ms", "failed_to_media_ms"):
+        values = [getattr(d, name) for d in m.directions if math.isfinite(getattr(d, name))]
+        setattr(m, name, max(values) if values else NAN)
+    # a direction the fault never interrupted stayed on its path: it says nothing of the recovery
+    interrupted = [d for d in m.directions if d.outages > 0] or m.directions
+    kinds = {d.resumed_on for d in interrupted}
+    m.resumed_on = "old-path" if "old-path" in kinds else "new-pair"
+    m.detection_ms = _ms(m.t_detected, t_fault) if m.t_detected <= m.t_media_resumed else NAN
+    if m.resumed_on != "new-pair":
+        return m
+
+    m.t_new_pair = last.t_sender_cut_over
+    answered = [n for n in offers if n.t_answer <= m.t_new_pair] if math.isfinite(m.t_new_pair) else []
+    if answered:
+        worked = max(answered, key=lambda n: n.t_offer)  # a newer offer supersedes
+        m.negotiation_id = worked.negotiation_id
+        m.t_offer, m.t_answer, m.t_restart = worked.t_offer, worked.t_answer, worked.t_restart
+        candidates = []
+        for d in m.directions:
+            sender = next(p for p in PEERS if p != d.receiver)
+            # the receiver's local candidate and the sender's (the receiver's remote one); each
+            # peer numbers its own generations
+            candidates.append(_candidate_time(peers, d.receiver, d.after.local, d.after.generation, m.t_restart))
+            candidates.append(_candidate_time(peers, sender, d.after.remote, cut_over[sender][1], m.t_restart))
+        known = [t for t in candidates if math.isfinite(t)]
+        m.t_candidate = max(known) if known else NAN
+    m.decision_ms = _ms(m.t_restart, m.t_detected)
+    m.signaling_ms = _ms(m.t_answer, m.t_restart)
+    m.gathering_ms = _ms(m.t_candidate, m.t_restart)
+    ready = max(m.t_answer, m.t_candidate) if math.isfinite(m.t_candidate) else m.t_answer
+    m.checks_ms = _ms(m.t_new_pair, ready)
+    m.restart_ms = _ms(m.t_new_pair, m.t_restart)
+    m.first_media_ms = _ms(m.t_media_resumed, m.t_new_pair)
     return m
 
 

@@ -128,6 +128,9 @@ class RunFolder:
             "jobs": jobs,
             "trials_planned": planned,
             "trials_completed": len(self.completed()),
+            "repetitions_planned": planned // max(1, len(spec.policies) * len(spec.matrix.rtt_ms)
+                                                  * len(spec.matrix.loss_pct)),
+            "repetitions_run": self.repetitions_run(),
             "git": _git_revision(),
             "versions": _versions(),
             "kernel": platform.release(),
@@ -143,6 +146,20 @@ class RunFolder:
         if spec._topology is not None:  # made in Python: the run keeps it as data
             info["topology"] = spec.topology_data()
         atomic_write(run_json, json.dumps(info, indent=1, default=str).encode())
+
+    def repetitions_run(self) -> dict[str, int]:
+        """Completed repetitions per cell (policy x RTT x loss): the fewest and the most."""
+        cells: dict[tuple[Any, ...], int] = {}
+        for trial_id in self.completed():
+            try:
+                row = json.loads((self.trial_dir(trial_id) / RESULT_FILE).read_text())
+            except (OSError, ValueError):
+                continue
+            key = (row.get("policy"), row.get("rtt_ms"), row.get("loss_pct"))
+            cells[key] = cells.get(key, 0) + 1
+        if not cells:
+            return {"min": 0, "max": 0}
+        return {"min": min(cells.values()), "max": max(cells.values())}
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.trials_dir / trial_id

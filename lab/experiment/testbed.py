@@ -332,8 +332,12 @@ class Lab:
     # ----- captures ----------------------------------------------------------------------
 
     def start_captures(self, hosts: list[str], bpf: str = "udp", source: str | None = None) -> list[Path]:
-        """tcpdump on each host's primary interface into capture-<host>.pcap (returns once each
-        says it is listening, or after CAPTURE_READY_S)."""
+        """tcpdump on each host into capture-<host>.pcap, ``["*"]`` meaning every host of the
+        topology (returns once each says it is listening, or after CAPTURE_READY_S). A host with
+        several interfaces (a phone's Wi-Fi and LTE) is captured on all of them, as cooked frames;
+        --immediate-mode so that each packet's stamp is its arrival, not its buffer's flush."""
+        if hosts == ["*"]:
+            hosts = [n.name for n in self.net.plan.nodes.values() if n.kind == "host"]
         paths: list[Path] = []
         for host in hosts:
             try:
@@ -342,7 +346,9 @@ class Lab:
                 raise ConfigError(source, "capture.hosts", str(error)) from None
             pcap = self.out_dir / f"capture-{host}.pcap"
             log_file = (self.out_dir / f"capture-{host}.log").open("ab")
-            proc = self.net.popen(host, ["tcpdump", "-i", iface, "-n", "-U", "-Z", "root", "-w", str(pcap), bpf],
+            interfaces = ["-i", iface] if len(self.net.node(host).ifaces) < 2 else ["-i", "any", "-y", "LINUX_SLL"]
+            proc = self.net.popen(host, ["tcpdump", *interfaces, "-n", "-U", "--immediate-mode", "-Z", "root",
+                                         "-w", str(pcap), bpf],
                                   stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
             log_file.close()
             self.captures.append(proc)

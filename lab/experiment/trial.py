@@ -24,11 +24,12 @@ from lab.experiment.browser_state import browser_state_of, warm_browsers
 from lab.experiment.events import event_row, events_frame
 from lab.experiment.faults import Fault, make_fault
 from lab.experiment.metrics import trial_metrics
+from lab.experiment.observe import Observer
+from lab.experiment.pcap import merge_trial_captures
 from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
 from lab.contract import (
-    Command, ConnectionStateEvent, ErrorEvent, MediaRxEvent, RestartEvent, SelectedPairEvent, Signal,
-    SignalEvent, SignalingConfig, Start, parse_event,
+    Command, ErrorEvent, Signal, SignalEvent, SignalingConfig, Start, parse_event,
 )
 from lab.experiment.agents import ROLES, agent_config, receivers
 from lab.experiment.testbed import Lab
@@ -37,7 +38,6 @@ from lab.runtime.base import AgentProcess
 log = logging.getLogger("lab.experiment.trial")
 
 FLOWING_UNITS = 5
-STEADY_GAP_S = 0.2  # an inter-arrival longer than this restarts the "steady media" clock
 TEARDOWN_TIMEOUT_S = 30.0
 
 
@@ -52,21 +52,6 @@ class TrialResult:
 
 
 @dataclass
-class _Flow:
-    """Live view of the media arriving at one receiver (for deciding when to stop)."""
-
-    count: int = 0
-    last_rx: float = math.nan
-    steady_since: float = math.nan
-
-    def arrival(self, t: float) -> None:
-        if self.count == 0 or t - self.last_rx > STEADY_GAP_S:
-            self.steady_since = t
-        self.count += 1
-        self.last_rx = t
-
-
-@dataclass
 class Trial:
     spec: ExperimentSpec
     plan: TrialPlan
@@ -78,14 +63,10 @@ class Trial:
     def __post_init__(self) -> None:
         self.lab: Lab | None = None
         self.agents: dict[str, AgentProcess] = {}
-        self.receivers = receivers(self.spec)
-        self.flows = {role: _Flow() for role in self.receivers}
+        self.receivers = receivers(self.spec)  # the peers that receive media
+        self.observer = Observer(self.receivers)  # lab.experiment.observe: when to stop watching
         self.t_fault = math.nan
         self.t_fault_done = math.nan
-        self.last_restart = -math.inf
-        self.last_pair = {"offerer": -math.inf, "answerer": -math.inf}
-        self.connection_state = {"offerer": "new", "answerer": "new"}
-        self.gave_up = False
         self.agent_failure: str | None = None
         self.timings: dict[str, float] = {}
         # pyroute2 (lab.net) must not run in an event loop's thread, and its sockets stay with
@@ -121,15 +102,8 @@ class Trial:
             if other in self.agents:
                 self.agents[other].send(Signal(msg=event.msg))
             return
-        if isinstance(event, MediaRxEvent) and role in self.flows:
-            self.flows[role].arrival(event.t)
-        elif isinstance(event, RestartEvent):
-            self.last_restart = max(self.last_restart, event.t)
-        elif isinstance(event, ConnectionStateEvent):
-            self.connection_state[role] = event.state
-        elif isinstance(event, SelectedPairEvent):
-            self.last_pair[role] = max(self.last_pair[role], event.t)
-        elif isinstance(event, ErrorEvent) and event.fatal:
+        self.observer.on_event(role, str(record.get("kind")), record)
+        if isinstance(event, ErrorEvent) and event.fatal:
             self.agent_failure = f"{role} agent: {event.message}"
         self.events.append(event_row(self.plan.trial_id, role, record))
 
@@ -208,7 +182,7 @@ class Trial:
         t1 = time.monotonic()
         self.broadcast(Start())
         self.record("agents_started")
-        await self._wait(lambda: all(f.count >= FLOWING_UNITS for f in self.flows.values()),
+        await self._wait(lambda: self.observer.flowing(FLOWING_UNITS),
                          spec.timeouts.connect_s, "media did not flow both ways within "
                          f"{spec.timeouts.connect_s:g} s of the start")
         self.record("media_flowing")
@@ -261,36 +235,16 @@ class Trial:
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     async def _wait_recovered(self) -> None:
-        """Until, observe_s after the fault's last step, media flows steadily at both receivers
-        and any restart reached its new pair on both peers (or recover_s after the fault)."""
+        """Observe the whole window (lab.experiment.observe)."""
         t = self.spec.timeouts
 
-        def recovered() -> bool:
-            now = time.monotonic()
-            if now - self.t_fault_done < t.observe_s:
-                return False
-            if any(p < self.last_restart for p in self.last_pair.values()):
-                return False  # a restart is still under way: observe it to its new pair
-            return all(
-                f.last_rx > self.t_fault_done and now - f.last_rx < STEADY_GAP_S
-                and now - f.steady_since >= t.settle_s
-                for f in self.flows.values()
-            )
+        def fault_end() -> float:  # the fault's last step, recorded or returned
+            steps = [e["t_monotonic"] for e in self.events if e["kind"] in ("fault_end", "fault_step")]
+            return max([self.t_fault_done if math.isfinite(self.t_fault_done) else self.t_fault, *steps])
 
-        policy = self.plan.policy
-        never_restarts = policy.trigger == "never" and not policy.also_on_failed
-
-        def given_up() -> bool:
-            # 'failed' is terminal until a restart, and this policy never restarts
-            return never_restarts and all(state == "failed" for state in self.connection_state.values())
-
-        deadline = self.t_fault + t.recover_s + t.settle_s
-        while not recovered() and time.monotonic() < deadline:
-            if given_up():
-                self.gave_up = True
-                return
-            self._check_agents()
-            await asyncio.sleep(0.05)
+        await self.observer.watch(fault_end, t.recover_s, t.observe_s, t.settle_s, self._check_agents,
+                                  t_fault=self.t_fault)
+        self.record("observation_end", reason=self.observer.stopped_because)
 
     # ----- teardown and results ---------------------------------------------------------
 
@@ -339,8 +293,8 @@ class Trial:
         if status != "ok":
             row["recovered"] = False
             row["failure_reason"] = reason
-        elif self.gave_up and not row["recovered"]:
-            row["failure_reason"] = f"both peers 'failed' and the policy never restarts; {row['failure_reason']}"
+        row["observed_until"] = self.observer.stopped_because
+        row["capture"] = merge_trial_captures(self.trial_dir)
         row["setup_ms"] = self.timings.get("setup_s", math.nan) * 1000.0
         row["connect_ms"] = self.timings.get("connect_s", math.nan) * 1000.0
         row["teardown_ms"] = self.timings.get("teardown_s", math.nan) * 1000.0

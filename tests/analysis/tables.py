@@ -17,7 +17,7 @@ def trial(policy: str, gap: float, *, recovered: bool = True, rtt: float = 0.0, 
         "rtt_ms": rtt, "loss_pct": 0.0, "recovered": recovered, "media_gap_ms": gap if recovered else NAN,
         "t_fault": 10.0,
     }
-    for name in ("t_detected", "t_restart", "t_answer", "t_new_pair", "t_media_resumed"):
+    for name in ("t_detected", "t_restart", "t_answer", "t_candidate", "t_new_pair", "t_media_resumed"):
         row[name] = times.get(name, NAN)
     if recovered and not math.isnan(row["t_media_resumed"]):  # type: ignore[arg-type]
         row["recovery_ms"] = (row["t_media_resumed"] - 10.0) * 1000.0  # type: ignore[operator]

@@ -21,11 +21,14 @@ def test_few_trials_are_no_evidence() -> None:
                  trial("none", 0.0, recovered=False), trial("none", 0.0, recovered=False)])
     assert "on-disconnected had the shortest median media gap, 105 ms" in text
     assert "2 of 2 trials recovered" in text
-    assert "took 200 ms longer (95 % CI" in text
+    assert "105 ms (n = 2, too small for an interval" in text  # no interval from 2 trials
+    assert "took 200 ms longer;" in text
     # 6 ways to split four values 2 + 2, two of them as extreme as the observed one
     assert "a permutation test cannot rule out chance (p = 0.33; with 2 and 2 trials no result could go " \
            "below 0.33)" in text
     assert "Never recovered within the timeout: none (0 of 2)" in text
+    assert "About 5 trials per policy would detect a difference this size 80% of the time" in text
+    assert "a rough guide from only 2 trials each" in text
     assert "Run at least 5 repetitions" in text
 
 
@@ -43,6 +46,16 @@ def test_overlapping_policies_are_not_separated() -> None:
     b = [trial("on-failed", g) for g in (110.0, 310.0, 510.0, 210.0, 410.0)]
     text = read(a + b)
     assert "a permutation test cannot rule out chance (p = 1.00)" in text
+    assert "Telling them apart would take more than 100 trials per policy" in text
+
+
+def test_media_back_on_the_old_path_is_said_plainly() -> None:
+    rows = [trial("on-failed", 300.0 + i) for i in range(3)] + [trial("on-disconnected", 200.0 + i) for i in range(3)]
+    for row in rows:
+        row["resumed_on"] = "old-path" if row["policy"] == "on-failed" else "new-pair"
+    text = read(rows)
+    assert "Media came back on the old path" in text and "on-failed (3 of 3 recovered trials)" in text
+    assert "a restart did not cause the recovery" in text and "on-disconnected (" not in text.split("old path")[1]
 
 
 def test_a_fast_policy_that_fails_often_is_flagged() -> None:

@@ -202,3 +202,31 @@ def test_report_compares_engines_and_marks_stand_ins(sample_run: Path, tmp_path:
     page = build_report([mixed], n_resamples=100).path.read_text()
     assert "Engines side by side" in page
     assert "firefox" in page and "aiortc~chrome <span class='muted'>(stand-in" in page
+
+
+def test_report_shows_paths_small_samples_and_captured_packets(sample_run: Path, tmp_path: Path) -> None:
+    # A capture is written for the representative trials of a copy of the sample run, from the
+    # receiving agents' own media_rx (this tests the rendering; tests/experiment/test_run_e2e.py
+    # checks a real tcpdump capture against the agents).
+    import shutil
+
+    import pandas as pd
+
+    from lab.analysis import plots
+    from tests.experiment.test_pcap import rtp, udp_frame, write_pcap
+
+    copy = tmp_path / "captured"
+    shutil.copytree(sample_run, copy)
+    runs = load_runs([copy])
+    for _, trial in plots.representative_trials(runs.trials).iterrows():
+        events = runs.trial_events(trial["run"], trial["trial_id"])
+        rx = events[(events["kind"] == "media_rx") & (events["peer"] == "answerer")]
+        frames = [(float(t) + 1.7e9, udp_frame("10.0.0.1", 5000, "10.0.0.2", 6000, rtp(int(q), int(s))))
+                  for t, q, s in zip(rx["t_monotonic"], rx["seq"], rx["ssrc"])]
+        write_pcap(copy / "trials" / trial["trial_id"] / "capture-peer.pcap", frames)
+    result = build_report([copy], n_resamples=100)
+    page = result.path.read_text()
+    assert "resumed on new pair / old path" in page and "n too small" in page
+    assert "'disconnected' → media (ms)" in page and "'failed' → media (ms)" in page
+    packets = [p for p in result.figures if "-packets-" in p.name]
+    assert len(packets) == len(plots.representative_trials(runs.trials))

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 from typing import Any, ClassVar
 
 from pyee.asyncio import AsyncIOEventEmitter
@@ -52,14 +53,36 @@ class GenerationChannel(AsyncIOEventEmitter):
         self.generation = generation
         self._on_sent = on_sent
         self.session = getattr(inner, "session", None)
+        # negotiation ids (lab.experiment.metrics pairs each answer with its offer by them):
+        # by ICE ufrag of the descriptions received, and the offer last applied here
+        self.received_ids: dict[str, str] = {}
+        self.answering: str | None = None
 
     def send(self, message: dict[str, Any]) -> Any:
+        description = message.get("description")
+        if isinstance(description, dict) and description.get("type") in ("offer", "answer"):
+            if description["type"] == "offer":
+                negotiation_id = str(message.get("nid") or uuid.uuid4().hex[:12])
+            else:
+                negotiation_id = self.answering or ""
+            message = {**message, "negotiation_id": negotiation_id}
         self._on_sent(message)
         return self.inner.send({**message, "gen": self.generation})
 
     def deliver(self, message: dict[str, Any]) -> None:
         if message.get("gen") == self.generation:
+            description = message.get("description")
+            if isinstance(description, dict) and message.get("negotiation_id"):
+                ufrag = _ufrag(str(description.get("sdp", "")))
+                self.received_ids[f"{description.get('type')}:{ufrag}"] = str(message["negotiation_id"])
             self.emit("message", {k: v for k, v in message.items() if k != "gen"})
+
+    def applied(self, kind: str, ufrag: str | None) -> str | None:
+        """The negotiation id of a remote description just applied."""
+        negotiation_id = self.received_ids.get(f"{kind}:{ufrag}")
+        if kind == "offer":
+            self.answering = negotiation_id
+        return negotiation_id
 
 
 class PeerSession:
@@ -204,7 +227,11 @@ class PeerSession:
         async def set_remote(description: Any) -> None:
             await apply(description)
             if description.type in ("offer", "answer"):
-                self.emit(f"{description.type}_received", ice_ufrag=_ufrag(description.sdp), gen=self.generation)
+                ufrag = _ufrag(description.sdp)
+                channel = self.channel
+                negotiation_id = channel.applied(description.type, ufrag) if channel is not None else None
+                self.emit(f"{description.type}_received", ice_ufrag=ufrag, gen=self.generation,
+                          negotiation_id=negotiation_id)
 
         pc.setRemoteDescription = set_remote
 
@@ -334,7 +361,7 @@ class PeerSession:
         description = message.get("description")
         if isinstance(description, dict) and description.get("type") in ("offer", "answer"):
             self.emit(f"{description['type']}_sent", ice_ufrag=_ufrag(str(description.get("sdp", ""))),
-                      gen=self.generation)
+                      gen=self.generation, negotiation_id=message.get("negotiation_id"))
 
     def _on_negotiation_event(self, event: dict[str, Any]) -> None:
         facts = {k: v for k, v in event.items() if k not in ("t", "peer")}

@@ -254,6 +254,7 @@ const icelab = (() => {
       this.remoteRoles = new Map(); this.roleError = null;
       this.inbox = Promise.resolve(); this.closed = false;
       this.sentFor = new Set();   // ICE ufrags we have sent at least one candidate of
+      this.answering = null;      // negotiation_id of the offer last applied (echoed in our answer)
     }
     event(event, facts = {}) { emit('negotiation', { event, role: this.role, ...facts }); }
     send(message) {
@@ -287,8 +288,10 @@ const icelab = (() => {
     }
     close() { this.closed = true; this.pc.onnegotiationneeded = null; this.pc.onicecandidate = null; }
     sendDescription(desc) {
-      this.send({ description: { type: desc.type, sdp: desc.sdp } });
-      this.onSent(desc);
+      // an offer's id is its message id; an answer echoes the id of the offer it answers
+      const negotiationId = desc.type === 'offer' ? `${this.session}:${this.nid + 1}` : (this.answering || '');
+      this.send({ description: { type: desc.type, sdp: desc.sdp }, negotiation_id: negotiationId });
+      this.onSent(desc, negotiationId);
       this.event('description_sent', { type: desc.type });
     }
     async negotiate() {
@@ -320,10 +323,10 @@ const icelab = (() => {
         this.seen.add(message.nid);
       }
       if ('hello' in message) this.onHello(message);
-      else if ('description' in message) { this.checkRole(message); await this.onDescription(message.description); }
+      else if ('description' in message) { this.checkRole(message); await this.onDescription(message.description, message.negotiation_id || null); }
       else if ('candidate' in message) await this.onCandidate(message.candidate || {});
     }
-    async onDescription(description) {
+    async onDescription(description, negotiationId = null) {
       const pc = this.pc, kind = description.type;
       const makingOffer = this.makingOffer, state = pc.signalingState;
       const offerCollision = kind === 'offer' && (makingOffer || state !== 'stable');
@@ -346,7 +349,8 @@ const icelab = (() => {
         }
         return;
       }
-      emit(`${kind}_received`, { ice_ufrag: ufragOf(description.sdp), gen: session.generation });
+      if (kind === 'offer') this.answering = negotiationId;
+      emit(`${kind}_received`, { ice_ufrag: ufragOf(description.sdp), gen: session.generation, negotiation_id: negotiationId });
       if (offerCollision) {
         log(`[${this.name}] inbound offer collision -> implicit rollback -> setRemoteDescription ok`);
         this.event('glare', { action: 'implicit_rollback', signaling_state: state, making_offer: makingOffer });
@@ -603,7 +607,8 @@ const icelab = (() => {
     };
     pc.ontrack = ev => onTrack(pc, ev);
     const send = message => session.signaling.send({ ...message, gen: generation });
-    const onSent = desc => emit(`${desc.type}_sent`, { ice_ufrag: ufragOf(desc.sdp), gen: generation });
+    const onSent = (desc, negotiationId) => emit(`${desc.type}_sent`,
+      { ice_ufrag: ufragOf(desc.sdp), gen: generation, negotiation_id: negotiationId });
     const negotiator = new Negotiator(pc, send, cfg.polite, `peer-${cfg.role}`, onSent);
     session.negotiator = negotiator;
     negotiator.start();
