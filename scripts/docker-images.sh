@@ -19,8 +19,8 @@ BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
 LOCAL_BASE=icelab/base:bookworm
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_PACKAGES=python3,python3-venv,coturn,ca-certificates,iproute2
-# The peer image's browser: Debian's chromium, and libatomic1 for Playwright's node driver.
-BROWSER_PACKAGES=(chromium libatomic1)
+# The peer image's browsers: Debian's chromium (+ libatomic1 for Playwright's node driver) and firefox-esr.
+BROWSER_PACKAGES=(chromium libatomic1 firefox-esr)
 PY=${PY:-.venv/bin/python}
 # The build context (wheels, logs) lives outside the work tree so that a fresh clone on the same
 # machine (CI) reuses the prepared wheels and Docker's layer cache.

@@ -13,6 +13,7 @@ packages=(
     gcc               # builds a Python wheel when PyPI has none for this platform
     python3-venv
     chromium          # the browser peer kind (lab.runtime.chromium), driven by Playwright
+    firefox-esr       # the firefox peer kind (lab.runtime.firefox), driven over WebDriver BiDi
     docker.io         # the Docker runtime; dockerd is started and stopped by scripts/docker-daemon.sh
     debootstrap       # the images' base when no registry is reachable (scripts/docker-images.sh)
 )

@@ -234,6 +234,23 @@ def peer_kinds_section(table: pd.DataFrame) -> str:
     return _table(header, rows, text_columns=len(conditions) + 1)
 
 
+def engines_section(table: pd.DataFrame) -> str:
+    """lab.analysis.engines: which engine detects first and where media comes back first."""
+    header = ["policy", "engine", "peers", "detected (ms after fault), median", "media back at it (ms), median",
+              "detected first", "media back first"]
+    rows = []
+    for _, r in table.iterrows():
+        engine = _e(r["engine"]) + (" <span class='muted'>(stand-in: aiortc with a calibrated profile)</span>"
+                                    if r["stand_in"] else "")
+        mixed = int(r["mixed_trials"])
+        rows.append([_e(r["policy"]), engine, str(int(r["peers"])),
+                     f"{_num(r['detected_ms_median'])} ({int(r['detected'])} of {int(r['peers'])})",
+                     f"{_num(r['media_back_ms_median'])} ({int(r['media_back'])} of {int(r['peers'])})",
+                     f"{int(r['detected_first'])} of {mixed}" if mixed else "–",
+                     f"{int(r['media_back_first'])} of {mixed}" if mixed else "–"])
+    return _table(header, rows, text_columns=2)
+
+
 def comparison_section(comparison: pd.DataFrame) -> str:
     if not len(comparison):
         return ("<p class='muted'>No comparison: the runs lack a restart-on-failed policy or a "
@@ -349,6 +366,9 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     summary = summary_table(trials, n_resamples=n_resamples, seed=seed)
     comparison = compare_policies(trials, n_resamples=n_resamples, seed=seed)
     kinds = peer_kind_table(summary)
+    from lab.analysis.engines import engine_peers, engine_table
+
+    engines = engine_table(engine_peers(trials, runs.events)) if "offerer_kind" in trials else pd.DataFrame()
     paragraphs = reading(summary, trials, n_resamples=n_resamples, seed=seed)
 
     figures: list[tuple[str, str, Figure]] = [
@@ -406,9 +426,16 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         "which do.</p>", phases_section(summary),
         "<h2>Restart on 'disconnected' against restart on 'failed'</h2>", comparison_section(comparison),
         *(["<h2>Peer kinds side by side</h2>",
-           "<p class='muted'>The same condition and policy with each peer kind (aiortc, Chromium, or a "
-           "mix such as chromium-aiortc: offerer-answerer).</p>", peer_kinds_section(kinds)]
+           "<p class='muted'>The same condition and policy with each peer kind (aiortc, Chromium, Firefox, or a "
+           "mix such as chromium-aiortc: offerer-answerer). aiortc~chrome and aiortc~firefox are stand-ins: "
+           "aiortc with a calibrated lab.rtc profile, not the browser.</p>", peer_kinds_section(kinds)]
           if len(kinds) else []),
+        *(["<h2>Engines side by side</h2>",
+           "<p class='muted'>Per peer: its own first 'disconnected'/'failed' after the fault, and when media "
+           "came back at it. 'First' counts, in trials whose two peers ran different engines, which engine's "
+           "peer was earlier. Browsers use their built-in detection; stand-ins are aiortc peers with a "
+           "calibrated lab.rtc profile (engine~profile), not the browser.</p>", engines_section(engines)]
+          if len(engines) else []),
         "<h2>Figures</h2>", *blocks,
         "<h2>Trials that did not recover</h2>", failures_section(trials),
         "<h2>All trials</h2>", trials_section(trials),

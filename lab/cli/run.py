@@ -22,7 +22,7 @@ def run(
     capture: Annotated[bool, typer.Option("--capture", help="capture packets on every host; one merged "
                                           "capture.pcapng per trial")] = False,
 ) -> None:
-    """Run an experiment: every policy x RTT x loss x repetition, one trial each."""
+    """Run an experiment: every [peer pair x] policy x RTT x loss x repetition, one trial each."""
     from lab.experiment.check import check_experiment
     from lab.experiment.runfolder import default_run_path
     from lab.experiment.runner import run_experiment
@@ -39,7 +39,7 @@ def run(
     spec = load_experiment(experiment)
     if capture:
         spec = spec.model_copy(update={"capture": spec.capture.model_copy(update={"hosts": ["*"], "filter": "udp or tcp"})})
-    check_experiment(spec)  # against its topology, before anything is created
+    check_experiment(spec, runtime=runtime)  # topology and peer kinds (browsers installed), before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
     runtime_class(runtime).preflight()  # e.g. docker: engine up, images current
     summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)

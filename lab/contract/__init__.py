@@ -17,7 +17,7 @@ from lab.contract.commands import (
     Stop,
     parse_command,
 )
-from lab.contract.config import AgentConfig, IceServer, PeerKind, SignalingConfig
+from lab.contract.config import AgentConfig, AgentKind, IceServer, PeerKind, RtcProfile, SignalingConfig
 from lab.contract.detection import Detection
 from lab.contract.events import (
     AgentEvent,
@@ -41,8 +41,8 @@ from lab.contract.policy import (
 )
 
 __all__ = [
-    "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "Command", "ConnectionStateEvent", "Detection",
+    "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "AgentKind", "Command", "ConnectionStateEvent", "Detection",
     "ErrorEvent", "EventKind", "IceServer", "MediaRxEvent", "NetworkChange", "OtherEvent", "PeerKind", "Ping",
-    "Policy", "Restart", "RestartEvent", "SelectedPairEvent", "Side", "Signal", "SignalEvent", "SignalingConfig",
+    "Policy", "Restart", "RestartEvent", "RtcProfile", "SelectedPairEvent", "Side", "Signal", "SignalEvent", "SignalingConfig",
     "SignalingOutage", "Start", "Stop", "Trigger", "parse_command", "parse_event", "register_policy_preset",
 ]

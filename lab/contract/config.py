@@ -10,8 +10,14 @@ from lab.contract._model import Strict
 from lab.contract.detection import Detection
 from lab.contract.policy import Policy
 
-# aiortc: lab.runtime.agent (lab.rtc's restartable aiortc); chromium: lab.runtime.chromium
-PeerKind = Literal["aiortc", "chromium"]
+# The peer implementation an agent runs; lab.runtime.kinds maps each to its agent module and
+# the orchestrator's handle. aiortc: lab.rtc's restartable aiortc (lab.runtime.agent); chromium,
+# firefox: real browsers (lab.runtime.chromium, lab.runtime.firefox).
+AgentKind = Literal["aiortc", "chromium", "firefox"]
+# What an experiment names: an agent kind, or aiortc as a calibrated stand-in for a browser's ICE
+# timing ("aiortc~<profile>", lab.rtc.profiles).
+PeerKind = Literal["aiortc", "chromium", "firefox", "aiortc~chrome", "aiortc~firefox"]
+RtcProfile = Literal["chrome", "firefox"]
 
 
 class IceServer(Strict):
@@ -30,7 +36,7 @@ class AgentConfig(Strict):
     trial_id: str
     role: Literal["offerer", "answerer"]
     host: str
-    kind: PeerKind = "aiortc"
+    kind: AgentKind = "aiortc"
     polite: bool
     restarts: bool = Field(description="this peer acts on the policy (the policy's side includes it)")
     policy: Policy
@@ -42,3 +48,6 @@ class AgentConfig(Strict):
     send_media: bool = True
     watch_network: bool = True
     wait_for_start: bool = False
+    # aiortc only: a calibrated stand-in for a browser's ICE timing (lab.rtc.profiles); replaces
+    # `detection` and the matching ICE options
+    rtc_profile: RtcProfile | None = None

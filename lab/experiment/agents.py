@@ -19,9 +19,10 @@ def receivers(spec: ExperimentSpec) -> tuple[str, ...]:
 def agent_config(spec: ExperimentSpec, plan: TrialPlan, role: str, ice_servers: list[IceServer],
                  signaling: SignalingConfig) -> AgentConfig:
     policy, direction = plan.policy, spec.media.direction
+    kind, _, rtc_profile = plan.kind_of(spec, role).partition("~")  # "aiortc~chrome": a stand-in
     return AgentConfig(
         trial_id=plan.trial_id, role=role, host=getattr(spec.peers, role),  # type: ignore[arg-type]
-        kind=spec.peers.kind_of(role), polite=spec.peers.polite == role,
+        kind=kind, rtc_profile=rtc_profile or None, polite=spec.peers.polite == role,  # type: ignore[arg-type]
         restarts=policy.restarts_side(role, spec.peers.polite),
         policy=policy, signaling=signaling, ice_servers=ice_servers,
         ice_transport_policy=spec.ice.transport, detection=spec.ice.detection(), codec=spec.media.codec,

@@ -20,20 +20,25 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
 from lab.net.worker import on_lab_thread
+from lab.runtime.kinds import is_browser
 
-BROWSER_KINDS = ("chromium", "firefox")
 # longest Chromium debounce (an address change, 2 s) + margin
 WARM_SETTLE_S = 2.5
 
 
-def browser_hosts(spec: ExperimentSpec) -> list[str]:
-    return [getattr(spec.peers, role) for role in ("offerer", "answerer") if spec.peers.kind_of(role) in BROWSER_KINDS]
+def browser_hosts(spec: ExperimentSpec, plan: TrialPlan | None = None) -> list[str]:
+    """The hosts of the browser peers (lab.runtime.kinds) of the trial's peer pair (matrix.peer_pairs),
+    or, without a plan, of the peers section."""
+    kinds = {role: plan.kind_of(spec, role) if plan is not None else spec.peers.kind_of(role)
+             for role in ("offerer", "answerer")}
+    return [getattr(spec.peers, role) for role, kind in kinds.items() if is_browser(kind)]
 
 
-def browser_state_of(spec: ExperimentSpec) -> str:
-    return spec.peers.browser_state if browser_hosts(spec) else "n/a"
+def browser_state_of(spec: ExperimentSpec, plan: TrialPlan | None = None) -> str:
+    return spec.peers.browser_state if browser_hosts(spec, plan) else "n/a"
 
 
 @on_lab_thread
@@ -54,7 +59,7 @@ def toggle_uplinks(net: Any, host: str) -> list[str]:
 async def warm_browsers(ctx: Any) -> None:
     """Give every browser peer a network change well before the call (browser_state = warm)."""
     spec: ExperimentSpec = ctx.spec
-    hosts = browser_hosts(spec)
+    hosts = browser_hosts(spec, getattr(ctx, "plan", None))
     if spec.peers.browser_state != "warm" or not hosts:
         return
     for host in hosts:

@@ -2,8 +2,9 @@
 
 Everything the experiment names must exist in the topology's plan (lab.net's resolved, not yet
 built, topology): the peers as hosts, the fault's nodes, interfaces and relays, the signaling
-and capture hosts, a relay when TURN is asked for. Each problem is one ConfigError naming the
-experiment file and its key.
+and capture hosts, a relay when TURN is asked for; and, given the runtime, every peer kind the
+experiment uses can run where that runtime puts peers (a browser installed). Each problem is one
+ConfigError naming the experiment file and its key.
 """
 
 from __future__ import annotations
@@ -62,8 +63,28 @@ def plan_of(topology: Topology) -> PlannedNetwork:
     return PlannedNetwork(resolve(topology.spec, "check"))
 
 
-def check_experiment(spec: ExperimentSpec, topology: Topology | None = None) -> None:
-    """Raise ConfigError(experiment file, key, reason) for the first thing the topology lacks."""
+def check_peer_kinds(spec: ExperimentSpec, runtime: str) -> None:
+    """Raise ConfigError for the first peer kind (peers.* or matrix.peer_pairs) that cannot run
+    on the runtime (RuntimeKind.peer_kind_missing: e.g. its browser is not installed here)."""
+    from lab.runtime import runtime_class
+
+    kind_missing = runtime_class(runtime).peer_kind_missing
+    uses: dict[str, str] = {}
+    for pair in spec.matrix.pairs():
+        for index, role in enumerate(("offerer", "answerer")):
+            kind = pair[index] if pair is not None else spec.peers.kind_of(role)
+            key = "matrix.peer_pairs" if pair is not None else (
+                f"peers.{role}_kind" if getattr(spec.peers, f"{role}_kind") else "peers.kind")
+            uses.setdefault(kind, key)
+    for kind, key in uses.items():
+        why = kind_missing(kind)
+        if why is not None:
+            raise ConfigError(spec.source, key, f"peer kind {kind!r} cannot run on the {runtime} runtime here: {why}")
+
+
+def check_experiment(spec: ExperimentSpec, topology: Topology | None = None, runtime: str | None = None) -> None:
+    """Raise ConfigError(experiment file, key, reason) for the first thing the topology (or, given
+    `runtime`, the runtime) lacks."""
     from lab.experiment.faults import make_fault
 
     if topology is None:
@@ -105,3 +126,5 @@ def check_experiment(spec: ExperimentSpec, topology: Topology | None = None) -> 
         fault.check(_FaultCheck(net, {host: None for host in relays}))  # type: ignore[arg-type]
     except ConfigError as error:
         raise ConfigError(source, error.key, error.reason) from None
+    if runtime is not None:
+        check_peer_kinds(spec, runtime)

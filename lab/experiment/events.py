@@ -69,11 +69,12 @@ KINDS: dict[str, str] = {
     "signaling_outage": "the agent began a commanded signaling outage (detail: duration_s)",
     "signaling_reconnect": "the agent dropped its signaling socket after a network change",
     "pong": "answer to the orchestrator's ping (detail: t_sent, at)",
-    # Chromium agent only (lab.runtime.chromium)
+    # browser agents only (lab.runtime.chromium, lab.runtime.firefox)
     "browser_ready": "the browser and page are up (detail: pid, version)",
     "clock_sync": "page clock mapped onto CLOCK_MONOTONIC (detail: offset_s, uncertainty_ms)",
     "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
     "media_stats": "periodic inbound/outbound RTP counters from getStats()",
+    "dtls_state": "the page's RTCDtlsTransport changed state (detail: state, gen)",
     "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, port, "
                       "protocol, interface, related_address/port; end_of_candidates (type null), withheld)",
     "browser_network": "the page's online/offline or connection change (detail: event, online)",

@@ -1,11 +1,11 @@
-"""Expanding an experiment into its trials: policy x RTT x loss x repetition, in a stable order."""
+"""Expanding an experiment into its trials: [peer pair x] policy x RTT x loss x repetition, in a stable order."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 
-from lab.experiment.spec import ExperimentSpec, PolicySpec
+from lab.experiment.spec import ExperimentSpec, PeerKind, PolicySpec
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,13 @@ class TrialPlan:
     loss_pct: float
     repetition: int
     seed: int
+    # the matrix's peer pair (matrix.peer_pairs), else None: the experiment's peers section decides
+    pair: tuple[str, str] | None = None
+
+    def kind_of(self, spec: ExperimentSpec, role: str) -> PeerKind:
+        if self.pair is not None:
+            return (self.pair[0] if role == "offerer" else self.pair[1])  # type: ignore[return-value]
+        return spec.peers.kind_of(role)
 
 
 def _fmt(value: float) -> str:
@@ -33,12 +40,15 @@ def plan_trials(spec: ExperimentSpec, repetitions: int | None = None) -> list[Tr
     reps = repetitions if repetitions is not None else spec.repetitions
     plans: list[TrialPlan] = []
     for rep in range(reps):
-        for rtt in spec.matrix.rtt_ms:
-            for loss in spec.matrix.loss_pct:
-                for policy in spec.policies:
-                    trial_id = f"{policy.name}-rtt{_fmt(rtt)}-loss{_fmt(loss)}-r{rep}"
-                    plans.append(TrialPlan(
-                        index=len(plans), trial_id=trial_id, policy=policy, rtt_ms=rtt,
-                        loss_pct=loss, repetition=rep, seed=trial_seed(spec.seed, trial_id),
-                    ))
+        for pair in spec.matrix.pairs():
+            for rtt in spec.matrix.rtt_ms:
+                for loss in spec.matrix.loss_pct:
+                    for policy in spec.policies:
+                        trial_id = f"{policy.name}-rtt{_fmt(rtt)}-loss{_fmt(loss)}-r{rep}"
+                        if pair is not None:
+                            trial_id = f"{pair[0]}-{pair[1]}-{trial_id}"
+                        plans.append(TrialPlan(
+                            index=len(plans), trial_id=trial_id, policy=policy, rtt_ms=rtt,
+                            loss_pct=loss, repetition=rep, seed=trial_seed(spec.seed, trial_id), pair=pair,
+                        ))
     return plans

@@ -69,7 +69,7 @@ def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runti
     out = Path(out) if out is not None else default_run_path(Path("runs"), spec)
     if jobs < 1:
         raise ConfigError(None, "--jobs", "must be at least 1")
-    check_experiment(spec)  # before the run folder and any namespace exist
+    check_experiment(spec, runtime=runtime)  # before the run folder and any namespace exist
     runtime_class(runtime).preflight()  # e.g. docker: the engine answers, the images are current
     plans = plan_trials(spec, repetitions)
     folder = RunFolder.create_or_resume(out, spec, resume, runtime, jobs, len(plans))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, SerializeAsAny, ValidationError,
@@ -119,6 +119,27 @@ class MatrixSpec(_Strict):
 
     rtt_ms: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
     loss_pct: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
+    peer_pairs: list[str] | None = Field(None, min_length=1, description=(
+        '"<offerer kind>-<answerer kind>" pairs, e.g. "chromium-firefox": every pair runs every '
+        "policy (the pair replaces peers.kind / offerer_kind / answerer_kind)"))
+
+    @field_validator("peer_pairs")
+    @classmethod
+    def _pairs(cls, values: list[str] | None) -> list[str] | None:
+        kinds = get_args(PeerKind)
+        for v in values or []:
+            parts = v.split("-")
+            if len(parts) != 2 or any(part not in kinds for part in parts):
+                raise ValueError(f"{v!r} is not <offerer kind>-<answerer kind> with kinds {', '.join(kinds)}")
+        if values is not None and len(set(values)) != len(values):
+            raise ValueError("peer pairs must be unique")
+        return values
+
+    def pairs(self) -> list[tuple[str, str] | None]:
+        """The matrix's peer pairs, or [None]: the peers section decides."""
+        if self.peer_pairs is None:
+            return [None]
+        return [(v.split("-")[0], v.split("-")[1]) for v in self.peer_pairs]
 
     @field_validator("rtt_ms")
     @classmethod

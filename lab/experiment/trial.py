@@ -285,9 +285,9 @@ class Trial:
             "rtt_ms": plan.rtt_ms, "loss_pct": plan.loss_pct, "repetition": plan.repetition,
             "seed": plan.seed, "runtime": self.runtime, "status": status,
             # "aiortc" or "chromium" when both sides are alike, else "<offerer>-<answerer>"
-            "peer_kind": "-".join(dict.fromkeys(spec.peers.kind_of(r) for r in ("offerer", "answerer"))),
-            "offerer_kind": spec.peers.kind_of("offerer"), "answerer_kind": spec.peers.kind_of("answerer"),
-            "browser_state": browser_state_of(spec),
+            "peer_kind": "-".join(dict.fromkeys(plan.kind_of(spec, r) for r in ("offerer", "answerer"))),
+            "offerer_kind": plan.kind_of(spec, "offerer"), "answerer_kind": plan.kind_of(spec, "answerer"),
+            "browser_state": browser_state_of(spec, plan),
         }
         row.update(metrics.row())
         if status != "ok":

@@ -6,6 +6,9 @@
     relays = runtime.start_relays(trial_dir)
     agent = runtime.start_agent(config, log_path, on_event)         # -> AgentProcess
     runtime.close()                                                 # before net.down()
+
+Both runtimes start every peer kind (aiortc, chromium, firefox) through lab.runtime.kinds;
+`kind.peer_kind_missing(name)` says whether a kind can run where the runtime puts peers.
 """
 
 from __future__ import annotations

@@ -58,10 +58,11 @@ class RuntimeKind(Protocol):
         """After the topology is up, before anything runs on it (on the thread that owns `net`)."""
         ...
 
-
-def agent_argv(python: str, config: AgentConfig) -> list[str]:
-    module = "lab.runtime.chromium" if config.kind == "chromium" else "lab.runtime.agent"
-    return [python, "-m", module, config.model_dump_json()]
+    @staticmethod
+    def peer_kind_missing(kind: str) -> str | None:
+        """Before a run creates anything: why a peer of this kind (lab.runtime.kinds) cannot run
+        where this runtime puts peers, or None."""
+        ...
 
 
 class AgentProcess:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.contract import AgentConfig
-from lab.runtime.base import AgentProcess, EventCallback, agent_argv
+from lab.runtime.base import AgentProcess, EventCallback
+from lab.runtime.kinds import agent_argv, agent_process, missing
 
 if TYPE_CHECKING:
     from lab.net.network import Network
@@ -30,6 +31,11 @@ class NetnsRuntime:
     def prepare(cls, net: Network, out_dir: Path, peers: list[str]) -> NetnsRuntime:
         return cls(net)
 
+    @staticmethod
+    def peer_kind_missing(kind: str) -> str | None:
+        """Peers run on this machine: a browser kind needs its browser installed here."""
+        return missing(kind)
+
     def start_relays(self, out_dir: Path) -> list[Relay]:
         from lab.turn.topology import start_relays
 
@@ -45,8 +51,4 @@ class NetnsRuntime:
             config.host, agent_argv(self.python, config),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
         )
-        if config.kind == "chromium":
-            from lab.runtime.chromium.process import BrowserAgentProcess
-
-            return BrowserAgentProcess(config, process, on_event, log_file)
-        return AgentProcess(config.role, process, on_event, log_file)
+        return agent_process(config, process, on_event, log_file)

@@ -183,6 +183,27 @@ def test_report_puts_peer_kinds_side_by_side(sample_run: Path, tmp_path: Path) -
     assert ">browser<" not in plain  # no browser peer: no column
 
 
+def test_report_compares_engines_and_marks_stand_ins(sample_run: Path, tmp_path: Path) -> None:
+    # Relabelled copies again (rendering, not measurement: tests/firefox runs real Firefox trials):
+    # odd trials with a Firefox answerer, even ones with a chrome stand-in as offerer.
+    import shutil
+
+    mixed = tmp_path / "engines"
+    shutil.copytree(sample_run, mixed)
+    for name in ("trials.parquet", "trials.csv", "events.parquet"):
+        (mixed / name).unlink()
+    for i, result in enumerate(sorted(mixed.glob("trials/*/result.json"))):
+        row = json.loads(result.read_text())
+        if i % 2:
+            row.update(peer_kind="aiortc-firefox", answerer_kind="firefox")
+        else:
+            row.update(peer_kind="aiortc~chrome-aiortc", offerer_kind="aiortc~chrome")
+        result.write_text(json.dumps(row))
+    page = build_report([mixed], n_resamples=100).path.read_text()
+    assert "Engines side by side" in page
+    assert "firefox" in page and "aiortc~chrome <span class='muted'>(stand-in" in page
+
+
 def test_report_shows_paths_small_samples_and_captured_packets(sample_run: Path, tmp_path: Path) -> None:
     # A capture is written for the representative trials of a copy of the sample run, from the
     # receiving agents' own media_rx (this tests the rendering; tests/experiment/test_run_e2e.py

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab.experiment.spec import PolicySpec
-from lab.runtime.agent.config import AgentConfig
+from lab.contract import AgentConfig
 from lab.runtime.chromium.browser import browser_pids
 from tests.chromium.conftest import chromium_processes
 from tests.chromium.harness import ROOT, LabCall

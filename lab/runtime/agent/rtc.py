@@ -13,12 +13,12 @@ import aiortc
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-from lab.rtc import IceOptions, PerfectNegotiator, compat
+from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator, compat
 from lab.rtc import RTCPeerConnection as LabPeerConnection
 from lab.contract import AgentConfig
 
 __all__ = ["PerfectNegotiator", "make_peer_connection", "make_plain_peer_connection", "plain_baseline",
-           "refresh_ice_options"]
+           "profile_skipped", "refresh_ice_options"]
 
 
 def plain_baseline() -> bool:
@@ -33,13 +33,33 @@ def _configuration(config: AgentConfig) -> RTCConfiguration:
 
 
 def make_peer_connection(config: AgentConfig) -> LabPeerConnection:
+    global _profile
+    _profile = config.rtc_profile
+    detection = config.detection.to_rtc()
+    if _profile is not None:
+        from lab.rtc.profiles import apply_detection
+
+        detection, _ = apply_detection(_profile, detection)
     continually = config.policy.action == "continual-gathering"
-    return LabPeerConnection(configuration=_configuration(config), detection=config.detection.to_rtc(),
+    return LabPeerConnection(configuration=_configuration(config), detection=detection,
                              ice=ice_options(gather_continually=continually))
 
 
 def make_plain_peer_connection(config: AgentConfig) -> aiortc.RTCPeerConnection:
     return aiortc.RTCPeerConnection(configuration=_configuration(config))
+
+
+# the agent's lab.rtc profile (one peer per agent process), applied to every generation's options
+_profile: str | None = None
+
+
+def profile_skipped() -> list[str]:
+    """Options of the agent's profile that this lab.rtc does not have (reported in agent_ready)."""
+    if _profile is None:
+        return []
+    from lab.rtc.profiles import apply_detection, apply_ice
+
+    return apply_detection(_profile, DetectionConfig())[1] + apply_ice(_profile, IceOptions())[1]
 
 
 def ice_options(gather_continually: bool = False) -> IceOptions:
@@ -49,8 +69,13 @@ def ice_options(gather_continually: bool = False) -> IceOptions:
     addresses = usable_ipv4_addresses()
     # a pre-gathered generation (W3C iceCandidatePoolSize 1): a restart offer or answer names
     # its server candidates at once instead of trickling them one server round trip later
-    return IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,
-                      gather_continually=gather_continually, candidate_pool_size=1)
+    options = IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,
+                         gather_continually=gather_continually, candidate_pool_size=1)
+    if _profile is not None:
+        from lab.rtc.profiles import apply_ice
+
+        options, _ = apply_ice(_profile, options)
+    return options
 
 
 def refresh_ice_options(pc: Any) -> None:

@@ -115,7 +115,9 @@ class PeerSession:
     async def start(self) -> None:
         c = self.config
         self.emit("agent_ready", host=c.host, pid=os.getpid(), role=c.role, polite=c.polite,
-                  restarts=c.restarts, policy=c.policy.name, restartable=self.restartable)
+                  restarts=c.restarts, policy=c.policy.name, restartable=self.restartable,
+                  **({"rtc_profile": c.rtc_profile, "rtc_profile_skipped": rtc.profile_skipped()}
+                     if c.rtc_profile else {}))
         if c.signaling.path == "control":
             self.signaling = ControlRelayChannel(self.control)
         else:

@@ -34,8 +34,9 @@ async def _next_command(queue: asyncio.Queue[Command], peer: BrowserPeer, stop: 
     return Stop(reason="SIGTERM")
 
 
-async def serve(config: AgentConfig, control: ControlChannel) -> int:
-    peer = BrowserPeer(config, control)
+async def serve(config: AgentConfig, control: ControlChannel,
+                peer_class: type[BrowserPeer] = BrowserPeer) -> int:
+    peer = peer_class(config, control)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -24,6 +24,9 @@ CLOCK_RESYNC_S = 10.0
 
 
 class BrowserPeer:
+    kind = KIND                      # peer_kind in agent_ready
+    detection = "chromium-builtin"   # the browser's own 'disconnected'/'failed' timers
+
     def __init__(self, config: AgentConfig, control: ControlChannel) -> None:
         self.config = config
         self.control = control
@@ -63,9 +66,9 @@ class BrowserPeer:
         info = await self.page.evaluate("config => window.icelab.start(config)", page_config)
         assert self.offset is not None
         self.control.emit("agent_ready", host=c.host, pid=os.getpid(), role=c.role, polite=c.polite,
-                          restarts=c.restarts, policy=c.policy.name, restartable=True, peer_kind=KIND,
+                          restarts=c.restarts, policy=c.policy.name, restartable=True, peer_kind=self.kind,
                           browser=self.browser.version if self.browser else None,
-                          user_agent=info.get("userAgent"), detection="chromium-builtin",
+                          user_agent=info.get("userAgent"), detection=self.detection,
                           clock_offset_s=self.offset.offset_s, clock_uncertainty_ms=self.offset.uncertainty_ms)
         if c.watch_network:
             from lab.runtime.agent.netwatch import NetworkWatcher

@@ -24,7 +24,8 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.contract import AgentConfig
-from lab.runtime.base import AgentProcess, EventCallback, agent_argv
+from lab.runtime.base import AgentProcess, EventCallback
+from lab.runtime.kinds import agent_argv, agent_process
 from lab.runtime.docker import engine
 from lab.runtime.docker.attach import attach_container
 from lab.runtime.docker.containers import LabContainer, remove_containers, run_containers
@@ -90,6 +91,11 @@ class DockerRuntime:
         engine.require_engine()
         check_images()
 
+    @staticmethod
+    def peer_kind_missing(kind: str) -> str | None:
+        """The peer image carries every kind's browser (its build runs each one: docker/peer/Dockerfile)."""
+        return None
+
     @classmethod
     def prepare(cls, net: Any, out_dir: Path, peers: list[str]) -> DockerRuntime:
         """The Runtime step of a trial: containers for its peer and relay hosts."""
@@ -146,7 +152,7 @@ class DockerRuntime:
         return ContainerProcess(self.container(host), argv, env=_forwarded_env(), **kwargs)
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
-        """The peer agent of config.kind (aiortc or chromium: the peer image has both) in its container.
+        """The peer agent of config.kind (lab.runtime.kinds: the peer image has every kind) in its container.
 
         A browser's profile lives in the container's own file system (the lab state folder is
         not mounted there, only its TURN part), so removing the container removes it; the
@@ -156,11 +162,7 @@ class DockerRuntime:
         log_file = log_path.open("ab")
         process = self.popen(config.host, agent_argv(CONTAINER_PYTHON, config),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file)
-        if config.kind == "chromium":
-            from lab.runtime.chromium.process import BrowserAgentProcess
-
-            return BrowserAgentProcess(config, process, on_event, log_file)
-        return AgentProcess(config.role, process, on_event, log_file)
+        return agent_process(config, process, on_event, log_file)
 
     def start_relays(self, out_dir: Path | None = None) -> list[Relay]:
         """lab.turn relays of the topology, each turnserver in its host's container."""

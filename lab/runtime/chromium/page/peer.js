@@ -358,11 +358,33 @@ const icelab = (() => {
         log(`[${this.name}] inbound ${kind} -> setRemoteDescription ok`);
         this.event('description_applied', { type: kind });
       }
+      if (kind === 'answer') this.learnDtlsRole(description.sdp, true);
       if (kind === 'offer') {
-        await pc.setLocalDescription();
+        await this.answerKeepingDtlsRole(description.sdp);
         this.sendDescription(pc.localDescription);
         log(`[${this.name}] setLocalDescription(${pc.localDescription.type}) -> sent`);
       }
+    }
+    // The DTLS role (RFC 8842: a subsequent answer keeps the established one). Firefox ESR 153
+    // answers every offer with a=setup:active, also a re-offer (actpass) when it is the DTLS
+    // server; Chromium cannot swap roles mid-session and rejects that answer ("Failed to set SSL
+    // role for the transport"). So the page answers with the role already held, as apps do.
+    learnDtlsRole(sdp, remote) {
+      const m = /^a=setup:(\S+)/m.exec(sdp || '');
+      if (!m || m[1] === 'actpass') return;
+      this.dtlsRole = remote ? (m[1] === 'active' ? 'passive' : 'active') : m[1];
+    }
+    async answerKeepingDtlsRole(offerSdp) {
+      let answer = await this.pc.createAnswer();
+      const own = (/^a=setup:(\S+)/m.exec(answer.sdp) || [])[1];
+      const offered = (/^a=setup:(\S+)/m.exec(offerSdp || '') || [])[1];
+      if (this.dtlsRole && own && own !== this.dtlsRole && offered === 'actpass') {
+        log(`[${this.name}] answer said a=setup:${own} while DTLS ${this.dtlsRole} -> kept a=setup:${this.dtlsRole}`);
+        this.event('dtls_role_kept', { answered: own, kept: this.dtlsRole });
+        answer = { type: 'answer', sdp: answer.sdp.replace(/^a=setup:\S+/gm, `a=setup:${this.dtlsRole}`) };
+      }
+      await this.pc.setLocalDescription(answer);
+      this.learnDtlsRole(this.pc.localDescription.sdp, false);
     }
     async onCandidate(init) {
       const ufrag = init.usernameFragment;
@@ -474,7 +496,8 @@ const icelab = (() => {
       iceServers: cfg.ice_servers.map(s => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined })),
       iceTransportPolicy: cfg.ice_transport_policy,
       bundlePolicy: 'max-bundle',
-      encodedInsertableStreams: true,  // per-packet receive metadata (seq, SSRC, receive time)
+      // per-packet receive metadata (seq, SSRC, receive time); else RTCRtpScriptTransform
+      ...(ENCODED_STREAMS ? { encodedInsertableStreams: true } : {}),
     };
   }
 
@@ -489,7 +512,27 @@ const icelab = (() => {
   // With encodedInsertableStreams every sender and receiver must be given its streams; the
   // receive side reports each encoded frame (one audio RTP packet) with its RTP sequence number,
   // SSRC and the time its packet arrived (metadata.receiveTime, performance.now() timeline).
+  // Chromium: encoded insertable streams (createEncodedStreams). Firefox has the standard
+  // RTCRtpScriptTransform instead: the frames pass a worker (page/rtp-tap-worker.js), which posts
+  // each one's metadata here; its time is the worker's, moved onto this page's timeline.
+  const ENCODED_STREAMS = typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype;
+  let tapWorker = null;
+  function scriptTransformTap(receiver) {
+    if (tapWorker === null) {
+      tapWorker = new Worker('rtp-tap-worker.js');
+      tapWorker.onmessage = ({ data }) => {
+        const fields = { seq: data.seq, ssrc: data.ssrc };
+        if (data.receive_time !== null) {
+          emit('media_rx', fields, data.receive_time - performance.timeOrigin);
+        } else {  // no receiveTime: when the frame reached the transform (after depacketizing)
+          emit('media_rx', { ...fields, clock: 'transform' }, data.transform_time - performance.timeOrigin);
+        }
+      };
+    }
+    receiver.transform = new RTCRtpScriptTransform(tapWorker, { side: 'receiver' });
+  }
   function passSender(sender) {
+    if (!ENCODED_STREAMS) return;
     if (sender._icelabPassed) return;
     sender._icelabPassed = true;
     const { readable, writable } = sender.createEncodedStreams();
@@ -498,6 +541,7 @@ const icelab = (() => {
   function tapReceiver(receiver) {
     if (session.tappedReceivers.has(receiver)) return;
     session.tappedReceivers.add(receiver);
+    if (!ENCODED_STREAMS) { scriptTransformTap(receiver); return; }
     const { readable, writable } = receiver.createEncodedStreams();
     const tap = new TransformStream({
       transform(frame, controller) {
@@ -531,7 +575,7 @@ const icelab = (() => {
     passSender(transceiver.sender);
     if (cfg.role === 'answerer' && cfg.send_media && !transceiver.sender.track) {
       transceiver.sender.replaceTrack(session.stream.getAudioTracks()[0]);
-      transceiver.sender.setStreams(session.stream);
+      if (transceiver.sender.setStreams) transceiver.sender.setStreams(session.stream);
       transceiver.direction = 'sendrecv';
       preferCodec(transceiver);
     }
@@ -593,7 +637,10 @@ const icelab = (() => {
     return {
       local_type: fromStats ? local.candidateType : local.type, local_address: `${local.address}:${local.port}`,
       remote_type: fromStats ? remote.candidateType : remote.type, remote_address: `${remote.address}:${remote.port}`,
-      protocol: local.protocol, generation: generationOf(local.usernameFragment),
+      protocol: local.protocol,
+      // Firefox's candidate stats carry no usernameFragment: the current local description's
+      generation: generationOf(local.usernameFragment
+        || (fromStats && session.pc && session.pc.localDescription ? ufragOf(session.pc.localDescription.sdp) : null)),
     };
   }
   function reportPair(pc, local, remote, source, tp) {
@@ -619,6 +666,8 @@ const icelab = (() => {
     const ice = sender && sender.transport && sender.transport.iceTransport;
     if (!ice || ice._icelabWatched) return;
     ice._icelabWatched = true;
+    const dtls = sender.transport;   // its state tells a transport that will never send again
+    dtls.addEventListener('statechange', () => emit('dtls_state', { state: dtls.state, gen: session.generation }));
     ice.onselectedcandidatepairchange = () => {
       const pair = ice.getSelectedCandidatePair();
       if (pair) reportPair(pc, pair.local, pair.remote, 'event', performance.now());
@@ -630,14 +679,17 @@ const icelab = (() => {
     let report;
     try { report = await pc.getStats(); } catch (e) { return; }
     const tp = performance.now();
-    let transport = null;
-    const inbound = [];
+    let transport = null, flagged = null;
+    const inbound = [], outbound = [];
     report.forEach(s => {
       if (s.type === 'transport') transport = s;
       else if (s.type === 'inbound-rtp') inbound.push(s);
+      else if (s.type === 'outbound-rtp') outbound.push(s);
+      else if (s.type === 'candidate-pair' && s.selected === true) flagged = s;  // Firefox: no transport stats
     });
-    if (transport && transport.selectedCandidatePairId) {
-      const pair = report.get(transport.selectedCandidatePairId);
+    const pairId = transport && transport.selectedCandidatePairId ? transport.selectedCandidatePairId : (flagged && flagged.id);
+    if (pairId) {
+      const pair = report.get(pairId);
       const local = pair && report.get(pair.localCandidateId), remote = pair && report.get(pair.remoteCandidateId);
       if (local && remote) reportPair(pc, local, remote, 'getStats', tp);
     }
@@ -649,6 +701,9 @@ const icelab = (() => {
           frames_decoded: s.framesDecoded, samples_received: s.totalSamplesReceived, concealed_samples: s.concealedSamples,
           last_packet_ms: s.lastPacketReceivedTimestamp != null ? s.lastPacketReceivedTimestamp - performance.timeOrigin : null,
         }, tp);
+      }
+      for (const s of outbound) {
+        emit('media_stats', { direction: 'outbound', ssrc: s.ssrc, kind_of_media: s.kind, packets_sent: s.packetsSent }, tp);
       }
     }
   }

@@ -1,0 +1,33 @@
+"""`icelab clean`'s part for browser peers: kill every Chromium and Firefox process the lab
+started (by their ICELAB_BROWSER_PROFILE marker, wherever they run) before the namespaces go.
+
+Their profile folders live in the lab state folder, which lab.net.cleanup removes next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+from lab.runtime.chromium.browser import browser_pids
+
+
+def clean(scope: str | None) -> str:
+    base = Path(os.environ.get("ICELAB_STATE_DIR", "/run/icelab"))
+    root = base / scope if scope else base
+    prefix = str(root).rstrip("/") + "/"  # .../w16/ never matches .../w160/
+    killed = 0
+    for pid in browser_pids(prefix):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    kinds = sorted(p.name for p in root.iterdir() if p.name in ("chromium", "firefox") and any(p.iterdir())) \
+        if root.is_dir() else []
+    if not killed and not kinds:
+        return ""
+    return f"killed {killed} browser processes; removing {', '.join(kinds) or 'no'} browser profiles"
+
+
+

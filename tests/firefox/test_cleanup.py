@@ -1,0 +1,76 @@
+"""No Firefox process and no profile folder outlives its agent: after the agent is killed with
+-9 mid-call, and after `icelab clean` when a browser was left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.experiment.spec import PolicySpec
+from lab.contract import AgentConfig
+from lab.runtime.chromium.browser import browser_pids
+from tests.chromium.harness import ROOT, LabCall
+from tests.firefox.conftest import browser_processes
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+async def test_agent_killed_mid_call_leaves_nothing(tmp_path: Path) -> None:
+    kinds = {"offerer": "aiortc", "answerer": "firefox"}
+    async with LabCall("two_peers", "fk9", {"offerer": "alice", "answerer": "bob"}, kinds, tmp_path) as call:
+        await call.wait(lambda: call.media_flowing(0), 60, "media both ways")
+        profile = Path(call.of("answerer", "browser_ready")[0]["profile"])
+        assert profile.is_dir() and browser_pids(str(profile))
+        os.kill(call.agents["answerer"].pid, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        assert call.agents["answerer"].process.poll() is not None
+    assert not profile.exists()
+
+
+def test_icelab_clean_removes_a_firefox_left_behind(tmp_path: Path) -> None:
+    """The agent and the orchestrator die at once while Firefox is frozen (so nothing closes
+    it): `icelab clean` kills every Firefox process and removes the profile."""
+    from lab.net import Network, load_topology
+
+    net = Network.up(load_topology(ROOT / "topologies" / "two_peers.toml"), name="fcl")
+    config = AgentConfig(trial_id="fcl", role="answerer", host="bob", kind="firefox", polite=True,
+                         restarts=False, policy=PolicySpec.model_validate("none"), wait_for_start=True)
+    agent = net.popen("bob", [sys.executable, "-m", "lab.runtime.firefox", config.model_dump_json()],
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                      stderr=(tmp_path / "agent.log").open("wb"))
+    browser: list[int] = []
+    profile = None
+    try:
+        assert agent.stdout is not None
+        for line in agent.stdout:
+            record = json.loads(line)
+            if record["kind"] == "browser_ready":
+                profile = Path(record["profile"])
+                break
+        assert profile is not None and profile.is_dir()
+        browser = browser_pids(str(profile))
+        assert len(browser) >= 2, browser  # the parent process and its content processes
+        for pid in browser:
+            os.kill(pid, signal.SIGSTOP)
+        os.kill(agent.pid, signal.SIGKILL)
+        agent.wait()
+        time.sleep(0.3)
+        assert profile.is_dir() and set(browser) & browser_processes(), "the browser should be left behind"
+    finally:
+        done = subprocess.run([sys.executable, "-m", "lab", "clean"], capture_output=True, text=True,
+                              timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "browser processes" in done.stdout, done.stdout
+    deadline = time.monotonic() + 10
+    while set(browser) & browser_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(browser) & browser_processes()
+    assert profile is not None and not profile.exists()
