@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from lab.contract._model import Strict
 
 Trigger = Literal["never", "failed", "disconnected", "network-change"]
-Action = Literal["restart-ice", "ice-restart-offer", "full-reconnect"]
+Action = Literal["restart-ice", "ice-restart-offer", "full-reconnect", "continual-gathering"]
 Side = Literal["offerer", "answerer", "both", "polite", "impolite"]
 
 POLICY_PRESETS: dict[str, dict[str, object]] = {}
@@ -76,3 +76,7 @@ register_policy_preset("on-disconnected", trigger="disconnected", action="restar
 register_policy_preset("on-network-change", trigger="network-change", action="restart-ice")
 register_policy_preset("full-reconnect", trigger="failed", action="full-reconnect")
 register_policy_preset("legacy-ice-restart", trigger="failed", action="ice-restart-offer")
+# no restart on a network change: the new interface's candidates are gathered and trickled in the
+# current ICE generation (libwebrtc's GATHER_CONTINUALLY); a restart only as the 'failed' backstop
+# or when no new pair was selected within retry_s
+register_policy_preset("continual-gathering", trigger="network-change", action="continual-gathering")

@@ -23,8 +23,10 @@ aioice 0.13.0) that adds, W3C-shaped:
   disconnected_after=5.0, failed_after=15.0))` (defaults shown, Chrome-like). No consent
   answer (RFC 7675: the remote answering our checks on the active generation's selected pair)
   for `disconnected_after` s -> 'disconnected', back to 'connected' when answers return; for
-  `failed_after` s -> 'failed' (terminal until a restart; sends are then dropped, as after
-  RFC 7675 consent expiry). Media that still arrives does not keep the transport alive: after
+  `failed_after` s -> 'failed'. In 'disconnected' and 'failed' media keeps going to the
+  selected pair and consent checks keep probing it (retransmitted every
+  `consent_retransmit_interval`, 48 ms); the first answer after the path returns brings the
+  transport back to 'connected' with no restart (as Chrome does). Media that still arrives does not keep the transport alive: after
   a NAT rebinding the remote's media may still get in while nothing of ours reaches it, so a
   one-way cut is noticed on both sides. `DetectionConfig(consent_only=False)` restores the
   lenient rule (any datagram counts). Neither state closes DTLS, SCTP or the peer connection,
@@ -38,9 +40,23 @@ aioice 0.13.0) that adds, W3C-shaped:
   keys, SSRCs and data channels survive: no new DTLS handshake. A restart from 'disconnected' or
   'failed' goes to 'checking', then 'connected' on the same connection.
   Remote-initiated restarts (a changed remote ufrag/pwd in an offer) are answered with new
-  credentials. Candidates of an old generation are ignored: all candidates are in the SDP (aiortc
-  gathers fully, no trickle); `addIceCandidate(c)` where `c` has a `usernameFragment` attribute
-  that the remote description does not use is ignored quietly.
+  credentials. `addIceCandidate(c)` adds `c` to the generation its `usernameFragment` names
+  (current or pending); one of a generation the remote description no longer uses is ignored.
+- Trickle ICE (RFC 8838, `IceOptions.trickle`, default on): setLocalDescription returns once
+  host candidates exist (the description names them and says `a=ice-options:trickle`); every
+  later candidate fires "icecandidate" (an RTCIceCandidate with sdpMid, sdpMLineIndex and
+  usernameFragment), then end-of-candidates (None); localDescription is kept up to date;
+  `canTrickleIceCandidates`. The same for every restart: the offer leaves at once, srflx/relay
+  follow. Answering an offer without `a=ice-options:trickle` gathers fully first.
+  `IceOptions.candidate_pool_size=1` pre-gathers the next restart's generation.
+- Connectivity checks are paced (`IceOptions.check_interval` 48 ms, bounded by Ta x pairs in
+  progress, `check_pacing` 20 ms; `check_timeout` 10 s), not aioice's 0.5 s doubling RTO; an
+  incoming check answers with our check at once; the controlling side nominates aggressively.
+  STUN server queries are paced as well (`server_query_interval`, 0.1 s).
+- Continual gathering (`IceOptions.gather_continually`): `transport.update_addresses(addresses)`
+  prunes the candidates and pairs of vanished addresses at once and gathers, trickles and checks
+  new ones in the current generation; the first new pair that answers becomes the selected pair
+  (a "selectedcandidatepairchange" with the same generation), no restart.
 - Re-offers keep the payload types and header-extension ids already negotiated (aiortc itself
   re-offers its defaults, which Chromium rejects after it made the first offer).
 - Closing a generation whose TURN server is dead gives up the deallocation after 1 s (aioice

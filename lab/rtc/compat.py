@@ -61,6 +61,19 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "add_remote_candidate",
         "connect",
         "close",
+        "check_start",
+        "check_start_task",
+        "check_incoming",
+        "check_complete",
+        "check_state",
+        "switch_role",
+        "sort_check_list",
+        "_check_periodic",
+        "_check_list_maybe_fail",
+        "_pair_remote_candidate",
+        "_unfreeze_initial",
+        "_find_pair",
+        "_add_remote_candidate",
     ),
     "aioice.ice.StunProtocol": ("datagram_received", "request", "send_data"),
 }
@@ -98,6 +111,16 @@ INSTANCE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_nominated",
         "_check_list",
         "_remote_candidates_end",
+        "_remote_candidates",
+        "_check_list_done",
+        "_check_list_state",
+        "_early_checks",
+        "_early_checks_done",
+        "_nominating",
+        "_closing",
+        "_use_ipv4",
+        "_use_ipv6",
+        "_query_consent_task",
     ),
     "aioice.turn.TurnTransport": (
         "_TurnTransport__inner_protocol",
@@ -117,7 +140,7 @@ ASSIGNED_IN_INIT: dict[str, tuple[str, ...]] = {
     "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("_track",),
     "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role", "_stats_id"),
     "aioice.ice.CandidatePair": ("protocol", "remote_candidate", "nominated", "state"),
-    "aioice.ice.StunProtocol": ("id", "receiver"),
+    "aioice.ice.StunProtocol": ("id", "receiver", "transactions"),
 }
 
 # module-level helpers imported from aiortc/aioice internals
@@ -131,7 +154,13 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "aiortc.rtcpeerconnection": ("and_direction", "wrap_session_description"),
     "aiortc.sdp": ("DIRECTIONS",),
     "aiortc.stats": ("RTCTransportStats",),
-    "aioice.ice": ("StunProtocol", "CandidatePair"),
+    "aioice.ice": (
+        "StunProtocol",
+        "CandidatePair",
+        "get_host_addresses",
+        "relayed_candidate",
+    ),
+    "aioice.candidate": ("candidate_foundation", "candidate_priority"),
     "aioice.turn": ("TurnTransport",),
 }
 

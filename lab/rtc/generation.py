@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from aioice import Candidate
 from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters, candidate_to_aioice
 
 from .ice_connection import LabIceConnection
@@ -14,6 +16,13 @@ logger = logging.getLogger(__name__)
 
 # seconds a closing generation waits for its TURN allocations to be deleted
 RELAY_DELETE_GRACE = 1.0
+
+# (generation, local candidate) for each trickled candidate; (generation, None) at the end
+CandidateAnnouncer = Callable[["IceGeneration", "Candidate | None"], None]
+
+
+def candidate_key(candidate: Candidate) -> tuple[Any, ...]:
+    return (candidate.component, candidate.type, candidate.host, candidate.port)
 
 
 class IceGeneration:
@@ -32,6 +41,14 @@ class IceGeneration:
         self._connect_task: asyncio.Future[None] | None = None
         # set when its checks are scheduled: from then on its remote credentials are fixed
         self.scheduled = False
+        # trickle: candidates the remote side knows of (described or trickled), and whether
+        # later ones are announced (from the first local description naming this generation)
+        self.on_candidate: CandidateAnnouncer | None = None
+        self.on_gathered: Callable[[IceGeneration], None] | None = None
+        self._announced: set[tuple[Any, ...]] = set()
+        self._announcing = False
+        self._end_announced = False
+        connection.lab_on_candidate = self._gathered_candidate
 
     def __repr__(self) -> str:
         return f"IceGeneration({self.number}, {self.local.usernameFragment}, {self.phase})"
@@ -45,7 +62,7 @@ class IceGeneration:
 
     @property
     def gather_state(self) -> str:
-        if self._gathered:
+        if self._gathered or self.connection.lab_gathered.is_set():
             return "completed"
         return "gathering" if self._gathering is not None else "new"
 
@@ -71,12 +88,63 @@ class IceGeneration:
         return self._gathering
 
     async def gather(self) -> None:
+        """Gather every candidate (host, then STUN/TURN)."""
         await asyncio.shield(self.start_gathering())
         self._gathered = True
 
+    async def gather_host(self) -> None:
+        """Wait for the host candidates (all candidates when there are none: relay only)."""
+        gathering = self.start_gathering()
+        await self.connection.lab_host_gathered.wait()
+        if not self.connection.local_candidates:
+            await asyncio.shield(gathering)
+            self._gathered = True
+
+    async def gather_for_description(self, trickle: bool) -> None:
+        await (self.gather_host() if trickle else self.gather())
+
+    # trickle
+
+    def _gathered_candidate(self, candidate: Candidate | None) -> None:
+        if candidate is None and not self.closed and self.on_gathered is not None:
+            self.on_gathered(self)
+        self._local_candidate(candidate)
+
+    def _local_candidate(self, candidate: Candidate | None) -> None:
+        if self.closed:
+            return
+        if candidate is None:
+            if self._announcing and not self._end_announced:
+                self._end_announced = True
+                if self.on_candidate is not None:
+                    self.on_candidate(self, None)
+            return
+        if self._announcing and candidate_key(candidate) not in self._announced:
+            self._announced.add(candidate_key(candidate))
+            if self.on_candidate is not None:
+                self.on_candidate(self, candidate)
+
+    def announce(self, described: list[Candidate], end_described: bool) -> None:
+        """A local description named this generation with `described` candidates: announce
+        the ones it missed now, and every later one as it is gathered (trickle ICE)."""
+        self._announced.update(candidate_key(c) for c in described)
+        self._end_announced = self._end_announced or end_described
+        self._announcing = True
+        for candidate in self.connection.local_candidates:
+            self._local_candidate(candidate)
+        if self.connection.lab_gathered.is_set():
+            self._local_candidate(None)
+
     async def add_remote_candidate(self, candidate: RTCIceCandidate | None) -> None:
-        """Add a remote candidate; quietly ignored once closed or after end-of-candidates."""
-        if self.closed or self.connection._remote_candidates_end:
+        """Add a remote candidate; quietly ignored once closed. One trickled after
+        end-of-candidates (the remote gathers continually: a new interface) is still paired and
+        checked; a repeated end-of-candidates is ignored."""
+        if self.closed:
+            return
+        if self.connection._remote_candidates_end:
+            if candidate is not None:
+                remote = candidate_to_aioice(candidate)
+                self.connection._add_remote_candidate(remote, remote.host)
             return
         await self.connection.add_remote_candidate(
             None if candidate is None else candidate_to_aioice(candidate)

@@ -1,12 +1,20 @@
 """One ICE generation's agent: an aioice Connection that never closes itself.
 
 Differences from aioice's Connection (0.13.0):
-- consent checks run at a configurable interval (a quarter of it after a missed answer) and
-  only record when consent last succeeded;
-  expiry never closes the connection (the transport above turns silence into states);
+- connectivity checks are paced, not backed off: an unanswered check is sent again every
+  `check_interval` (48 ms; bounded by Ta x pairs in progress, RFC 8445) until `check_timeout`,
+  instead of aioice's 0.5 s RTO doubling; an incoming check on a pair whose own check is in
+  progress makes that check go out again at once (triggered check);
+- STUN server queries are paced too (`server_query_interval`);
+- gathering trickles: host candidates first (`lab_host_gathered`), then STUN/TURN candidates
+  as each answer arrives; every new local candidate is handed to `lab_on_candidate` (None at
+  the end) and paired with the remote candidates known so far, also after checks started;
+- consent checks run at a configurable interval, are retransmitted at a fixed pace until
+  answered, never close the connection, and only record when consent last succeeded;
 - every datagram is tapped: it stamps liveness, counts bytes per (socket, remote address) and
   hands DTLS/SRTP datagrams straight to a sink, so several generations feed one receive queue;
-- host candidates can be gathered on given addresses (aioice always skips 127.0.0.1);
+- host candidates can be gathered on given addresses (aioice always skips 127.0.0.1), and added
+  or pruned later as the host's addresses change (continual gathering);
 - when every STUN/TURN query of a gathering timed out (a generation gathered during an outage),
   the queries are repeated for a while: behind a NAT, host candidates alone reach nobody.
 """
@@ -16,17 +24,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aioice import Connection, TransportPolicy, stun
-from aioice.ice import StunProtocol, relayed_candidate, server_reflexive_candidate
+from aioice import Candidate, Connection, TransportPolicy, stun
+from aioice.candidate import candidate_foundation, candidate_priority
+from aioice.ice import (
+    CandidatePair,
+    StunProtocol,
+    get_host_addresses,
+    relayed_candidate,
+)
 from aioice.turn import TurnTransport
 
 Address = tuple[str, int]
 PairKey = tuple[int, Address]
 DatagramSink = Callable[["LabIceConnection", "StunProtocol | None", "Address | None", bytes], None]
+CandidateListener = Callable[["Candidate | None"], None]
+NominationListener = Callable[[Any], None]
+
+# seconds one round of STUN/TURN queries may take (aioice's gathering timeout)
+SERVER_QUERY_TIMEOUT = 5.0
 
 
 @dataclass
@@ -44,6 +64,75 @@ def is_dtls_or_srtp(data: bytes) -> bool:
     return 20 <= first < 64 or 128 <= first < 192
 
 
+class PacedRequest:
+    """A STUN request sent again at a fixed pace until answered or `timeout` seconds passed.
+
+    Registered in the StunProtocol's transactions like an aioice Transaction, so the protocol
+    routes the response here; `send_now()` sends it again at once (a triggered check).
+    """
+
+    def __init__(
+        self,
+        protocol: StunProtocol,
+        request: stun.Message,
+        addr: Address,
+        integrity_key: bytes | None,
+        interval: Callable[[], float],
+        timeout: float,
+    ) -> None:
+        self._protocol = protocol
+        self._request = request
+        self._addr = addr
+        self._key = integrity_key
+        self._interval = interval
+        self._timeout = timeout
+        self._future: asyncio.Future[tuple[stun.Message, Address]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.sent = 0
+
+    def response_received(self, message: stun.Message, addr: Address) -> None:
+        if self._future.done():
+            return
+        if self._key is not None and not message.check_message_integrity(self._key):
+            return
+        if message.message_class == stun.Class.RESPONSE:
+            self._future.set_result((message, addr))
+        else:
+            self._future.set_exception(stun.TransactionFailed(message))
+
+    def send_now(self) -> None:
+        if self._future.done():
+            return
+        try:
+            self._protocol.send_stun(self._request, self._addr)
+        except (OSError, AttributeError):  # socket closed or unusable: counts as lost
+            pass
+        self.sent += 1
+
+    async def run(self) -> tuple[stun.Message, Address]:
+        if self._key is not None:
+            self._request.add_message_integrity(self._key)
+        transactions = self._protocol.transactions
+        transaction_id = self._request.transaction_id
+        transactions[transaction_id] = self  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        try:
+            while True:
+                self.send_now()
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise stun.TransactionTimeout()
+                await asyncio.wait({self._future}, timeout=min(self._interval(), left))
+                if self._future.done():
+                    return self._future.result()
+        finally:
+            transactions.pop(transaction_id, None)
+            if not self._future.done():
+                self._future.cancel()
+
+
 class LabIceConnection(Connection):
     def __init__(
         self,
@@ -51,40 +140,208 @@ class LabIceConnection(Connection):
         generation: int,
         host_addresses: tuple[str, ...] | None,
         consent_interval: float,
+        consent_retransmit_interval: float = 0.048,
         server_candidates_retry: float = 0.0,
+        check_interval: float = 0.048,
+        check_pacing: float = 0.02,
+        check_timeout: float = 10.0,
+        server_query_interval: float = 0.1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.lab_generation = generation
         self.lab_sink: DatagramSink | None = None
+        self.lab_on_candidate: CandidateListener | None = None
+        self.lab_on_nominated: NominationListener | None = None
         self.lab_last_inbound: float | None = None
         self.lab_last_consent: float | None = None
         self.lab_consent_enabled = True
         self.lab_traffic: dict[PairKey, PairTraffic] = {}
         self.lab_nominated = asyncio.Event()
+        self.lab_host_gathered = asyncio.Event()
+        self.lab_gathered = asyncio.Event()
+        self.lab_checks_sent = 0
         self._lab_host_addresses = host_addresses
         self._lab_consent_interval = consent_interval
+        self._lab_consent_retransmit = consent_retransmit_interval
         self._lab_server_candidates_retry = server_candidates_retry
+        self._lab_check_interval = check_interval
+        self._lab_check_pacing = check_pacing
+        self._lab_check_timeout = check_timeout
+        self._lab_server_query_interval = server_query_interval
+        self._lab_all_failed_fast = False
+        self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
 
     # gathering
 
+    def _lab_addresses(self) -> list[str]:
+        if self._transport_policy != TransportPolicy.ALL:
+            return []  # relay only: no host or srflx candidates (RFC 9429 section 3.5.3)
+        if self._lab_host_addresses is not None:
+            return list(self._lab_host_addresses)
+        return get_host_addresses(use_ipv4=self._use_ipv4, use_ipv6=self._use_ipv6)
+
     async def gather_candidates(self) -> None:
+        """Host candidates, then server candidates as each answer arrives (trickled)."""
         if self._local_candidates_start:
+            await self.lab_gathered.wait()
             return
-        if self._lab_host_addresses is None:
-            await super().gather_candidates()
-        else:
-            self._local_candidates_start = True
-            addresses: list[str] = []
-            if self._transport_policy == TransportPolicy.ALL:
-                addresses = list(self._lab_host_addresses)
+        self._local_candidates_start = True
+        try:
+            protocols: list[StunProtocol] = []
             for component in sorted(self._components):
-                self._local_candidates += await self.get_component_candidates(
-                    component=component, addresses=addresses
-                )
+                for address in self._lab_addresses():
+                    protocol = await self._lab_bind_host(component, address)
+                    if protocol is not None:
+                        protocols.append(protocol)
+            self.lab_host_gathered.set()
+            await self._lab_query_servers(protocols, SERVER_QUERY_TIMEOUT)
+            await self._lab_retry_server_candidates()
+        finally:
             self._local_candidates_end = True
-        await self._lab_retry_server_candidates()
-        self._lab_tap_protocols()
+            self.lab_host_gathered.set()
+            self.lab_gathered.set()
+            self._lab_tap_protocols()
+            if not self._closing and self.lab_on_candidate is not None:
+                self.lab_on_candidate(None)
+            if self._early_checks_done:
+                self._check_list_maybe_fail()
+
+    async def _lab_bind_host(self, component: int, address: str) -> StunProtocol | None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: StunProtocol(self), local_addr=(address, 0)
+            )
+        except OSError:
+            return None  # the address vanished meanwhile
+        if self._closing:
+            transport.close()
+            return None
+        host, port = transport.get_extra_info("sockname")[:2]
+        protocol.local_candidate = Candidate(
+            foundation=candidate_foundation("host", "udp", host),
+            component=component,
+            transport="udp",
+            priority=candidate_priority(component, "host"),
+            host=host,
+            port=port,
+            type="host",
+        )
+        self._lab_add_local(protocol.local_candidate, protocol)
+        return protocol
+
+    def _lab_add_local(self, candidate: Candidate, protocol: StunProtocol | None) -> None:
+        """A new local candidate: keep it, pair its socket (if new) and announce it."""
+        self._local_candidates.append(candidate)
+        if protocol is not None:
+            self._protocols.append(protocol)
+            self._lab_tap_protocols()
+            self._lab_pair_local(protocol)
+        if self.lab_on_candidate is not None:
+            self.lab_on_candidate(candidate)
+
+    def _lab_pair_local(self, protocol: StunProtocol) -> None:
+        added: list[CandidatePair] = []
+        for remote in self._remote_candidates:
+            if protocol.local_candidate.can_pair_with(remote) and not self._find_pair(
+                protocol, remote
+            ):
+                pair = CandidatePair(protocol, remote)
+                self._check_list.append(pair)
+                added.append(pair)
+        if added:
+            self.sort_check_list()
+            self._lab_check_new_pairs(added)
+
+    def _lab_check_new_pairs(self, pairs: list[CandidatePair]) -> None:
+        """Pairs formed after the checks began are checked at once (not left frozen)."""
+        if not self._early_checks_done or self._closing:
+            return
+        for pair in pairs:
+            if pair.state == CandidatePair.State.FROZEN:
+                self.check_state(pair, CandidatePair.State.WAITING)
+            if self._check_list_done:
+                # the check list completed: a new path (continual gathering) is checked, and
+                # with aggressive nomination becomes the selected pair when it answers
+                self.check_start_task(pair)
+
+    def _pair_remote_candidate(self, remote_candidate: Candidate) -> None:
+        before = set(map(id, self._check_list))
+        super()._pair_remote_candidate(remote_candidate)
+        self._lab_check_new_pairs([p for p in self._check_list if id(p) not in before])
+
+    async def _lab_query_servers(self, protocols: list[StunProtocol], timeout: float) -> None:
+        tasks: list[asyncio.Task[Any]] = []
+        if self.stun_server:
+            for protocol in protocols:
+                if ":" not in protocol.local_candidate.host:
+                    tasks.append(asyncio.ensure_future(self._lab_srflx(protocol, timeout)))
+        if self.turn_server and protocols is not None:
+            for component in sorted(self._components):
+                tasks.append(asyncio.ensure_future(relayed_candidate(
+                    component=component,
+                    hide_related_address=self._transport_policy == TransportPolicy.RELAY,
+                    protocol_factory=lambda: StunProtocol(self),
+                    turn_server=self.turn_server,
+                    turn_username=self.turn_username,
+                    turn_password=self.turn_password,
+                    turn_ssl=self.turn_ssl,
+                    turn_transport=self.turn_transport,
+                )))
+        if not tasks:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pending = set(tasks)
+        try:
+            while pending:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                done, pending = await asyncio.wait(
+                    pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    if task.exception() is not None:
+                        continue
+                    candidate, relay_protocol = task.result()
+                    if self._closing:  # closed meanwhile: keep no new socket open
+                        if relay_protocol is not None:
+                            await relay_protocol.close()
+                        continue
+                    self._lab_add_local(candidate, relay_protocol)
+        finally:
+            for task in pending:
+                task.cancel()
+        self._lab_all_failed_fast = not pending and not self._lab_has_server_candidates()
+
+    async def _lab_srflx(self, protocol: StunProtocol, timeout: float) -> tuple[Candidate, None]:
+        """A server-reflexive candidate from a STUN query sent at a fixed pace (a query lost,
+        or sent before a new interface had its route, costs one interval, not aioice's 0.5 s
+        doubling RTO)."""
+        assert self.stun_server is not None
+        loop = asyncio.get_running_loop()
+        host = await loop.run_in_executor(None, socket.gethostbyname, self.stun_server[0])
+        request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+        paced = PacedRequest(
+            protocol, request, (host, self.stun_server[1]), None,
+            lambda: self._lab_server_query_interval, timeout,
+        )
+        response, _ = await paced.run()
+        base = protocol.local_candidate
+        mapped = response.attributes["XOR-MAPPED-ADDRESS"]
+        return Candidate(
+            foundation=candidate_foundation("srflx", "udp", base.host),
+            component=base.component,
+            transport=base.transport,
+            priority=candidate_priority(base.component, "srflx"),
+            host=mapped[0],
+            port=mapped[1],
+            type="srflx",
+            related_address=base.host,
+            related_port=base.port,
+        ), None
 
     def _lab_has_server_candidates(self) -> bool:
         return any(c.type in ("srflx", "relay") for c in self._local_candidates)
@@ -93,50 +350,79 @@ class LabIceConnection(Connection):
         """Query the STUN/TURN servers again, in rounds, while no query has answered yet."""
         if not (self.stun_server or self.turn_server) or self._lab_has_server_candidates():
             return
+        if self._lab_all_failed_fast:
+            # every query failed at once (unresolvable or unreachable server): not an outage
+            # that may end soon, so no more rounds
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lab_server_candidates_retry
         while not self._lab_has_server_candidates():
             left = deadline - loop.time()
             if left <= 0 or self._closing:
                 return
-            tasks: list[asyncio.Task[Any]] = []
-            if self.stun_server:
-                for protocol in list(self._protocols):
-                    local = getattr(protocol, "local_candidate", None)
-                    if local is not None and local.type == "host" and ":" not in local.host:
-                        tasks.append(asyncio.ensure_future(
-                            server_reflexive_candidate(protocol, self.stun_server)))
-            if self.turn_server:
-                for component in sorted(self._components):
-                    tasks.append(asyncio.ensure_future(relayed_candidate(
-                        component=component,
-                        hide_related_address=self._transport_policy == TransportPolicy.RELAY,
-                        protocol_factory=lambda: StunProtocol(self),
-                        turn_server=self.turn_server,
-                        turn_username=self.turn_username,
-                        turn_password=self.turn_password,
-                        turn_ssl=self.turn_ssl,
-                        turn_transport=self.turn_transport,
-                    )))
-            if not tasks:
+            hosts = [
+                p for p in self._protocols
+                if getattr(p, "local_candidate", None) is not None
+                and p.local_candidate.type == "host"
+            ]
+            await self._lab_query_servers(hosts, min(SERVER_QUERY_TIMEOUT, left))
+            if self._lab_all_failed_fast:
                 return
-            done, pending = await asyncio.wait(tasks, timeout=min(5.0, left))
-            for task in pending:
-                task.cancel()
-            for task in done:
-                if task.exception() is None:
-                    candidate, relay_protocol = task.result()
-                    if self._closing:  # closed meanwhile: keep no new socket open
-                        if relay_protocol is not None:
-                            await relay_protocol.close()
-                        continue
-                    self._local_candidates.append(candidate)
-                    if relay_protocol is not None:
-                        self._protocols.append(relay_protocol)
-            if not pending:
-                # every query failed at once (unresolvable or unreachable server): not an outage
-                # that may end soon, so no more rounds
-                return
+
+    # continual gathering
+
+    async def lab_gather_addresses(self, addresses: list[str]) -> list[Candidate]:
+        """Gather host (and server) candidates on addresses that have none yet."""
+        if self._closing or self._transport_policy != TransportPolicy.ALL:
+            return []
+        known = {p.local_candidate.host for p in self._protocols
+                 if getattr(p, "local_candidate", None) is not None}
+        before = len(self._local_candidates)
+        protocols = []
+        for component in sorted(self._components):
+            for address in addresses:
+                if address not in known:
+                    protocol = await self._lab_bind_host(component, address)
+                    if protocol is not None:
+                        protocols.append(protocol)
+        if protocols and self.stun_server:
+            saved, self.turn_server = self.turn_server, None  # the relay allocation stays
+            try:
+                await self._lab_query_servers(protocols, SERVER_QUERY_TIMEOUT)
+            finally:
+                self.turn_server = saved
+        return self._local_candidates[before:]
+
+    def lab_prune_addresses(self, alive: set[str]) -> list[Candidate]:
+        """Drop the host sockets (their srflx candidates and pairs) of vanished addresses."""
+        gone = [
+            p for p in self._protocols
+            if getattr(p, "local_candidate", None) is not None
+            and p.local_candidate.type == "host"
+            and p.local_candidate.host not in alive
+        ]
+        if not gone:
+            return []
+        hosts = {p.local_candidate.host for p in gone}
+        for pair in list(self._check_list):
+            if pair.protocol in gone:
+                if pair.task is not None:
+                    pair.task.cancel()
+                self._check_list.remove(pair)
+        for component, pair in list(self._nominated.items()):
+            if pair.protocol in gone:
+                del self._nominated[component]
+        removed = [
+            c for c in self._local_candidates
+            if c.host in hosts or (c.type == "srflx" and c.related_address in hosts)
+        ]
+        self._local_candidates = [c for c in self._local_candidates if c not in removed]
+        for protocol in gone:
+            self._protocols.remove(protocol)
+            protocol.transport.close()
+        if self._early_checks_done and not self._check_list_done:
+            self._check_list_maybe_fail()
+        return removed
 
     def _lab_tap_protocols(self) -> None:
         for protocol in self._protocols:
@@ -177,6 +463,125 @@ class LabIceConnection(Connection):
         if self.lab_sink is not None:
             self.lab_sink(self, None, None, data)
 
+    # connectivity checks
+
+    async def connect(self) -> None:
+        """aioice's connect() with trickled local candidates and a configurable Ta."""
+        if not self._local_candidates_start:
+            raise ConnectionError("Local candidates gathering was not performed")
+        if self.remote_username is None or self.remote_password is None:
+            raise ConnectionError("Remote username or password is missing")
+        for remote_candidate in self._remote_candidates:
+            Connection._pair_remote_candidate(self, remote_candidate)
+        self.sort_check_list()
+        self._unfreeze_initial()
+        for early_check in self._early_checks:
+            self.check_incoming(*early_check)
+        self._early_checks.clear()
+        self._early_checks_done = True
+        while self._check_periodic():
+            await asyncio.sleep(self._lab_check_pacing)
+        if self._check_list or self._check_list_done:
+            result = await self._check_list_state.get()
+        else:
+            result = 2  # aioice's ICE_FAILED: nothing to check, nothing more to come
+        for pair in self._check_list:
+            if pair.task is not None:
+                pair.task.cancel()
+        if result != 1:  # aioice's ICE_COMPLETED
+            raise ConnectionError("ICE negotiation failed")
+        self._query_consent_task = asyncio.ensure_future(self.query_consent())
+
+    def _check_periodic(self) -> bool:
+        if super()._check_periodic():
+            return True
+        # local candidates are still being gathered: they will form new pairs
+        return not self._check_list_done and not self.lab_gathered.is_set()
+
+    def _check_list_maybe_fail(self) -> None:
+        if not self.lab_gathered.is_set():
+            return  # a local candidate still to come may form the pair that works
+        super()._check_list_maybe_fail()
+
+    def _lab_pair_interval(self) -> float:
+        in_progress = sum(
+            1 for p in self._check_list if p.state == CandidatePair.State.IN_PROGRESS
+        )
+        return max(self._lab_check_interval, self._lab_check_pacing * in_progress)
+
+    async def _lab_paced_check(self, pair: CandidatePair, request: stun.Message) -> tuple[stun.Message, Address]:
+        assert self.remote_password is not None
+        paced = PacedRequest(
+            pair.protocol,
+            request,
+            pair.remote_addr,
+            self.remote_password.encode("utf8"),
+            self._lab_pair_interval,
+            self._lab_check_timeout,
+        )
+        self._lab_requests[id(pair)] = paced
+        try:
+            return await paced.run()
+        finally:
+            self.lab_checks_sent += paced.sent
+            if self._lab_requests.get(id(pair)) is paced:
+                del self._lab_requests[id(pair)]
+
+    async def check_start(self, pair: CandidatePair) -> None:
+        """One connectivity check, retransmitted at a fixed pace (not aioice's RTO)."""
+        assert self.remote_password is not None
+        self.check_state(pair, CandidatePair.State.IN_PROGRESS)
+        nominate = self.ice_controlling and not self.remote_is_lite
+        request = self.build_request(pair, nominate=nominate)
+        try:
+            _, addr = await self._lab_paced_check(pair, request)
+        except stun.TransactionError as exc:
+            if exc.response is not None and exc.response.error_code == 487:
+                # role conflict (RFC 8445 section 7.2.5.1): take the other role, check again
+                self.switch_role(ice_controlling="ICE-CONTROLLED" in request.attributes)
+                return await self.check_start(pair)
+            self.check_state(pair, CandidatePair.State.FAILED)
+            self.check_complete(pair)
+            return
+        if addr != pair.remote_addr:  # RFC 8445 section 7.2.5.2.1
+            self.check_state(pair, CandidatePair.State.FAILED)
+            self.check_complete(pair)
+            return
+        if nominate or pair.remote_nominated:
+            pair.nominated = True
+        elif self.ice_controlling and pair.component not in self._nominating:
+            # regular nomination (an ICE-lite remote): nominate the first valid pair at once
+            self._nominating.add(pair.component)
+            try:
+                await self._lab_paced_check(pair, self.build_request(pair, nominate=True))
+            except stun.TransactionError:
+                self.check_state(pair, CandidatePair.State.FAILED)
+                self.check_complete(pair)
+                return
+            pair.nominated = True
+        self.check_state(pair, CandidatePair.State.SUCCEEDED)
+        self.check_complete(pair)
+
+    def check_incoming(self, message: stun.Message, addr: Address, protocol: StunProtocol) -> None:
+        super().check_incoming(message, addr, protocol)
+        # triggered check (RFC 8445 section 7.3.1.4): a pair whose own check is in flight
+        # sends it again now rather than at its next paced retransmission
+        for pair in self._check_list:
+            if pair.protocol is protocol and pair.remote_addr == addr:
+                paced = self._lab_requests.get(id(pair))
+                if paced is not None:
+                    paced.send_now()
+                break
+
+    def check_complete(self, pair: CandidatePair) -> None:
+        selected = self._nominated.get(pair.component)
+        was_done = self._check_list_done
+        super().check_complete(pair)
+        now = self._nominated.get(pair.component)
+        if was_done and now is not None and now is not selected:
+            if self.lab_on_nominated is not None:
+                self.lab_on_nominated(now)
+
     def _check_list_maybe_complete(self) -> bool:
         complete = super()._check_list_maybe_complete()
         if complete:
@@ -204,12 +609,14 @@ class LabIceConnection(Connection):
         loop = asyncio.get_running_loop()
         answered = True
         while True:
-            # a missed answer is re-checked soon (like libwebrtc pinging a weak connection
-            # faster), so one lost datagram does not let consent lapse for a whole interval
-            interval = self._lab_consent_interval * (1.0 if answered else 0.25)
-            await asyncio.sleep(interval * (0.8 + 0.4 * random.random()))
+            if answered or not self.lab_consent_enabled or not self._nominated:
+                await asyncio.sleep(self._lab_consent_interval * (0.8 + 0.4 * random.random()))
             if not self.lab_consent_enabled:
+                answered = True
                 continue
+            # an unanswered check (retransmitted at a fixed pace for one interval) is followed
+            # by the next at once: a broken path is probed continuously, and the first answer
+            # after it returns restores consent
             for pair in list(self._nominated.values()):
                 answered = await self._lab_check_consent(pair)
                 if answered:
@@ -218,14 +625,16 @@ class LabIceConnection(Connection):
 
     async def _lab_check_consent(self, pair: Any) -> bool:
         assert self.remote_password is not None
-        request = self.build_request(pair, nominate=False)
+        paced = PacedRequest(
+            pair.protocol,
+            self.build_request(pair, nominate=False),
+            pair.remote_addr,
+            self.remote_password.encode("utf8"),
+            lambda: self._lab_consent_retransmit,
+            self._lab_consent_interval,
+        )
         try:
-            await pair.protocol.request(
-                request,
-                pair.remote_addr,
-                integrity_key=self.remote_password.encode("utf8"),
-                retransmissions=0,
-            )
-        except (stun.TransactionError, ConnectionError, OSError, AssertionError):
+            await paced.run()
+        except (stun.TransactionError, ConnectionError, OSError):
             return False
         return True

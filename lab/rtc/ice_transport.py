@@ -116,9 +116,12 @@ class GenerationFactory:
     ) -> None:
         if iceServers is None:
             iceServers = RTCIceGatherer.getDefaultIceServers()
-        self.ice_kwargs = connection_kwargs(iceServers)
-        self.policy = ICE_TRANSPORT_POLICIES[iceTransportPolicy]
-        self.options = options
+        state = (connection_kwargs(iceServers), ICE_TRANSPORT_POLICIES[iceTransportPolicy], options)
+        if state != getattr(self, "_state", None):
+            # bumped at every change: a pooled generation gathered under an older one is stale
+            self.version = getattr(self, "version", 0) + 1
+        self._state = state
+        self.ice_kwargs, self.policy, self.options = state
 
     def make(
         self,
@@ -131,7 +134,12 @@ class GenerationFactory:
             generation=number,
             host_addresses=self.options.host_addresses,
             consent_interval=self.detection.consent_interval,
+            consent_retransmit_interval=self.detection.consent_retransmit_interval,
             server_candidates_retry=self.options.server_candidates_retry,
+            check_interval=self.options.check_interval,
+            check_pacing=self.options.check_pacing,
+            check_timeout=self.options.check_timeout,
+            server_query_interval=self.options.server_query_interval,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,
@@ -150,6 +158,9 @@ class RestartableIceGatherer(RTCIceGatherer):
         self._factory = factory
         self._remote_candidates_end = False
         self.described = first
+        # set by the peer connection before each local description: trickle (wait for host
+        # candidates only) or describe every candidate (the remote does not trickle)
+        self.trickle = factory.options.trickle
 
     @property
     def _connection(self) -> LabIceConnection:  # type: ignore[override]
@@ -167,8 +178,9 @@ class RestartableIceGatherer(RTCIceGatherer):
         generation.start_gathering()
         if announce:
             self.emit("statechange")
-        await generation.gather()
-        self.emit("statechange")
+        await generation.gather_for_description(self.trickle)
+        if generation.gather_state == "completed":
+            self.emit("statechange")
 
     def getLocalCandidates(self) -> list[RTCIceCandidate]:
         return [candidate_from_aioice(x) for x in self.described.connection.local_candidates]
@@ -210,6 +222,8 @@ class RestartableIceTransport(RTCIceTransport):
         self.remote_target: IceGeneration = self._active
         self.dropped_sends = 0
         self.restarts = 0
+        self._addresses_lock = asyncio.Lock()
+        self._pool: IceGeneration | None = None
         self._attach(self._active)
 
     # what RTCPeerConnection and RTCDtlsTransport use
@@ -252,7 +266,19 @@ class RestartableIceTransport(RTCIceTransport):
         return [candidate_from_aioice(x) for x in self._active.connection.remote_candidates]
 
     async def addRemoteCandidate(self, candidate: Optional[RTCIceCandidate]) -> None:
-        await self.remote_target.add_remote_candidate(candidate)
+        """Add a remote candidate to the generation its `usernameFragment` names (current or
+        pending), else to the one the remote description names."""
+        await self.generation_for_remote_ufrag(
+            getattr(candidate, "usernameFragment", None)
+        ).add_remote_candidate(candidate)
+
+    def generation_for_remote_ufrag(self, ufrag: str | None) -> IceGeneration:
+        if ufrag is not None:
+            for generation in sorted(self._known, key=lambda g: -g.number):
+                remote = generation.remote
+                if remote is not None and remote.usernameFragment == ufrag and not generation.closed:
+                    return generation
+        return self.remote_target
 
     async def start(self, remoteParameters: RTCIceParameters) -> None:
         """Start the first generation (later generations start through `begin_generation`)."""
@@ -281,6 +307,9 @@ class RestartableIceTransport(RTCIceTransport):
             self._monitor_task = None
         for task in list(self._generation_tasks):
             task.cancel()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
         for generation in self.generations:
             await generation.close()
         self._initial_done.set()
@@ -296,10 +325,12 @@ class RestartableIceTransport(RTCIceTransport):
     async def _send(self, data: bytes) -> None:
         generation = self._active
         pair = generation.selected_pair()
-        if pair is None or self._state == "failed":
+        if pair is None or self._state == "closed":
             # like UDP into a dead path: dropped, never an error that would stop a sender
             self.dropped_sends += 1
             return
+        # in 'disconnected' and 'failed' too, media keeps going to the selected pair (as in
+        # Chrome): the moment the path returns, it arrives, with no restart needed
         try:
             await pair.protocol.send_data(data, pair.remote_addr)
         except (OSError, ConnectionError):
@@ -313,7 +344,38 @@ class RestartableIceTransport(RTCIceTransport):
 
     def _attach(self, generation: IceGeneration) -> None:
         generation.connection.lab_sink = self._on_datagram
+        generation.connection.lab_on_nominated = (
+            lambda pair, g=generation: self._on_renominated(g, pair)
+        )
+        generation.on_candidate = self._on_local_candidate
+        generation.on_gathered = self._on_gathered
         self._known.append(generation)
+
+    def _on_local_candidate(self, generation: IceGeneration, candidate: Any) -> None:
+        if self._state != "closed":
+            self.emit("icecandidate", generation, candidate)
+
+    def _on_gathered(self, generation: IceGeneration) -> None:
+        if generation is self._gatherer.described and self._state != "closed":
+            self._gatherer.emit("statechange")
+
+    def _on_renominated(self, generation: IceGeneration, pair: Any) -> None:
+        """The active generation nominated another pair (a new path checked after it
+        completed, e.g. continual gathering): media moves there."""
+        if generation is not self._active or generation.phase != "connected":
+            return
+        loop = asyncio.get_running_loop()
+        generation.connection.lab_last_consent = loop.time()
+        self.emit(
+            "selectedcandidatepairchange",
+            SelectedPairChange(
+                at=loop.time(),
+                pair=describe_pair(generation.number, pair),
+                previous_generation=generation.number,
+            ),
+        )
+        if self._state in ("disconnected", "failed"):
+            self._set_state("completed")
 
     def _on_datagram(
         self,
@@ -344,20 +406,53 @@ class RestartableIceTransport(RTCIceTransport):
         return None
 
     def new_generation(self, username: str, password: str) -> IceGeneration:
-        """A fresh generation with the given credentials; replaces an unused pending one."""
+        """A fresh generation with the given credentials (or the pre-gathered pool's, with
+        its own credentials); replaces an unused pending one."""
         stale = self._pending
         if stale is not None and not stale.started:
             asyncio.ensure_future(stale.close())
-        generation = self._factory.make(
-            self._next_number,
-            ice_controlling=self._active.connection.ice_controlling,
-            username=username,
-            password=password,
-        )
+        generation = self._take_pool()
+        if generation is None:
+            generation = self._factory.make(
+                self._next_number,
+                ice_controlling=self._active.connection.ice_controlling,
+                username=username,
+                password=password,
+            )
         self._next_number += 1
         self._attach(generation)
         self._pending = generation
         return generation
+
+    # candidate pool (W3C iceCandidatePoolSize): the next restart's generation, gathered ahead
+
+    def _refill_pool(self) -> None:
+        if (
+            self._factory.options.candidate_pool_size < 1
+            or self._pool is not None
+            or self._state == "closed"
+        ):
+            return
+        pool = self._factory.make(-1, ice_controlling=self._active.connection.ice_controlling)
+        pool.pool_version = self._factory.version  # type: ignore[attr-defined]
+        pool.start_gathering()
+        self._pool = pool
+
+    def _drop_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            asyncio.ensure_future(pool.close())
+
+    def _take_pool(self) -> IceGeneration | None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return None
+        if pool.closed or getattr(pool, "pool_version", None) != self._factory.version:
+            asyncio.ensure_future(pool.close())
+            return None
+        pool.number = pool.connection.lab_generation = self._next_number
+        pool.connection.ice_controlling = self._active.connection.ice_controlling
+        return pool
 
     def discard_pending(self, keep: IceGeneration | None = None) -> None:
         """Drop a pending generation that never started (after a rollback)."""
@@ -380,7 +475,7 @@ class RestartableIceTransport(RTCIceTransport):
         task.add_done_callback(self._generation_tasks.discard)
 
     async def _run_generation(self, generation: IceGeneration, remote: RTCIceParameters) -> None:
-        await generation.gather()
+        await generation.gather_host()
         timeout = self._factory.options.new_generation_timeout
         try:
             connected = await asyncio.wait_for(generation.connect(remote), timeout)
@@ -432,6 +527,45 @@ class RestartableIceTransport(RTCIceTransport):
         self._set_state("completed")
         if self._monitor_task is None:
             self._monitor_task = asyncio.ensure_future(self._monitor())
+        self._refill_pool()
+
+    # the host's addresses changed
+
+    async def update_addresses(self, addresses: list[str]) -> None:
+        """Prune the candidates and pairs of vanished addresses at once (every generation).
+        A restart's generation still checking gathers on new addresses too (a restart fired
+        as the old network went, before the new one was up, still finds it). With
+        `IceOptions.gather_continually` the active generation does as well: its new candidates
+        are trickled and checked at once, and the first that answers becomes the selected
+        pair, with no ICE restart."""
+        alive = set(addresses)
+        if self._pool is not None:  # gathered on the old addresses: gather again
+            self._drop_pool()
+            self._refill_pool()
+        async with self._addresses_lock:
+            for generation in self.generations:
+                if not generation.closed:
+                    generation.connection.lab_prune_addresses(alive)
+            if self._state == "closed":
+                return
+            targets = []
+            pending = self._pending
+            if (
+                pending is not None
+                and not pending.closed
+                and pending.phase != "connected"
+                and pending.gather_state != "new"
+            ):
+                targets.append(pending)
+            active = self._active
+            if (
+                self._factory.options.gather_continually
+                and not active.closed
+                and active.connection.lab_gathered.is_set()
+            ):
+                targets.append(active)
+            for generation in targets:
+                await generation.connection.lab_gather_addresses(addresses)
 
     # liveness
 
@@ -456,22 +590,28 @@ class RestartableIceTransport(RTCIceTransport):
         while self._state != "closed":
             await asyncio.sleep(detection.tick)
             generation = self._active
-            if generation.phase != "connected" or self._state == "failed":
+            if generation.phase != "connected":
                 continue
             silence = self._silence(generation)
             if silence >= detection.failed_after:
-                if self._pending is None or not self._pending.started:
+                if self._state != "failed" and (self._pending is None or not self._pending.started):
                     self._set_state("failed")
             elif silence >= detection.disconnected_after:
-                if self._state != "checking":
+                if self._state not in ("checking", "failed"):
                     self._set_state("disconnected")
-            elif self._state in ("disconnected", "checking"):
+            elif self._state in ("disconnected", "checking", "failed"):
+                # consent answered again: the path is back, no restart needed (as in Chrome)
                 self._set_state("completed")
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
             logger.debug("RestartableIceTransport %s -> %s", self._state, state)
             self._state = state
+            if state in ("disconnected", "failed") and self._pool is not None:
+                # the path broke: the pool's server candidates (a TURN allocation, a NAT
+                # mapping) may have broken with it; gather the pool again from now
+                self._drop_pool()
+                self._refill_pool()
             self.emit("statechange")
             if state == "closed":
                 self._gatherer.remove_all_listeners()

@@ -195,7 +195,10 @@ class PerfectNegotiator(AsyncIOEventEmitter):
     def send_candidate(self, candidate: RTCIceCandidate | None) -> None:
         """Trickle one local candidate (None: end of candidates) to the other peer."""
         local = self.pc.localDescription
-        ufrag = _ufrag_of(local.sdp) if local is not None else None
+        # a trickled candidate names its own ICE generation (it may not be the described one)
+        ufrag = getattr(candidate, "usernameFragment", None) or (
+            _ufrag_of(local.sdp) if local is not None else None
+        )
         init = candidate_to_message(candidate, ufrag) if candidate is not None else {"candidate": "", "usernameFragment": ufrag}
         self._send({"candidate": init})
 
@@ -337,12 +340,21 @@ class PerfectNegotiator(AsyncIOEventEmitter):
             return
         try:
             candidate = candidate_from_message(init)
+            if candidate is None and ufrag and not self._remote_generation(ufrag):
+                # end-of-candidates of a generation the remote description no longer names:
+                # it must not end the current one's candidates
+                self.log.debug("[%s] end-of-candidates of old ICE generation %s dropped", self.name, ufrag)
+                return
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:
             if self.ignore_offer:
                 self._swallow_candidate(f"{type(exc).__name__}: {exc}")
             else:
                 self._report_error("addIceCandidate", exc)
+
+    def _remote_generation(self, ufrag: str) -> bool:
+        remote = self.pc.remoteDescription
+        return remote is None or _ufrag_of(remote.sdp) == ufrag
 
     def _swallow_candidate(self, why: str) -> None:
         self.counters["candidates_swallowed"] += 1

@@ -18,6 +18,11 @@ class DetectionConfig:
     'disconnected'; for `failed_after` seconds -> 'failed' (terminal until an ICE restart, but
     DTLS, SCTP and the peer connection stay open).
     Defaults follow Chrome: 'disconnected' after ~5 s, 'failed' after ~15 s.
+    A consent check is retransmitted every `consent_retransmit_interval` seconds (default
+    0.048, libwebrtc's ping interval for a weak connection) until answered, for at most
+    `consent_interval` seconds; an unanswered check is followed at once by the next one, so a
+    broken path is probed at that fixed pace (in 'disconnected' and 'failed' too) and the first
+    answer after the path returns brings the transport back to 'completed' without a restart.
     `consent_only=False` is the lenient older rule: any datagram on the generation's sockets
     (media, DTLS, STUN) also counts, so a one-way cut that still lets media in goes unnoticed.
     """
@@ -26,8 +31,13 @@ class DetectionConfig:
     disconnected_after: float = 5.0
     failed_after: float = 15.0
     consent_only: bool = True
+    consent_retransmit_interval: float = 0.048
 
     def __post_init__(self) -> None:
+        if self.consent_retransmit_interval <= 0:
+            raise ValueError(
+                f"consent_retransmit_interval must be > 0 s (got {self.consent_retransmit_interval})"
+            )
         if self.consent_interval <= 0:
             raise ValueError(f"consent_interval must be > 0 s (got {self.consent_interval})")
         if self.disconnected_after <= 0:
@@ -57,6 +67,27 @@ class IceOptions:
         cut-over, so late packets still arrive (make-before-break).
     new_generation_timeout: seconds a new generation may take to nominate a pair before it is
         given up (the old generation, if alive, keeps carrying media).
+    check_interval: a candidate pair whose check is unanswered is checked again every
+        `check_interval` seconds (default 0.048, libwebrtc's pace for a pair that is not yet
+        writable) instead of aioice's doubling 0.5 s RTO; with many pairs in progress the pace
+        is bounded by RFC 8445 pacing: at least `check_pacing` x (pairs in progress) apart.
+    check_pacing: Ta of RFC 8445 section 14: seconds between two new checks of a check list,
+        and the per-pair bound above (default 0.02, aioice's pace).
+    server_query_interval: a STUN query to a server (srflx) is sent again every this many
+        seconds until answered (default 0.1), within the gathering's 5 s per round.
+    check_timeout: seconds a pair's check keeps being sent before the pair fails (default 10).
+    trickle: trickle ICE (RFC 8838): setLocalDescription returns once host candidates exist,
+        the description names those, later candidates fire 'icecandidate' and then
+        end-of-candidates (None); descriptions carry `a=ice-options:trickle`. An answer to an
+        offer without that option waits for full gathering (a peer that does not trickle).
+        False gathers fully before every description (aiortc's behaviour). Default True.
+    candidate_pool_size: W3C's iceCandidatePoolSize: how many generations are gathered in
+        advance for the next ICE restarts (0 or 1; default 0), so a restart's first checks start
+        without waiting for sockets or STUN/TURN servers.
+    gather_continually: keep watching for new local addresses after gathering (libwebrtc's
+        GATHER_CONTINUALLY): `pc.networkChanged()` gathers host (and server) candidates on
+        addresses that appeared, trickles them in the current generation and checks them at
+        once, and drops candidates and pairs of addresses that vanished. Default False.
     server_candidates_retry: when every STUN/TURN query of a generation's gathering timed out
         (it gathered during an outage), seconds more to keep querying before describing it with
         host candidates only (which behind a NAT reach nobody); 0 disables the retry.
@@ -67,8 +98,22 @@ class IceOptions:
     old_generation_linger: float = 3.0
     new_generation_timeout: float = 20.0
     server_candidates_retry: float = 10.0
+    check_interval: float = 0.048
+    check_pacing: float = 0.02
+    check_timeout: float = 10.0
+    server_query_interval: float = 0.1
+    trickle: bool = True
+    candidate_pool_size: int = 0
+    gather_continually: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("check_interval", "check_pacing", "check_timeout", "server_query_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0 s (got {getattr(self, name)})")
+        if self.candidate_pool_size not in (0, 1):
+            raise ValueError(
+                f"candidate_pool_size must be 0 or 1 (got {self.candidate_pool_size})"
+            )
         if self.host_addresses is not None:
             object.__setattr__(self, "host_addresses", tuple(self.host_addresses))
             if not self.host_addresses:

@@ -22,7 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCConfiguration
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtcicetransport import RTCIceCandidate
+from aiortc.rtcicetransport import RTCIceCandidate, candidate_from_aioice, candidate_to_aioice
 from aiortc.rtcpeerconnection import and_direction, wrap_session_description
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -47,6 +47,12 @@ T = TypeVar("T")
 _W3C_ICE_STATE = {"completed": "connected"}
 _REVERSED = {"sendonly": "recvonly", "recvonly": "sendonly"}
 _ICE_CHARS = string.ascii_letters + string.digits
+
+
+def _offers_trickle(description: sdp.SessionDescription) -> bool:
+    return any(
+        "trickle" in (media.ice_options or "").split() for media in description.media
+    ) or "trickle" in (getattr(description, "ice_options", None) or "").split()
 
 
 def new_ice_credentials() -> tuple[str, str]:
@@ -287,6 +293,9 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
             lambda change: self.emit("selectedcandidatepairchange", change),
         )
         transport.on("generationfailed", lambda g: self.emit("generationfailed", g))
+        transport.on(
+            "icecandidate", lambda g, c, t=transport: self._lab_on_local_candidate(t, g, c)
+        )
         self._lab_get("iceTransports").add(transport)
 
         dtls = RTCDtlsTransport(transport, self._lab_get("certificates"))
@@ -309,6 +318,97 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
     def _lab_on_media(self, event: MediaReceived) -> None:
         if self.listeners("mediareceived"):
             self.emit("mediareceived", event)
+
+    # trickle ICE (RFC 8838)
+
+    @property
+    def canTrickleIceCandidates(self) -> Optional[bool]:
+        """None before a remote description; then whether it says `a=ice-options:trickle`."""
+        remote = self._lab_get("pendingRemoteDescription") or self._lab_get(
+            "currentRemoteDescription"
+        )
+        if remote is None:
+            return None
+        return _offers_trickle(remote)
+
+    def _lab_on_local_candidate(
+        self, transport: RestartableIceTransport, generation: IceGeneration, candidate: Any
+    ) -> None:
+        """A trickled local candidate (None: end of candidates) -> 'icecandidate'."""
+        if self._lab_closed:
+            return
+        ufrag = generation.local.usernameFragment
+        self._lab_add_to_local_description(ufrag, candidate)
+        if candidate is None:
+            if generation is transport.iceGatherer.described:
+                self.emit("icecandidate", None)
+            return
+        mid, index = self._lab_mid_of(transport)
+        init = candidate_from_aioice(candidate)
+        init.sdpMid = mid
+        init.sdpMLineIndex = index
+        # the generation it belongs to (W3C RTCIceCandidate.usernameFragment)
+        init.usernameFragment = ufrag  # type: ignore[attr-defined]
+        self.emit("icecandidate", init)
+
+    def _lab_add_to_local_description(self, ufrag: str, candidate: Any) -> None:
+        """W3C: localDescription names every candidate gathered so far (and end-of-candidates),
+        so an application that does not trickle can send it once gathering completed."""
+        for name in ("pendingLocalDescription", "currentLocalDescription"):
+            description: Optional[sdp.SessionDescription] = self._lab_get(name)
+            if description is None:
+                continue
+            for media in description.media:
+                if media.ice is None or media.ice.usernameFragment != ufrag:
+                    continue
+                if candidate is None:
+                    media.ice_candidates_complete = True
+                else:
+                    media.ice_candidates.append(candidate_from_aioice(candidate))
+
+    def _lab_mid_of(self, transport: RestartableIceTransport) -> tuple[Optional[str], Optional[int]]:
+        for transceiver in self.getTransceivers():
+            if transceiver.receiver.transport.transport is transport and transceiver.mid is not None:
+                return transceiver.mid, transceiver._get_mline_index()
+        sctp = self.sctp
+        if sctp is not None and sctp.transport.transport is transport:
+            return sctp.mid, self._lab_get("sctp_mline_index")
+        return None, None
+
+    def _lab_trickle_description(self, description: RTCSessionDescription) -> RTCSessionDescription:
+        if not self._lab_ice_options.trickle:
+            return description
+        parsed = sdp.SessionDescription.parse(description.sdp)
+        for media in parsed.media:
+            media.ice_options = "trickle"
+        return RTCSessionDescription(sdp=str(parsed), type=description.type)
+
+    def _lab_prepare_gathering(self, kind: str) -> None:
+        """Trickle unless answering a peer that does not (its offer lacks ice-options)."""
+        trickle = self._lab_ice_options.trickle and (
+            kind == "offer" or bool(self.canTrickleIceCandidates)
+        )
+        for transport in self._lab_transports():
+            transport.iceGatherer.trickle = trickle
+
+    def _lab_announce_candidates(self) -> None:
+        """Candidates the new local description missed are trickled, then every later one."""
+        local: Optional[sdp.SessionDescription] = self._lab_get(
+            "pendingLocalDescription"
+        ) or self._lab_get("currentLocalDescription")
+        if local is None:
+            return
+        for media in local.media:
+            transport = self._lab_transport_for_mid(media.rtp.muxId)
+            if transport is None or media.ice is None:
+                continue
+            generation = transport.generation_for_local_ufrag(media.ice.usernameFragment)
+            if generation is None:
+                continue
+            generation.announce(
+                [candidate_to_aioice(c) for c in media.ice_candidates],
+                media.ice_candidates_complete,
+            )
 
     # configuration
 
@@ -489,7 +589,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         return await self._lab_chain(self._lab_create_answer)
 
     async def _lab_create_answer(self) -> RTCSessionDescription:
-        answer = await super().createAnswer()
+        answer = self._lab_trickle_description(await super().createAnswer())
         self._lab_last_answer = (answer, self._lab_epoch)
         return answer
 
@@ -516,6 +616,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         finally:
             for transport, generation in described.items():
                 transport.iceGatherer.described = generation
+        offer = self._lab_trickle_description(offer)
         if negotiated:
             offer = self._lab_keep_negotiated_rtp(offer, negotiated)
         self._lab_last_offer = (offer, self._lab_epoch)
@@ -601,6 +702,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
                 if generation is not None:
                     transport.iceGatherer.described = generation
         hidden = self._lab_unoffered() if description.type == "answer" else []
+        self._lab_prepare_gathering(description.type)
         try:
             with self._lab_hiding(hidden):
                 await super().setLocalDescription(description)
@@ -614,6 +716,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
                 raise
             raise error from exc
         self._lab_epoch += 1
+        self._lab_announce_candidates()
         if description.type == "answer":
             pending_remote = self._lab_get("pendingRemoteDescription")
             if pending_remote is not None:

@@ -32,9 +32,10 @@ async def main() -> None:
     config = RTCConfiguration(
         iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy(options["policy"])
     )
-    ice = None
+    ice = IceOptions(trickle=False)
     if options["host_addresses"]:
-        ice = IceOptions(host_addresses=tuple(usable_ipv4_addresses()), use_ipv6=False)
+        # this child sends descriptions only (no trickled candidates): gather fully first
+        ice = IceOptions(host_addresses=tuple(usable_ipv4_addresses()), use_ipv6=False, trickle=False)
     pc = RTCPeerConnection(config, ice=ice)
     pc.addTrack(AudioStreamTrack())
     frames = [0]

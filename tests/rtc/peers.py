@@ -95,8 +95,25 @@ class Call:
         return transport
 
 
+def trickle_between(a: RTCPeerConnection, b: RTCPeerConnection) -> list[asyncio.Task[Any]]:
+    """Each side's 'icecandidate' events go to the other's addIceCandidate, in order (a
+    signaling channel with no delay). Returns the tasks started, for inspection."""
+    tasks: list[asyncio.Task[Any]] = []
+
+    def forward(target: RTCPeerConnection) -> Callable[[Any], None]:
+        def on_candidate(candidate: Any = None) -> None:
+            tasks.append(asyncio.ensure_future(target.addIceCandidate(candidate)))
+
+        return on_candidate
+
+    a.on("icecandidate", forward(b))
+    b.on("icecandidate", forward(a))
+    return tasks
+
+
 async def start_call(a: RTCPeerConnection, b: RTCPeerConnection) -> Call:
-    """Audio both ways and a data channel a -> b, negotiated and flowing."""
+    """Audio both ways and a data channel a -> b, negotiated and flowing; candidates trickle."""
+    trickle_between(a, b)
     media_a, media_b = MediaLog(), MediaLog()
     a.on("mediareceived", media_a)
     b.on("mediareceived", media_b)

@@ -55,11 +55,12 @@ class StunResponder(asyncio.DatagramProtocol):
         self.answered += 1
 
 
-def peer(port: int) -> RTCPeerConnection:
+def peer(port: int, trickle: bool = False) -> RTCPeerConnection:
+    # without trickle, a description waits for gathering: the case this file is about
     return RTCPeerConnection(
         RTCConfiguration(iceServers=[RTCIceServer(urls=f"stun:127.0.0.1:{port}")]),
         detection=FAST,
-        ice=IceOptions(host_addresses=LOOPBACK, use_ipv6=False),
+        ice=IceOptions(host_addresses=LOOPBACK, use_ipv6=False, trickle=trickle),
     )
 
 

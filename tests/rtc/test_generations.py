@@ -78,12 +78,23 @@ async def test_set_configuration_gives_the_next_generation_fresh_srflx_candidate
     port = transport.get_extra_info("sockname")[1]
     call = await start_call(make_peer(), make_peer())
     assert candidate_types(call.a.localDescription.sdp) == {"host"}
+    trickled: list[tuple[str, str]] = []  # (ufrag, type) of a's trickled candidates
+    call.a.on(
+        "icecandidate",
+        lambda c=None: c is not None and trickled.append((c.usernameFragment, c.type)),
+    )
     call.a.setConfiguration(RTCConfiguration(iceServers=[RTCIceServer(f"stun:127.0.0.1:{port}")]))
     for generation in (1, 2):
         asked = responder.requests
         call.a.restartIce()
         await negotiate(call.a, call.b)
-        assert "srflx" in candidate_types(call.a.localDescription.sdp)
+        ufrag = call.transport(call.a).iceGatherer.getLocalParameters().usernameFragment
+        # described at once, or trickled right after (the offer did not wait for the server)
+        await wait_for(
+            lambda u=ufrag: "srflx" in candidate_types(call.a.localDescription.sdp)
+            or (u, "srflx") in trickled,
+            what="a server-reflexive candidate of the new generation",
+        )
         assert responder.requests > asked  # every generation asks the server again
         await wait_for(
             lambda g=generation: call.transport(call.a).activeGeneration.number == g,

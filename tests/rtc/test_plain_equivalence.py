@@ -66,10 +66,26 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_offer_answer_and_states_match_plain_aiortc(loopback_only: None) -> None:
     config = RTCConfiguration(iceServers=[])
     plain = await run_call(aiortc.RTCPeerConnection(config), aiortc.RTCPeerConnection(config))
-    lab = await run_call(make_peer(), make_peer())
+    lab = await run_call(make_peer(trickle=False), make_peer(trickle=False))
     assert lab["shapes"] == plain["shapes"]
     # the one intended difference: W3C calls a nominated, still-checked connection 'connected',
     # which aiortc reports as 'completed' (lab/rtc/README.md)
     for log in plain["logs"].values():
+        log["ice"] = ["connected" if s == "completed" else s for s in log["ice"]]
+    assert lab["logs"] == plain["logs"]
+
+
+async def test_trickle_only_adds_the_ice_option_when_every_candidate_is_at_hand(
+    loopback_only: None,
+) -> None:
+    """With no STUN/TURN server, host candidates are all there is: a trickling peer describes
+    them all (and end-of-candidates), and differs from plain aiortc by a=ice-options only."""
+    config = RTCConfiguration(iceServers=[])
+    plain = await run_call(aiortc.RTCPeerConnection(config), aiortc.RTCPeerConnection(config))
+    lab = await run_call(make_peer(), make_peer())
+    for name, keys in lab["shapes"].items():  # type: ignore[attr-defined]
+        assert keys.count("a=ice-options") == keys.count("a=mid"), name
+        assert [k for k in keys if k != "a=ice-options"] == plain["shapes"][name], name  # type: ignore[index]
+    for log in plain["logs"].values():  # W3C 'connected' for aiortc's 'completed', as above
         log["ice"] = ["connected" if s == "completed" else s for s in log["ice"]]
     assert lab["logs"] == plain["logs"]

@@ -20,7 +20,19 @@ IFF_RUNNING = 0x40
 
 
 def usable_ipv4_addresses() -> list[str]:
-    addresses: list[str] = []
+    return list(usable_ipv4_interfaces())
+
+
+def interface_of(address: str | None) -> str | None:
+    """The name of this namespace's usable interface holding `address`, or None."""
+    if not address:
+        return None
+    return usable_ipv4_interfaces().get(address)
+
+
+def usable_ipv4_interfaces() -> dict[str, str]:
+    """address -> interface name, for the usable interfaces, in the kernel's order."""
+    addresses: dict[str, str] = {}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _index, name in socket.if_nameindex():
             request = struct.pack("256s", name.encode()[:15])
@@ -31,5 +43,5 @@ def usable_ipv4_addresses() -> list[str]:
                 raw = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, request)
             except OSError:  # no IPv4 address, or the interface just vanished
                 continue
-            addresses.append(socket.inet_ntoa(raw[20:24]))
+            addresses[socket.inet_ntoa(raw[20:24])] = name
     return addresses

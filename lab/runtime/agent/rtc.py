@@ -40,7 +40,9 @@ def make_peer_connection(config: AgentConfig) -> LabPeerConnection:
         from lab.rtc.profiles import apply_detection
 
         detection, _ = apply_detection(_profile, detection)
-    return LabPeerConnection(configuration=_configuration(config), detection=detection, ice=ice_options())
+    continually = config.policy.action == "continual-gathering"
+    return LabPeerConnection(configuration=_configuration(config), detection=detection,
+                             ice=ice_options(gather_continually=continually))
 
 
 def make_plain_peer_connection(config: AgentConfig) -> aiortc.RTCPeerConnection:
@@ -60,12 +62,15 @@ def profile_skipped() -> list[str]:
     return apply_detection(_profile, DetectionConfig())[1] + apply_ice(_profile, IceOptions())[1]
 
 
-def ice_options() -> IceOptions:
+def ice_options(gather_continually: bool = False) -> IceOptions:
     """Gather on the namespace's usable interfaces only (read again before every restart)."""
     from lab.runtime.agent.interfaces import usable_ipv4_addresses
 
     addresses = usable_ipv4_addresses()
-    options = IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False)
+    # a pre-gathered generation (W3C iceCandidatePoolSize 1): a restart offer or answer names
+    # its server candidates at once instead of trickling them one server round trip later
+    options = IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,
+                         gather_continually=gather_continually, candidate_pool_size=1)
     if _profile is not None:
         from lab.rtc.profiles import apply_ice
 
@@ -75,7 +80,21 @@ def ice_options() -> IceOptions:
 
 def refresh_ice_options(pc: Any) -> None:
     if isinstance(pc, LabPeerConnection):
-        pc.setIceOptions(ice_options())
+        pc.setIceOptions(ice_options(pc.iceOptions.gather_continually))
+
+
+async def network_changed(pc: Any) -> None:
+    """The namespace's addresses changed: prune vanished ones now; with continual gathering,
+    gather (and trickle) on new ones in the current ICE generation."""
+    from lab.runtime.agent.interfaces import usable_ipv4_addresses
+
+    if not isinstance(pc, LabPeerConnection):
+        return
+    addresses = usable_ipv4_addresses()
+    if addresses:
+        pc.setIceOptions(ice_options(pc.iceOptions.gather_continually))
+    for transport in pc.getIceTransports():
+        await transport.update_addresses(addresses)
 
 
 def selected_pair(pc: Any) -> dict[str, Any] | None:

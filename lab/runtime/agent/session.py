@@ -251,6 +251,8 @@ class PeerSession:
 
     def _on_network_change(self, info: dict[str, Any]) -> None:
         self.emit("network_change", **info)
+        if self.restartable and self.pc is not None:
+            self._spawn(self._guard(rtc.network_changed(self.pc)))
         self.policy.on_network_change()
         # an app that watches the network also drops its signaling socket at once, instead of
         # waiting for keepalives to time out on a path that is gone (once per burst of events)
@@ -293,9 +295,11 @@ class PeerSession:
     async def _perform_restart(self, reason: str) -> None:
         action = self.config.policy.action
         self.emit("restart", action=action, reason=reason, gen=self.generation)
+        if action == "continual-gathering" and reason == "network-change":
+            return  # _on_network_change gathers on the new interface in the current generation
         if action == "full-reconnect":
             await self._full_reconnect(announce=True)
-        elif action == "restart-ice":
+        elif action in ("restart-ice", "continual-gathering"):  # the latter: its backstop
             rtc.refresh_ice_options(self.pc)
             self.pc.restartIce()
         else:  # the legacy path: an offer made with iceRestart=True, sent by the app itself
@@ -358,6 +362,10 @@ class PeerSession:
                 channel.deliver(message)  # the channel drops other generations' messages
 
     def _on_sent(self, message: dict[str, Any]) -> None:
+        candidate = message.get("candidate")
+        if isinstance(candidate, dict):
+            self.emit("candidate_sent", gen=self.generation, **candidate_facts(self.pc, candidate))
+            return
         description = message.get("description")
         if isinstance(description, dict) and description.get("type") in ("offer", "answer"):
             self.emit(f"{description['type']}_sent", ice_ufrag=_ufrag(str(description.get("sdp", ""))),
@@ -408,6 +416,32 @@ def _addr(address: Any) -> str:
     if isinstance(address, (tuple, list)) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
     return str(address)
+
+
+def candidate_facts(pc: Any, init: dict[str, Any]) -> dict[str, Any]:
+    """The agreed `candidate_sent` fields of one signaled RTCIceCandidateInit."""
+    from lab.runtime.agent.interfaces import interface_of
+
+    ufrag = init.get("usernameFragment")
+    generation = None
+    for transport in getattr(pc, "getIceTransports", lambda: [])():
+        for known in transport.generations:
+            if known.local.usernameFragment == ufrag:
+                generation = known.number
+    text = str(init.get("candidate") or "")
+    if not text:
+        return {"ice_ufrag": ufrag, "generation": generation, "type": None, "address": None,
+                "port": None, "protocol": None, "interface": None, "related_address": None,
+                "related_port": None, "end_of_candidates": True}
+    parts = text.removeprefix("candidate:").split()
+    fields = dict(zip(parts[6::2], parts[7::2]))  # typ, raddr, rport, ...
+    address, kind = parts[4], fields.get("typ")
+    # the interface it was gathered on: its own address (host) or its base (srflx/relay)
+    base = address if kind == "host" else fields.get("raddr")
+    rport = fields.get("rport")
+    return {"ice_ufrag": ufrag, "generation": generation, "type": kind, "address": address,
+            "port": int(parts[5]), "protocol": parts[2].lower(), "interface": interface_of(base),
+            "related_address": fields.get("raddr"), "related_port": int(rport) if rport else None}
 
 
 def _ufrag(sdp: str) -> str | None:

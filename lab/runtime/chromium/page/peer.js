@@ -715,6 +715,12 @@ const icelab = (() => {
     if (action === 'full-reconnect') { fullReconnect(true); return; }
     const pc = session.pc;
     if (action === 'restart-ice') { pc.restartIce(); return; }
+    if (action === 'continual-gathering') {
+      // a web page cannot make the browser gather on a new interface without a restart:
+      // nothing on the network change itself, restartIce() as the backstop (failed, retry)
+      if (reason !== 'network-change') pc.restartIce();
+      return;
+    }
     // the legacy path: an offer made with iceRestart: true, sent by the app itself
     if (pc.signalingState !== 'stable') { pc.restartIce(); return; }
     const offer = await pc.createOffer({ iceRestart: true });

@@ -1,0 +1,215 @@
+"""How close recovery comes to the physical limit of each shipped fault.
+
+    ICELAB_SCOPE=w13 .venv/bin/python benchmarks/recovery_limit.py [--trials 5] [--jobs 1]
+        [--kinds aiortc,chromium] [--faults handover,binding_expiry,relay_kill,blackhole]
+        [--rtt 20,100] [--out runs/recovery_limit]
+
+Runs the shipped experiments (experiments/handover.toml, binding_expiry.toml, relay_kill.toml,
+and transient_blackhole.toml as "a blackhole") with the policies that restart soonest, for both
+peers aiortc (lab.rtc) and both peers Chromium, and prints per fault, peers, policy and RTT:
+the number of trials, the median recovery (fault -> media flowing both ways again, from the
+trial metrics), the physical limit of that scenario, their ratio, and the phase whose median
+dominates (detection, decision, signaling, checks, first media; "old path" when media came back
+before any restart's new pair carried it).
+
+Physical limits, with r the RTT between the peers (the matrix shapes both peers' uplinks, r/4
+per egress, so a peer's round trip to the relay or signaling server is r/2):
+    handover, restarting policy   3 r        link event ~0, the signaling socket re-opened on
+                                             the new interface and the restart offer/answer,
+                                             one check, half a path (../shared/notes/recovery.md)
+    handover, continual gathering 2 r        a trickled candidate and one check, no offer/answer
+    blackhole of T s              T + r      nothing beats T; then one check
+    binding_expiry (relayed)      C/2 + 3.5 r  a silent break is seen at the next consent probe
+                                             (C = the experiment's consent interval; C/2 on
+                                             average) unanswered (r); a new allocation (Allocate
+                                             with its 401 challenge, 2 r_t = r) named in the
+                                             restart's offer/answer (r), CreatePermission
+                                             (r_t = r/2), not counting 'disconnected_after'
+    relay_kill, back after D s    D + 3 r    Allocate (r), the relay candidate trickled (r/2),
+                                             CreatePermission (r/2), one check (r)
+    handover_overlap (opt-in)     0          make-before-break: LTE is up 2 s before Wi-Fi goes;
+                                             read the units lost (0 at the limit)
+For handover and blackhole it also prints recovery counted from the instant the path is usable
+(handover: the phone's LTE default route appears, which the fault itself may delay on a loaded
+machine; blackhole: T). Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lab.experiment.runner import run_experiment  # noqa: E402
+from lab.experiment.spec import parse_experiment  # noqa: E402
+
+PHASES = ("detection_ms", "decision_ms", "signaling_ms", "checks_ms", "first_media_ms")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    file: str
+    policies: dict[str, list[object]]  # peer kind -> policies run
+
+    def limit_ms(self, spec: dict[str, object], policy: str, rtt: float) -> tuple[float, str]:
+        fault = spec["fault"]
+        assert isinstance(fault, dict)
+        if self.name == "handover_overlap":
+            return 0.0, "0"
+        if self.name == "handover":
+            if policy == "continual-gathering":
+                return 2 * rtt, "2 r"
+            return 3 * rtt, "3 r"
+        if self.name == "blackhole":
+            t = float(fault.get("duration_s", 3)) * 1000
+            return t + rtt, "T + r"
+        if self.name == "binding_expiry":
+            ice = spec.get("ice", {})
+            assert isinstance(ice, dict)
+            consent = float(ice.get("consent_interval_s", 1.0)) * 1000
+            return consent / 2 + 3.5 * rtt, "C/2+3.5 r"
+        if self.name == "relay_kill":
+            back = float(fault.get("restart_after_s", 0) or 0) * 1000
+            return back + 3 * rtt, "D + 3 r"
+        raise ValueError(self.name)
+
+
+FAULTS = {
+    "handover": Fault("handover", "handover.toml", {
+        "aiortc": ["on-network-change", "continual-gathering"],
+        "chromium": ["on-network-change"],
+    }),
+    # make-before-break (not run by default): LTE up 2 s before Wi-Fi goes; the figure that
+    # matters is the units lost (0 is the limit)
+    "handover_overlap": Fault("handover_overlap", "handover_overlap.toml", {
+        "aiortc": ["on-network-change", "continual-gathering"],
+        "chromium": ["on-network-change"],
+    }),
+    "binding_expiry": Fault("binding_expiry", "binding_expiry.toml", {
+        "aiortc": ["on-disconnected"], "chromium": ["on-disconnected"],
+    }),
+    "relay_kill": Fault("relay_kill", "relay_kill.toml", {
+        "aiortc": ["on-disconnected"], "chromium": ["on-disconnected"],
+    }),
+    "blackhole": Fault("blackhole", "transient_blackhole.toml", {
+        "aiortc": ["on-disconnected"], "chromium": ["on-disconnected"],
+    }),
+}
+
+
+def dominant(rows: pd.DataFrame) -> str:
+    """The phase with the largest median; flagged when media came back on the old path."""
+    medians = {p: float(rows[p].dropna().median()) for p in PHASES if rows[p].notna().any()}
+    if not medians:
+        return "no restart phases (media back on the old path)"
+    name = max(medians, key=lambda k: medians[k])
+    label = f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
+    return label + (" (media back on the old path)" if rows["first_media_ms"].isna().all() else "")
+
+
+def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, trial: str) -> float:
+    """When the new (handover) or restored (blackhole) path became usable, ms after the fault.
+
+    Handover: the phone's first default-route event after the fault (its LTE route; the fault
+    itself takes a while on a loaded machine, and nothing can cross LTE before it). Blackhole:
+    its duration T. Other faults: 0 (the limit formula covers them)."""
+    if fault.name == "blackhole":
+        f = spec["fault"]
+        assert isinstance(f, dict)
+        return float(f.get("duration_s", 3)) * 1000
+    if not fault.name.startswith("handover") or not len(events):
+        return 0.0
+    rows = events[events["trial_id"] == trial]
+    t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+    route = rows[(rows["kind"] == "network_change") & (rows["t_monotonic"] >= t_fault)
+                 & rows["detail"].str.contains('"RTM_NEWROUTE"')]
+    return float((route["t_monotonic"].min() - t_fault) * 1000) if len(route) else math.nan
+
+
+def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path) -> pd.DataFrame:
+    path = ROOT / "experiments" / fault.file
+    data = tomllib.loads(path.read_text())
+    data["policies"] = fault.policies[kind]
+    data["repetitions"] = trials
+    data["matrix"] = {**data.get("matrix", {}), "rtt_ms": rtts}
+    peers = dict(data.get("peers", {}))
+    peers["kind"] = kind
+    data["peers"] = peers
+    data["name"] = f"limit-{fault.name}-{kind}"
+    spec = parse_experiment(data, file=path)
+    folder = out / f"{fault.name}-{kind}"
+    run_experiment(spec, folder, jobs=jobs, resume=folder.exists())
+    trials_file = folder / "trials.parquet"
+    if not trials_file.exists():
+        return pd.DataFrame()
+    frame = pd.read_parquet(trials_file)
+    events = pd.read_parquet(folder / "events.parquet") if (folder / "events.parquet").exists() else pd.DataFrame()
+    frame["path_back_ms"] = [path_back_ms(fault, data, events, t) for t in frame["trial_id"]]
+    return frame
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--kinds", default="aiortc,chromium")
+    parser.add_argument("--faults", default="handover,binding_expiry,relay_kill,blackhole",
+                        help=f"any of {', '.join(FAULTS)}")
+    parser.add_argument("--rtt", default="20,100")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recovery_limit")
+    args = parser.parse_args()
+    if not os.environ.get("ICELAB_SCOPE"):
+        parser.error("export ICELAB_SCOPE first (the lab's resources are named and cleaned by it)")
+    rtts = [float(x) for x in args.rtt.split(",")]
+    lines = []
+    for name in args.faults.split(","):
+        fault = FAULTS[name]
+        spec = tomllib.loads((ROOT / "experiments" / fault.file).read_text())
+        for kind in args.kinds.split(","):
+            frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out)
+            for (policy, rtt), rows in (frame.groupby(["policy", "rtt_ms"]) if len(frame) else []):
+                ok = rows[rows["recovered"].astype(bool)]
+                limit, formula = fault.limit_ms(spec, str(policy), float(rtt))
+                median = statistics.median(ok["recovery_ms"]) if len(ok) else math.nan
+                gap = statistics.median(ok["media_gap_ms"]) if len(ok) else math.nan
+                path = statistics.median(ok["path_back_ms"]) if len(ok) else math.nan
+                after = statistics.median(ok["recovery_ms"] - ok["path_back_ms"]) if len(ok) else math.nan
+                limit_after = limit - (path if fault.name == "blackhole" else 0.0)
+                restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
+                lost = statistics.median(ok["units_lost"].dropna()) if ok["units_lost"].notna().any() else math.nan
+
+                def ratio(value: float, bound: float) -> str:
+                    return f"{value / bound:>6.2f}" if bound > 0 else f"{'-':>6}"
+
+                lines.append(
+                    f"{name:<15} {kind:<9} {str(policy):<20} {rtt:>5.0f} {len(ok):>2}/{len(rows):<2} "
+                    f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<9} {ratio(median, limit)} "
+                    f"{path:>6.0f} {after:>7.0f} {ratio(after, limit_after)} "
+                    f"{restarts:>4.0f} {lost:>5.0f}  {dominant(ok) if len(ok) else '-'}"
+                )
+                print(lines[-1], flush=True)
+    print()
+    print(f"{'fault':<15} {'peers':<9} {'policy':<20} {'rtt':>5} {'ok/n':<5} {'recov ms':>8} "
+          f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'path':>6} {'after':>7} {'ratio':>6} "
+          f"{'rst':>4} {'lost':>5}  dominant phase (median)")
+    print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
+          "path: the new/restored path usable (handover: LTE route; blackhole: T); after: recov - "
+          "path, and its ratio to the limit's part after the path (handover: the whole limit; "
+          "blackhole: r); rst: median restarts per trial; lost: median units lost (both directions)")
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
