@@ -6,13 +6,13 @@ ICELAB := $(VENV)/bin/icelab
 STAMP := .stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean help experiment experiments report images test-docker sample-run
+.PHONY: setup test lint demo clean help experiment experiments report images test-docker sample-run
 
 help:
 	@echo "make demo   - set up, run a small real experiment, write a report"
 	@echo "make report - report.html of a run (RUN=runs/NAME; default: the newest)"
 	@echo "make sample-run - regenerate notebooks/sample_run (the notebooks' real run)"
-	@echo "make test   - set up, run the test suite"
+	@echo "make test   - set up, lint (ruff, mypy, import-linter), run the test suite"
 	@echo "make clean  - remove everything the lab left running"
 
 setup: $(STAMP)/debian $(STAMP)/venv
@@ -29,8 +29,14 @@ $(STAMP)/venv: pyproject.toml $(STAMP)/debian
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-test: setup
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (pyflakes, isort, bugbear), mypy (disallow_untyped_defs on lab/), import-linter (the layers)
+lint: setup
+	$(VENV)/bin/ruff check lab tests benchmarks examples
+	$(VENV)/bin/mypy -p lab
+	$(VENV)/bin/lint-imports
 
 # Docker runtime: images built offline (cached); dockerd started for the duration, then stopped
 # if this started it (scripts/docker-daemon.sh). `make test` runs the Docker tests as well.

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
 
-from chromium_overhead import describe, descendants, memory_kib  # noqa: E402
+from chromium_overhead import descendants, describe, memory_kib  # noqa: E402
+
 from tests.chromium.harness import LabCall  # noqa: E402
 
 LABEL = {"chromium": "Chromium (Playwright driver)", "firefox": "Firefox ESR (WebDriver BiDi)"}

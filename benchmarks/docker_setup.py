@@ -26,12 +26,11 @@ from pathlib import Path
 os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import docker  # noqa: E402
 from lab.net import Network, load_topology  # noqa: E402
 from lab.net.cleanup import clean  # noqa: E402
 from lab.runtime.docker import DockerRuntime  # noqa: E402
 from lab.runtime.docker.cleanup import remove_lab_containers  # noqa: E402
-import docker  # noqa: E402
-
 from lab.runtime.docker.engine import client, require_engine  # noqa: E402
 from lab.runtime.docker.images import LOCAL_BASE_IMAGE, PEER_IMAGE, RELAY_IMAGE  # noqa: E402
 from lab.turn.topology import start_relays  # noqa: E402

@@ -101,7 +101,7 @@ def lte_candidate_ms(events: pd.DataFrame, trial_id: str) -> float:
     if restarts.empty:
         return float("nan")
     t_restart = float(restarts["t_monotonic"].min())
-    for t, detail in zip(mine["t_monotonic"], mine["detail"]):
+    for t, detail in zip(mine["t_monotonic"], mine["detail"], strict=False):
         d = json.loads(detail)
         if t >= t_restart and d.get("interface") == "wwan0" and (d.get("generation") or 0) >= 1 \
                 and not d.get("end_of_candidates") and d.get("type"):

@@ -52,7 +52,7 @@ def series(title: str, topo, runs: int, pause: float) -> None:
         ups.append((built - started) * 1000)
         downs.append((done - built) * 1000)
     up, down = statistics.median(ups), statistics.median(downs)
-    total = statistics.median(u + d for u, d in zip(ups, downs))
+    total = statistics.median(u + d for u, d in zip(ups, downs, strict=False))
     print(f"{title}:")
     print(f"  up:        median {up:6.1f} ms  (min {min(ups):.1f}, max {max(ups):.1f})")
     print(f"  down:      median {down:6.1f} ms  (min {min(downs):.1f}, max {max(downs):.1f})")

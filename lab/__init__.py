@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from lab.experiment.testbed import Lab, Peer
     from lab.net.topology import Topology, load_topology
 
+__all__ = ["__version__", "Experiment", "Fault", "FaultContext", "FaultParams", "Lab", "Peer", "Run", "Topology", "load_experiment", "load_topology", "run_experiment"]
+
 _WHERE = {
     "Experiment": "lab.experiment.spec",
     "load_experiment": "lab.experiment.spec",
@@ -41,7 +43,6 @@ _WHERE = {
     "Topology": "lab.net.topology",
     "load_topology": "lab.net.topology",
 }
-__all__ = ["__version__", *sorted(_WHERE)]
 
 
 def __getattr__(name: str) -> Any:

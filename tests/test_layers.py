@@ -91,3 +91,14 @@ def test_no_import_cycles() -> None:
         if node not in index:
             visit(node)
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_lazy_packages_export_what_they_can_load() -> None:
+    import importlib
+
+    for name in ("lab", "lab.net", "lab.net.shaping"):
+        package = importlib.import_module(name)
+        exported = set(package.__all__) - {"__version__"}
+        assert exported == set(package._WHERE), name
+        for attribute in exported:
+            assert getattr(package, attribute) is not None

@@ -60,7 +60,8 @@ PEER_ROLES = ("offerer", "answerer")
 
 
 def policy_colours(trials: pd.DataFrame) -> dict[str, str]:
-    cycle = plt.get_cmap("tab10").colors
+    tab10 = plt.get_cmap("tab10")
+    cycle = [tab10(i) for i in range(tab10.N)]
     return {p: matplotlib.colors.to_hex(cycle[i % len(cycle)]) for i, p in enumerate(policy_order(trials))}
 
 
@@ -73,7 +74,7 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 def condition_label(key: Sequence[object] | Mapping[str, object], multi_experiment: bool = False) -> str:
     """'fault, RTT x ms' (+ loss, non-aiortc peers, non-netns runtime, experiment when several)."""
-    values = dict(key) if isinstance(key, Mapping) else dict(zip(CONDITION, key))
+    values = dict(key) if isinstance(key, Mapping) else dict(zip(CONDITION, key, strict=False))
     text = f"{values.get('fault')}"
     if values.get("peer_kind", DEFAULTS["peer_kind"]) != DEFAULTS["peer_kind"]:
         text += f", {values['peer_kind']} peers"
@@ -123,7 +124,7 @@ def gap_ecdf(trials: pd.DataFrame) -> Figure:
         return _no_data("no trials")
     multi = trials["experiment"].nunique() > 1
     fig, axes = _grid(len(conditions))
-    for ax, (key, group) in zip(axes, conditions):
+    for ax, (key, group) in zip(axes, conditions, strict=False):
         top = 0.0
         for policy in policy_order(group):
             rows = group[group["policy"] == policy]
@@ -164,10 +165,10 @@ def phase_bars(summary: pd.DataFrame) -> Figure:
     multi = summary["experiment"].nunique() > 1
     most = max(len(g) for _, g in conditions)
     fig, axes = _grid(len(conditions), width=7.0, height=1.2 + 0.55 * most)
-    for ax, (key, group) in zip(axes, conditions):
+    for ax, (key, group) in zip(axes, conditions, strict=False):
         group = group.iloc[::-1]  # first policy on top
         labels = [f"{p}\n(n={int(r)}/{int(n)} rec.)" for p, r, n in
-                  zip(group["policy"], group["recovered"], group["n"])]
+                  zip(group["policy"], group["recovered"], group["n"], strict=False)]
         left = np.zeros(len(group))
         for phase in PHASES:
             width = group[f"{phase}_mean"].fillna(0.0).to_numpy() / 1000.0
@@ -201,14 +202,14 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
         return _no_data("no trials")
     multi = trials["experiment"].nunique() > 1
     fig, axes = _grid(len(panels))
-    for ax, (key, group) in zip(axes, panels):
+    for ax, (key, group) in zip(axes, panels, strict=False):
         policies = policy_order(group)
         rtts = sorted(group["rtt_ms"].unique())
         spacing = float(np.min(np.diff(rtts))) if len(rtts) > 1 else 10.0
         offsets = np.linspace(-0.15, 0.15, len(policies)) * spacing if len(policies) > 1 else [0.0]
         recovered_gaps = group.loc[group["recovered"], GAP].dropna() / 1000.0
         ceiling = float(recovered_gaps.max()) * 1.15 + 0.1 if len(recovered_gaps) else 1.0
-        for policy, offset in zip(policies, offsets):
+        for policy, offset in zip(policies, offsets, strict=False):
             rows = group[group["policy"] == policy]
             ok = rows[rows["recovered"]]
             ax.scatter(ok["rtt_ms"] + offset, ok[GAP] / 1000.0, color=colours[policy], s=22, alpha=0.7,
@@ -228,7 +229,7 @@ def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
         ax.set_xticks(rtts)
         ax.set_xlabel("RTT between the peers (ms)")
         ax.set_ylabel("media gap (s)")
-        ax.set_title(condition_label(dict(zip(panel_keys, key)), multi), fontsize=10)
+        ax.set_title(condition_label(dict(zip(panel_keys, key, strict=False)), multi), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("Media gap against RTT (dots: trials, policies side by side at each RTT; lines: medians)", fontsize=10)
@@ -295,7 +296,7 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
             states = mine[mine["kind"] == "connection_state"]
         y = y_of[(peer, "state")]
         times = states["t"].tolist() + [t_end]
-        for (t_a, t_b, state) in zip(times[:-1], times[1:], states["state"].tolist()):
+        for (t_a, t_b, state) in zip(times[:-1], times[1:], states["state"].tolist(), strict=False):
             a, b = max(t_a, left), min(t_b, right)
             if b <= a:
                 continue
@@ -424,7 +425,7 @@ def packet_swimlane(packets: pd.DataFrame, events: pd.DataFrame, trial: pd.Serie
     table = table[(table["t"] >= -before_s) & (table["t"] <= right)]
     ends_a = table["src"] + ":" + table["sport"].astype(str)
     ends_b = table["dst"] + ":" + table["dport"].astype(str)
-    table["path"] = [" ↔ ".join(sorted((a, b))) + f" @{h}" for a, b, h in zip(ends_a, ends_b, table["host"])]
+    table["path"] = [" ↔ ".join(sorted((a, b))) + f" @{h}" for a, b, h in zip(ends_a, ends_b, table["host"], strict=False)]
     # the busiest paths (media first, then checks), in the order they appeared
     weight = table.assign(w=table["kind"].map({"rtp": 1.0, "stun": 5.0, "dtls": 5.0}).fillna(0.5))
     busiest = weight.groupby("path").agg(weight=("w", "sum"), first=("t", "min"))

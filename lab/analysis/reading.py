@@ -124,7 +124,7 @@ def reading(summary: pd.DataFrame, trials: pd.DataFrame, *, n_resamples: int = s
     paragraphs = []
     for key, rows in summary.groupby(CONDITION, sort=True, dropna=False):
         mask = pd.Series(True, index=trials.index)
-        for column, value in zip(CONDITION, key):
+        for column, value in zip(CONDITION, key, strict=False):
             mask &= trials[column] == value
         paragraphs.append(condition_reading(key, rows, trials[mask], multi, n_resamples, seed))
     return paragraphs

@@ -224,7 +224,7 @@ def permutation_p_median_difference(x: object, y: object, *, n_permutations: int
         observed = float(_median_difference(a, b))
         diffs = np.array([float(np.median(pooled[list(c)]) - np.median(np.delete(pooled, list(c))))
                           for c in itertools.combinations(range(len(pooled)), k)])
-        one_sided = min(np.mean(diffs <= observed + 1e-9), np.mean(diffs >= observed - 1e-9))
+        one_sided = min(float(np.mean(diffs <= observed + 1e-9)), float(np.mean(diffs >= observed - 1e-9)))
         return float(min(1.0, 2 * one_sided))
     exact = math.comb(len(a) + len(b), len(a)) <= EXACT_LIMIT
     result = sps.permutation_test((a, b), _median_difference, permutation_type="independent",

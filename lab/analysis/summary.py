@@ -135,7 +135,7 @@ def summary_table(trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
     phases = recovery_phases(trials)
     rows: list[dict[str, Any]] = []
     for key, group in trials.groupby(GROUP, sort=False, dropna=False):
-        row: dict[str, Any] = dict(zip(GROUP, key))
+        row: dict[str, Any] = dict(zip(GROUP, key, strict=False))
         n = len(group)
         recovered = int(group["recovered"].sum())
         lo, hi = stats.wilson_interval(recovered, n)
@@ -231,7 +231,7 @@ def compare_policies(trials: pd.DataFrame, baseline: str | None = None,
             diff = stats.bootstrap_median_difference(var_gaps, base_gaps, n_resamples=n_resamples, seed=seed)
             ranked_var, ranked_base = _ranked_gaps(var), _ranked_gaps(base)
             delta = stats.bootstrap_cliffs_delta(ranked_var, ranked_base, n_resamples=n_resamples, seed=seed)
-            row = dict(zip(CONDITION, key))
+            row = dict(zip(CONDITION, key, strict=False))
             row.update(
                 variant=variant, baseline=baseline, n_variant=len(var), n_baseline=len(base),
                 recovered_pct_variant=100.0 * var["recovered"].mean(),
@@ -264,7 +264,7 @@ def peer_kind_table(summary: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in GROUP if c != "peer_kind"]
     rows: list[dict[str, Any]] = []
     for key, group in summary.groupby(keys, sort=False, dropna=False):
-        row: dict[str, Any] = dict(zip(keys, key))
+        row: dict[str, Any] = dict(zip(keys, key, strict=False))
         by_kind = group.set_index(group["peer_kind"].astype(str))
         for kind in kinds:
             if kind in by_kind.index:

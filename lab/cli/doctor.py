@@ -11,7 +11,6 @@ from lab.cli import app
 def doctor() -> None:
     """Check kernel features, tools and Docker; exit 1 if the namespace runtime cannot run."""
     from lab.net.doctor import run_all
-
     from lab.runtime.kinds import browser_checks
 
     checks = run_all() + browser_checks()

@@ -61,7 +61,7 @@ def freezes(arrivals: np.ndarray, t_end: float | None = None) -> list[Freeze]:
     times = np.sort(np.asarray(arrivals, dtype=float))
     history: list[float] = []
     found: list[Freeze] = []
-    for start, interval in zip(times[:-1], np.diff(times) * 1000.0):
+    for start, interval in zip(times[:-1], np.diff(times) * 1000.0, strict=False):
         if len(history) >= FREEZE_MIN_INTERVALS and interval > freeze_threshold_ms(history):
             found.append(Freeze(float(start), float(interval)))
             continue

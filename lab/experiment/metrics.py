@@ -260,7 +260,7 @@ def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame) -> Path:
 # ----- units --------------------------------------------------------------------------------
 
 def _keys(frame: pd.DataFrame) -> set[tuple[int, int]]:
-    return set(zip(frame["ssrc"].astype("int64"), frame["seq"].astype("int64")))
+    return set(zip(frame["ssrc"].astype("int64"), frame["seq"].astype("int64"), strict=False))
 
 
 def _assigned(tx: pd.DataFrame) -> dict[int, np.ndarray]:
@@ -413,7 +413,7 @@ def negotiations(peers: pd.DataFrame, t_fault: float) -> list[Negotiation]:
     by_id: dict[str, Negotiation] = {}
     last_restart: dict[str, float] = {}
     last_offer: dict[str, Negotiation] = {}
-    for (_, row), detail in zip(frame.iterrows(), detail_of(frame)):
+    for (_, row), detail in zip(frame.iterrows(), detail_of(frame), strict=False):
         peer, t, kind = str(row["peer"]), float(row["t_monotonic"]), str(row["kind"])
         nid = detail.get("negotiation_id")
         if kind == "restart":
@@ -425,9 +425,9 @@ def negotiations(peers: pd.DataFrame, t_fault: float) -> list[Negotiation]:
             by_id[nid] = n
             last_offer[peer] = n
         else:
-            n = by_id.get(str(nid)) if nid else last_offer.get(peer)
-            if n is not None and n.offerer == peer and math.isnan(n.t_answer):
-                n.t_answer = t
+            answered = by_id.get(str(nid)) if nid else last_offer.get(peer)
+            if answered is not None and answered.offerer == peer and math.isnan(answered.t_answer):
+                answered.t_answer = t
     return found
 
 
@@ -448,7 +448,7 @@ def _candidate_time(peers: pd.DataFrame, peer: str, pair_local: str | None, gene
     rows = rows.sort_values("t_monotonic")
     details = detail_of(rows).tolist()
     times = rows["t_monotonic"].to_numpy(dtype=float)
-    chosen = [(t, d) for t, d in zip(times, details) if not d.get("end_of_candidates") and d.get("address")
+    chosen = [(t, d) for t, d in zip(times, details, strict=False) if not d.get("end_of_candidates") and d.get("address")
               and (not math.isfinite(generation) or d.get("generation") is None
                    or _number(d.get("generation")) == generation)]
     if not chosen or not pair_local:

@@ -173,8 +173,8 @@ def clock_offset(captured: pd.DataFrame, events: pd.DataFrame) -> float:
     if not len(rx) or not len(rtp):
         return math.nan
     seen = rtp.groupby(["ssrc", "seq"])["t_capture"].max()
-    keys = list(zip(rx["ssrc"].astype("int64"), rx["seq"].astype("int64")))
-    offsets = [seen[k] - t for k, t in zip(keys, rx["t_monotonic"].to_numpy(dtype=float)) if k in seen.index]
+    keys = list(zip(rx["ssrc"].astype("int64"), rx["seq"].astype("int64"), strict=False))
+    offsets = [seen[k] - t for k, t in zip(keys, rx["t_monotonic"].to_numpy(dtype=float), strict=False) if k in seen.index]
     return float(np.median(offsets)) if offsets else math.nan
 
 

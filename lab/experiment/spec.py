@@ -14,19 +14,35 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, SerializeAsAny, ValidationError,
-    ValidatorFunctionWrapHandler, field_validator, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
 )
 
+from lab.configfile import from_validation, read_toml
 from lab.contract import POLICY_PRESETS, Detection, Policy
 from lab.contract.config import PeerKind
-from lab.configfile import from_validation, read_toml
 from lab.errors import ConfigError
-from lab.net.topology import Topology, load_topology
 from lab.experiment.faults import (
-    Blackhole, BindingExpiry, FaultParams, Handover, LossBurst, NatReboot, RelayKill, SignalingOutage,
-    TurnAllocationExpiry, parse_fault,
+    BindingExpiry,
+    Blackhole,
+    FaultParams,
+    Handover,
+    LossBurst,
+    NatReboot,
+    RelayKill,
+    SignalingOutage,
+    TurnAllocationExpiry,
+    parse_fault,
 )
+from lab.net.topology import Topology, load_topology
 
 
 class _Strict(BaseModel):

@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.contract import (
+    Command,
+    ErrorEvent,
+    Signal,
+    SignalEvent,
+    SignalingConfig,
+    Start,
+    parse_event,
+)
 from lab.errors import ConfigError, LabError
+from lab.experiment.agents import ROLES, agent_config, receivers
 from lab.experiment.browser_state import browser_state_of, warm_browsers
 from lab.experiment.events import event_row, events_frame
 from lab.experiment.faults import Fault, make_fault
@@ -28,10 +38,6 @@ from lab.experiment.observe import Observer
 from lab.experiment.pcap import merge_trial_captures
 from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
-from lab.contract import (
-    Command, ErrorEvent, Signal, SignalEvent, SignalingConfig, Start, parse_event,
-)
-from lab.experiment.agents import ROLES, agent_config, receivers
 from lab.experiment.testbed import Lab
 from lab.runtime.base import AgentProcess
 

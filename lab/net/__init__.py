@@ -14,9 +14,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.net.topology import Topology, load_topology
     from lab.net.model import NAT_TYPES
     from lab.net.network import Network, list_up
+    from lab.net.topology import Topology, load_topology
+
+__all__ = ["NAT_TYPES", "Network", "Topology", "list_up", "load_topology"]
 
 _WHERE = {
     "load_topology": "lab.net.topology",
@@ -25,7 +27,6 @@ _WHERE = {
     "Network": "lab.net.network",
     "list_up": "lab.net.network",
 }
-__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,6 @@ from lab.net.plan import UPLINK, IfacePlan, NodePlan, Plan, free_address
 from lab.net.worker import on_lab_thread
 
 
-
 class ImpairedNetwork(Protocol):
     """What impairments need of a running network (lab.net.network.Network)."""
 

@@ -16,8 +16,8 @@ from lab.errors import LabError
 from lab.net import build, links, netns
 from lab.net.impair import Impairments
 from lab.net.model import TOPOLOGY_NAME
-from lab.net.topology import Topology, load_topology
 from lab.net.plan import UPLINK, IfacePlan, NodePlan, Plan, resolve
+from lab.net.topology import Topology, load_topology
 from lab.net.worker import on_lab_thread
 
 PLAN_FILE = "plan.json"
@@ -78,7 +78,8 @@ class Network:
             build.build(plan, network.sockets, adopt)
             for veth in plan.veths:
                 if veth.shaping:
-                    network.impair.shape(veth.inner_node, veth.inner_name, **veth.shaping)
+                    shaping: dict[str, Any] = dict(veth.shaping)
+                    network.impair.shape(veth.inner_node, veth.inner_name, **shaping)
         except BaseException as error:
             build.teardown(plan.namespaces(), network.sockets)
             _forget_shaping(plan.namespaces())

@@ -152,7 +152,7 @@ def resolve(spec: TopologySpec, name: str) -> Plan:
 
     port_count: dict[str, int] = {}
     lan_size = {name: sum(1 for link in spec.links if link.b == name) for name in spec.routers}
-    for i, link in enumerate(spec.links):
+    for link in spec.links:
         pool = pools[link.b]
         if link.address:
             addresses = [pool.cidr(ipaddress.IPv4Address(a)) for a in link.address]

@@ -98,9 +98,9 @@ from .ice_transport import (  # noqa: E402
     RestartableIceTransport,
     SelectedPairChange,
 )
+from .negotiation import PerfectNegotiator, RoleConflictError, wait_all_stable  # noqa: E402
 from .options import DetectionConfig, IceOptions  # noqa: E402
 from .peerconnection import RTCPeerConnection  # noqa: E402
-from .negotiation import PerfectNegotiator, RoleConflictError, wait_all_stable  # noqa: E402
 
 __all__ = [
     "CandidatePairInfo",

@@ -21,7 +21,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from aiortc import RTCIceCandidate, RTCSessionDescription
@@ -39,7 +39,7 @@ class Channel(Protocol):
 
     def send(self, message: dict[str, Any]) -> Any: ...
 
-    def on(self, event: str, f: Any = ...) -> Any: ...
+    def on(self, event: str, f: Callable[..., Any]) -> Any: ...
 
     def remove_listener(self, event: str, f: Any) -> Any: ...
 

@@ -82,6 +82,8 @@ def issue_server_cert(ca_folder: Path, folder: Path, name: str,
     ca_path = ensure_ca(ca_folder)
     ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
     ca_key = serialization.load_pem_private_key((ca_folder / CA_KEY).read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{ca_folder / CA_KEY}: the lab CA key is not an EC key (remove the folder to make a new CA)")
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -94,9 +96,9 @@ def issue_server_cert(ca_folder: Path, folder: Path, name: str,
                        critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                        critical=False)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(ca_key, hashes.SHA256())
     )
     cert_path, key_path = folder / "relay-cert.pem", folder / "relay-key.pem"
     _write_private(key_path, _pem_key(key))

@@ -13,8 +13,8 @@ lab.net's impairments on the relay host's interface.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

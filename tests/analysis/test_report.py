@@ -58,7 +58,7 @@ def test_report_is_self_contained(sample_run: Path, tmp_path: Path) -> None:
     assert refs.external == []
     assert "url(" not in page and "@import" not in page
     assert len(refs.images) == len(result.figures) >= 4  # ECDF, phases, gap vs RTT, a timeline
-    for embedded, beside in zip(refs.images, result.figures):
+    for embedded, beside in zip(refs.images, result.figures, strict=False):
         assert beside.parent == result.path.parent and beside.suffix == ".png"
         data = base64.b64decode(embedded.split(",", 1)[1])
         assert data.startswith(PNG_MAGIC) and data == beside.read_bytes()
@@ -210,8 +210,6 @@ def test_report_shows_paths_small_samples_and_captured_packets(sample_run: Path,
     # checks a real tcpdump capture against the agents).
     import shutil
 
-    import pandas as pd
-
     from lab.analysis import plots
     from tests.experiment.test_pcap import rtp, udp_frame, write_pcap
 
@@ -222,7 +220,7 @@ def test_report_shows_paths_small_samples_and_captured_packets(sample_run: Path,
         events = runs.trial_events(trial["run"], trial["trial_id"])
         rx = events[(events["kind"] == "media_rx") & (events["peer"] == "answerer")]
         frames = [(float(t) + 1.7e9, udp_frame("10.0.0.1", 5000, "10.0.0.2", 6000, rtp(int(q), int(s))))
-                  for t, q, s in zip(rx["t_monotonic"], rx["seq"], rx["ssrc"])]
+                  for t, q, s in zip(rx["t_monotonic"], rx["seq"], rx["ssrc"], strict=False)]
         write_pcap(copy / "trials" / trial["trial_id"] / "capture-peer.pcap", frames)
     result = build_report([copy], n_resamples=100)
     page = result.path.read_text()

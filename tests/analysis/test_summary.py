@@ -63,7 +63,7 @@ def test_recovery_phases_add_up_and_are_clamped() -> None:
         # never recovered: no phases
         trial("none", 0.0, recovered=False, t_detected=11.0),
     ]
-    for row, resumed_on in zip(rows, ["new-pair", "new-pair", "new-pair", "old-path", "new-pair", "none"]):
+    for row, resumed_on in zip(rows, ["new-pair", "new-pair", "new-pair", "old-path", "new-pair", "none"], strict=False):
         row["resumed_on"] = resumed_on
     trials = frame(rows)
     phases = recovery_phases(trials)
@@ -123,7 +123,7 @@ def test_peer_kinds_and_runtimes_are_separate_conditions() -> None:
     trials = frame(rows)
     trials.loc[[0, 1], ["peer_kind", "runtime"]] = None  # runs made before the columns existed
     summary = summary_table(trials, n_resamples=200)
-    assert sorted(zip(summary["peer_kind"], summary["runtime"], summary["gap_median"])) == [
+    assert sorted(zip(summary["peer_kind"], summary["runtime"], summary["gap_median"], strict=False)) == [
         ("aiortc", "docker", 500.0), ("aiortc", "netns", 150.0), ("chromium", "netns", 900.0)]
     labels = {condition_label(dict(r)) for _, r in summary.iterrows()}
     assert labels == {"blackhole, RTT 0 ms", "blackhole, chromium peers, RTT 0 ms", "blackhole, docker, RTT 0 ms"}
@@ -138,7 +138,7 @@ def test_browser_state_is_a_condition() -> None:
     trials = frame(rows)
     trials.loc[2, "browser_state"] = None  # an aiortc trial of a run made before the column existed
     summary = summary_table(trials, n_resamples=200)
-    assert sorted(zip(summary["browser_state"], summary["gap_median"])) == [
+    assert sorted(zip(summary["browser_state"], summary["gap_median"], strict=False)) == [
         ("fresh", 900.0), ("n/a", 300.0), ("warm", 100.0)]
     labels = {condition_label(dict(r)) for _, r in summary.iterrows()}
     assert "blackhole, chromium peers, warm browser, RTT 0 ms" in labels

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from lab import Lab
-from lab.contract import Policy as PolicySpec
 from lab.contract import AgentConfig, Command, Detection, SignalingConfig, Start
+from lab.contract import Policy as PolicySpec
 from lab.runtime.base import AgentProcess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.experiment.spec import PolicySpec
 from lab.contract import AgentConfig
+from lab.experiment.spec import PolicySpec
 from lab.runtime.chromium.browser import browser_pids
 from tests.chromium.conftest import chromium_processes
 from tests.chromium.harness import ROOT, LabCall

@@ -34,7 +34,7 @@ async def test_glare_between_aiortc_and_chromium_resolves(kinds: tuple[str, str]
     collided (at least three rounds): the impolite side keeps its offer, the polite side rolls
     back; every round ends stable on a new ICE generation with media flowing both ways."""
     name = f"gl{kinds[0][0]}{kinds[1][0]}"
-    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds)), tmp_path) as call:
+    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds, strict=False)), tmp_path) as call:
         await call.wait(lambda: call.media_flowing(0), 60, "media both ways")
         seen: dict[str, set[str]] = {role: set() for role in ROLES}
         for round_ in range(MAX_ROUNDS):
@@ -44,7 +44,7 @@ async def test_glare_between_aiortc_and_chromium_resolves(kinds: tuple[str, str]
             for role in ROLES:
                 call.send(role, Restart(reason=f"glare-{round_}"))
 
-            def settled() -> bool:
+            def settled(t0: float = t0) -> bool:
                 return all(
                     call.state(role, "signaling_state") == "stable"
                     and call.state(role) == "connected"

@@ -95,7 +95,7 @@ def check_phone_candidates(events: pd.DataFrame, t_fault: float) -> None:
     standby, Wi-Fi down with its address removed) the restart's generation is gathered on LTE
     and offers no candidate with the lost Wi-Fi address."""
     sent = events[(events["peer"] == "offerer") & (events["kind"] == "candidate_sent")]
-    details = [(float(t), json.loads(d)) for t, d in zip(sent["t_monotonic"], sent["detail"])]
+    details = [(float(t), json.loads(d)) for t, d in zip(sent["t_monotonic"], sent["detail"], strict=False)]
     candidates = [(t, d) for t, d in details if not d.get("end_of_candidates")]
     for _, d in candidates:
         assert {"ice_ufrag", "generation", "type", "address", "port", "protocol", "interface"} <= set(d), d

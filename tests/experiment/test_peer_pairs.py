@@ -93,5 +93,5 @@ def test_stand_in_trial_runs_the_profiles(tmp_path: Path) -> None:
     assert row["peer_kind"] == "aiortc~chrome-aiortc~firefox" and row["status"] == "ok", row.to_dict()
     events = pd.read_parquet(out / "events.parquet")
     ready = events[events["kind"] == "agent_ready"]
-    profiles = {peer: json.loads(detail).get("rtc_profile") for peer, detail in zip(ready["peer"], ready["detail"])}
+    profiles = {peer: json.loads(detail).get("rtc_profile") for peer, detail in zip(ready["peer"], ready["detail"], strict=False)}
     assert profiles == {"offerer": "chrome", "answerer": "firefox"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConfigError
-from lab.experiment.plan import plan_trials
 from lab.experiment.check import check_experiment
+from lab.experiment.plan import plan_trials
 from lab.experiment.spec import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,22 +29,22 @@ def on_generation_since(call: LabCall, since: float, generation: int) -> bool:
 @pytest.mark.parametrize("kinds", PAIRS, ids=IDS)
 async def test_call_and_restart_from_either_side(kinds: tuple[str, str], tmp_path: Path) -> None:
     name = f"rs{kinds[0][0]}{kinds[1][0]}"
-    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds)), tmp_path) as call:
+    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds, strict=False)), tmp_path) as call:
         await call.wait(lambda: call.media_flowing(0), 60, "media both ways")
         for role in ROLES:
-            if dict(zip(ROLES, kinds))[role] == "firefox":
+            if dict(zip(ROLES, kinds, strict=False))[role] == "firefox":
                 ready = call.of(role, "agent_ready")[0]
                 assert ready["peer_kind"] == "firefox" and ready["detection"] == "firefox-builtin"
                 assert ready["clock_uncertainty_ms"] < 50
                 # per-packet receive times: Firefox's RTCRtpScriptTransform metadata, real RTP numbers
                 rx = call.of(role, "media_rx")
                 seqs = [int(r["seq"]) for r in rx[:20]]
-                assert all(b - a in (1, -65535) for a, b in zip(seqs, seqs[1:])), seqs
+                assert all(b - a in (1, -65535) for a, b in zip(seqs, seqs[1:], strict=False)), seqs
         for generation, role in enumerate(ROLES, start=1):
             t0 = time.monotonic()
             call.send(role, Restart(reason=f"test-{role}"))
 
-            def restarted() -> bool:
+            def restarted(t0: float = t0, generation: int = generation) -> bool:
                 return (on_generation_since(call, t0, generation)
                         and all(call.state(r) == "connected" for r in ROLES)
                         and call.media_flowing(time.monotonic() - 0.5))
@@ -58,13 +58,13 @@ async def test_call_and_restart_from_either_side(kinds: tuple[str, str], tmp_pat
 
 
 @pytest.mark.parametrize("kinds", PAIRS, ids=[f"{i}-{'firefox-impolite' if k[0] == 'firefox' else 'firefox-polite'}"
-                                              for i, k in zip(IDS, PAIRS)])
+                                              for i, k in zip(IDS, PAIRS, strict=False)])
 async def test_glare_resolves(kinds: tuple[str, str], tmp_path: Path) -> None:
     """Both peers call restartIce() at the same instant, round after round until the offers
     collided (at least three rounds): the impolite side (the offerer) keeps its offer, the polite
     side rolls back; every round ends stable with media flowing both ways."""
     name = f"gl{kinds[0][0]}{kinds[1][0]}"
-    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds)), tmp_path) as call:
+    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds, strict=False)), tmp_path) as call:
         await call.wait(lambda: call.media_flowing(0), 60, "media both ways")
         seen: dict[str, set[str]] = {role: set() for role in ROLES}
         for round_ in range(MAX_ROUNDS):
@@ -74,7 +74,7 @@ async def test_glare_resolves(kinds: tuple[str, str], tmp_path: Path) -> None:
             for role in ROLES:
                 call.send(role, Restart(reason=f"glare-{round_}"))
 
-            def settled() -> bool:
+            def settled(t0: float = t0) -> bool:
                 return all(
                     call.state(role, "signaling_state") == "stable" and call.state(role) == "connected"
                     and len(call.of(role, "selected_pair", t0)) >= 1

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.experiment.spec import PolicySpec
 from lab.contract import AgentConfig
+from lab.experiment.spec import PolicySpec
 from tests.chromium.harness import ROOT
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

@@ -79,7 +79,7 @@ def test_handover_recovers_with_firefox_on_either_end(tmp_path: Path) -> None:
             generations = [json.loads(d).get("generation") for d in pairs["detail"]]
             assert any((g or 0) >= 1 for g in generations), f"{row['trial_id']}: {role} stayed on generation 0"
         ready = mine[mine["kind"] == "agent_ready"]
-        kinds = {peer: json.loads(d).get("peer_kind", "aiortc") for peer, d in zip(ready["peer"], ready["detail"])}
+        kinds = {peer: json.loads(d).get("peer_kind", "aiortc") for peer, d in zip(ready["peer"], ready["detail"], strict=False)}
         assert kinds == {"offerer": row["offerer_kind"], "answerer": row["answerer_kind"]}
 
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
+from lab.rtc import IceOptions, RTCPeerConnection
 from lab.rtc.negotiation import PerfectNegotiator, wait_all_stable
 from lab.rtc.signaling import MemoryChannelPair, SignalingImpairments
-
-from lab.rtc import IceOptions, RTCPeerConnection
 
 
 def make_pc() -> RTCPeerConnection:

@@ -101,7 +101,7 @@ def test_keep_leaves_the_address_on_the_dead_link_without_leaking_it(network, ud
 def rp_filter_drops(net: Network, node: str) -> int:
     """The kernel's count of packets the node's reverse-path filter dropped (TcpExt IPReversePathFilter)."""
     lines = net.run(node, ["cat", "/proc/net/netstat"], capture_output=True, text=True).stdout.splitlines()
-    names, values = next((a.split(), b.split()) for a, b in zip(lines, lines[1:]) if a.startswith("TcpExt:")
+    names, values = next((a.split(), b.split()) for a, b in zip(lines, lines[1:], strict=False) if a.startswith("TcpExt:")
                          and b.startswith("TcpExt:"))
     return int(values[names.index("IPReversePathFilter")])
 

@@ -15,6 +15,7 @@ from lab.net import load_topology
 from lab.net import netns as lab_netns
 from tests.net.conftest import TOPOLOGIES
 
+
 def scope_namespaces() -> list[str]:
     return [n for n in lab_netns.list_names() if naming.is_lab_netns(n)]
 

@@ -10,8 +10,8 @@ probe PORT ECHO_IP:PORT [--send IP:PORT] [--recv SECONDS] [--repeat N]
 from __future__ import annotations
 
 import socket
-import time
 import sys
+import time
 
 
 def endpoint(text: str) -> tuple[str, int]:
@@ -45,7 +45,7 @@ def probe(port: int, server: str, args: list[str]) -> None:
             continue
     else:
         print("mapped none", flush=True)
-    options = dict(zip(args[::2], args[1::2]))
+    options = dict(zip(args[::2], args[1::2], strict=False))
     if "--send" in options:
         for _ in range(int(options.get("--repeat", "1"))):
             try:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from lab.contract import AgentConfig, Restart
 from lab.experiment.spec import PolicySpec
 from lab.runtime.agent import interfaces
-from lab.contract import AgentConfig, Restart
 from lab.runtime.agent.session import PeerSession
 
 from .peers import wait_for

@@ -291,9 +291,10 @@ def test_nat_mapping_is_chosen_before_the_delay() -> None:
                 "try:\n    while len(ports) < 5: ports.append(s.recvfrom(100)[1][1])\n"
                 "except TimeoutError: pass\nprint(json.dumps(ports))"
             )
-            from lab.net.shaping.nsexec import spawn_in_netns
             import subprocess
             import sys
+
+            from lab.net.shaping.nsexec import spawn_in_netns
 
             server = spawn_in_netns(wan.b, [sys.executable, "-c", receiver], stdout=subprocess.PIPE)
             time.sleep(0.3)

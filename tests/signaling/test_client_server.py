@@ -6,9 +6,7 @@ import asyncio
 import json
 import sys
 
-
 from lab.rtc.signaling import SignalingClient, SignalingImpairments, SignalingServer
-
 from tests.signaling.messages import collect
 
 

@@ -12,7 +12,6 @@ import contextlib
 from dataclasses import dataclass, field
 
 from lab.rtc.signaling import SignalingClient, SignalingServer
-
 from tests.signaling.messages import collect
 
 

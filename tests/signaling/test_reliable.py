@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from lab.rtc.signaling import MemoryChannelPair, OutageWindow, SignalingImpairments
-
 from tests.signaling.messages import collect
 
 

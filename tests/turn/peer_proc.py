@@ -15,8 +15,7 @@ import logging
 import sys
 import time
 
-from aiortc import (AudioStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection,
-                    RTCSessionDescription)
+from aiortc import AudioStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from lab.turn import diagnostics

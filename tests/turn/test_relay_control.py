@@ -8,8 +8,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from lab.errors import ConfigError
-
-from lab.turn import Relay, RelayError, ephemeral_credential, lab_ca_file
+from lab.turn import Relay, ephemeral_credential, lab_ca_file
 from lab.turn.netns import socket_in_netns
 from lab.turn.probe import binding_request
 from tests.turn.conftest import turnservers_in

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lab.turn import ephemeral_credential
-from tests.turn.peers import Peer, connect, is_state
+from tests.turn.peers import Peer, connect
 
 RELAY = "10.77.0.1"
 

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from lab.net.shaping.backend import DelayBackend, delay_backend, missing_nfqueue_tools
     from lab.net.shaping.spec import LinkShaping
 
+__all__ = ["DelayBackend", "LinkShaping", "apply_shaping", "clear_shaping", "current_shaping", "delay_backend", "missing_nfqueue_tools"]
+
 _WHERE = {
     "apply_shaping": "lab.net.shaping.apply",
     "clear_shaping": "lab.net.shaping.apply",
@@ -45,7 +47,6 @@ _WHERE = {
     "missing_nfqueue_tools": "lab.net.shaping.backend",
     "LinkShaping": "lab.net.shaping.spec",
 }
-__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.naming import state_dir
-from lab.net.shaping.nsexec import spawn_in_netns
 from lab.net.shaping import shaper
+from lab.net.shaping.nsexec import spawn_in_netns
 from lab.net.shaping.shaper import PROCESS_NAME
 
 START_TIMEOUT_S = 10.0

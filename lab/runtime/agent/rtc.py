@@ -13,9 +13,9 @@ import aiortc
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
+from lab.contract import AgentConfig
 from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator, compat
 from lab.rtc import RTCPeerConnection as LabPeerConnection
-from lab.contract import AgentConfig
 
 __all__ = ["PerfectNegotiator", "make_peer_connection", "make_plain_peer_connection", "plain_baseline",
            "profile_skipped", "refresh_ice_options"]

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-from lab.runtime.agent import rtc
 from lab.contract import AgentConfig, Command, Ping, Restart, Signal, SignalingOutage, Stop
+from lab.runtime.agent import rtc
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.media import RtpTap, SilenceTrack, drain, prefer_codec
 from lab.runtime.agent.policy import RestartPolicy
@@ -114,10 +114,10 @@ class PeerSession:
 
     async def start(self) -> None:
         c = self.config
+        profile: dict[str, Any] = (
+            {"rtc_profile": c.rtc_profile, "rtc_profile_skipped": rtc.profile_skipped()} if c.rtc_profile else {})
         self.emit("agent_ready", host=c.host, pid=os.getpid(), role=c.role, polite=c.polite,
-                  restarts=c.restarts, policy=c.policy.name, restartable=self.restartable,
-                  **({"rtc_profile": c.rtc_profile, "rtc_profile_skipped": rtc.profile_skipped()}
-                     if c.rtc_profile else {}))
+                  restarts=c.restarts, policy=c.policy.name, restartable=self.restartable, **profile)
         if c.signaling.path == "control":
             self.signaling = ControlRelayChannel(self.control)
         else:
@@ -340,8 +340,8 @@ class PeerSession:
                 self._spawn(self._full_reconnect(announce=False, generation=generation))
             return
         channel = self.channel
-        generation = message.get("gen")
-        if channel is None or (isinstance(generation, int) and generation > channel.generation):
+        message_gen = message.get("gen")
+        if channel is None or (isinstance(message_gen, int) and message_gen > channel.generation):
             # its connection is not built yet (a full reconnect is under way): keep it for then
             self._early.append(message)
             del self._early[:-EARLY_MESSAGES_MAX]

@@ -22,14 +22,15 @@ async def _pump(commands: Any, queue: asyncio.Queue[Command]) -> None:
 
 async def _next_command(queue: asyncio.Queue[Command], peer: BrowserPeer, stop: asyncio.Event) -> Command:
     """The next command, or a stop when the browser died or SIGTERM arrived."""
-    waiters = [asyncio.ensure_future(queue.get()), asyncio.ensure_future(peer.failed.wait()),
-               asyncio.ensure_future(stop.wait())]
-    done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    command = asyncio.ensure_future(queue.get())
+    failed = asyncio.ensure_future(peer.failed.wait())
+    done, pending = await asyncio.wait([command, failed, asyncio.ensure_future(stop.wait())],
+                                       return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
-    if waiters[0] in done:
-        return waiters[0].result()
-    if waiters[1] in done:
+    if command in done:
+        return command.result()
+    if failed in done:
         raise RuntimeError(f"browser: {peer.failure}")
     return Stop(reason="SIGTERM")
 

@@ -146,9 +146,9 @@ async def launch(profile: Path, extra_args: list[str] | None = None) -> Browser:
                              "or rebuild the Docker peer image (make images)")
     try:
         from playwright.async_api import async_playwright
-    except ImportError:
+    except ImportError as error:
         sweep(profile)
-        raise BrowserMissing("the playwright package is missing (pip install -e .); never `playwright install`")
+        raise BrowserMissing("the playwright package is missing (pip install -e .); never `playwright install`") from error
 
     playwright = await async_playwright().start()
     try:

@@ -224,7 +224,7 @@ async def launch(profile: Path, prefs: dict[str, bool | int | str] | None = None
         await browser.close(grace_s=0.5)
         raise
     return Firefox(process, profile, url + "/session",
-                   asyncio.get_running_loop().create_task(_drain_to_log(process.stderr, sink)))
+                   _drain=asyncio.get_running_loop().create_task(_drain_to_log(process.stderr, sink)))
 
 
 async def _endpoint(stderr: asyncio.StreamReader, sink: Any) -> str:
