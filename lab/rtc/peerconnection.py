@@ -351,7 +351,7 @@ class RTCPeerConnection(aiortc.RTCPeerConnection):
         init.usernameFragment = ufrag  # type: ignore[attr-defined]
         self.emit("icecandidate", init)
 
-    def _lab_add_to_local_description(self, ufrag: str, candidate: Any) -> None:
+    def _lab_add_to_local_description(self, ufrag: str | None, candidate: Any) -> None:
         """W3C: localDescription names every candidate gathered so far (and end-of-candidates),
         so an application that does not trickle can send it once gathering completed."""
         for name in ("pendingLocalDescription", "currentLocalDescription"):

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from lab.contract import AgentConfig, Policy as PolicySpec
+from lab.contract import AgentConfig
+from lab.contract import Policy as PolicySpec
 from lab.runtime.agent import interfaces
 from lab.runtime.agent.session import PeerSession, candidate_facts
 

@@ -434,7 +434,7 @@ def candidate_facts(pc: Any, init: dict[str, Any]) -> dict[str, Any]:
                 "port": None, "protocol": None, "interface": None, "related_address": None,
                 "related_port": None, "end_of_candidates": True}
     parts = text.removeprefix("candidate:").split()
-    fields = dict(zip(parts[6::2], parts[7::2]))  # typ, raddr, rport, ...
+    fields = dict(zip(parts[6::2], parts[7::2], strict=False))  # typ, raddr, rport, ...
     address, kind = parts[4], fields.get("typ")
     # the interface it was gathered on: its own address (host) or its base (srflx/relay)
     base = address if kind == "host" else fields.get("raddr")
