@@ -8,6 +8,7 @@ never see each other's resources; `icelab clean` without a scope removes every s
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 PREFIX = "icelab"
@@ -39,3 +40,17 @@ def state_dir() -> Path:
     """Runtime state (one folder per topology that is up); survives the orchestrator's crash."""
     base = Path(os.environ.get("ICELAB_STATE_DIR", "/run/icelab"))
     return base / scope() if scope() else base
+
+
+def browser_profiles_dir(browser: str) -> Path:
+    """Where a browser kind's throwaway profiles live (icelab clean removes what is left)."""
+    return state_dir() / browser
+
+
+def new_browser_profile(browser: str, trial_id: str, role: str) -> Path:
+    """A fresh, empty profile folder for one browser of one trial."""
+    root = browser_profiles_dir(browser)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{trial_id}-{role}-{secrets.token_hex(3)}"
+    path.mkdir()
+    return path

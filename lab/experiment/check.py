@@ -30,22 +30,10 @@ class PlannedNetwork:
         self.plan = plan
 
     def node(self, node: str) -> NodePlan:
-        try:
-            return self.plan.nodes[node]
-        except KeyError:
-            raise LabError(f"the topology has no node {node!r}") from None
+        return self.plan.node(node)
 
     def iface(self, node: str, iface: str | None = None) -> IfacePlan:
-        plan = self.node(node)
-        if iface is None:
-            try:
-                return plan.primary_iface()
-            except KeyError:
-                raise LabError(f"{node} has no addressed interface") from None
-        try:
-            return plan.ifaces[iface]
-        except KeyError:
-            raise LabError(f"{node} has no interface {iface!r} (has {', '.join(plan.ifaces)})") from None
+        return self.plan.iface(node, iface)
 
     def hosts(self, role: str | None = None) -> list[str]:
         return [n.name for n in self.plan.nodes.values() if n.kind == "host" and (role is None or n.role == role)]

@@ -129,25 +129,13 @@ class Network:
         return self.plan.name
 
     def node(self, node: str) -> NodePlan:
-        try:
-            return self.plan.nodes[node]
-        except KeyError:
-            raise LabError(f"topology {self.name!r} has no node {node!r}") from None
+        return self.plan.node(node)
 
     def netns(self, node: str) -> str:
         return self.node(node).netns
 
     def iface(self, node: str, iface: str | None = None) -> IfacePlan:
-        plan = self.node(node)
-        if iface is None:
-            try:
-                return plan.primary_iface()
-            except KeyError:
-                raise LabError(f"{node} has no addressed interface") from None
-        try:
-            return plan.ifaces[iface]
-        except KeyError:
-            raise LabError(f"{node} has no interface {iface!r} (has {', '.join(plan.ifaces)})") from None
+        return self.plan.iface(node, iface)
 
     def address(self, node: str, iface: str | None = None) -> str:
         """The node's IPv4 address (primary interface unless `iface`)."""

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from lab import naming
+from lab.errors import LabError
 from lab.net.model import AddrOnDown, GraphError, NatType, TopologySpec
 
 WAN_BRIDGE = "br0"
@@ -74,6 +75,25 @@ class Plan(BaseModel):
 
     def namespaces(self) -> list[str]:
         return [node.netns for node in self.nodes.values()]
+
+    def node(self, node: str) -> NodePlan:
+        try:
+            return self.nodes[node]
+        except KeyError:
+            raise LabError(f"topology {self.name!r} has no node {node!r}") from None
+
+    def iface(self, node: str, iface: str | None = None) -> IfacePlan:
+        """node's interface `iface`, or its primary (first addressed) one."""
+        plan = self.node(node)
+        if iface is None:
+            try:
+                return plan.primary_iface()
+            except KeyError:
+                raise LabError(f"{node} has no addressed interface") from None
+        try:
+            return plan.ifaces[iface]
+        except KeyError:
+            raise LabError(f"{node} has no interface {iface!r} (has {', '.join(plan.ifaces)})") from None
 
 
 class _Pool:

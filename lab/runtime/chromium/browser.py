@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 from dataclasses import dataclass
@@ -45,15 +44,11 @@ FLAGS = [
 
 
 def profiles_root() -> Path:
-    return naming.state_dir() / "chromium"
+    return naming.browser_profiles_dir("chromium")
 
 
 def new_profile_dir(trial_id: str, role: str) -> Path:
-    root = profiles_root()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{trial_id}-{role}-{secrets.token_hex(3)}"
-    path.mkdir()
-    return path
+    return naming.new_browser_profile("chromium", trial_id, role)
 
 
 def marked_pids(prefix: str) -> list[int]:

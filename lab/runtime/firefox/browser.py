@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -151,15 +150,11 @@ def firefox_version() -> str | None:
 
 
 def profiles_root() -> Path:
-    return naming.state_dir() / "firefox"
+    return naming.browser_profiles_dir("firefox")
 
 
 def new_profile_dir(trial_id: str, role: str) -> Path:
-    root = profiles_root()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{trial_id}-{role}-{secrets.token_hex(3)}"
-    path.mkdir()
-    return path
+    return naming.new_browser_profile("firefox", trial_id, role)
 
 
 def user_js(prefs: dict[str, bool | int | str]) -> str:
