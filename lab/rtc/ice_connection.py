@@ -171,6 +171,9 @@ class LabIceConnection(Connection):
         self._lab_server_query_interval = server_query_interval
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
+        # checks started after the check list completed (continual gathering, and the checks
+        # they trigger): they outlive connect(), whose clean-up stops the initial list's checks
+        self._lab_late_checks: set[CandidatePair] | None = set()  # None once connect() cleaned up
 
     # gathering
 
@@ -265,6 +268,11 @@ class LabIceConnection(Connection):
                 # the check list completed: a new path (continual gathering) is checked, and
                 # with aggressive nomination becomes the selected pair when it answers
                 self.check_start_task(pair)
+
+    def check_start_task(self, pair: CandidatePair) -> None:
+        if self._check_list_done and pair.task is None and self._lab_late_checks is not None:
+            self._lab_late_checks.add(pair)  # a new path, or a check it triggered
+        super().check_start_task(pair)
 
     def _pair_remote_candidate(self, remote_candidate: Candidate) -> None:
         before = set(map(id, self._check_list))
@@ -485,8 +493,12 @@ class LabIceConnection(Connection):
             result = await self._check_list_state.get()
         else:
             result = 2  # aioice's ICE_FAILED: nothing to check, nothing more to come
+        # the check list may have completed a while ago (this task resumes late on a busy
+        # loop): a check continual gathering started since must not be cancelled with the
+        # rest, or its pair stays in progress forever and is never selected
+        late, self._lab_late_checks = self._lab_late_checks or set(), None
         for pair in self._check_list:
-            if pair.task is not None:
+            if pair.task is not None and (result != 1 or pair not in late):
                 pair.task.cancel()
         if result != 1:  # aioice's ICE_COMPLETED
             raise ConnectionError("ICE negotiation failed")

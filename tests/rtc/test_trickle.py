@@ -324,3 +324,43 @@ async def test_a_restart_still_checking_gathers_on_an_address_that_appears() -> 
     # without gather_continually the active generation gathered nothing new
     assert ice.restarts == 1
     await call.close()
+
+
+async def test_a_new_path_checked_before_connect_returns_is_not_cancelled_by_its_clean_up(
+    monkeypatch: Any,
+) -> None:
+    """The generation is connected as soon as a pair is nominated; aioice's connect() learns it
+    later (at its next pacing tick, much later on a busy loop) and then stops the check list's
+    checks. A check continual gathering started meanwhile must survive that clean-up."""
+    gate = asyncio.Event()
+    held: list[LabIceConnection] = []
+    connect = LabIceConnection.connect
+
+    async def late_connect(self: LabIceConnection) -> None:
+        get = self._check_list_state.get
+
+        async def get_late() -> int:
+            result = await get()
+            held.append(self)
+            await gate.wait()  # connect() resumes only when the test lets it
+            return result
+
+        self._check_list_state.get = get_late  # type: ignore[method-assign]
+        await connect(self)
+
+    monkeypatch.setattr(LabIceConnection, "connect", late_connect)
+    call = await start_call(make_peer(gather_continually=True), make_peer(gather_continually=True))
+    a = call.transport(call.a)
+    connection = a.activeGeneration.connection
+    await wait_for(lambda: connection in held, what="a's check list completed, connect() not returned")
+    changes: list[Any] = []
+    call.a.on("selectedcandidatepairchange", changes.append)
+    await a.update_addresses(["127.0.0.1", "127.0.0.2"])
+    (late,) = [p for p in connection._check_list if p.local_candidate.host == "127.0.0.2"]
+    assert late.task is not None  # its check started at once
+    gate.set()
+    await wait_for(lambda: connection._query_consent_task is not None, what="connect() returned")
+    await wait_for(lambda: any(c.pair.local_address[0] == "127.0.0.2" for c in changes),
+                   what="the new path selected")
+    assert a.restarts == 0
+    await call.close()
