@@ -396,8 +396,15 @@ const icelab = (() => {
         await this.pc.addIceCandidate(init.candidate ? init : { candidate: '', usernameFragment: ufrag || undefined });
       } catch (err) {
         if (this.ignoreOffer) this.swallow(`${err.name}: ${err.message}`);
+        // glare: a candidate of a negotiation that was rolled back or ignored names a ufrag no
+        // description holds any more; it was not added either way, and is not an error
+        else if (ufrag && !this.remoteUfrags().includes(ufrag)) this.swallow(`stale ufrag ${ufrag}: ${err.name}: ${err.message}`);
         else this.error('addIceCandidate', err);
       }
+    }
+    remoteUfrags() {
+      const sdps = [this.pc.currentRemoteDescription, this.pc.pendingRemoteDescription].filter(Boolean).map(d => d.sdp);
+      return sdps.flatMap(sdp => [...sdp.matchAll(/^a=ice-ufrag:(\S+)/gm)].map(m => m[1]));
     }
     swallow(why) {
       log(`[${this.name}] candidate while ignoreOffer=true -> swallowed (${why})`);
