@@ -102,3 +102,32 @@ def test_lazy_packages_export_what_they_can_load() -> None:
         assert exported == set(package._WHERE), name
         for attribute in exported:
             assert getattr(package, attribute) is not None
+
+
+def _private_names_of_rtc() -> set[str]:
+    """Every private method or attribute lab.rtc's own classes define (`def _x`, `self._x = ...`)."""
+    names: set[str] = set()
+    for path in (LAB / "rtc").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("_"):
+                names.add(node.name)
+            elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.value, ast.Name) and node.value.id == "self"):
+                names.add(node.attr)
+    return {name for name in names if name.startswith("_") and not name.startswith("__")}
+
+
+def test_nothing_outside_lab_rtc_touches_its_private_names() -> None:
+    """lab.rtc's objects are used through their public API (aiortc's privates live in lab/rtc/compat.py)."""
+    private = _private_names_of_rtc()
+    assert "_send" in private
+    touched = []
+    for path in LAB.rglob("*.py"):
+        if path.relative_to(LAB).parts[0] == "rtc":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in private
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+                    and not (isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "super")):
+                touched.append(f"{path.relative_to(LAB.parent)}:{node.lineno}: {ast.unparse(node)}")
+    assert not touched, "lab.rtc privates used outside lab/rtc:\n" + "\n".join(touched)

@@ -20,8 +20,10 @@ from lab.contract.commands import (
 from lab.contract.config import AgentConfig, AgentKind, IceServer, PeerKind, RtcProfile, SignalingConfig
 from lab.contract.detection import Detection
 from lab.contract.events import (
+    EVENT_KINDS,
     AgentEvent,
     ConnectionStateEvent,
+    Emit,
     ErrorEvent,
     EventKind,
     MediaRxEvent,
@@ -29,6 +31,8 @@ from lab.contract.events import (
     RestartEvent,
     SelectedPairEvent,
     SignalEvent,
+    event_line,
+    is_event_kind,
     parse_event,
 )
 from lab.contract.policy import (
@@ -41,8 +45,8 @@ from lab.contract.policy import (
 )
 
 __all__ = [
-    "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "AgentKind", "Command", "ConnectionStateEvent", "Detection",
+    "EVENT_KINDS", "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "AgentKind", "Command", "ConnectionStateEvent", "Detection", "Emit",
     "ErrorEvent", "EventKind", "IceServer", "MediaRxEvent", "NetworkChange", "OtherEvent", "PeerKind", "Ping",
     "Policy", "Restart", "RestartEvent", "RtcProfile", "SelectedPairEvent", "Side", "Signal", "SignalEvent", "SignalingConfig",
-    "SignalingOutage", "Start", "Stop", "Trigger", "parse_command", "parse_event", "register_policy_preset",
+    "SignalingOutage", "Start", "Stop", "Trigger", "event_line", "is_event_kind", "parse_command", "parse_event", "register_policy_preset",
 ]

@@ -7,7 +7,9 @@ The events the orchestrator acts on have their own classes; every other kind is 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, TypeGuard, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -16,9 +18,33 @@ EventKind = Literal[
     "media_tx", "media_rx", "media_stats",
     "restart", "pc_replaced", "negotiation", "offer_sent", "answer_sent", "offer_received", "answer_received",
     "candidate_sent", "signaling_state", "gathering_state", "ice_state", "connection_state", "selected_pair",
-    "stats_pair", "network_change", "browser_network", "signaling_channel", "signaling_outage",
+    "stats_pair", "dtls_state", "network_change", "browser_network", "signaling_channel", "signaling_outage",
     "signaling_reconnect", "clock_sync", "browser_ready", "pong",
 ]
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+
+
+def is_event_kind(kind: object) -> TypeGuard[EventKind]:
+    """True for a kind of the contract (a page's event is checked by it before it is relayed)."""
+    return isinstance(kind, str) and kind in EVENT_KINDS
+
+
+def event_line(kind: EventKind, t: float, fields: Mapping[str, Any]) -> bytes:
+    """The wire form of one event: `{"t":...,"kind":...,...}` and a newline, compact JSON.
+
+    A kind the contract does not name is refused (ValueError), so a misspelt kind fails where it
+    is written: mypy reads the `EventKind` literal, and this check holds for strings made at run time.
+    """
+    if not is_event_kind(kind):
+        raise ValueError(f"{kind!r} is no event kind of lab.contract.events.EventKind")
+    record = {"t": t, "kind": kind, **fields}
+    return (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+
+
+class Emit(Protocol):
+    """How an agent reports an event: a contract kind, its time (now if None) and its fields."""
+
+    def __call__(self, kind: EventKind, t: float | None = None, **fields: Any) -> None: ...
 
 
 class AgentEvent(BaseModel):

@@ -202,6 +202,14 @@ class PerfectNegotiator(AsyncIOEventEmitter):
         init = candidate_to_message(candidate, ufrag) if candidate is not None else {"candidate": "", "usernameFragment": ufrag}
         self._send({"candidate": init})
 
+    def send_local_description(self) -> None:
+        """Send the pc's local description as it stands, for an app that made its own offer (the
+        legacy `createOffer({iceRestart: true})` path) outside the negotiationneeded flow."""
+        desc = self.pc.localDescription
+        if desc is None:
+            raise RuntimeError("no local description to send")
+        self._send({"description": {"type": desc.type, "sdp": desc.sdp}})
+
     # ----- outbound ---------------------------------------------------------------------
 
     def _send(self, message: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 The pipes are inherited from the orchestrator (through the runtime's popen), so this channel
 never crosses the lab network: faults cannot touch it. Events go out as
-{"t": time.monotonic(), "kind": ..., ...}; commands come in as {"cmd": ..., ...} and are handed
+{"t": time.monotonic(), "kind": ..., ...} with a kind of lab.contract's `EventKind` (anything else
+is refused); commands come in as {"cmd": ..., ...} and are handed
 out as lab.contract commands (a line that is none is logged and skipped).
 stdout is reserved for events: anything else printing to it is redirected to stderr (the log).
 """
@@ -18,7 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from lab.contract import Command, Stop, parse_command
+from lab.contract import Command, EventKind, Stop, event_line, parse_command
 
 log = logging.getLogger("lab.agent.control")
 
@@ -30,11 +31,10 @@ class ControlChannel:
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         self.closed = False
 
-    def emit(self, kind: str, t: float | None = None, **fields: Any) -> None:
+    def emit(self, kind: EventKind, t: float | None = None, **fields: Any) -> None:
         if self.closed:
             return
-        record = {"t": time.monotonic() if t is None else t, "kind": kind, **fields}
-        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        line = event_line(kind, time.monotonic() if t is None else t, fields)
         try:
             os.write(self._out_fd, line)
         except (BrokenPipeError, OSError):

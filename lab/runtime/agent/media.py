@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCDtlsTransport, RTCRtpSender
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
+from lab.contract import Emit
 from lab.rtc import compat
-
-Emit = Callable[..., None]
 
 
 def is_rtp(data: bytes) -> bool:

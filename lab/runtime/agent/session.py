@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-from lab.contract import AgentConfig, Command, Ping, Restart, Signal, SignalingOutage, Stop
+from lab.contract import AgentConfig, Command, EventKind, Ping, Restart, Signal, SignalingOutage, Stop
 from lab.runtime.agent import rtc
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.media import RtpTap, SilenceTrack, drain, prefer_codec
@@ -28,6 +28,9 @@ PAIR_POLL_S = 0.02
 # signaling messages held for a connection generation that is not built yet (a full reconnect
 # in progress); beyond this the oldest are dropped
 EARLY_MESSAGES_MAX = 256
+# the event of a description by its type
+SENT: dict[str, EventKind] = {"offer": "offer_sent", "answer": "answer_sent"}
+RECEIVED: dict[str, EventKind] = {"offer": "offer_received", "answer": "answer_received"}
 
 
 class ControlRelayChannel(AsyncIOEventEmitter):
@@ -230,7 +233,7 @@ class PeerSession:
                 ufrag = _ufrag(description.sdp)
                 channel = self.channel
                 negotiation_id = channel.applied(description.type, ufrag) if channel is not None else None
-                self.emit(f"{description.type}_received", ice_ufrag=ufrag, gen=self.generation,
+                self.emit(RECEIVED[description.type], ice_ufrag=ufrag, gen=self.generation,
                           negotiation_id=negotiation_id)
 
         pc.setRemoteDescription = set_remote
@@ -311,7 +314,7 @@ class PeerSession:
             offer = await pc.createOffer(iceRestart=True)
             await pc.setLocalDescription(offer)
             if self.negotiator is not None:
-                self.negotiator._send({"description": {"type": offer.type, "sdp": pc.localDescription.sdp}})
+                self.negotiator.send_local_description()
             else:
                 self._send_description(pc)
 
@@ -368,7 +371,7 @@ class PeerSession:
             return
         description = message.get("description")
         if isinstance(description, dict) and description.get("type") in ("offer", "answer"):
-            self.emit(f"{description['type']}_sent", ice_ufrag=_ufrag(str(description.get("sdp", ""))),
+            self.emit(SENT[description["type"]], ice_ufrag=_ufrag(str(description.get("sdp", ""))),
                       gen=self.generation, negotiation_id=message.get("negotiation_id"))
 
     def _on_negotiation_event(self, event: dict[str, Any]) -> None:

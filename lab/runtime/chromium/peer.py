@@ -10,7 +10,17 @@ import os
 import time
 from typing import Any
 
-from lab.contract import AgentConfig, Command, NetworkChange, Ping, Restart, Signal, SignalingOutage, Stop
+from lab.contract import (
+    AgentConfig,
+    Command,
+    NetworkChange,
+    Ping,
+    Restart,
+    Signal,
+    SignalingOutage,
+    Stop,
+    is_event_kind,
+)
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.chromium import KIND, clock
 from lab.runtime.chromium.browser import Browser, launch, new_profile_dir
@@ -130,6 +140,10 @@ class BrowserPeer:
                 page_log.info("%s", event.get("line"))
                 continue
             t = offset.to_monotonic(float(page_ms)) if offset is not None and page_ms is not None else None
+            if not is_event_kind(kind):  # the page speaks strings: only the contract's kinds pass
+                log.warning("the page reported an event of unknown kind %r", kind)
+                self.control.emit("error", t=t, message=f"the page reported an event of unknown kind {kind!r}")
+                continue
             if kind == "candidate_sent" and event.get("type") and event.get("interface") is None:
                 event["interface"] = self._interface_of.of_candidate(event)
             self.control.emit(kind, t=t, **event)
