@@ -17,35 +17,33 @@ from typing import Any
 
 import pytest
 
+from lab import Lab, Peer
 from lab.turn import Relay, parse_relay
-from lab.turn.netns import popen_in_netns
-from tests.turn.conftest import lanlab  # noqa: F401  (fixture: a LAN of lab namespaces, no turnserver left)
-from tests.turn.lanlab import SUBNET, LanLab
+from tests.turn.conftest import SUBNET, lan  # noqa: F401  (fixture: a flat lab LAN, no turnserver left)
 
 CHILD = Path(__file__).with_name("relay_call.py")
 pytestmark = pytest.mark.slow
 
 
-def start_relay(lan: LanLab, name: str, address: str, out: Path) -> Relay:
-    lan.add_host(f"h{name}", f"{address}/24")
+def start_relay(lan: Lab, name: str, out: Path) -> Relay:
+    host = f"h{name}"
     spec = parse_relay(
         {
             "name": name,
-            "host": f"h{name}",
-            "address": address,
+            "host": host,
+            "address": lan.net.address(host),
             "listeners": ["udp"],
-            "peer_networks": [str(SUBNET)],
+            "peer_networks": [SUBNET],
         }
     )
-    relay = Relay(spec, netns_name=lan.ns(f"h{name}"), out_dir=out)
+    relay = Relay(spec, netns_name=lan.net.netns(host), out_dir=out)
     relay.start()
     return relay
 
 
 class Child:
-    def __init__(self, netns: str, settings: dict[str, Any]) -> None:
-        self.process = popen_in_netns(
-            netns,
+    def __init__(self, peer: Peer, settings: dict[str, Any]) -> None:
+        self.process = peer.popen(
             [sys.executable, str(CHILD), json.dumps(settings)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -87,35 +85,35 @@ class Child:
 
 
 def test_every_generation_allocates_anew_and_fails_over_to_another_relay(
-    lanlab: LanLab, tmp_path: Path
+    lan: Lab, tmp_path: Path
 ) -> None:
-    first = start_relay(lanlab, "r1", "10.77.0.1", tmp_path)
-    second = start_relay(lanlab, "r2", "10.77.0.2", tmp_path)
-    peers_ns = lanlab.add_host("peers", "10.77.0.10/24")
+    first = start_relay(lan, "r1", tmp_path)
+    second = start_relay(lan, "r2", tmp_path)
+    peers = lan.peer("a")
     child = Child(
-        peers_ns,
+        peers,
         {
             "first": first.ice_server("udp"),
             "second": second.ice_server("udp"),
-            "address": "10.77.0.10",
+            "address": peers.address,
         },
     )
     try:
         gen0 = child.generation()
         assert gen0["number"] == 0 and gen0["media"], child.seen
-        assert gen0["relays"] and all(host == "10.77.0.1" for host, _ in gen0["relays"])
+        assert gen0["relays"] and all(host == str(first.spec.address) for host, _ in gen0["relays"])
 
         child.command("restart")  # same relay: a new allocation, so a new relayed address
         gen1 = child.generation()
         assert gen1["number"] == 1 and gen1["media"]
-        assert all(host == "10.77.0.1" for host, _ in gen1["relays"])
+        assert all(host == str(first.spec.address) for host, _ in gen1["relays"])
         assert set(map(tuple, gen1["relays"])).isdisjoint(map(tuple, gen0["relays"]))
 
         first.kill()  # the relay dies without a word: 'failed', then fail over to r2
         child.command("failover")
         gen2 = child.generation()
         assert gen2["number"] == 2 and gen2["media"], "media did not resume via the second relay"
-        assert gen2["relays"] and all(host == "10.77.0.2" for host, _ in gen2["relays"])
+        assert gen2["relays"] and all(host == str(second.spec.address) for host, _ in gen2["relays"])
         child.command("")
         child.process.wait(10)
     finally:

@@ -1,7 +1,9 @@
-"""Fixtures for relay tests: a private hermetic LAN, relays that are always cleaned up."""
+"""Fixtures for relay tests: a flat lab LAN (a `Lab` on a Python topology), relays that are
+always cleaned up."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -15,11 +17,24 @@ from typing import Any
 
 import pytest
 
+from lab import Lab, Topology
 from lab.turn import Relay, parse_relay
-from lab.turn.netns import popen_in_netns, turnserver_pids
-from tests.turn.lanlab import SUBNET, LanLab, make_lanlab
+from lab.turn.netns import turnserver_pids
 
 TURN_CLIENT = Path(__file__).with_name("turn_client.py")
+SUBNET = "10.77.0.0/24"
+# one segment, nothing else: relay hosts hr1/hr2 and clients a/b (10.78.0.0/24 is outside it)
+LAN_HOSTS = {"hr1": "10.77.0.1", "a": "10.77.0.2", "b": "10.77.0.3", "hr2": "10.77.0.5"}
+_names = itertools.count()
+
+
+def flat_lan() -> Topology:
+    topo = Topology("lan")
+    topo.add_wan("lan", subnet=SUBNET)
+    for host, address in LAN_HOSTS.items():
+        topo.add_host(host, role="relay" if host.startswith("hr") else "peer")
+        topo.link(host, "lan", address=address)
+    return topo
 
 
 def turnservers_in(namespaces: list[str]) -> list[int]:
@@ -27,14 +42,14 @@ def turnservers_in(namespaces: list[str]) -> list[int]:
 
 
 @pytest.fixture
-def lanlab() -> Iterator[LanLab]:
-    lab = make_lanlab()
-    try:
-        yield lab
-    finally:
-        leftovers = turnservers_in(lab.namespaces)
-        lab.down()
-        assert not leftovers, f"turnserver left running: {leftovers}"
+def lan() -> Iterator[Lab]:
+    """The flat LAN up, its relays left to the test (make_relay); no turnserver may outlive it."""
+    with Lab(flat_lan(), name=f"trn{os.getpid() % 1000}x{next(_names)}", relays=False) as lab:
+        try:
+            yield lab
+        finally:
+            leftovers = turnservers_in(lab.net.plan.namespaces())
+    assert not leftovers, f"turnserver left running: {leftovers}"
 
 
 @pytest.fixture
@@ -46,26 +61,25 @@ def relays(tmp_path: Path) -> Iterator[list[Relay]]:
 
 
 @pytest.fixture
-def make_relay(lanlab: LanLab, relays: list[Relay], tmp_path: Path):  # type: ignore[no-untyped-def]
-    def make(name: str = "r1", address: str = "10.77.0.1", **fields: Any) -> Relay:
-        if lanlab.ns(f"h{name}") not in lanlab.namespaces:
-            lanlab.add_host(f"h{name}", f"{address}/24",
-                            *[f"{fields['alt_address']}/24"] if fields.get("alt_address") else [])
-        spec = parse_relay({"name": name, "host": f"h{name}", "address": address,
-                            "peer_networks": [str(SUBNET)], **fields})
-        relay = Relay(spec, netns_name=lanlab.ns(f"h{name}"), out_dir=tmp_path / "out")
+def make_relay(lan: Lab, relays: list[Relay], tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A relay (not started) on the LAN's host h<name>, at that host's address."""
+    def make(name: str = "r1", **fields: Any) -> Relay:
+        host = f"h{name}"
+        spec = parse_relay({"name": name, "host": host, "address": lan.net.address(host),
+                            "peer_networks": [SUBNET], **fields})
+        relay = Relay(spec, netns_name=lan.net.netns(host), out_dir=tmp_path / "out")
         relays.append(relay)
         return relay
     return make
 
 
 class TurnClient:
-    """tests/turn/turn_client.py running in a namespace."""
+    """tests/turn/turn_client.py running on a host of the lab (a `lab.Peer`)."""
 
-    def __init__(self, netns: str, **options: Any) -> None:
+    def __init__(self, peer: Any, **options: Any) -> None:
         ca_file = str(options.pop("ca_file", ""))
-        self.process = popen_in_netns(
-            netns, [sys.executable, str(TURN_CLIENT), json.dumps(options)],
+        self.process = peer.popen(
+            [sys.executable, str(TURN_CLIENT), json.dumps(options)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=dict(os.environ, SSL_CERT_FILE=ca_file))
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -102,11 +116,11 @@ class TurnClient:
 
 
 @pytest.fixture
-def turn_client(lanlab: LanLab) -> Iterator[Any]:
+def turn_client(lan: Lab) -> Iterator[Any]:
     clients: list[TurnClient] = []
 
     def start(node: str, **options: Any) -> TurnClient:
-        client = TurnClient(lanlab.ns(node), **options)
+        client = TurnClient(lan.peer(node), **options)
         clients.append(client)
         return client
     yield start

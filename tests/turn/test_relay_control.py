@@ -1,4 +1,5 @@
-"""Real coturn in lab namespaces: readiness, kill/stop/restart, blackhole, credentials."""
+"""Real coturn on a flat lab LAN (tests/turn/conftest.py): readiness, kill/stop/restart, blackhole,
+credentials."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from lab import Peer
 from lab.errors import ConfigError
 from lab.turn import Relay, ephemeral_credential, lab_ca_file
 from lab.turn.netns import socket_in_netns
@@ -14,42 +16,42 @@ from lab.turn.probe import binding_request
 from tests.turn.conftest import turnservers_in
 
 
-def stun_answers(netns: str, address: str, port: int = 3478) -> bool:
-    with socket_in_netns(netns, socket.SOCK_DGRAM) as sock:
+def stun_answers(client: Peer, address: str, port: int = 3478) -> bool:
+    with socket_in_netns(client.lab.net.netns(client.host), socket.SOCK_DGRAM) as sock:
         return binding_request(sock, (address, port), timeout=1.0) is not None
 
 
-def test_start_returns_once_relay_answers_stun_and_kill_stop_restart(make_relay, lanlab) -> None:
+def test_start_returns_once_relay_answers_stun_and_kill_stop_restart(make_relay, lan) -> None:
     relay = make_relay()
-    client_ns = lanlab.add_host("a", "10.77.0.2/24")
+    client = lan.peer("a")
     relay.start()
     assert relay.running
     # answered from another lab host, not only from the relay's own namespace
-    assert stun_answers(client_ns, "10.77.0.1")
+    assert stun_answers(client, "10.77.0.1")
     assert relay.files.log.is_file() and relay.files.log.parent.name == "out"
 
     old_pid = relay.pid
     relay.restart()
-    assert relay.pid != old_pid and stun_answers(client_ns, "10.77.0.1")
+    assert relay.pid != old_pid and stun_answers(client, "10.77.0.1")
     relay.kill()
     assert not relay.running and not turnservers_in([relay.netns])
-    assert not stun_answers(client_ns, "10.77.0.1")
+    assert not stun_answers(client, "10.77.0.1")
     relay.start()
     relay.stop()
     assert not relay.running and not turnservers_in([relay.netns])
 
 
-def test_several_relays_run_at_once(make_relay, lanlab) -> None:
-    first = make_relay("r1", "10.77.0.1")
-    second = make_relay("r2", "10.77.0.5")
-    client_ns = lanlab.add_host("a", "10.77.0.2/24")
+def test_several_relays_run_at_once(make_relay, lan) -> None:
+    first = make_relay("r1")
+    second = make_relay("r2")
+    client = lan.peer("a")
     first.start()
     second.start()
     first.kill()
-    assert stun_answers(client_ns, "10.77.0.5") and not stun_answers(client_ns, "10.77.0.1")
+    assert stun_answers(client, "10.77.0.5") and not stun_answers(client, "10.77.0.1")
 
 
-def test_missing_address_or_busy_port_is_one_config_error_before_start(make_relay, lanlab,
+def test_missing_address_or_busy_port_is_one_config_error_before_start(make_relay, lan,
                                                                      tmp_path) -> None:
     relay = make_relay()
     relay.start()
@@ -63,22 +65,21 @@ def test_missing_address_or_busy_port_is_one_config_error_before_start(make_rela
                   out_dir=tmp_path / "out")
     with pytest.raises(ConfigError, match="port clash: 10.77.0.1:3478 is in use"):
         clash.start()
-    assert turnservers_in(lanlab.namespaces) == [relay.pid]
+    assert turnservers_in(lan.net.plan.namespaces()) == [relay.pid]
 
 
-def test_blackhole_drops_relay_traffic_until_lifted(make_relay, lanlab) -> None:
+def test_blackhole_drops_relay_traffic_until_lifted(make_relay, lan) -> None:
     relay = make_relay()
-    client_ns = lanlab.add_host("a", "10.77.0.2/24")
+    client = lan.peer("a")
     relay.start()
     relay.blackhole()
-    assert not stun_answers(client_ns, "10.77.0.1")
+    assert not stun_answers(client, "10.77.0.1")
     relay.unblackhole()
-    assert stun_answers(client_ns, "10.77.0.1")
+    assert stun_answers(client, "10.77.0.1")
 
 
-def test_expired_ephemeral_credentials_are_refused(make_relay, lanlab, turn_client) -> None:
+def test_expired_ephemeral_credentials_are_refused(make_relay, turn_client) -> None:
     relay = make_relay(auth_secret="lab-secret", max_allocate_lifetime=5)
-    lanlab.add_host("a", "10.77.0.2/24")
     relay.start()
     server = ["10.77.0.1", 3478]
 
@@ -100,10 +101,8 @@ def test_expired_ephemeral_credentials_are_refused(make_relay, lanlab, turn_clie
     assert "401" in line and "wrong secret" in line
 
 
-def test_restarted_relay_does_not_bring_the_old_allocation_back(make_relay, lanlab,
-                                                                turn_client) -> None:
+def test_restarted_relay_does_not_bring_the_old_allocation_back(make_relay, turn_client) -> None:
     relay = make_relay()
-    lanlab.add_host("a", "10.77.0.2/24")
     relay.start()
     cred = relay.credential()
     client = turn_client("a", server=["10.77.0.1", 3478], username=cred.username,
@@ -118,9 +117,8 @@ def test_restarted_relay_does_not_bring_the_old_allocation_back(make_relay, lanl
 
 
 @pytest.mark.parametrize("transport, tls", [("tcp", False), ("tcp", True)])
-def test_allocation_over_tcp_and_tls(make_relay, lanlab, turn_client, transport, tls) -> None:
+def test_allocation_over_tcp_and_tls(make_relay, turn_client, transport, tls) -> None:
     relay = make_relay()
-    lanlab.add_host("a", "10.77.0.2/24")
     relay.start()
     cred = relay.credential()
     client = turn_client("a", server=["10.77.0.1", 5349 if tls else 3478], username=cred.username,
@@ -129,10 +127,8 @@ def test_allocation_over_tcp_and_tls(make_relay, lanlab, turn_client, transport,
     assert "allocated" in client.read("allocated")
 
 
-def test_tls_without_the_lab_ca_is_refused_with_a_clear_line(make_relay, lanlab,
-                                                             turn_client) -> None:
+def test_tls_without_the_lab_ca_is_refused_with_a_clear_line(make_relay, turn_client) -> None:
     relay = make_relay()
-    lanlab.add_host("a", "10.77.0.2/24")
     relay.start()
     cred = relay.credential()
     client = turn_client("a", server=["10.77.0.1", 5349], username=cred.username,
@@ -142,9 +138,8 @@ def test_tls_without_the_lab_ca_is_refused_with_a_clear_line(make_relay, lanlab,
     assert "TLS failed" in line and "certificate verify failed" in line
 
 
-def test_relay_refuses_to_relay_outside_the_lab(make_relay, lanlab, turn_client) -> None:
+def test_relay_refuses_to_relay_outside_the_lab(make_relay, turn_client) -> None:
     relay = make_relay()
-    lanlab.add_host("a", "10.77.0.2/24")
     relay.start()
     cred = relay.credential()
     client = turn_client("a", server=["10.77.0.1", 3478], username=cred.username,
@@ -157,9 +152,8 @@ def test_relay_refuses_to_relay_outside_the_lab(make_relay, lanlab, turn_client)
     assert client.read("permit")["permit"] == "ok"
 
 
-def test_restart_while_a_tcp_client_is_connected(make_relay, lanlab, turn_client) -> None:
+def test_restart_while_a_tcp_client_is_connected(make_relay, turn_client) -> None:
     relay = make_relay()
-    lanlab.add_host("a", "10.77.0.2/24")
     relay.start()
     cred = relay.credential()
     client = turn_client("a", server=["10.77.0.1", 3478], username=cred.username,

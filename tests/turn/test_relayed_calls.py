@@ -1,4 +1,4 @@
-"""Real aiortc peers calling through real coturn in the lab network (flat hermetic LAN).
+"""Real aiortc peers calling through real coturn on a flat lab LAN (tests/turn/conftest.py).
 
 The peers use iceTransportPolicy "relay" here: on a flat LAN host candidates would win.
 test_symmetric_nat.py runs the same kind of call across symmetric NATs with policy "all".
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lab import Lab
 from lab.turn import ephemeral_credential
 from tests.turn.peers import Peer, connect
 
@@ -19,15 +20,14 @@ RELAY = "10.77.0.1"
 
 
 @pytest.fixture
-def call_lab(make_relay, lanlab) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def call_lab(lan: Lab) -> Iterator[Any]:
+    """Two aiortc peers (tests/turn/peer_proc.py) on the LAN's hosts a and b."""
     peers: list[Peer] = []
 
     def start_peers(ice_a: list[dict], ice_b: list[dict] | None = None) -> tuple[Peer, Peer]:
-        for node, address in (("a", "10.77.0.2/24"), ("b", "10.77.0.3/24")):
-            if lanlab.ns(node) not in lanlab.namespaces:
-                lanlab.add_host(node, address)
-        a = Peer(lanlab.ns("a"), "offer", ice_a)
-        b = Peer(lanlab.ns("b"), "answer", ice_b if ice_b is not None else ice_a)
+        a = Peer("", "offer", ice_a, popen=lambda argv, kw: lan.peer("a").popen(argv, **kw))
+        b = Peer("", "answer", ice_b if ice_b is not None else ice_a,
+                 popen=lambda argv, kw: lan.peer("b").popen(argv, **kw))
         peers.extend([a, b])
         return a, b
 

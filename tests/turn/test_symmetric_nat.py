@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lab import Lab
 from lab.errors import ConfigError
 from lab.net import Network, load_topology
 from lab.turn.netns import socket_in_netns
@@ -25,14 +26,14 @@ _names = itertools.count()
 
 @pytest.fixture
 def symmetric() -> Iterator[Network]:
-    net = Network.up(load_topology(REPO / "topologies" / "symmetric.toml"),
-                     name=f"trnsym{os.getpid() % 1000}x{next(_names)}")
-    try:
-        yield net
-    finally:
-        leftovers = turnservers_in(net.plan.namespaces())
-        net.down()
-        assert not leftovers, f"turnserver left running: {leftovers}"
+    """symmetric.toml up as a `Lab` whose relays the tests start themselves (relays_on)."""
+    with Lab(REPO / "topologies" / "symmetric.toml", name=f"trnsym{os.getpid() % 1000}x{next(_names)}",
+             relays=False) as lab:
+        try:
+            yield lab.net
+        finally:
+            leftovers = turnservers_in(lab.net.plan.namespaces())
+    assert not leftovers, f"turnserver left running: {leftovers}"
 
 
 @pytest.fixture
