@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
 
 from lab.contract import Restart  # noqa: E402
-from tests.chromium.harness import LabCall  # noqa: E402
+from tests.browsers.harness import LabCall  # noqa: E402
 
 
 async def one_round(index: int, kind: str, out: Path, restart_by: str, other: str) -> dict[str, float]:

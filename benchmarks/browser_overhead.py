@@ -1,12 +1,19 @@
-"""What a browser peer costs, Firefox next to Chromium: agent spawn -> first media, and memory
-per browser peer (summed PSS: shared pages split between their users).
+"""What a browser peer costs, for each browser kind: agent spawn -> first media, and memory
+per browser peer.
 
     .venv/bin/python benchmarks/browser_overhead.py [--calls 5] [--kinds firefox chromium]
 
-Each call is a fresh aiortc (alice) <-> browser (bob) call on topologies/two_peers.toml, started
-the way a trial starts it (benchmarks/chromium_overhead.py explains the figures); the kinds
-alternate call by call so both see the same machine load. Prints the figures; asserts nothing.
-The physical limit of start -> first media is one signaling round trip plus one connectivity
+Each call is a fresh aiortc (alice) <-> browser (bob) call on topologies/two_peers.toml (two
+port-restricted NATs, coturn for STUN, the lab's signaling server), started the way a trial
+starts it; the kinds alternate call by call so all see the same machine load. Per call, on
+CLOCK_MONOTONIC:
+    spawn -> browser ready   agent process started -> browser launched, page loaded, clock synced
+    start -> first media     "start" command -> first media unit received at both ends
+    spawn -> first media     the whole browser peer start-up: agent spawn -> media both ways
+Memory, measured 2 s into each call: the browser agent process and all its descendants (the
+browser's processes; Chromium's Playwright driver too): summed RSS (counts shared pages once per
+process, an upper bound) and summed PSS (shared pages split between their users).
+Prints the figures; asserts nothing. The physical limit of start -> first media is one signaling round trip plus one connectivity
 check and a packet's trip: a few ms on this topology (RTT 0).
 """
 
@@ -18,19 +25,44 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("ICELAB_SCOPE", f"bench{os.getpid()}")
 
-from chromium_overhead import descendants, describe, memory_kib  # noqa: E402
-
-from tests.chromium.harness import LabCall  # noqa: E402
+from lab.runtime.chromium.browser import descendants  # noqa: E402
+from tests.browsers.harness import LabCall  # noqa: E402
 
 LABEL = {"chromium": "Chromium (Playwright driver)", "firefox": "Firefox ESR (WebDriver BiDi)"}
+
+
+def memory_kib(pids: list[int]) -> tuple[int, int, int, dict[str, int]]:
+    """(summed RSS, summed PSS, processes, PSS by executable) in KiB."""
+    rss = pss = count = 0
+    by_exe: dict[str, int] = {}
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            exe = Path(f"/proc/{pid}/exe").resolve().name
+        except OSError:
+            continue
+        count += 1
+        for line in text.splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                kib = int(line.split()[1])
+                pss += kib
+                by_exe[exe] = by_exe.get(exe, 0) + kib
+    return rss, pss, count, by_exe
+
+
+def describe(name: str, values: list[float], unit: str) -> str:
+    values = sorted(values)
+    p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+    return (f"  {name:<28} median {statistics.median(values):8.1f} {unit}   min {values[0]:8.1f}   "
+            f"p90 {p90:8.1f}   max {values[-1]:8.1f}")
 
 
 async def one_call(kind: str, index: int, out: Path) -> dict[str, float]:
@@ -44,7 +76,7 @@ async def one_call(kind: str, index: int, out: Path) -> dict[str, float]:
         ready = call.of("answerer", "browser_ready")[0]
         t_spawn = call.spawned_at["answerer"]
         await asyncio.sleep(2.0)
-        rss, pss, processes, by_exe = memory_kib(descendants(call.agents["answerer"].pid))
+        rss, pss, processes, by_exe = memory_kib(descendants([call.agents["answerer"].pid]))
         return {
             "spawn_ready_ms": (float(ready["t"]) - t_spawn) * 1000.0, "launch_ms": float(ready["launch_ms"]),
             "start_media_ms": (first_media - call.started_at) * 1000.0,
@@ -87,7 +119,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
     try:
         asyncio.run(main())
     finally:

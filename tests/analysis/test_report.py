@@ -162,7 +162,7 @@ def test_a_run_where_nothing_recovered_still_reports(sample_run: Path, tmp_path:
 
 def test_report_puts_peer_kinds_side_by_side(sample_run: Path, tmp_path: Path) -> None:
     # Half the sample's trials relabelled as a Chromium answerer on a copy: this checks the
-    # rendering of the section, not a measurement (tests/chromium runs real Chromium trials).
+    # rendering of the section, not a measurement (tests/browsers runs real Chromium trials).
     import shutil
 
     mixed = tmp_path / "mixed"
@@ -184,7 +184,7 @@ def test_report_puts_peer_kinds_side_by_side(sample_run: Path, tmp_path: Path) -
 
 
 def test_report_compares_engines_and_marks_stand_ins(sample_run: Path, tmp_path: Path) -> None:
-    # Relabelled copies again (rendering, not measurement: tests/firefox runs real Firefox trials):
+    # Relabelled copies again (rendering, not measurement: tests/browsers runs real Firefox trials):
     # odd trials with a Firefox answerer, even ones with a chrome stand-in as offerer.
     import shutil
 

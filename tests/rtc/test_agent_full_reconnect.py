@@ -55,10 +55,11 @@ class RelayedControl:
             self.peer.signaling.deliver(message)
 
 
-def agent_config(role: str) -> AgentConfig:
+def agent_config(role: str, action: str = "full-reconnect") -> AgentConfig:
+    """An agent restarting by `action` when told to (never by itself: no timer, no 'failed')."""
     return AgentConfig(
         trial_id="reconnect", role=role, host=role, polite=role == "answerer", restarts=True,
-        policy=PolicySpec(name="fr", action="full-reconnect", retry_s=120, also_on_failed=False),
+        policy=PolicySpec(name="fr", action=action, retry_s=120, also_on_failed=False),  # type: ignore[arg-type]
         watch_network=False,
     )
 

@@ -11,26 +11,18 @@ from __future__ import annotations
 
 import pytest
 
-from lab.contract import AgentConfig, Policy, Restart
+from lab.contract import Restart
 from lab.runtime.agent import interfaces
 from lab.runtime.agent.session import PeerSession
 
 from .peers import wait_for
-from .test_agent_full_reconnect import RelayedControl
-
-
-def agent_config(role: str) -> AgentConfig:
-    return AgentConfig(
-        trial_id="legacy", role=role, host=role, polite=role == "answerer", restarts=True,
-        policy=Policy(name="legacy", action="ice-restart-offer", retry_s=120, also_on_failed=False),
-        watch_network=False,
-    )
+from .test_agent_full_reconnect import RelayedControl, agent_config
 
 
 async def test_a_legacy_restart_offer_reaches_the_other_agent_and_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(interfaces, "usable_ipv4_addresses", lambda: ["127.0.0.1"])
     controls = {role: RelayedControl(role) for role in ("offerer", "answerer")}
-    sessions = {role: PeerSession(agent_config(role), controls[role]) for role in controls}  # type: ignore[arg-type]
+    sessions = {role: PeerSession(agent_config(role, "ice-restart-offer"), controls[role]) for role in controls}  # type: ignore[arg-type]
     controls["offerer"].peer, controls["answerer"].peer = sessions["answerer"], sessions["offerer"]
 
     def events(role: str, kind: str) -> list[dict[str, object]]:

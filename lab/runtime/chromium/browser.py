@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ FLAGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",
     # the lab names hosts by address: no name is ever resolved, so no DNS query leaves the
     # namespace (idle Chromium asked the machine's resolver for update.googleapis.com,
-    # clients2.google.com, accounts.google.com...; tests/firefox/test_network.py). The rules
+    # clients2.google.com, accounts.google.com...; tests/browsers/test_network.py). The rules
     # apply to address literals too: those (they start with a digit) are excluded.
     "--host-resolver-rules=MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {digit}*" for digit in range(10)),
 ]
@@ -85,8 +86,11 @@ def browser_pids(prefix: str) -> list[int]:
     """The marked processes and all their descendants (Chromium starts its zygotes with a
     cleaned environment, so only the browser process itself carries the marker)."""
     roots = set(marked_pids(prefix))
-    if not roots:
-        return []
+    return descendants(roots) if roots else []
+
+
+def descendants(roots: Iterable[int]) -> list[int]:
+    """The processes and all their descendants, by /proc's parent links."""
     parents = _parents()
     found = set(roots)
     grew = True

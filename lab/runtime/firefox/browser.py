@@ -95,7 +95,7 @@ NO_NETWORK_PREFS: dict[str, bool | int | str] = {
     "browser.backup.enabled": False,
     "browser.backup.scheduled.enabled": False,
     # DNS: the lab names every host by address; any name at all (a background service's) resolves
-    # to 127.0.0.1 without a query leaving the namespace (found by tests/firefox/test_network.py:
+    # to 127.0.0.1 without a query leaving the namespace (found by tests/browsers/test_network.py:
     # queries for firefox.settings.services.mozilla.com to the machine's resolver)
     "network.dns.native-is-localhost": True,
     "network.trr.mode": 5,

@@ -107,6 +107,28 @@ def record_signaling_states(pc: Any) -> list[str]:
     return states
 
 
+def descriptions(pc: Any, side: str) -> tuple[bool, bool, bool]:
+    """Whether `side`'s ("local"/"remote") description, pending one and current one are set."""
+    cap = side.capitalize()
+    names = (f"{side}Description", f"pending{cap}Description", f"current{cap}Description")
+    return tuple(getattr(pc, name) is not None for name in names)  # type: ignore[return-value]
+
+
+async def assert_rollback_to_stable(pc: Any, side: str, offer: Any) -> None:
+    """Set `offer` on `side`, then roll it back: have-<side>-offer with a pending description
+    only, then stable with no description of that side left (both states fired, in order)."""
+    states = record_signaling_states(pc)
+    apply = pc.setLocalDescription if side == "local" else pc.setRemoteDescription
+    await apply(offer)
+    assert pc.signalingState == f"have-{side}-offer"
+    assert descriptions(pc, side) == (True, True, False)
+
+    await apply(ROLLBACK)
+    assert pc.signalingState == "stable"
+    assert descriptions(pc, side) == (False, False, False)
+    assert states == [f"have-{side}-offer", "stable"]
+
+
 def ufrags(description: Any) -> list[str]:
     found = re.findall(r"^a=ice-ufrag:(\S+)\r?$", description.sdp, re.MULTILINE)
     assert found, "One or more a=ice-ufrag: in sdp"

@@ -11,25 +11,13 @@ import pytest
 from aiortc import RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 
-from .harness import ROLLBACK, Peers, generate_offer, record_signaling_states
+from .harness import ROLLBACK, Peers, assert_rollback_to_stable, generate_offer
 
 
 async def test_rollback_from_have_local_offer_resets_to_stable(peers: Peers) -> None:
     """setLocalDescription(rollback) from have-local-offer state should reset back to stable state"""
     pc = peers()
-    states = record_signaling_states(pc)
-    await pc.setLocalDescription(await pc.createOffer())
-    assert pc.signalingState == "have-local-offer"
-    assert pc.localDescription is not None
-    assert pc.pendingLocalDescription is not None
-    assert pc.currentLocalDescription is None
-
-    await pc.setLocalDescription(ROLLBACK)
-    assert pc.signalingState == "stable"
-    assert pc.localDescription is None
-    assert pc.pendingLocalDescription is None
-    assert pc.currentLocalDescription is None
-    assert states == ["have-local-offer", "stable"]
+    await assert_rollback_to_stable(pc, "local", await pc.createOffer())
 
 
 async def test_rollback_from_stable_rejects(peers: Peers) -> None:

@@ -16,6 +16,7 @@ from aiortc.mediastreams import AudioStreamTrack
 from .harness import (
     ROLLBACK,
     Peers,
+    assert_rollback_to_stable,
     generate_offer,
     handshake_end_on_first,
     record_signaling_states,
@@ -25,19 +26,7 @@ from .harness import (
 async def test_rollback_in_have_remote_offer_reverts_to_stable(peers: Peers) -> None:
     """setRemoteDescription(rollback) in have-remote-offer state should revert to stable state"""
     pc = peers()
-    states = record_signaling_states(pc)
-    await pc.setRemoteDescription(await generate_offer(data=True))
-    assert pc.signalingState == "have-remote-offer"
-    assert pc.remoteDescription is not None
-    assert pc.pendingRemoteDescription is not None
-    assert pc.currentRemoteDescription is None
-
-    await pc.setRemoteDescription(ROLLBACK)
-    assert pc.signalingState == "stable"
-    assert pc.remoteDescription is None
-    assert pc.pendingRemoteDescription is None
-    assert pc.currentRemoteDescription is None
-    assert states == ["have-remote-offer", "stable"]
+    await assert_rollback_to_stable(pc, "remote", await generate_offer(data=True))
 
 
 async def test_rollback_from_stable_rejects(peers: Peers) -> None:

@@ -1,6 +1,8 @@
-"""aiortc <-> Chromium calls through two port-restricted NATs (topologies/two_peers.toml):
-glare between the two implementations, Chromium's own failure detection, ICE restart by the
-aiortc side bringing a failed call back. One browser per test, reused across its steps."""
+"""Browser calls through two port-restricted NATs (topologies/two_peers.toml), every browser kind
+against aiortc and against the other browser: the call completes, ICE restarts from either side
+reach a new generation with media both ways, simultaneous restarts (glare) resolve whichever side
+is polite, and Chromium's own failure detection is recorded while an ICE restart by the aiortc
+side brings the failed call back. One call per test, reused across its steps."""
 
 from __future__ import annotations
 
@@ -10,12 +12,30 @@ from pathlib import Path
 import pytest
 
 from lab.contract import Restart
-from tests.chromium.harness import ROLES, LabCall
+from tests.browsers.harness import ROLES, LabCall
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 HOSTS = {"offerer": "alice", "answerer": "bob"}
 MAX_ROUNDS = 8
+# (offerer, answerer); the offerer is the impolite side
+PAIRS = [("firefox", "chromium"), ("chromium", "firefox"), ("firefox", "aiortc"), ("aiortc", "firefox")]
+GLARE_PAIRS = [("chromium", "aiortc"), ("aiortc", "chromium"), *PAIRS]
+
+
+def pair_id(kinds: tuple[str, str]) -> str:
+    return f"{kinds[0]}-{kinds[1]}"
+
+
+def glare_id(kinds: tuple[str, str]) -> str:
+    """The pair, and which side its browser (Firefox where there is one) plays."""
+    browser = "firefox" if "firefox" in kinds else "chromium"
+    return f"{pair_id(kinds)}-{browser}-{'impolite' if kinds[0] == browser else 'polite'}"
+
+
+def on_generation_since(call: LabCall, since: float, generation: int) -> bool:
+    return all(any((r.get("generation") or 0) >= generation for r in call.of(role, "selected_pair", since))
+               for role in ROLES)
 
 
 def glare_events(call: LabCall, since: float) -> dict[str, set[str]]:
@@ -27,14 +47,45 @@ def glare_events(call: LabCall, since: float) -> dict[str, set[str]]:
     return found
 
 
-@pytest.mark.parametrize("kinds", [("chromium", "aiortc"), ("aiortc", "chromium")],
-                         ids=["chromium-impolite", "chromium-polite"])
-async def test_glare_between_aiortc_and_chromium_resolves(kinds: tuple[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("kinds", PAIRS, ids=[pair_id(k) for k in PAIRS])
+async def test_call_and_restart_from_either_side(kinds: tuple[str, str], tmp_path: Path) -> None:
+    name = f"rs{kinds[0][0]}{kinds[1][0]}"
+    by_role = dict(zip(ROLES, kinds, strict=True))
+    async with LabCall("two_peers", name, HOSTS, by_role, tmp_path) as call:
+        await call.wait(lambda: call.media_flowing(0), 60, "media both ways")
+        for role, kind in by_role.items():
+            if kind != "aiortc":
+                ready = call.of(role, "agent_ready")[0]
+                assert ready["peer_kind"] == kind and ready["detection"] == f"{kind}-builtin"
+                assert ready["clock_uncertainty_ms"] < 50
+                # per-packet receive times of the page's RTP, real RTP sequence numbers
+                rx = call.of(role, "media_rx")
+                seqs = [int(r["seq"]) for r in rx[:20]]
+                assert all(b - a in (1, -65535) for a, b in zip(seqs, seqs[1:], strict=False)), seqs
+        for generation, role in enumerate(ROLES, start=1):
+            t0 = time.monotonic()
+            call.send(role, Restart(reason=f"test-{role}"))
+
+            def restarted(t0: float = t0, generation: int = generation) -> bool:
+                return (on_generation_since(call, t0, generation)
+                        and all(call.state(r) == "connected" for r in ROLES)
+                        and call.media_flowing(time.monotonic() - 0.5))
+
+            await call.wait(restarted, 45, f"restart by the {role} ({by_role[role]}): "
+                                            f"generation {generation} with media both ways")
+            restarts = [r for r in call.of(role, "restart", t0)]
+            assert restarts and restarts[0]["reason"] == f"test-{role}"
+            errors = [r for who in ROLES for r in call.of(who, "negotiation", t0) if r.get("event") == "error"]
+            assert not errors, errors
+
+
+@pytest.mark.parametrize("kinds", GLARE_PAIRS, ids=[glare_id(k) for k in GLARE_PAIRS])
+async def test_glare_resolves(kinds: tuple[str, str], tmp_path: Path) -> None:
     """Both peers call restartIce() at the same instant, round after round until the offers
-    collided (at least three rounds): the impolite side keeps its offer, the polite side rolls
-    back; every round ends stable on a new ICE generation with media flowing both ways."""
+    collided (at least three rounds): the impolite side (the offerer) keeps its offer, the polite
+    side rolls back; every round ends stable on a new ICE generation with media flowing both ways."""
     name = f"gl{kinds[0][0]}{kinds[1][0]}"
-    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds, strict=False)), tmp_path) as call:
+    async with LabCall("two_peers", name, HOSTS, dict(zip(ROLES, kinds, strict=True)), tmp_path) as call:
         await call.wait(lambda: call.media_flowing(0), 60, "media both ways")
         seen: dict[str, set[str]] = {role: set() for role in ROLES}
         for round_ in range(MAX_ROUNDS):

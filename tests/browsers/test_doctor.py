@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.chromium.harness import ROOT
+from tests.browsers.harness import ROOT
 
 
 def doctor(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

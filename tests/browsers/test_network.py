@@ -14,7 +14,7 @@ import pytest
 
 from lab.contract import AgentConfig
 from lab.experiment.spec import PolicySpec
-from tests.chromium.harness import ROOT
+from tests.browsers.harness import ROOT
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
