@@ -22,8 +22,6 @@ from lab.runtime.chromium.browser import profiles_root as chromium_profiles
 from lab.runtime.firefox.browser import firefox_binary
 from lab.runtime.firefox.browser import profiles_root as firefox_profiles
 
-pytestmark = pytest.mark.slow
-
 BROWSERS = ("chromium", "firefox")
 # the executable names of their processes (/proc/<pid>/exe)
 EXECUTABLES = {"chromium": "chromium", "firefox": "firefox-esr"}
@@ -58,6 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here not in Path(str(item.fspath)).parents:
             continue
+        item.add_marker(pytest.mark.slow)  # (a conftest's pytestmark would mark nothing)
         missing: list[str] = []
         for kind in BROWSERS:
             if kind in item.nodeid or item.get_closest_marker(kind) is not None:
