@@ -17,7 +17,15 @@ from lab.contract.commands import (
     Stop,
     parse_command,
 )
-from lab.contract.config import AgentConfig, AgentKind, IceServer, PeerKind, RtcProfile, SignalingConfig
+from lab.contract.config import (
+    AgentConfig,
+    AgentKind,
+    IceServer,
+    PeerKind,
+    RtcProfile,
+    SfuLeg,
+    SignalingConfig,
+)
 from lab.contract.detection import Detection
 from lab.contract.events import (
     AgentEvent,
@@ -43,6 +51,6 @@ from lab.contract.policy import (
 __all__ = [
     "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "AgentKind", "Command", "ConnectionStateEvent", "Detection",
     "ErrorEvent", "EventKind", "IceServer", "MediaRxEvent", "NetworkChange", "OtherEvent", "PeerKind", "Ping",
-    "Policy", "Restart", "RestartEvent", "RtcProfile", "SelectedPairEvent", "Side", "Signal", "SignalEvent", "SignalingConfig",
+    "Policy", "Restart", "RestartEvent", "RtcProfile", "SelectedPairEvent", "SfuLeg", "Side", "Signal", "SignalEvent", "SignalingConfig",
     "SignalingOutage", "Start", "Stop", "Trigger", "parse_command", "parse_event", "register_policy_preset",
 ]

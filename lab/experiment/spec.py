@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
@@ -43,6 +44,7 @@ from lab.experiment.faults import (
     parse_fault,
 )
 from lab.net.topology import Topology, load_topology
+from lab.sfu.spec import SfuSpec
 
 
 class _Strict(BaseModel):
@@ -205,6 +207,8 @@ class ExperimentSpec(_Strict):
     matrix: MatrixSpec = MatrixSpec()
     timeouts: TimeoutsSpec = TimeoutsSpec()
     capture: CaptureSpec = CaptureSpec()
+    sfu: SfuSpec | None = Field(None, description="the call goes through a Janus SFU (lab.sfu): the offerer "
+                                "publishes, the answerer subscribes")
     # Filled in by load_experiment: where the file was, the resolved topology file.
     source: str | None = None
     topology_path: str | None = None
@@ -238,6 +242,26 @@ class ExperimentSpec(_Strict):
     def _registered_fault(cls, value: object, handler: ValidatorFunctionWrapHandler) -> FaultParams:
         fault = parse_fault(value)  # the registered type's Params (its errors carry their keys)
         return handler(fault)  # type: ignore[no-any-return]
+
+    @field_validator("sfu")
+    @classmethod
+    def _sfu_call(cls, sfu: SfuSpec | None, info: ValidationInfo) -> SfuSpec | None:
+        """Through the SFU the offerer publishes and the answerer subscribes (aiortc peers so far)."""
+        media, peers, matrix = info.data.get("media"), info.data.get("peers"), info.data.get("matrix")
+        if sfu is None or media is None or peers is None or matrix is None:
+            return sfu
+        if media.direction != "offerer-to-answerer":
+            raise ValueError('through the SFU, media flows from the publisher (offerer) to the subscriber '
+                             '(answerer): set media.direction = "offerer-to-answerer"')
+        kinds = {peers.kind_of("offerer"), peers.kind_of("answerer")}
+        kinds |= {k for pair in matrix.pairs() if pair is not None for k in pair}
+        if kinds - {"aiortc"}:
+            raise ValueError(f"the SFU path runs aiortc peers only so far, not {', '.join(sorted(kinds - {'aiortc'}))}")
+        return sfu
+
+    def paths(self) -> list[str]:
+        """The call paths every cell runs: "p2p", or the [sfu] block's paths."""
+        return list(self.sfu.paths) if self.sfu is not None else ["p2p"]
 
     @field_validator("policies")
     @classmethod

@@ -17,6 +17,7 @@ from lab.configfile import from_validation
 from lab.errors import ConfigError
 
 SFU_ROLE = "sfu"
+CallPath = Literal["sfu", "p2p"]
 # The one publisher feed id the lab uses: the publisher joins with it, the subscriber asks for it.
 PUBLISHER_FEED = 1
 
@@ -42,9 +43,15 @@ class SfuSpec(BaseModel):
     keepalive_s: float = Field(15.0, gt=0, le=600, description="clients' keepalive period")
     turn: bool = Field(True, description="Janus's TURN server is the topology's relay, when it has one")
     debug_level: int = Field(4, ge=0, le=7)
+    paths: list[CallPath] = Field(
+        default_factory=lambda: list[CallPath](["sfu"]), min_length=1,
+        description='the call paths every cell runs: through Janus ("sfu"), and peer to peer ("p2p") '
+                    "for comparison (the same fault, policies and matrix)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SfuSpec:
+        if len(set(self.paths)) != len(self.paths):
+            raise ValueError("paths must be unique")
         if self.rtp_min_port > self.rtp_max_port:
             raise ValueError(f"rtp_min_port ({self.rtp_min_port}) is above rtp_max_port ({self.rtp_max_port})")
         if self.rtp_min_port <= self.ws_port <= self.rtp_max_port:
