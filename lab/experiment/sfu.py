@@ -34,8 +34,6 @@ def sfu_leg(spec: ExperimentSpec, role: str, janus: Janus) -> SfuLeg:
 def sfu_columns(spec: ExperimentSpec, plan: TrialPlan, fault: Any, events: list[dict[str, Any]],
                 timings: dict[str, float]) -> dict[str, Any]:
     """The row's path columns; for an SFU trial, whether an ICE restart could recover it and why."""
-    if spec.sfu is None:
-        return {}
     row: dict[str, Any] = {"path": plan.path}
     if plan.path != "sfu":
         return row
