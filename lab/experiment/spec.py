@@ -246,17 +246,11 @@ class ExperimentSpec(_Strict):
     @field_validator("sfu")
     @classmethod
     def _sfu_call(cls, sfu: SfuSpec | None, info: ValidationInfo) -> SfuSpec | None:
-        """Through the SFU the offerer publishes and the answerer subscribes (aiortc peers so far)."""
-        media, peers, matrix = info.data.get("media"), info.data.get("peers"), info.data.get("matrix")
-        if sfu is None or media is None or peers is None or matrix is None:
-            return sfu
-        if media.direction != "offerer-to-answerer":
+        """Through the SFU the offerer publishes and the answerer subscribes."""
+        media = info.data.get("media")
+        if sfu is not None and media is not None and media.direction != "offerer-to-answerer":
             raise ValueError('through the SFU, media flows from the publisher (offerer) to the subscriber '
                              '(answerer): set media.direction = "offerer-to-answerer"')
-        kinds = {peers.kind_of("offerer"), peers.kind_of("answerer")}
-        kinds |= {k for pair in matrix.pairs() if pair is not None for k in pair}
-        if kinds - {"aiortc"}:
-            raise ValueError(f"the SFU path runs aiortc peers only so far, not {', '.join(sorted(kinds - {'aiortc'}))}")
         return sfu
 
     def paths(self) -> list[str]:

@@ -133,6 +133,14 @@ class Session:
         await self.client.request({"janus": "destroy"}, session_id=self.id)
 
 
+@dataclass
+class _Pending:
+    future: asyncio.Future[dict[str, Any]]
+    until_event: bool
+    body: dict[str, Any]
+    sent_on: ClientConnection | None = None
+
+
 class JanusClient:
     """One WebSocket to the Janus API (replaced when lost). See the module's docstring."""
 
@@ -145,7 +153,7 @@ class JanusClient:
         self.sessions: dict[int, Session] = {}
         self.closed: str | None = None  # why the sessions are gone, once they are
         self._on_state = on_state or (lambda state, reason: None)
-        self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], bool]] = {}
+        self._pending: dict[str, _Pending] = {}
         self._connected = asyncio.Event()
         self._connected.set()
         self._closing = False
@@ -183,7 +191,8 @@ class JanusClient:
         if handle_id is not None:
             body["handle_id"] = handle_id
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[transaction] = (future, until_event)
+        pending = _Pending(future, until_event, body)
+        self._pending[transaction] = pending
         try:
             async with asyncio.timeout(timeout):
                 while True:
@@ -191,6 +200,7 @@ class JanusClient:
                     if self.closed is not None:
                         raise JanusGone(self.closed)
                     try:
+                        pending.sent_on = self.ws
                         await self.ws.send(json.dumps(body))
                         break
                     except ConnectionClosed:
@@ -200,9 +210,11 @@ class JanusClient:
             self._pending.pop(transaction, None)
 
     def reconnect_now(self) -> None:
-        """Drop the socket at once (the network changed under it): the reader opens a new one."""
-        if self.closed is None:
-            asyncio.get_running_loop().create_task(self.ws.close())
+        """Drop the socket at once (the network changed under it: no closing handshake on a path
+        that is gone); the reader opens a new one, requests wait for it."""
+        if self.closed is None and self._connected.is_set():
+            self._connected.clear()
+            self.ws.transport.abort()
 
     async def _read(self) -> None:
         reason = "closed"
@@ -219,12 +231,13 @@ class JanusClient:
                     break
                 self._connected.set()
                 self._on_state("reclaimed", None)
+                await self._resend()
         finally:
             self.closed = self.closed or reason
             self._connected.set()
-            for future, _ in self._pending.values():
-                if not future.done():
-                    future.set_exception(JanusGone(self.closed))
+            for pending in self._pending.values():
+                if not pending.future.done():
+                    pending.future.set_exception(JanusGone(self.closed))
             if not self._closing:
                 self._on_state("gone", self.closed)
             for session in self.sessions.values():
@@ -261,6 +274,15 @@ class JanusClient:
             return None
         return f"Janus unreachable for {self.reconnect_s:g} s after the socket closed ({last})"
 
+    async def _resend(self) -> None:
+        """Requests sent on the lost socket, unanswered: sent again on the new one (a request
+        sent just before a network change never reached Janus)."""
+        for pending in list(self._pending.values()):
+            if pending.sent_on is not None and pending.sent_on is not self.ws and not pending.future.done():
+                pending.sent_on = self.ws
+                with contextlib.suppress(ConnectionClosed):
+                    await self.ws.send(json.dumps(pending.body))
+
     async def _claim(self, ws: ClientConnection, session_id: int) -> str | None:
         transaction = secrets.token_hex(8)
         await ws.send(json.dumps({"janus": "claim", "session_id": session_id, "transaction": transaction}))
@@ -284,7 +306,7 @@ class JanusClient:
         transaction = message.get("transaction")
         waiting = self._pending.get(transaction) if isinstance(transaction, str) else None
         if waiting is not None:
-            future, until_event = waiting
+            future, until_event = waiting.future, waiting.until_event
             if future.done():
                 return
             if kind == "error":

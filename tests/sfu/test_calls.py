@@ -35,7 +35,7 @@ def only_trial(experiment: Experiment, out: Path) -> tuple[dict[str, Any], pd.Da
     return row, run.events
 
 
-HANDOVER = {"type": "handover", "host": "phone", "from_iface": "wifi", "to_iface": "lte", "variant": "standby",
+HANDOVER = {"type": "handover", "host": "phone", "from_iface": "wlan0", "to_iface": "wwan0", "variant": "standby",
             "at_s": 2}
 
 
