@@ -57,6 +57,9 @@ def test_publisher_handover_restarts_the_publisher_leg(tmp_path: Path) -> None:
     ufrags = [json.loads(d)["ice_ufrag"] for d in offers["detail"]]
     assert ufrags[0] != ufrags[1]
     assert row["media_gap_ms"] > 0
+    # the subscriber's own pair never changed: the media came back on the publisher leg's new pair
+    assert row["resumed_on"] == "new-pair" and row["pair_before_answerer"] == row["pair_after_answerer"]
+    assert row["signaling_ms"] > 0  # the restart's configure -> Janus's answer
 
 
 def test_subscriber_handover_restarts_the_subscriber_leg(tmp_path: Path) -> None:
