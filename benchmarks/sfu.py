@@ -68,6 +68,9 @@ def run_figures(run: Path) -> None:
     print(f"{'path':>5} {'n':>3} {'setup_ms median':>16} {'connect_ms median':>18}")
     for path, group in trials.groupby("path"):
         print(f"{path:>5} {len(group):>3} {group['setup_ms'].median():>16.0f} {group['connect_ms'].median():>18.0f}")
+    if "sfu_start_ms" in trials:
+        starts = trials["sfu_start_ms"].dropna()
+        print(f"of the sfu set-up, Janus start -> API answered: median {starts.median():.0f} ms (n={len(starts)})")
     print(f"\n{'policy':>20} {'path':>5} {'RTT':>4} {'recovered':>9} {'median gap ms':>14} {'limit ms':>9} {'ratio':>6}")
     for (policy, rtt, path), group in trials.groupby(["policy", "rtt_ms", "path"]):
         ok = group[group["recovered"].astype(bool)]
