@@ -81,8 +81,10 @@ def test_subscriber_handover_restarts_the_subscriber_leg(tmp_path: Path) -> None
     assert row["media_gap_ms"] > 0
 
 
-def test_janus_kill_is_reported_not_recoverable_with_the_reason(tmp_path: Path) -> None:
-    fault = {"type": "janus_kill", "at_s": 2}
+@pytest.mark.parametrize("restart_after_s", [None, 1.0], ids=["stays-dead", "restarted"])
+def test_janus_kill_is_reported_not_recoverable_with_the_reason(tmp_path: Path, restart_after_s: float | None) -> None:
+    """Killed, Janus's sessions are gone; restarted, it no longer knows them (the claim is refused)."""
+    fault = {"type": "janus_kill", "at_s": 2, "restart_after_s": restart_after_s}
     experiment = sfu_experiment("sfu_kill", fault, ["on-disconnected"])
     experiment = experiment.model_copy(update={"timeouts": experiment.timeouts.model_copy(update={"recover_s": 12})})
     row, events = only_trial(experiment, tmp_path / "run")
@@ -91,8 +93,19 @@ def test_janus_kill_is_reported_not_recoverable_with_the_reason(tmp_path: Path) 
     assert row["restart_can_recover"] is False or row["restart_can_recover"] == 0
     reason = str(row["unrecoverable_reason"])
     assert "kill -9" in reason and "session" in reason
-    assert (events["kind"] == "sfu_restart_refused").any() or (
-        (events["kind"] == "sfu_session") & (events["state"] == "gone")).any()
+    gone = events[(events["kind"] == "sfu_session") & (events["state"] == "gone")]
+    assert len(gone) or (events["kind"] == "sfu_restart_refused").any()
+    if restart_after_s is not None and len(gone):
+        assert any("no longer knows session" in json.loads(d)["reason"] for d in gone["detail"])
+
+
+def test_docker_runtime_refuses_the_sfu_block() -> None:
+    from lab.errors import ConfigError
+    from lab.experiment.check import check_experiment
+
+    with pytest.raises(ConfigError) as caught:
+        check_experiment(sfu_experiment("sfu_docker", HANDOVER, ["on-failed"]), runtime="docker")
+    assert caught.value.key == "sfu"
 
 
 def test_bad_sfu_block_is_refused_before_anything_starts(tmp_path: Path) -> None:
