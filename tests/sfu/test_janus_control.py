@@ -53,9 +53,13 @@ def test_start_answers_then_kill_and_restart(janus: Janus, sfu_net: Network) -> 
     assert not janus.running
 
 
-def test_clean_kills_janus_after_the_orchestrator_died(sfu_net: Network, tmp_path: Path) -> None:
-    """An orchestrator process starts Janus on a second topology and is killed -9; `icelab clean`
-    (scoped) removes the namespaces and the Janus inside them."""
+def test_clean_kills_janus_after_the_orchestrator_died(tmp_path: Path) -> None:
+    """An orchestrator process starts Janus on a topology and is killed -9; `icelab clean` removes
+    the namespaces and the Janus inside them. Both run in a scope of their own (never unscoped,
+    whatever this test run's ICELAB_SCOPE is): the clean touches nothing else on the machine."""
+    from lab import naming
+
+    env = {**os.environ, "ICELAB_SCOPE": f"{naming.scope() or 't'}{os.getpid()}crash"}
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
@@ -68,7 +72,7 @@ def test_clean_kills_janus_after_the_orchestrator_died(sfu_net: Network, tmp_pat
         print(net.netns("sfu"), flush=True)
         time.sleep(600)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
     try:
         assert proc.stdout is not None
         namespace = proc.stdout.readline().strip()
@@ -78,8 +82,9 @@ def test_clean_kills_janus_after_the_orchestrator_died(sfu_net: Network, tmp_pat
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert janus_pids([namespace]), "Janus should outlive its orchestrator until clean"
+    assert env["ICELAB_SCOPE"]
     done = subprocess.run([str(REPO / ".venv" / "bin" / "icelab"), "clean"], capture_output=True, text=True,
-                          env={**os.environ}, cwd=REPO, timeout=120)
+                          env=env, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "killed 1 Janus processes" in done.stdout
     deadline = time.monotonic() + 10
