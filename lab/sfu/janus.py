@@ -13,6 +13,7 @@ other processes even after the orchestrator died.
 
 from __future__ import annotations
 
+import errno
 import json
 import secrets
 import signal
@@ -111,7 +112,7 @@ class Janus:
             try:
                 sock.bind((str(self.spec.address), self.spec.ws_port))
             except OSError as error:
-                key = "address" if error.errno == 99 else "ws_port"  # EADDRNOTAVAIL
+                key = "address" if error.errno == errno.EADDRNOTAVAIL else "ws_port"
                 raise ConfigError(None, f"sfu.{key}", f"cannot listen on {self.spec.address}:"
                                   f"{self.spec.ws_port} on host {self.spec.host} ({error.strerror})") from None
 
