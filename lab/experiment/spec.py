@@ -191,6 +191,10 @@ class TimeoutsSpec(_Strict):
     settle_s: float = Field(1.0, ge=0, le=60, description="steady media needed to call it recovered")
 
 
+# what a leg through the SFU does when its policy fires: an ICE restart of that leg
+SFU_ACTIONS = ("restart-ice", "ice-restart-offer")
+
+
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -251,6 +255,10 @@ class ExperimentSpec(_Strict):
         if sfu is not None and media is not None and media.direction != "offerer-to-answerer":
             raise ValueError('through the SFU, media flows from the publisher (offerer) to the subscriber '
                              '(answerer): set media.direction = "offerer-to-answerer"')
+        other = [p.name for p in info.data.get("policies") or [] if p.action not in SFU_ACTIONS]
+        if sfu is not None and "sfu" in sfu.paths and other:
+            raise ValueError(f"through the SFU a leg restarts by an ICE restart only (actions "
+                             f"{', '.join(SFU_ACTIONS)}); not policies {', '.join(other)}")
         return sfu
 
     def paths(self) -> list[str]:

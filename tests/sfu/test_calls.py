@@ -121,3 +121,18 @@ def test_bad_sfu_block_is_refused_before_anything_starts(tmp_path: Path) -> None
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(bad) in lines[0] and "sfu" in lines[0] and "ws_port" in lines[0], lines
     assert not out.exists()
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"media": {"direction": "both"}}, "offerer-to-answerer"),
+    ({"policies": ["on-failed", "full-reconnect"]}, "full-reconnect"),
+])
+def test_sfu_call_shape_is_checked_at_the_edge(change: dict[str, Any], reason: str) -> None:
+    from lab.configfile import read_toml
+    from lab.errors import ConfigError
+    from lab.experiment.spec import parse_experiment
+
+    data = {**read_toml(REPO / "experiments" / "sfu_handover.toml"), **change}
+    with pytest.raises(ConfigError) as caught:
+        parse_experiment(data, "sfu.toml", check_topology=False)
+    assert caught.value.key == "sfu" and reason in caught.value.reason
