@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
     coturn            # turnserver, turnutils_natdiscovery
+    janus             # the SFU role (lab.sfu): Janus 1.1 with its VideoRoom plugin
     nftables          # NAT and filtering
     conntrack         # flush NAT bindings
     iproute2          # ip netns (inspection only; the lab builds with pyroute2)
@@ -35,6 +36,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian starts coturn as a service on install; the lab runs its own relays only.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+# Likewise Janus: the lab runs its own, inside an SFU host's namespace.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now janus >/dev/null 2>&1 || true; fi
 # Nor the Docker service (it would make a bridge and iptables rules): the lab starts its own dockerd.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker.socket docker >/dev/null 2>&1 || true; fi
 pkill -x turnserver 2>/dev/null || true

@@ -10,7 +10,10 @@ import os
 
 import pytest
 
-os.environ.setdefault("ICELAB_SCOPE", f"t{os.getpid()}")
+# An empty ICELAB_SCOPE would mean "no scope": a cleanup test would then clean every scope on the
+# machine. Tests always get a scope of their own unless a non-empty one is given.
+if not os.environ.get("ICELAB_SCOPE"):
+    os.environ["ICELAB_SCOPE"] = f"t{os.getpid()}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,5 +1,5 @@
 """The package's layers, read from its source: every import of lab (at module level, in a
-function or under TYPE_CHECKING) goes down the layers net/turn/rtc < contract < runtime <
+function or under TYPE_CHECKING) goes down the layers net/turn/rtc/sfu < contract < runtime <
 experiment < analysis/cli, and no lab modules import each other in a cycle."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 LAB = Path(__file__).resolve().parents[1] / "lab"
-LAYERS = (("lab.net", "lab.turn", "lab.rtc"), ("lab.contract",), ("lab.runtime",), ("lab.experiment",),
+LAYERS = (("lab.net", "lab.turn", "lab.rtc", "lab.sfu"), ("lab.contract",), ("lab.runtime",), ("lab.experiment",),
           ("lab.analysis", "lab.cli"))
 
 

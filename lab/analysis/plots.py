@@ -76,6 +76,8 @@ def condition_label(key: Sequence[object] | Mapping[str, object], multi_experime
     """'fault, RTT x ms' (+ loss, non-aiortc peers, non-netns runtime, experiment when several)."""
     values = dict(key) if isinstance(key, Mapping) else dict(zip(CONDITION, key, strict=False))
     text = f"{values.get('fault')}"
+    if values.get("path", DEFAULTS["path"]) != DEFAULTS["path"]:
+        text += f", through the {str(values['path']).upper()}"
     if values.get("peer_kind", DEFAULTS["peer_kind"]) != DEFAULTS["peer_kind"]:
         text += f", {values['peer_kind']} peers"
     if values.get("browser_state", DEFAULTS["browser_state"]) != DEFAULTS["browser_state"]:

@@ -150,7 +150,7 @@ def experiment_section(runs: Runs) -> str:
     return _table(header, rows, text_columns=len(header))
 
 
-CONDITION_HEADERS = {"experiment": "experiment", "fault": "fault", "peer_kind": "peers",
+CONDITION_HEADERS = {"experiment": "experiment", "fault": "fault", "path": "path", "peer_kind": "peers",
                      "browser_state": "browser", "runtime": "runtime",
                      "rtt_ms": "RTT (ms)", "loss_pct": "loss (%)"}
 
@@ -159,7 +159,7 @@ def shown_conditions(table: pd.DataFrame) -> list[str]:
     """The condition columns worth a column: peers and runtime only when not all the default."""
     shown = []
     for column in CONDITION:
-        if column in ("peer_kind", "browser_state", "runtime") and column in table and len(table):
+        if column in ("path", "peer_kind", "browser_state", "runtime") and column in table and len(table):
             if table[column].nunique() <= 1 and (table[column] == DEFAULTS[column]).all():
                 continue
         if column in table:

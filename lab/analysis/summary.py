@@ -38,10 +38,11 @@ import pandas as pd
 
 from lab.analysis import stats
 
-CONDITION = ["experiment", "fault", "peer_kind", "browser_state", "runtime", "rtt_ms", "loss_pct"]
-GROUP = ["experiment", "fault", "peer_kind", "browser_state", "runtime", "policy", "rtt_ms", "loss_pct"]
+CONDITION = ["experiment", "fault", "path", "peer_kind", "browser_state", "runtime", "rtt_ms", "loss_pct"]
+GROUP = ["experiment", "fault", "path", "peer_kind", "browser_state", "runtime", "policy", "rtt_ms", "loss_pct"]
 # what a trial table without the column means (runs made before the column existed)
-DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "peer_kind": "aiortc", "browser_state": "n/a",
+DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "path": "p2p", "peer_kind": "aiortc",
+                               "browser_state": "n/a",
                                "runtime": "netns",
                                "loss_pct": 0.0, "rtt_ms": 0.0}
 MILESTONES = ["t_detected", "t_restart", "t_answer", "t_candidate", "t_new_pair"]

@@ -11,7 +11,7 @@ from lab.cli import app
 
 # Modules that own other lab resources (e.g. Docker containers) may expose
 # `clean(scope: str | None) -> str` (a one-line summary); they run before the namespaces go.
-EXTRA_CLEANERS = ("lab.runtime.cleanup", "lab.runtime.docker.cleanup")
+EXTRA_CLEANERS = ("lab.runtime.cleanup", "lab.runtime.docker.cleanup", "lab.sfu.cleanup")
 
 
 @app.command("clean")

@@ -12,8 +12,9 @@ def doctor() -> None:
     """Check kernel features, tools and Docker; exit 1 if the namespace runtime cannot run."""
     from lab.net.doctor import run_all
     from lab.runtime.kinds import browser_checks
+    from lab.sfu.doctor import sfu_checks
 
-    checks = run_all() + browser_checks()
+    checks = run_all() + sfu_checks() + browser_checks()
     for check in checks:
         mark = "ok " if check.ok else ("-- " if not check.required else "FAIL")
         typer.echo(f"{mark:4} {check.name}: {check.detail}".rstrip(": "))

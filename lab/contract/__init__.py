@@ -17,7 +17,15 @@ from lab.contract.commands import (
     Stop,
     parse_command,
 )
-from lab.contract.config import AgentConfig, AgentKind, IceServer, PeerKind, RtcProfile, SignalingConfig
+from lab.contract.config import (
+    AgentConfig,
+    AgentKind,
+    IceServer,
+    PeerKind,
+    RtcProfile,
+    SfuLeg,
+    SignalingConfig,
+)
 from lab.contract.detection import Detection
 from lab.contract.events import (
     EVENT_KINDS,
@@ -47,6 +55,6 @@ from lab.contract.policy import (
 __all__ = [
     "EVENT_KINDS", "POLICY_PRESETS", "Action", "AgentConfig", "AgentEvent", "AgentKind", "Command", "ConnectionStateEvent", "Detection", "Emit",
     "ErrorEvent", "EventKind", "IceServer", "MediaRxEvent", "NetworkChange", "OtherEvent", "PeerKind", "Ping",
-    "Policy", "Restart", "RestartEvent", "RtcProfile", "SelectedPairEvent", "Side", "Signal", "SignalEvent", "SignalingConfig",
+    "Policy", "Restart", "RestartEvent", "RtcProfile", "SelectedPairEvent", "SfuLeg", "Side", "Signal", "SignalEvent", "SignalingConfig",
     "SignalingOutage", "Start", "Stop", "Trigger", "event_line", "is_event_kind", "parse_command", "parse_event", "register_policy_preset",
 ]

@@ -32,6 +32,20 @@ class SignalingConfig(Strict):
     room: str = "trial"
 
 
+class SfuLeg(Strict):
+    """The agent's leg through a Janus SFU (lab.sfu): it publishes its media into a VideoRoom
+    (`publish`, always the offerer of its leg) or subscribes to the publisher's feed (`subscribe`,
+    always the answerer of Janus's offers). No perfect negotiation on these legs: Janus's API is
+    driven by the client, one request at a time, so there is no glare."""
+
+    url: str = Field(description="Janus API over WebSocket (subprotocol janus-protocol)")
+    room: int
+    feed: int = Field(description="the publisher's feed id (the publisher joins with it)")
+    leg: Literal["publish", "subscribe"]
+    keepalive_s: float = 15.0
+    join_timeout_s: float = Field(20.0, description="subscribe: how long to wait for the feed")
+
+
 class AgentConfig(Strict):
     trial_id: str
     role: Literal["offerer", "answerer"]
@@ -51,3 +65,5 @@ class AgentConfig(Strict):
     # aiortc only: a calibrated stand-in for a browser's ICE timing (lab.rtc.profiles); replaces
     # `detection` and the matching ICE options
     rtc_profile: RtcProfile | None = None
+    # through a Janus SFU (lab.sfu) instead of a peer-to-peer call (aiortc agents)
+    sfu: SfuLeg | None = None

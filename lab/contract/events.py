@@ -20,6 +20,7 @@ EventKind = Literal[
     "candidate_sent", "signaling_state", "gathering_state", "ice_state", "connection_state", "selected_pair",
     "stats_pair", "dtls_state", "network_change", "browser_network", "signaling_channel", "signaling_outage",
     "signaling_reconnect", "clock_sync", "browser_ready", "pong",
+    "sfu_session", "sfu_event", "sfu_restart_refused",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

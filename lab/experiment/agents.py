@@ -3,7 +3,7 @@ the trial's plan."""
 
 from __future__ import annotations
 
-from lab.contract import AgentConfig, IceServer, SignalingConfig
+from lab.contract import AgentConfig, IceServer, SfuLeg, SignalingConfig
 from lab.experiment.plan import TrialPlan
 from lab.experiment.spec import ExperimentSpec
 
@@ -17,7 +17,7 @@ def receivers(spec: ExperimentSpec) -> tuple[str, ...]:
 
 
 def agent_config(spec: ExperimentSpec, plan: TrialPlan, role: str, ice_servers: list[IceServer],
-                 signaling: SignalingConfig) -> AgentConfig:
+                 signaling: SignalingConfig, sfu: SfuLeg | None = None) -> AgentConfig:
     policy, direction = plan.policy, spec.media.direction
     kind, _, rtc_profile = plan.kind_of(spec, role).partition("~")  # "aiortc~chrome": a stand-in
     return AgentConfig(
@@ -28,5 +28,5 @@ def agent_config(spec: ExperimentSpec, plan: TrialPlan, role: str, ice_servers: 
         ice_transport_policy=spec.ice.transport, detection=spec.ice.detection(), codec=spec.media.codec,
         send_media=direction == "both" or direction.startswith(role),
         watch_network=policy.trigger == "network-change",
-        wait_for_start=True,
+        wait_for_start=True, sfu=sfu,
     )

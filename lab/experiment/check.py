@@ -45,6 +45,7 @@ class _FaultCheck:
 
     net: PlannedNetwork
     relays: dict[str, Any] = field(default_factory=dict)
+    sfu: Any = None  # the [sfu] block when every trial goes through the SFU
 
 
 def plan_of(topology: Topology) -> PlannedNetwork:
@@ -103,6 +104,13 @@ def check_experiment(spec: ExperimentSpec, topology: Topology | None = None, run
         elif not net.hosts(SIGNAL_ROLE):
             raise ConfigError(source, "signaling.host",
                               "no signaling host: name one, or give a topology host role = \"signal\"")
+    if spec.sfu is not None:
+        from lab.sfu.spec import need_sfu_host
+
+        sfu_host = need_sfu_host(spec.sfu, {n.name: n.role for n in net.plan.nodes.values() if n.kind == "host"},
+                                 source)
+        if sfu_host in (spec.peers.offerer, spec.peers.answerer):
+            raise ConfigError(source, "sfu.host", f"{sfu_host} runs a peer; Janus needs a host of its own")
     if spec.capture.hosts != ["*"]:  # "*" (icelab run --capture): every host of the topology
         for i, host in enumerate(spec.capture.hosts):
             need_host(host, f"capture.hosts[{i}]")
@@ -111,8 +119,11 @@ def check_experiment(spec: ExperimentSpec, topology: Topology | None = None, run
         raise ConfigError(source, "fault.mode", "'network' blackholes the signaling host: it needs "
                           "signaling.path = \"lab\" (or use mode = \"client\")")
     try:
-        fault.check(_FaultCheck(net, {host: None for host in relays}))  # type: ignore[arg-type]
+        every_trial_sfu = spec.sfu if spec.sfu is not None and "p2p" not in spec.sfu.paths else None
+        fault.check(_FaultCheck(net, {host: None for host in relays}, every_trial_sfu))  # type: ignore[arg-type]
     except ConfigError as error:
         raise ConfigError(source, error.key, error.reason) from None
     if runtime is not None:
+        if spec.sfu is not None and runtime != "netns":
+            raise ConfigError(source, "sfu", f"Janus runs on the netns runtime only; no {runtime} image for it yet")
         check_peer_kinds(spec, runtime)

@@ -78,6 +78,12 @@ KINDS: dict[str, str] = {
     "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, port, "
                       "protocol, interface, related_address/port; end_of_candidates (type null), withheld)",
     "browser_network": "the page's online/offline or connection change (detail: event, online)",
+    # a leg through the SFU (lab.runtime.agent.janus_session)
+    "sfu_session": "the leg's Janus session: attached, published, subscribed, reconnecting (its socket "
+                   "closed), reclaimed (claimed on a new socket), gone (detail: leg, reason)",
+    "sfu_event": "Janus said something of the leg (webrtcup, media, hangup, slowlink) or a request timed out",
+    "sfu_restart_refused": "the policy fired but the leg's Janus session is gone: no ICE restart is possible "
+                           "(detail: leg, reason)",
 }
 
 _TYPED = {"state", "seq", "ssrc"}

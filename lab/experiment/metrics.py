@@ -23,7 +23,9 @@ lab.experiment.continuity. Definitions:
                      or candidate pair than the last unit before the gap, 'old-path' when over the
                      same (or the direction was never interrupted), 'none' when media did not resume
                      within the window (or stopped again). The trial's: over the interrupted
-                     directions, 'old-path' if any of them came back on the old path
+                     directions, 'old-path' if any of them came back on the old path. Through an
+                     SFU (sfu_session events) the media crosses two legs: 'new-pair' too when the
+                     receiver's leg kept its pair but the sender's leg selected another one
     gen/pair before, after   the generation and the receiver's selected pair (local and remote
                      type and address) of those two units: the unit's own generation (media_rx
                      `generation`), else the pair selected at the receiver when it arrived
@@ -329,7 +331,8 @@ def _lost_between(rx: pd.DataFrame, tx: pd.DataFrame, first: pd.Series, last: pd
 # ----- one direction ------------------------------------------------------------------------
 
 def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end: float,
-                      recover_s: float | None, t_fault_end: float | None = None) -> DirectionMetrics:
+                      recover_s: float | None, t_fault_end: float | None = None,
+                      through_sfu: bool = False) -> DirectionMetrics:
     sender = next(p for p in PEERS if p != receiver)
     out = DirectionMetrics(receiver=receiver)
     t_fault_end = t_fault if t_fault_end is None or math.isnan(t_fault_end) else t_fault_end
@@ -389,7 +392,21 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         out.reason = f"media stopped again at the {receiver} and had not resumed when the observation ended"
     if out.resumed:
         out.resumed_on = "old-path" if out.before.same_as(out.after) else "new-pair"
+        if through_sfu and out.resumed_on == "old-path":
+            # through an SFU the media crosses two legs (two ICE sessions): the receiver's pair
+            # tells its own leg only; the sender's leg may have moved to a new pair
+            sender_pairs = _pairs(events, sender)
+            if _pair_at(sender_pairs, out.t_gap_start) != _pair_at(sender_pairs, out.t_media_resumed):
+                out.resumed_on = "new-pair"
     return out
+
+
+def _pair_at(pairs: pd.DataFrame, t: float) -> tuple[float, str, str] | None:
+    known = pairs[pairs["t"] <= t]
+    if not len(known):
+        return None
+    last = known.iloc[-1]
+    return float(last["generation"]), str(last["local"]), str(last["remote"])
 
 
 # ----- negotiations -------------------------------------------------------------------------
@@ -515,7 +532,9 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     m.rollbacks = _rollbacks(peers, t_fault)
     m.t_connected = _first(peers, t_fault, ("connection_state",), ("connected",))
 
-    m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s, m.t_fault_end) for r in receivers]
+    through_sfu = bool((events["kind"] == "sfu_session").any())  # lab.experiment.sfu: legs via Janus
+    m.directions = [direction_metrics(events, r, t_fault, t_end, recover_s, m.t_fault_end, through_sfu)
+                    for r in receivers]
     cut_over = {p: _cut_over(events, p, t_fault) for p in PEERS}
     for d in m.directions:
         d.t_sender_cut_over = cut_over[next(p for p in PEERS if p != d.receiver)][0]

@@ -58,8 +58,11 @@ class Observer:
     """What the orchestrator learns from the agents' events while a trial runs."""
 
     receivers: tuple[str, ...]
+    # through an SFU each peer's leg is its own ICE session: a restart waits for its own leg's pair
+    per_leg: bool = False
     flows: dict[str, Flow] = field(init=False)
     last_restart: float = -math.inf
+    leg_restart: dict[str, float] = field(default_factory=lambda: {"offerer": -math.inf, "answerer": -math.inf})
     last_pair: dict[str, float] = field(default_factory=lambda: {"offerer": -math.inf, "answerer": -math.inf})
     connection_state: dict[str, str] = field(default_factory=lambda: {"offerer": "new", "answerer": "new"})
     # the newest RTCPeerConnection per peer (a full reconnect closes the old one: not the end)
@@ -75,6 +78,7 @@ class Observer:
             self.flows[role].arrival(float(record["t"]))
         elif kind == "restart":
             self.last_restart = max(self.last_restart, float(record["t"]))
+            self.leg_restart[role] = max(self.leg_restart.get(role, -math.inf), float(record["t"]))
         elif kind in ("connection_state", "pc_replaced"):
             generation = record.get("gen")
             generation = generation if isinstance(generation, int) else self.connection_generation.get(role, 0)
@@ -92,7 +96,10 @@ class Observer:
                   t_fault: float | None = None) -> bool:
         if now - t_fault_end < observe_s:
             return False
-        if any(p < self.last_restart for p in self.last_pair.values()):
+        if self.per_leg:
+            if any(pair < self.leg_restart.get(role, -math.inf) for role, pair in self.last_pair.items()):
+                return False  # a leg's restart is still under way: observe it to its new pair
+        elif any(p < self.last_restart for p in self.last_pair.values()):
             return False  # a restart is still under way: observe it to its new pair
         if not all(f.last_rx > t_fault_end and now - f.last_rx < STEADY_GAP_S
                    and now - f.steady_since >= settle_s for f in self.flows.values()):

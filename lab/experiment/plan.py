@@ -1,8 +1,9 @@
-"""Expanding an experiment into its trials: [peer pair x] policy x RTT x loss x repetition, in a stable order."""
+"""Expanding an experiment into its trials: [path x] [peer pair x] policy x RTT x loss x repetition, in a stable order."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 
 from lab.experiment.spec import ExperimentSpec, PeerKind, PolicySpec
@@ -19,6 +20,8 @@ class TrialPlan:
     seed: int
     # the matrix's peer pair (matrix.peer_pairs), else None: the experiment's peers section decides
     pair: tuple[str, str] | None = None
+    # "sfu": through the experiment's Janus (spec.sfu); "p2p": peer to peer
+    path: str = "p2p"
 
     def kind_of(self, spec: ExperimentSpec, role: str) -> PeerKind:
         if self.pair is not None:
@@ -40,15 +43,16 @@ def plan_trials(spec: ExperimentSpec, repetitions: int | None = None) -> list[Tr
     reps = repetitions if repetitions is not None else spec.repetitions
     plans: list[TrialPlan] = []
     for rep in range(reps):
-        for pair in spec.matrix.pairs():
-            for rtt in spec.matrix.rtt_ms:
-                for loss in spec.matrix.loss_pct:
-                    for policy in spec.policies:
-                        trial_id = f"{policy.name}-rtt{_fmt(rtt)}-loss{_fmt(loss)}-r{rep}"
-                        if pair is not None:
-                            trial_id = f"{pair[0]}-{pair[1]}-{trial_id}"
-                        plans.append(TrialPlan(
-                            index=len(plans), trial_id=trial_id, policy=policy, rtt_ms=rtt,
-                            loss_pct=loss, repetition=rep, seed=trial_seed(spec.seed, trial_id), pair=pair,
-                        ))
+        cells = itertools.product(spec.paths(), spec.matrix.pairs(), spec.matrix.rtt_ms, spec.matrix.loss_pct,
+                                  spec.policies)
+        for path, pair, rtt, loss, policy in cells:
+            trial_id = f"{policy.name}-rtt{_fmt(rtt)}-loss{_fmt(loss)}-r{rep}"
+            if pair is not None:
+                trial_id = f"{pair[0]}-{pair[1]}-{trial_id}"
+            if spec.sfu is not None:
+                trial_id = f"{path}-{trial_id}"
+            plans.append(TrialPlan(
+                index=len(plans), trial_id=trial_id, policy=policy, rtt_ms=rtt, loss_pct=loss,
+                repetition=rep, seed=trial_seed(spec.seed, trial_id), pair=pair, path=path,
+            ))
     return plans

@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
@@ -43,6 +44,7 @@ from lab.experiment.faults import (
     parse_fault,
 )
 from lab.net.topology import Topology, load_topology
+from lab.sfu.spec import SfuSpec
 
 
 class _Strict(BaseModel):
@@ -189,6 +191,10 @@ class TimeoutsSpec(_Strict):
     settle_s: float = Field(1.0, ge=0, le=60, description="steady media needed to call it recovered")
 
 
+# what a leg through the SFU does when its policy fires: an ICE restart of that leg
+SFU_ACTIONS = ("restart-ice", "ice-restart-offer")
+
+
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -205,6 +211,8 @@ class ExperimentSpec(_Strict):
     matrix: MatrixSpec = MatrixSpec()
     timeouts: TimeoutsSpec = TimeoutsSpec()
     capture: CaptureSpec = CaptureSpec()
+    sfu: SfuSpec | None = Field(None, description="the call goes through a Janus SFU (lab.sfu): the offerer "
+                                "publishes, the answerer subscribes")
     # Filled in by load_experiment: where the file was, the resolved topology file.
     source: str | None = None
     topology_path: str | None = None
@@ -238,6 +246,24 @@ class ExperimentSpec(_Strict):
     def _registered_fault(cls, value: object, handler: ValidatorFunctionWrapHandler) -> FaultParams:
         fault = parse_fault(value)  # the registered type's Params (its errors carry their keys)
         return handler(fault)  # type: ignore[no-any-return]
+
+    @field_validator("sfu")
+    @classmethod
+    def _sfu_call(cls, sfu: SfuSpec | None, info: ValidationInfo) -> SfuSpec | None:
+        """Through the SFU the offerer publishes and the answerer subscribes."""
+        media = info.data.get("media")
+        if sfu is not None and media is not None and media.direction != "offerer-to-answerer":
+            raise ValueError('through the SFU, media flows from the publisher (offerer) to the subscriber '
+                             '(answerer): set media.direction = "offerer-to-answerer"')
+        other = [p.name for p in info.data.get("policies") or [] if p.action not in SFU_ACTIONS]
+        if sfu is not None and "sfu" in sfu.paths and other:
+            raise ValueError(f"through the SFU a leg restarts by an ICE restart only (actions "
+                             f"{', '.join(SFU_ACTIONS)}); not policies {', '.join(other)}")
+        return sfu
+
+    def paths(self) -> list[str]:
+        """The call paths every cell runs: "p2p", or the [sfu] block's paths."""
+        return list(self.sfu.paths) if self.sfu is not None else ["p2p"]
 
     @field_validator("policies")
     @classmethod

@@ -37,11 +37,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lab.contract import AgentConfig, IceServer
 from lab.errors import ConfigError, LabError
 from lab.experiment.check import RELAY_ROLE, SIGNAL_ROLE
+from lab.sfu.spec import SFU_ROLE
 
 if TYPE_CHECKING:
     from lab.experiment.signaling_host import NamespacedSignalingServer
     from lab.net import Network, Topology
     from lab.runtime.base import AgentProcess, EventCallback, Runtime
+    from lab.sfu import Janus, SfuSpec
     from lab.turn.relay import Relay
 
 log = logging.getLogger("lab.experiment.testbed")
@@ -109,6 +111,7 @@ class Lab:
         self._net: Network | None = None
         self.runtime: Runtime | None = None
         self.relays: dict[str, Relay] = {}
+        self.sfu: Janus | None = None
         self.captures: list[subprocess.Popen[bytes]] = []
         self.shaped: dict[tuple[str, str], dict[str, float]] = {}
         self._thread: concurrent.futures.ThreadPoolExecutor | None = None
@@ -164,7 +167,7 @@ class Lab:
 
         self._net = Network.up(self.topology, name=self.name)
         peers = self._peer_hosts if self._peer_hosts is not None else self.net.hosts()
-        peers = [h for h in peers if self.net.node(h).role not in (RELAY_ROLE, SIGNAL_ROLE)]
+        peers = [h for h in peers if self.net.node(h).role not in (RELAY_ROLE, SIGNAL_ROLE, SFU_ROLE)]
         self.runtime = runtime_class(self.runtime_name).prepare(self.net, self.out_dir, peers)
         return self._net
 
@@ -184,12 +187,16 @@ class Lab:
         return [n.name for n in self.net.plan.nodes.values() if n.kind == "host" and (role is None or n.role == role)]
 
     def close(self) -> None:
-        """Stop captures, signaling, relays, the runtime and the topology (idempotent)."""
+        """Stop captures, signaling, the SFU, relays, the runtime and the topology (idempotent)."""
         self.stop_captures()
         if self._signal_proc is not None:
             self._signal_proc.kill()
             self._signal_proc.wait()
             self._signal_proc = None
+        if self.sfu is not None:
+            with contextlib.suppress(Exception):
+                self.sfu.close()
+            self.sfu = None
         for relay in self.relays.values():
             with contextlib.suppress(Exception):
                 relay.close()
@@ -213,6 +220,15 @@ class Lab:
         for relay in self.runtime.start_relays(self.out_dir):
             self.relays[relay.spec.host] = relay
         return self.relays
+
+    def attach_sfu(self, spec: SfuSpec, source: str | None = None) -> Janus:
+        """Janus (lab.sfu) on the topology's SFU host, not started yet (`lab.sfu.start()`); its
+        URL is known at once. close() kills it."""
+        from lab.sfu.topology import attach_janus
+
+        if self.sfu is None:
+            self.sfu = attach_janus(self.net, spec, self.out_dir, source)
+        return self.sfu
 
     def ice_servers(self, turn: bool = False) -> list[IceServer]:
         """STUN on every relay host; TURN too (with the relay's static user) when asked."""

@@ -37,6 +37,7 @@ from lab.experiment.metrics import trial_metrics
 from lab.experiment.observe import Observer
 from lab.experiment.pcap import merge_trial_captures
 from lab.experiment.plan import TrialPlan
+from lab.experiment.sfu import sfu_columns, sfu_leg, through_sfu
 from lab.experiment.spec import ExperimentSpec
 from lab.experiment.testbed import Lab
 from lab.runtime.base import AgentProcess
@@ -70,11 +71,13 @@ class Trial:
         self.lab: Lab | None = None
         self.agents: dict[str, AgentProcess] = {}
         self.receivers = receivers(self.spec)  # the peers that receive media
-        self.observer = Observer(self.receivers)  # lab.experiment.observe: when to stop watching
+        # lab.experiment.observe: when to stop watching
+        self.observer = Observer(self.receivers, per_leg=through_sfu(self.spec, self.plan))
         self.t_fault = math.nan
         self.t_fault_done = math.nan
         self.agent_failure: str | None = None
         self.timings: dict[str, float] = {}
+        self.fault: Fault | None = None
         # pyroute2 (lab.net) must not run in an event loop's thread, and its sockets stay with
         # the thread that made them: every lab.net / lab.turn call of a trial runs on this one.
         self._net_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"net-{self.topology_name}")
@@ -82,6 +85,11 @@ class Trial:
     @property
     def net(self) -> Any:
         return self.lab.net if self.lab is not None else None
+
+    @property
+    def sfu(self) -> Any:
+        """The trial's Janus (lab.sfu), if the call goes through it."""
+        return self.lab.sfu if self.lab is not None else None
 
     @property
     def relays(self) -> dict[str, Any]:
@@ -129,7 +137,7 @@ class Trial:
     async def run(self) -> TrialResult:
         spec, plan = self.spec, self.plan
         status, reason = "ok", None
-        fault = make_fault(spec.fault)
+        fault = self.fault = make_fault(spec.fault)
         t_start = time.monotonic()
         self.record("trial_start", policy=plan.policy.name, rtt_ms=plan.rtt_ms, loss_pct=plan.loss_pct,
                     repetition=plan.repetition, seed=plan.seed, topology=self.topology_name)
@@ -166,15 +174,19 @@ class Trial:
         # Python processes (signaling server, agents) start first and import while shaping and
         # relays come up; the agents begin when told, once the signaling server is ready
         ice_servers = await self.call(self.lab.ice_servers, spec.ice.turn)
-        signaling = await self._start_signaling()
+        janus = await self.call(self.lab.attach_sfu, spec.sfu, spec.source) if through_sfu(spec, plan) else None
+        signaling = await self._start_signaling() if janus is None else SignalingConfig(path="control")
         for role in ROLES:
-            config = agent_config(spec, plan, role, ice_servers, signaling)
+            leg = sfu_leg(spec, role, janus) if janus is not None else None
+            config = agent_config(spec, plan, role, ice_servers, signaling, leg)
             self.agents[role] = await self.call(self.lab.start_agent, config,
                                                 lambda record, role=role: self._on_agent_event(role, record))
         for agent in self.agents.values():
             await agent.attach()
         await self.call(self.lab.shape_path, peers, plan.rtt_ms, plan.loss_pct)
         await self.call(self.lab.start_relays)
+        if janus is not None:  # after the relay: it is Janus's TURN server
+            self.timings["sfu_start_s"] = await self.call(janus.start)
         fault.check(self)
         await warm_browsers(self)
         await self.call(self.lab.start_captures, spec.capture.hosts, spec.capture.filter, spec.source)
@@ -296,6 +308,7 @@ class Trial:
             "browser_state": browser_state_of(spec, plan),
         }
         row.update(metrics.row())
+        row.update(sfu_columns(spec, plan, self.fault, self.events, self.timings))
         if status != "ok":
             row["recovered"] = False
             row["failure_reason"] = reason

@@ -14,8 +14,13 @@ from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.session import PeerSession
 
 
-def session_class() -> type[PeerSession]:
-    """lab.rtc's session, or the plain-aiortc baseline's (ICELAB_AGENT_PLAIN_AIORTC=1)."""
+def session_class(config: AgentConfig | None = None) -> type[PeerSession]:
+    """lab.rtc's session, or the plain-aiortc baseline's (ICELAB_AGENT_PLAIN_AIORTC=1), or a leg
+    through a Janus SFU (config.sfu)."""
+    if config is not None and config.sfu is not None:
+        from lab.runtime.agent.janus_session import JanusLegSession
+
+        return JanusLegSession
     if rtc.plain_baseline():
         from lab.runtime.agent.plain import PlainAiortcSession
 
@@ -24,7 +29,7 @@ def session_class() -> type[PeerSession]:
 
 
 async def serve(config: AgentConfig, control: ControlChannel) -> int:
-    session = session_class()(config, control)
+    session = session_class(config)(config, control)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, ctx: logging.getLogger("lab.agent").warning(
         "unhandled: %s", ctx.get("exception") or ctx.get("message")))

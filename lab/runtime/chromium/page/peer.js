@@ -613,6 +613,7 @@ const icelab = (() => {
       }
     };
     pc.ontrack = ev => onTrack(pc, ev);
+    if (session.janus) { session.janus.begin(pc); return; }   // a leg through Janus (janus.js)
     const send = message => session.signaling.send({ ...message, gen: generation });
     const onSent = (desc, negotiationId) => emit(`${desc.type}_sent`,
       { ice_ufrag: ufragOf(desc.sdp), gen: generation, negotiation_id: negotiationId });
@@ -719,6 +720,7 @@ const icelab = (() => {
   async function performRestart(reason) {
     const action = cfg.policy.action;
     emit('restart', { action, reason, gen: session.generation });
+    if (session.janus) { await session.janus.restart(session.pc); return; }   // the leg's own restart
     if (action === 'full-reconnect') { fullReconnect(true); return; }
     const pc = session.pc;
     if (action === 'restart-ice') { pc.restartIce(); return; }
@@ -779,13 +781,17 @@ const icelab = (() => {
     cfg = config_;
     session.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
     session.policy = new RestartPolicy(cfg.policy, cfg.restarts, performRestart);
-    if (cfg.signaling.path === 'control') {
+    if (cfg.sfu) {   // no signaling server: the leg talks to Janus (janus.js); a network change reconnects it
+      session.janus = new window.IcelabJanus.JanusLeg(cfg.sfu, {
+        emit, ufragOf, candidateFields, addMedia, pc: () => session.pc, generation: () => session.generation });
+      session.signaling = session.janus;
+    } else if (cfg.signaling.path === 'control') {
       session.signaling = new ControlSignaling(onSignal);
     } else {
       session.signaling = new LabSignaling(cfg.signaling.url, cfg.signaling.room, cfg.role, onSignal,
         s => emit('signaling_channel', { state: s.state, reason: s.reason || null }));
     }
-    session.signaling.start();
+    if (!session.janus) session.signaling.start();
     watchBrowserNetwork();
     newConnection();
     session.statsTimer = setInterval(pollStats, cfg.stats_interval_ms || 50);
