@@ -27,7 +27,7 @@ AGENT_SOURCES = [
     *sorted((ROOT / "lab/runtime/agent").glob("*.py")),
     *sorted((ROOT / "lab/runtime/chromium").glob("*.py")),
     *sorted((ROOT / "lab/runtime/firefox").glob("*.py")),
-    ROOT / "lab/runtime/chromium/page/peer.js",
+    *sorted((ROOT / "lab/runtime/chromium/page").glob("*.js")),
 ]
 # control-channel traffic that the orchestrator consumes and never writes to the event log
 NOT_LOGGED = {"signal"}
