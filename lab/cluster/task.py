@@ -63,7 +63,9 @@ def run_trial_task(task: TrialTask) -> TrialOutcome:
         raise ValueError(f"trial {task['trial_id']!r} is not in the experiment's plan")
     _enter_scope(name)
     slot = _take_slot()
-    scratch = Path(tempfile.mkdtemp(prefix=f"icelab-trial-{plan.trial_id}-"))
+    # in the scope's state folder: if this worker is killed, `icelab clean` removes it too
+    (naming.state_dir() / "trials").mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{plan.trial_id}-", dir=naming.state_dir() / "trials"))
     try:
         row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"])
         row["worker"] = name  # the folder's result.json is not sent: the client writes this row
