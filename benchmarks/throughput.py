@@ -59,6 +59,7 @@ class Cell:
     events: pd.DataFrame
     wall_s: float
     load: tuple[float, float]
+    first_start_s: float  # run start -> first trial_start (a cluster's workers starting, imports)
 
     @property
     def per_hour(self) -> float:
@@ -105,15 +106,16 @@ def run_cell(cell: str, trials: int, base: Path, console: Console) -> Cell:
     started = time.monotonic()
     run = run_experiment(spec, base / f"run-{cell.replace(':', '')}", executor=executor, console=console)
     wall = time.monotonic() - started
+    starts = run.events.loc[run.events["kind"] == "trial_start", "t_monotonic"]  # one clock per machine
     return Cell(cell if ":" in cell else f"{cell} job(s)", executor.slots, run.trials, run.events, wall,
-                (load_before, os.getloadavg()[0]))
+                (load_before, os.getloadavg()[0]), float(starts.min()) - started if len(starts) else float("nan"))
 
 
 def report(cells: list[Cell]) -> None:
     base = cells[0]
     print(f"\nthroughput on {os.cpu_count()} cores (1-min load before/after each cell shown)")
     print(f"{'cell':>12} {'n':>3} {'ok':>3} {'trials/h':>9} {'limit/h':>8} {'ratio':>6} {'eff. vs 1':>9} "
-          f"{'gap p50':>8} {'p10':>7} {'p90':>7} {'shift':>7} {'MWU p':>7}  load")
+          f"{'gap p50':>8} {'p10':>7} {'p90':>7} {'shift':>7} {'MWU p':>7} {'1st start':>9}  load")
     for cell in cells:
         gaps = cell.gaps()
         p10, p50, p90 = (np.percentile(gaps, q) if len(gaps) else float("nan") for q in (10, 50, 90))
@@ -125,7 +127,7 @@ def report(cells: list[Cell]) -> None:
         ok = int(cell.trials["recovered"].astype(bool).sum())
         print(f"{cell.name:>12} {len(cell.trials):>3} {ok:>3} {cell.per_hour:>9.0f} {cell.limit_per_hour:>8.0f} "
               f"{cell.per_hour / cell.limit_per_hour:>6.2f} {efficiency:>9.2f} {p50:>8.0f} {p10:>7.0f} {p90:>7.0f} "
-              f"{shift:>+7.0f} {p:>7.3f}  {cell.load[0]:.1f}/{cell.load[1]:.1f}")
+              f"{shift:>+7.0f} {p:>7.3f} {cell.first_start_s:>8.1f}s  {cell.load[0]:.1f}/{cell.load[1]:.1f}")
     print("\nwhere a trial's time goes (mean s per trial)")
     print(f"{'cell':>12} " + " ".join(f"{p:>11}" for p in PHASES) + f" {'total':>7}")
     for cell in cells:
@@ -134,7 +136,8 @@ def report(cells: list[Cell]) -> None:
               + f" {sum(phases.values()):>7.2f}")
     print(f"\nlimit = slots x 3600 / (fault at {AT_S:g} s + blackhole {BLACKHOLE_S:g} s + {STEADY_S:g} s steady "
           "media); shift = gap median minus the 1-job median (ms); MWU p: two-sided Mann-Whitney U against "
-          "1 job (few trials per cell: only a large shift can show)")
+          "1 job (few trials per cell: only a large shift can show); 1st start = run start -> first trial "
+          "began (a cluster's worker processes starting), counted in trials/h")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -56,7 +57,8 @@ def scheduler_command(
             typer.echo(f"scheduler at {scheduler.address}", err=True)
             await scheduler.finished()
 
-    asyncio.run(serve())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
 
 
 @app.command("worker")
@@ -85,4 +87,5 @@ def worker_command(
     typer.echo(f"icelab worker {worker_name()}: {slots} slot(s); lab scope "
                f"{worker_scope(os.environ.get('ICELAB_SCOPE', ''), worker_name())} "
                "(after a crash: ICELAB_SCOPE=<that scope> icelab clean)", err=True)
-    run_worker(address, slots, certs, insecure)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_worker(address, slots, certs, insecure)

@@ -11,7 +11,9 @@ import threading
 from pathlib import Path
 
 from lab import naming
-from lab.cluster.ship import TrialOutcome, TrialTask, unpack
+from lab.cluster.ship import TrialOutcome, TrialTask, WorkerMismatch, unpack
+from lab.errors import LabError
+from lab.experiment.check import check_experiment
 from lab.experiment.plan import plan_trials
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.runner import run_one
@@ -20,6 +22,7 @@ SCOPE_ENV = "ICELAB_SCOPE"
 _lock = threading.Lock()
 _base_scope: str | None = None
 _busy: set[int] = set()
+_checked: set[tuple[str, str]] = set()
 
 
 def worker_scope(base: str, worker_name: str) -> str:
@@ -58,6 +61,12 @@ def run_trial_task(task: TrialTask) -> TrialOutcome:
     except ValueError:  # called outside a worker (tests of this function)
         name = "local"
     spec = unpack(task)
+    if (task["spec_hash"], task["runtime"]) not in _checked:  # this host can run it (peer kinds installed, ...)
+        try:
+            check_experiment(spec, runtime=task["runtime"])
+        except LabError as error:
+            raise WorkerMismatch(f"worker {name} cannot run this experiment: {error}") from None
+        _checked.add((task["spec_hash"], task["runtime"]))
     plan = next((p for p in plan_trials(spec, task["repetitions"]) if p.trial_id == task["trial_id"]), None)
     if plan is None:
         raise ValueError(f"trial {task['trial_id']!r} is not in the experiment's plan")
