@@ -1,6 +1,6 @@
 """The package's layers, read from its source: every import of lab (at module level, in a
 function or under TYPE_CHECKING) goes down the layers net/turn/rtc/sfu < contract < runtime <
-experiment < analysis/cli, and no lab modules import each other in a cycle."""
+experiment < cluster < analysis/cli, and no lab modules import each other in a cycle."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 LAB = Path(__file__).resolve().parents[1] / "lab"
 LAYERS = (("lab.net", "lab.turn", "lab.rtc", "lab.sfu"), ("lab.contract",), ("lab.runtime",), ("lab.experiment",),
-          ("lab.analysis", "lab.cli"))
+          ("lab.cluster",), ("lab.analysis", "lab.cli"))
 
 
 def modules() -> dict[str, Path]:

@@ -6,6 +6,7 @@ policies' order in the experiment, the same in every figure.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -116,10 +117,15 @@ def _no_data(message: str) -> Figure:
 # ---------------------------------------------------------------- ECDF
 
 
-def gap_ecdf(trials: pd.DataFrame) -> Figure:
+def gap_ecdf(trials: pd.DataFrame, by: str | None = None) -> Figure:
     """ECDF of the media gap per policy, one panel per condition. The curve is over all trials,
-    so it levels off at the fraction that recovered."""
+    so it levels off at the fraction that recovered. `by` (e.g. "host", "worker"): one curve per
+    policy and value of that column (line style per value), to show effects of the machine."""
     trials = with_defaults(trials)
+    splits: list[object] = [None]
+    if by is not None and by in trials:
+        splits = sorted(trials[by].dropna().unique().tolist(), key=str)
+    styles = ["-", "--", ":", "-."]
     colours = policy_colours(trials)
     conditions = _conditions(trials)
     if not conditions:
@@ -128,16 +134,21 @@ def gap_ecdf(trials: pd.DataFrame) -> Figure:
     fig, axes = _grid(len(conditions))
     for ax, (key, group) in zip(axes, conditions, strict=False):
         top = 0.0
-        for policy in policy_order(group):
+        for policy, (i, value) in itertools.product(policy_order(group), enumerate(splits)):
             rows = group[group["policy"] == policy]
+            if value is not None:
+                rows = rows[rows[by] == value]
+                if not len(rows):
+                    continue
             gaps = np.sort(rows.loc[rows["recovered"], GAP].dropna().to_numpy(dtype=float)) / 1000.0
             n = len(rows)
-            label = f"{policy} (n={n}, {len(gaps)} recovered)"
+            label = f"{policy}{'' if value is None else f' @ {value}'} (n={n}, {len(gaps)} recovered)"
+            style = styles[i % len(styles)] if value is not None else "-"
             if len(gaps):
                 y = np.arange(1, len(gaps) + 1) / n
                 xs = np.concatenate([[0.0], np.repeat(gaps, 2)])
                 ys = np.concatenate([[0.0, 0.0], np.repeat(y, 2)[:-1]])
-                ax.plot(xs, ys, color=colours[policy], lw=2, label=label, drawstyle="default")
+                ax.plot(xs, ys, color=colours[policy], lw=2, ls=style, label=label, drawstyle="default")
                 top = max(top, float(gaps.max()))
             else:
                 ax.plot([], [], color=colours[policy], lw=2, ls=":", label=label)
@@ -148,8 +159,8 @@ def gap_ecdf(trials: pd.DataFrame) -> Figure:
         ax.set_title(condition_label(key, multi), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("Media gap per restart policy (ECDF; trials that never recovered keep the curve below 1)",
-                 fontsize=11)
+    fig.suptitle("Media gap per restart policy" + (f" and {by}" if by else "")
+                 + " (ECDF; trials that never recovered keep the curve below 1)", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -353,9 +353,10 @@ alpha 0.05).</li>
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
                  n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED,
-                 swimlanes_per_policy: int = 1) -> ReportResult:
+                 swimlanes_per_policy: int = 1, split_by: str | None = None) -> ReportResult:
     """Write report.html (default: <run>/report.html for one run, ./report.html for several)
-    and its figures as PNGs beside it."""
+    and its figures as PNGs beside it. `split_by` (a trials column: "host", "worker") adds the gap
+    ECDF split by it; by default by host when trials ran on several hosts (a cluster run)."""
     started = time.perf_counter()
     runs = load_runs(list(run_dirs))
     if out is None:
@@ -377,6 +378,12 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         ("phases", "Mean recovery time per policy split into phases (see Method).", plots.phase_bars(summary)),
         ("gap-vs-rtt", "Media gap against the RTT of the matrix.", plots.gap_vs_rtt(trials)),
     ]
+    if split_by is None and "host" in trials and trials["host"].nunique() > 1:
+        split_by = "host"
+    if split_by is not None:
+        figures.insert(1, (f"ecdf-by-{split_by}", f"ECDF of the media gap per policy and {split_by} (line style): "
+                           f"curves of one policy that part show an effect of the {split_by}.",
+                           plots.gap_ecdf(trials, by=split_by)))
     if len(comparison):
         figures.append(("comparison", "Difference of median media gaps, restart-on-disconnected variants minus "
                         "restart-on-failed, with bootstrap 95 % CIs.", plots.comparison_forest(comparison)))

@@ -21,6 +21,11 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out, skipping completed trials")] = False,
     capture: Annotated[bool, typer.Option("--capture", help="capture packets on every host; one merged "
                                           "capture.pcapng per trial")] = False,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="run the trials on a Dask cluster: "
+                                                "tls://HOST:8786, or local:N worker processes here")] = None,
+    certs: Annotated[Path | None, typer.Option("--certs", help="with --cluster tls://: the folder of "
+                                               "ca.pem, client.pem, client-key.pem")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="with --cluster tcp://: allowed on loopback only")] = False,
 ) -> None:
     """Run an experiment: every [peer pair x] policy x RTT x loss x repetition, one trial each."""
     from lab.experiment.check import check_experiment
@@ -36,12 +41,20 @@ def run(
         raise ConfigError(None, "--trials", "must be at least 1")
     if resume and out is None:
         raise ConfigError(None, "--resume", "needs --out: the run folder to continue")
+    executor = None
+    if cluster is not None:
+        from lab.cluster.engine import ClusterExecutor
+
+        if jobs != 1:
+            raise ConfigError(None, "--jobs", "not with --cluster (each worker's --slots decides)")
+        executor = ClusterExecutor(cluster, certs_dir=certs, insecure=insecure)
     spec = load_experiment(experiment)
     if capture:
         spec = spec.model_copy(update={"capture": spec.capture.model_copy(update={"hosts": ["*"], "filter": "udp or tcp"})})
     check_experiment(spec, runtime=runtime)  # topology and peer kinds (browsers installed), before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
     runtime_class(runtime).preflight()  # e.g. docker: engine up, images current
-    summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume)
+    summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume,
+                             executor=executor)
     typer.echo(f"{summary.path}: {summary.ran} trials run, {summary.skipped} resumed, "
                f"{summary.recovered}/{summary.ran} recovered")

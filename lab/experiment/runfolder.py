@@ -11,6 +11,7 @@ in flight.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -77,6 +78,7 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+@functools.cache
 def _delay_backend() -> str | None:
     try:
         from lab.net.shaping import delay_backend
@@ -86,6 +88,11 @@ def _delay_backend() -> str | None:
         return None
 
 
+def host_facts() -> dict[str, Any]:
+    """Which machine ran a trial, as columns of its row (a cluster's hosts may differ)."""
+    return {"host": socket.gethostname(), "kernel": platform.release(), "delay_backend": _delay_backend()}
+
+
 class RunFolder:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,7 +100,7 @@ class RunFolder:
 
     @classmethod
     def create_or_resume(cls, path: Path, spec: ExperimentSpec, resume: bool, runtime: str,
-                         jobs: int, planned: int) -> RunFolder:
+                         jobs: int, planned: int, engine: str = "local") -> RunFolder:
         folder = cls(path)
         run_json = path / "run.json"
         if run_json.exists():
@@ -108,13 +115,13 @@ class RunFolder:
         elif path.exists() and any(path.iterdir()) and not resume:
             raise LabError(f"{path} exists and is not empty (and is not a run folder)")
         folder.trials_dir.mkdir(parents=True, exist_ok=True)
-        folder.write_run_json(spec, runtime, jobs, planned, started=True)
+        folder.write_run_json(spec, runtime, jobs, planned, started=True, engine=engine)
         if spec.source and Path(spec.source).is_file():
             shutil.copyfile(spec.source, path / "experiment.toml")
         return folder
 
     def write_run_json(self, spec: ExperimentSpec, runtime: str, jobs: int, planned: int,
-                       started: bool = False) -> None:
+                       started: bool = False, engine: str = "local") -> None:
         run_json = self.path / "run.json"
         previous = json.loads(run_json.read_text()) if run_json.exists() else {}
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -126,6 +133,7 @@ class RunFolder:
             "seed": spec.seed,
             "runtime": runtime,
             "jobs": jobs,
+            "engine": engine,  # "local" (this machine) or the Dask cluster's address (lab.cluster)
             "trials_planned": planned,
             "trials_completed": len(self.completed()),
             "repetitions_planned": planned // max(1, len(spec.policies) * len(spec.matrix.rtt_ms)
@@ -182,6 +190,18 @@ class RunFolder:
         buffer = path / EVENTS_FILE
         events_frame(events).to_parquet(buffer.with_suffix(".tmp"), index=False)
         os.replace(buffer.with_suffix(".tmp"), buffer)
+        row = {k: _json_safe(v) for k, v in row.items()}
+        atomic_write(path / RESULT_FILE, json.dumps(row, indent=1, default=str).encode())
+
+    def save_trial_files(self, trial_id: str, row: dict[str, Any], files: dict[str, bytes]) -> None:
+        """A trial that ran elsewhere (a cluster worker): its folder's files, then its row last."""
+        path = self.trial_dir(trial_id)
+        for name, data in files.items():
+            target = (path / name).resolve()
+            if name == RESULT_FILE or not target.is_relative_to(path.resolve()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, data)
         row = {k: _json_safe(v) for k, v in row.items()}
         atomic_write(path / RESULT_FILE, json.dumps(row, indent=1, default=str).encode())
 

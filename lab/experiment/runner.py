@@ -2,18 +2,24 @@
 
 A trial that fails or hangs is recorded with its reason and the run goes on. Each trial is
 saved the moment it ends; `resume` skips trials that were saved.
+
+Where the trials run is an executor (TrialExecutor): threads of this process (LocalExecutor,
+`--jobs N`) or a Dask cluster (lab.cluster.engine, `--cluster`); both hand back each finished
+trial's row once it is saved in the run folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import os
 import queue
-import threading
+import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from rich.console import Console
@@ -29,12 +35,31 @@ from rich.progress import (
 from lab.errors import ConfigError
 from lab.experiment.check import check_experiment
 from lab.experiment.plan import TrialPlan, plan_trials
-from lab.experiment.runfolder import RunFolder
+from lab.experiment.runfolder import RunFolder, host_facts
 from lab.experiment.spec import ExperimentSpec
 from lab.experiment.trial import Trial
 from lab.runtime import runtime_class
 
 CONSOLIDATE_EVERY = 10
+# A mid-run rebuild of the run's tables reads every saved trial (~6 ms each here): every 10 trials
+# that is quadratic, days of a 30 000-trial run. Rebuilds are paced to at most this share of the
+# run's time; the per-trial files are the record (lab.analysis reads them when the tables lag).
+CONSOLIDATE_SHARE = 0.1
+
+
+class ConsolidationPacer:
+    """When the run's tables are rebuilt mid-run: every CONSOLIDATE_EVERY trials, unless the last
+    rebuild took more than CONSOLIDATE_SHARE of the time since it ended."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.not_before = -math.inf
+
+    def due(self, finished: int) -> bool:
+        return finished % CONSOLIDATE_EVERY == 0 and self.clock() >= self.not_before
+
+    def ran(self, seconds: float) -> None:
+        self.not_before = self.clock() + seconds / CONSOLIDATE_SHARE
 
 
 @dataclass
@@ -58,76 +83,113 @@ def topology_name(slot: int) -> str:
     return f"x{os.getpid()}_{slot}"
 
 
-def _run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int, runtime: str) -> dict[str, Any]:
+def run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int, runtime: str) -> dict[str, Any]:
+    """One trial into `folder`, on this machine (a local job slot or a cluster worker)."""
     trial_dir = folder.prepare_trial(plan.trial_id)
     trial = Trial(spec, plan, trial_dir, topology_name(slot), runtime=runtime)
     result = asyncio.run(trial.run())
+    result.row.update(host_facts(), worker="local")  # a cluster's task names its worker instead
     folder.save_trial(plan.trial_id, result.row, result.events)
     return result.row
 
 
+class TrialExecutor(Protocol):
+    """Runs trials and saves each in the run folder; yields (plan, row) as each ends, or
+    (plan, error) for a trial that could not even be recorded."""
+
+    slots: int
+    engine: str  # recorded in run.json: "local" or the cluster's address
+
+    def run(self, spec: ExperimentSpec, runtime: str, folder: RunFolder,
+            plans: list[TrialPlan]) -> Generator[tuple[TrialPlan, dict[str, Any] | Exception], None, None]: ...
+
+
+class LocalExecutor:
+    """`--jobs N`: N trials at once in threads of this process, each in its own topology."""
+
+    engine = "local"
+
+    def __init__(self, jobs: int = 1) -> None:
+        if jobs < 1:
+            raise ConfigError(None, "--jobs", "must be at least 1")
+        self.slots = jobs
+
+    def run(self, spec: ExperimentSpec, runtime: str, folder: RunFolder,
+            plans: list[TrialPlan]) -> Generator[tuple[TrialPlan, dict[str, Any] | Exception], None, None]:
+        slots: queue.Queue[int] = queue.Queue()
+        for slot in range(self.slots):
+            slots.put(slot)
+
+        def work(plan: TrialPlan) -> dict[str, Any]:
+            slot = slots.get()
+            try:
+                return run_one(spec, plan, folder, slot, runtime)
+            finally:
+                slots.put(slot)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="trial") as pool:
+            futures = {pool.submit(work, plan): plan for plan in plans}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    try:
+                        yield futures[future], future.result()
+                    except ConfigError:
+                        raise
+                    except Exception as error:
+                        yield futures[future], error
+            finally:
+                for f in futures:
+                    f.cancel()
+
+
 def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runtime: str = "netns", jobs: int = 1,
                    repetitions: int | None = None, resume: bool = False,
-                   console: Console | None = None) -> Run:
+                   console: Console | None = None, executor: TrialExecutor | None = None) -> Run:
     """Every planned trial of the experiment into the run folder `out` (default:
-    runs/<name>-<time> in the current directory); the trials and events as DataFrames."""
+    runs/<name>-<time> in the current directory); the trials and events as DataFrames.
+    `executor` (default: LocalExecutor(jobs)) decides where the trials run."""
     from lab.experiment.runfolder import default_run_path
 
     out = Path(out) if out is not None else default_run_path(Path("runs"), spec)
-    if jobs < 1:
-        raise ConfigError(None, "--jobs", "must be at least 1")
+    executor = executor or LocalExecutor(jobs)
+    jobs = executor.slots
     check_experiment(spec, runtime=runtime)  # before the run folder and any namespace exist
     runtime_class(runtime).preflight()  # e.g. docker: the engine answers, the images are current
     plans = plan_trials(spec, repetitions)
-    folder = RunFolder.create_or_resume(out, spec, resume, runtime, jobs, len(plans))
+    folder = RunFolder.create_or_resume(out, spec, resume, runtime, jobs, len(plans), engine=executor.engine)
     done = folder.completed()
     todo = [p for p in plans if p.trial_id not in done]
     console = console or Console(stderr=True)
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
     recovered = 0
-    lock = threading.Lock()
-
-    def work(plan: TrialPlan) -> dict[str, Any]:
-        slot = slots.get()
-        try:
-            return _run_one(spec, plan, folder, slot, runtime)
-        finally:
-            slots.put(slot)
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(spec.name, total=len(plans), completed=len(plans) - len(todo),
                                  status=f"{len(done)} resumed" if done else "")
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="trial") as pool:
-            futures = {pool.submit(work, plan): plan for plan in todo}
-            finished = 0
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    plan = futures[future]
-                    try:
-                        row = future.result()
-                        ok = bool(row.get("recovered"))
-                        note = "recovered" if ok else f"not recovered: {row.get('failure_reason')}"
-                    except ConfigError:
-                        raise
-                    except Exception as error:  # the trial could not even be recorded
-                        ok, note = False, f"crashed: {error}"
-                    with lock:
-                        recovered += ok
-                        finished += 1
-                    progress.console.print(f"{plan.trial_id}: {note}", highlight=False)
-                    progress.update(task, advance=1, status=f"{recovered}/{finished} recovered")
-                    if finished % CONSOLIDATE_EVERY == 0:
-                        folder.consolidate()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-            finally:
-                folder.write_run_json(spec, runtime, jobs, len(plans))
-                trials, events = folder.consolidate()
+        finished = 0
+        pacer = ConsolidationPacer()
+        results = executor.run(spec, runtime, folder, todo)
+        try:
+            for plan, outcome in results:
+                if isinstance(outcome, ConfigError):
+                    raise outcome
+                if isinstance(outcome, Exception):  # the trial could not even be recorded
+                    ok, note = False, f"crashed: {outcome}"
+                else:
+                    ok = bool(outcome.get("recovered"))
+                    note = "recovered" if ok else f"not recovered: {outcome.get('failure_reason')}"
+                recovered += ok
+                finished += 1
+                progress.console.print(f"{plan.trial_id}: {note}", highlight=False)
+                progress.update(task, advance=1, status=f"{recovered}/{finished} recovered")
+                if pacer.due(finished):
+                    started = time.monotonic()
+                    folder.consolidate()
+                    pacer.ran(time.monotonic() - started)
+        finally:
+            results.close()  # cancels what has not started
+            folder.write_run_json(spec, runtime, executor.slots, len(plans), engine=executor.engine)
+            trials, events = folder.consolidate()
     return Run(path=out, planned=len(plans), skipped=len(plans) - len(todo), ran=len(todo),
                recovered=recovered, trials=trials, events=events)

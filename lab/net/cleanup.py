@@ -29,4 +29,7 @@ def clean(scope: str | None = None) -> CleanReport:
         base = base.parent
     target = base / scope if scope else base
     shutil.rmtree(target, ignore_errors=True)
+    if scope:  # the nested scopes of cluster workers started in this scope (lab.cluster.task)
+        for nested in base.glob(f"{scope}-k*"):
+            shutil.rmtree(nested, ignore_errors=True)
     return report
