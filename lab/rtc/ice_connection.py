@@ -146,6 +146,7 @@ class LabIceConnection(Connection):
         check_pacing: float = 0.02,
         check_timeout: float = 10.0,
         server_query_interval: float = 0.1,
+        rank_host_addresses: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -169,6 +170,7 @@ class LabIceConnection(Connection):
         self._lab_check_pacing = check_pacing
         self._lab_check_timeout = check_timeout
         self._lab_server_query_interval = server_query_interval
+        self._lab_rank_host_addresses = rank_host_addresses
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
         # checks started after the check list completed (continual gathering, and the checks
@@ -183,6 +185,15 @@ class LabIceConnection(Connection):
         if self._lab_host_addresses is not None:
             return list(self._lab_host_addresses)
         return get_host_addresses(use_ipv4=self._use_ipv4, use_ipv6=self._use_ipv6)
+
+    def _lab_priority(self, component: int, kind: str, address: str) -> int:
+        """RFC 8445 priority; with rank_host_addresses, the local preference falls with the
+        address's place in host_addresses (a host's networks ranked, as browsers do), so the
+        first address's pairs are checked, and nominated, first."""
+        order = self._lab_host_addresses if self._lab_rank_host_addresses else None
+        if order is None or address not in order:
+            return candidate_priority(component, kind)
+        return candidate_priority(component, kind, local_pref=65535 - order.index(address))
 
     async def gather_candidates(self) -> None:
         """Host candidates, then server candidates as each answer arrives (trickled)."""
@@ -226,7 +237,7 @@ class LabIceConnection(Connection):
             foundation=candidate_foundation("host", "udp", host),
             component=component,
             transport="udp",
-            priority=candidate_priority(component, "host"),
+            priority=self._lab_priority(component, "host", host),
             host=host,
             port=port,
             type="host",
@@ -343,7 +354,7 @@ class LabIceConnection(Connection):
             foundation=candidate_foundation("srflx", "udp", base.host),
             component=base.component,
             transport=base.transport,
-            priority=candidate_priority(base.component, "srflx"),
+            priority=self._lab_priority(base.component, "srflx", base.host),
             host=mapped[0],
             port=mapped[1],
             type="srflx",
@@ -498,11 +509,27 @@ class LabIceConnection(Connection):
         # rest, or its pair stays in progress forever and is never selected
         late, self._lab_late_checks = self._lab_late_checks or set(), None
         for pair in self._check_list:
-            if pair.task is not None and (result != 1 or pair not in late):
-                pair.task.cancel()
+            if pair.task is None or (result == 1 and (pair in late or self._lab_outranks_selected(pair))):
+                continue
+            pair.task.cancel()
+            if pair.state == CandidatePair.State.IN_PROGRESS:
+                # not in progress any more: a later check from the remote (e.g. nominating it:
+                # a remote that ranks its networks moves to a better one) triggers a new one
+                self.check_state(pair, CandidatePair.State.FAILED)
         if result != 1:  # aioice's ICE_COMPLETED
             raise ConnectionError("ICE negotiation failed")
         self._query_consent_task = asyncio.ensure_future(self.query_consent())
+
+    def _lab_outranks_selected(self, pair: CandidatePair) -> bool:
+        """With rank_host_addresses: the pair's local address ranks above the selected pair's.
+        Its check goes on after the check list completed; if it succeeds, the pair is nominated
+        and carries the call (as libwebrtc moves to a better-ranked network that is writable)."""
+        selected = self._nominated.get(pair.component)
+        return (
+            self._lab_rank_host_addresses
+            and selected is not None
+            and pair.local_candidate.priority > selected.local_candidate.priority
+        )
 
     def _check_periodic(self) -> bool:
         if super()._check_periodic():

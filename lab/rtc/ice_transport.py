@@ -140,6 +140,7 @@ class GenerationFactory:
             check_pacing=self.options.check_pacing,
             check_timeout=self.options.check_timeout,
             server_query_interval=self.options.server_query_interval,
+            rank_host_addresses=self.options.rank_host_addresses,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,
@@ -543,9 +544,20 @@ class RestartableIceTransport(RTCIceTransport):
             self._drop_pool()
             self._refill_pool()
         async with self._addresses_lock:
+            active = self._active
+            selected = active.connection.lab_selected_pair()
             for generation in self.generations:
                 if not generation.closed:
                     generation.connection.lab_prune_addresses(alive)
+            if (
+                self._factory.detection.disconnect_on_interface_loss
+                and active.phase == "connected"
+                and selected is not None
+                and active.connection.lab_selected_pair() is None
+            ):
+                # the selected pair's socket went with its interface: its consent is lost now
+                lost = asyncio.get_running_loop().time() - self._factory.detection.disconnected_after
+                active.connection.lab_last_consent = active.connection.lab_last_inbound = lost
             if self._state == "closed":
                 return
             targets = []
@@ -557,7 +569,6 @@ class RestartableIceTransport(RTCIceTransport):
                 and pending.gather_state != "new"
             ):
                 targets.append(pending)
-            active = self._active
             if (
                 self._factory.options.gather_continually
                 and not active.closed
