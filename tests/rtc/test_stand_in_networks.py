@@ -32,3 +32,17 @@ def test_chrome_ranks_by_name_and_firefox_takes_the_default_route(network) -> No
     net.impair.link_down("phone", "wifi")               # the default route's interface went
     after = ranked(net, "phone")
     assert after["default-route"] == after["by-name"] == ["lte"]
+
+
+def test_a_stand_in_watches_interfaces_only_when_its_engine_notices_their_loss() -> None:
+    from lab.contract import AgentConfig
+    from lab.contract import Policy as PolicySpec
+    from lab.runtime.agent.rtc import profile_watches_interfaces
+
+    def config(rtc_profile: str | None) -> AgentConfig:
+        return AgentConfig(trial_id="w", role="offerer", host="phone", polite=False, restarts=True,
+                           policy=PolicySpec.model_validate("on-disconnected"), rtc_profile=rtc_profile)  # type: ignore[arg-type]
+
+    assert profile_watches_interfaces(config("firefox"))      # Firefox's sockets error at once
+    assert not profile_watches_interfaces(config("chrome"))   # Chromium waits for its pings
+    assert not profile_watches_interfaces(config(None))

@@ -70,6 +70,8 @@ def ranked_ipv4_addresses(networks: str) -> list[str]:
     "all" (the kernel's order), "by-name" (libwebrtc: networks of one adapter type, as veths all
     are, ranked by interface name), "default-route" (Firefox without a camera/microphone
     permission: only the default route's interface; all when there is no default route)."""
+    if networks == "all":
+        return usable_ipv4_addresses()
     interfaces = usable_ipv4_interfaces()
     if networks == "by-name":
         return sorted(interfaces, key=lambda address: interfaces[address])
@@ -77,4 +79,4 @@ def ranked_ipv4_addresses(networks: str) -> list[str]:
         default = default_route_interface()
         chosen = [address for address, name in interfaces.items() if name == default]
         return chosen or list(interfaces)
-    return list(interfaces)
+    raise ValueError(f"unknown networks rule {networks!r} (all, by-name, default-route)")
