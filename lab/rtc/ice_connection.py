@@ -171,6 +171,7 @@ class LabIceConnection(Connection):
         self._lab_check_timeout = check_timeout
         self._lab_server_query_interval = server_query_interval
         self._lab_rank_host_addresses = rank_host_addresses
+        self._lab_rechecking = False  # lab_recheck_pairs ran, no other pair answered yet
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
         # checks started after the check list completed (continual gathering, and the checks
@@ -615,6 +616,17 @@ class LabIceConnection(Connection):
     def check_complete(self, pair: CandidatePair) -> None:
         selected = self._nominated.get(pair.component)
         was_done = self._check_list_done
+        if (
+            self._lab_rechecking
+            and not self.ice_controlling
+            and pair.state == CandidatePair.State.SUCCEEDED
+            and pair is not selected
+        ):
+            # the controlled side too moves to a pair that answers while its selected one is
+            # silent (libwebrtc's controlled agent does; the remote may not notice the silence:
+            # after a NAT rebinding only one direction of the old path is dead)
+            pair.nominated = True
+            self._lab_rechecking = False
         super().check_complete(pair)
         now = self._nominated.get(pair.component)
         if was_done and now is not None and now is not selected:
@@ -641,6 +653,29 @@ class LabIceConnection(Connection):
     def lab_selected_pair(self) -> Any:
         return self._nominated.get(1)
 
+    def lab_recheck_pairs(self) -> int:
+        """Check every other pair of this generation again, pairing what the first checks never
+        paired (aggressive nomination dropped them): the selected pair stopped answering, and
+        another path may work (e.g. through a NAT's new binding to the remote's relay). The
+        first that answers is nominated and carries the call, with no ICE restart. Returns how
+        many checks started."""
+        if self._closing or not self._check_list_done or self.remote_password is None:
+            return 0
+        for protocol in list(self._protocols):
+            if getattr(protocol, "local_candidate", None) is not None:
+                self._lab_pair_local(protocol)
+        selected = self._nominated.get(1)
+        self._lab_rechecking = True
+        started = 0
+        for pair in list(self._check_list):
+            if pair is selected:
+                continue
+            if pair.task is None and pair.state != CandidatePair.State.IN_PROGRESS:
+                self.check_state(pair, CandidatePair.State.WAITING)
+                self.check_start_task(pair)
+            started += 1
+        return started
+
     # consent freshness (RFC 7675) without closing on expiry
 
     async def query_consent(self) -> None:
@@ -661,6 +696,7 @@ class LabIceConnection(Connection):
                 if answered:
                     self.lab_last_consent = loop.time()
                     self.lab_last_inbound = self.lab_last_consent
+                    self._lab_rechecking = False
 
     async def _lab_check_consent(self, pair: Any) -> bool:
         assert self.remote_password is not None

@@ -219,6 +219,7 @@ class RestartableIceTransport(RTCIceTransport):
         self._initial_started = False
         self._initial_done = asyncio.Event()
         self._monitor_task: asyncio.Task[None] | None = None
+        self._rechecked_at: tuple[int, float] | None = None  # (generation, last consent) rechecked
         self._generation_tasks: set[asyncio.Task[None]] = set()
         self.remote_target: IceGeneration = self._active
         self.dropped_sends = 0
@@ -604,6 +605,16 @@ class RestartableIceTransport(RTCIceTransport):
             if generation.phase != "connected":
                 continue
             silence = self._silence(generation)
+            connection = generation.connection
+            if (
+                detection.recheck_pairs_after is not None
+                and silence >= detection.recheck_pairs_after
+                and connection.lab_last_consent is not None
+                and self._rechecked_at != (generation.number, connection.lab_last_consent)
+            ):
+                # once per silence: the first other pair that answers takes the call
+                self._rechecked_at = (generation.number, connection.lab_last_consent)
+                connection.lab_recheck_pairs()
             if silence >= detection.failed_after:
                 if self._state != "failed" and (self._pending is None or not self._pending.started):
                     self._set_state("failed")

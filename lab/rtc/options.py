@@ -29,6 +29,11 @@ class DetectionConfig:
     vanishes (`update_addresses`: its interface went), consent counts as lost at once, so
     'disconnected' comes within one `tick` instead of `disconnected_after` later (as in Firefox,
     whose sockets error); 'failed' follows `failed_after - disconnected_after` after that.
+    `recheck_pairs_after` (seconds, default None: off): once the selected pair's consent has
+    been missing that long, every other pair of the generation is checked again (pairs the
+    first checks dropped too); the first that answers is nominated and carries the call without
+    an ICE restart, before 'disconnected' if it is quick (libwebrtc: a pair not receiving for
+    2.5 s is weak, and it moves to another writable one, e.g. through a NAT's new binding).
     """
 
     consent_interval: float = 2.0
@@ -37,6 +42,7 @@ class DetectionConfig:
     consent_only: bool = True
     consent_retransmit_interval: float = 0.048
     disconnect_on_interface_loss: bool = False
+    recheck_pairs_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.consent_retransmit_interval <= 0:
@@ -45,6 +51,8 @@ class DetectionConfig:
             )
         if self.consent_interval <= 0:
             raise ValueError(f"consent_interval must be > 0 s (got {self.consent_interval})")
+        if self.recheck_pairs_after is not None and self.recheck_pairs_after <= 0:
+            raise ValueError(f"recheck_pairs_after must be > 0 s (got {self.recheck_pairs_after})")
         if self.disconnected_after <= 0:
             raise ValueError(f"disconnected_after must be > 0 s (got {self.disconnected_after})")
         if self.failed_after <= self.disconnected_after:

@@ -11,7 +11,8 @@ What each option mimics:
               'disconnected' and 'failed' after the path dies (measured, below);
               consent_retransmit_interval: how fast a broken path is probed (so how soon after
               it returns consent is back); disconnect_on_interface_loss: Firefox's sockets error
-              when their interface goes, so it says 'disconnected' at once.
+              when their interface goes, so it says 'disconnected' at once; recheck_pairs_after:
+              libwebrtc moves to another pair that answers when the selected one goes quiet.
   ice         check_interval / check_pacing: a pair's retransmission and Ta; server_query_interval:
               STUN/TURN retransmission; candidate_pool_size 0 and trickle: the lab's page sets no
               candidate pool, so a restart gathers then and trickles; server_candidates_retry 0:
@@ -66,8 +67,12 @@ PROFILES: dict[str, EngineProfile] = {
         # shipped fault hits a call a few seconds old) and every 2.5 s once stable, and every
         # 48 ms once a ping is unanswered. Connection 'failed' exactly 10 s after
         # 'disconnected'. Measured: 'disconnected' 5.06-6.06 s (median 5.15 s, 5 relay kills).
+        # A pair that received nothing for 2.5 s is weak: libwebrtc pings every pair and moves
+        # to one that answers, without saying 'disconnected' (after a NAT forgot the binding:
+        # media back in 2.64-2.86 s, 5 trials); here counted from the last consent answer,
+        # which is on average ~0.45 s older than the last packet
         detection={"consent_interval": 0.9, "disconnected_after": 5.6, "failed_after": 15.6,
-                   "consent_retransmit_interval": 0.048},
+                   "consent_retransmit_interval": 0.048, "recheck_pairs_after": 3.0},
         # a check not yet answered again every 48 ms (libwebrtc's weak ping interval), one new
         # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms
         ice={**BROWSER_ICE, "check_interval": 0.048, "check_pacing": 0.062, "server_query_interval": 0.25,
