@@ -24,7 +24,28 @@ What each option mimics:
               interface ("default-route").
 Not set by a profile: continual gathering (the policy `continual-gathering` chooses it).
 
-Calibration: benchmarks/profile_calibration.py (real pair vs stand-in pair per shipped fault).
+Calibration (benchmarks/profile_calibration.py, 2026-11-30: policy on-disconnected, the
+experiments' first RTT (20 ms), 5 trials per pair and fault, 2 cores shared with 4 other
+engineers' runs, load average 4-23; median media gap of the recovered trials in ms, recovered/run;
+ratio = stand-in / real, goal 0.85-1.15):
+    fault                chrome real    stand-in      ratio   firefox real   stand-in      ratio
+    handover             111 (5/5)      66 (5/5)      (0.59)  3367 (4/5)     4050 (4/5)    1.20
+    transient_blackhole  3020 (5/5)     3021 (5/5)    1.00    3082 (4/5)     3026 (4/5)    0.98
+    binding_expiry       2748 (5/5)     2894 (5/5)    1.05    7383 (5/5)     6384 (5/5)    0.86
+    relay_kill           5380 (5/5)     5538 (5/5)    1.03    6545 (5/5)     6298 (5/5)    0.96
+    handover_overlap     5920 (5/5)     5479 (5/5)    0.93    3387 (3/5)     3822 (5/5)    1.13
+  handover/chrome: the standby handover does not touch either call (both run on lte: no
+  restart, gaps of 20-863 ms against 20-223 ms are scheduling noise), so that ratio says nothing.
+  handover/firefox: both say 'disconnected' within 0-63 ms, but the restart offer then waits for
+  the signaling channel, whose WebSocket died with Wi-Fi: the browser page's client drops it
+  after its 3 s ack timeout, the aiortc agent's client reconnects ~0.5 s later. Not an ICE timing.
+  Not mimicked: Firefox's slow modes right after an interface loss (a first restart gathered on a
+  vanished address or without srflx, recovered by the policy's retry at ~10 s; or 'failed' and
+  no media after, lab/runtime/firefox/README.md), which cost it 1-2 of 5 trials here. The 3 s
+  blackhole ends before either engine's detection, so its 1.00 says only that both wait for the
+  path. Trials not recovered: Firefox's no-media-after-'failed' bug (2), a browser (2) and a
+  stand-in agent (1) killed with -9 from outside the runs, and one firefox stand-in whose media
+  stopped again after the blackhole (transient_blackhole; not investigated).
 """
 
 from __future__ import annotations
