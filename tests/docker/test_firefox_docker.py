@@ -16,7 +16,7 @@ from lab.runtime.docker.containers import lab_containers
 from tests.docker.conftest import DOCKER
 from tests.docker.test_runtime_e2e import _run
 from tests.experiment.short_blackhole import short_blackhole
-from tests.firefox.conftest import no_leftovers  # noqa: F401  (fixture: browsers and profiles gone)
+from tests.browsers.conftest import no_leftovers  # noqa: F401  (fixture: browsers and profiles gone)
 
 pytestmark = [*DOCKER, pytest.mark.usefixtures("no_leftovers")]
 
