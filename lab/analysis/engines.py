@@ -5,8 +5,9 @@ For every trial and each of its two peers: the peer's engine (its kind: aiortc, 
 firefox; an aiortc peer running a calibrated lab.rtc profile is "aiortc~chrome" etc., marked as
 a stand-in), its own detection (its first 'disconnected' or 'failed' ICE/connection state after
 the fault, ms) and its own recovery (the first unit after its receive gap, i.e. media back AT
-that peer, ms after the fault; lab.experiment.metrics.direction_metrics). In trials whose two
-peers run different engines, "first" counts which engine's peer was earlier.
+that peer, ms after the fault; lab.experiment.metrics.direction_metrics) with the path that
+carried it there (resumed_on: new-pair, old-path, or unknown when the peer cannot say). In trials
+whose two peers run different engines, "first" counts which engine's peer was earlier.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def peer_rows(trial: pd.Series, events: pd.DataFrame) -> list[dict[str, Any]]:
         mine = events[(events["peer"] == role) & (events["t_monotonic"] >= t_fault)]
         lost = mine[mine["kind"].isin(["ice_state", "connection_state"]) & mine["state"].isin(LOST_STATES)]
         detected = (float(lost["t_monotonic"].min()) - t_fault) * 1000.0 if len(lost) else math.nan
-        resumed = direction_metrics(events, role, t_fault, t_end, None).t_media_resumed
+        direction = direction_metrics(events, role, t_fault, t_end, None)
+        resumed = direction.t_media_resumed
         rows.append({
             "trial_id": trial["trial_id"], "run": trial.get("run", ""), "policy": trial["policy"], "role": role,
             "engine": engine_of(trial, events, role), "pair": trial.get("peer_kind", ""),
             "detected_ms": detected,
             "media_back_ms": (resumed - t_fault) * 1000.0 if not math.isnan(resumed) else math.nan,
+            "resumed_on": direction.resumed_on,
         })
     return rows
 
@@ -101,5 +104,8 @@ def engine_table(peers: pd.DataFrame) -> pd.DataFrame:
                      "detected_ms_median": group["detected_ms"].median(),
                      "detected": int(group["detected_ms"].notna().sum()),
                      "media_back_ms_median": group["media_back_ms"].median(),
-                     "media_back": int(group["media_back_ms"].notna().sum()), **counts})
+                     "media_back": int(group["media_back_ms"].notna().sum()),
+                     **{f"back_{path.replace('-', '_')}": int((group["resumed_on"] == path).sum())
+                        for path in ("new-pair", "old-path", "unknown")},
+                     **counts})
     return pd.DataFrame(rows)

@@ -40,7 +40,7 @@ DPI = 110
 PHASE_COLOURS = {
     "detection": "#9e9e9e", "decision": "#f2b134", "signaling": "#4c8bd6",
     "gathering": "#7fb3e8", "checks": "#8f6bc2", "first_media": "#3aa17e", "old_path": "#c7a27c",
-    "no_restart": "#d9d9d9",
+    "no_restart": "#d9d9d9", "path_unknown": "#f0f0f0",
 }
 STATE_COLOURS = {
     "new": "#e0e0e0", "connecting": "#b9d4f0", "checking": "#b9d4f0", "connected": "#5cb85c",
@@ -352,7 +352,8 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
         gap_text = f"media gap {float(gap):.0f} ms" if pd.notna(gap) else "not recovered"
         resumed_on = trial.get("resumed_on")
         if isinstance(resumed_on, str) and resumed_on != "none":
-            gap_text += f", media back on the {'new pair' if resumed_on == 'new-pair' else 'old path'}"
+            where = {"new-pair": "the new pair", "old-path": "the old path"}.get(resumed_on, "an unknown path")
+            gap_text += f", media back on {where}"
         title = f"{trial.get('trial_id')}: policy {trial.get('policy')}, {gap_text}"
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

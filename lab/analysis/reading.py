@@ -45,6 +45,18 @@ def _window(trials: pd.DataFrame) -> str:
            "after the fault, until recover_s after it ended)"
 
 
+def _unknown_path(rows: pd.DataFrame) -> str | None:
+    if "resumed_unknown" not in rows:
+        return None
+    hit = rows[rows["resumed_unknown"] > 0]
+    if not len(hit):
+        return None
+    parts = [f"{r['policy']} ({int(r['resumed_unknown'])} of {int(r['recovered'])} recovered trials)"
+             for _, r in hit.iterrows()]
+    return (f"In {', '.join(parts)} a peer could not say which path carried its media around the gap, so "
+            "whether the restart brought it back is unknown and no restart phases are reported for those trials.")
+
+
 def _old_path(rows: pd.DataFrame) -> str | None:
     if "resumed_old_path" not in rows:
         return None
@@ -107,6 +119,9 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
     old_path = _old_path(rows)
     if old_path:
         sentences.append(old_path)
+    unknown = _unknown_path(rows)
+    if unknown:
+        sentences.append(unknown)
     if len(never):
         names = ", ".join(f"{r['policy']} (0 of {int(r['n'])})" for _, r in never.iterrows())
         sentences.append(f"Never recovered {_window(trials)}: {names}.")

@@ -185,7 +185,7 @@ def _condition_cells(row: pd.Series, columns: list[str]) -> list[str]:
 def summary_section(summary: pd.DataFrame) -> str:
     conditions = shown_conditions(summary)
     header = _condition_header(conditions) + ["policy", "n", "recovered % [Wilson 95 % CI]",
-              "resumed on new pair / old path", "median gap: fault → media (ms)",
+              "resumed on new pair / old path / unknown", "median gap: fault → media (ms)",
               "'disconnected' → media (ms)", "'failed' → media (ms)", "p90 gap (ms)", "p95 gap (ms)",
               "units lost (median)", "freezes (median)"]
     rows = []
@@ -193,7 +193,7 @@ def summary_section(summary: pd.DataFrame) -> str:
         rows.append(_condition_cells(r, conditions) + [
             _e(r["policy"]), _num(r["n"]),
             _with_ci(r["recovered_pct"], r["recovered_pct_lo"], r["recovered_pct_hi"]),
-            f"{_num(r.get('resumed_new_pair'))} / {_num(r.get('resumed_old_path'))}",
+            f"{_num(r.get('resumed_new_pair'))} / {_num(r.get('resumed_old_path'))} / {_num(r.get('resumed_unknown'))}",
             _with_ci(r["gap_median"], r["gap_median_lo"], r["gap_median_hi"]),
             _median_of(r, "disconnected_to_media_ms"), _median_of(r, "failed_to_media_ms"),
             _with_ci(r["gap_p90"], r["gap_p90_lo"], r["gap_p90_hi"]),
@@ -237,7 +237,7 @@ def peer_kinds_section(table: pd.DataFrame) -> str:
 def engines_section(table: pd.DataFrame) -> str:
     """lab.analysis.engines: which engine detects first and where media comes back first."""
     header = ["policy", "engine", "peers", "detected (ms after fault), median", "media back at it (ms), median",
-              "detected first", "media back first"]
+              "media back on new pair / old path / unknown", "detected first", "media back first"]
     rows = []
     for _, r in table.iterrows():
         engine = _e(r["engine"]) + (" <span class='muted'>(stand-in: aiortc with a calibrated profile)</span>"
@@ -246,6 +246,7 @@ def engines_section(table: pd.DataFrame) -> str:
         rows.append([_e(r["policy"]), engine, str(int(r["peers"])),
                      f"{_num(r['detected_ms_median'])} ({int(r['detected'])} of {int(r['peers'])})",
                      f"{_num(r['media_back_ms_median'])} ({int(r['media_back'])} of {int(r['peers'])})",
+                     f"{int(r.get('back_new_pair', 0))} / {int(r.get('back_old_path', 0))} / {int(r.get('back_unknown', 0))}",
                      f"{int(r['detected_first'])} of {mixed}" if mixed else "–",
                      f"{int(r['media_back_first'])} of {mixed}" if mixed else "–"])
     return _table(header, rows, text_columns=2)
@@ -321,14 +322,17 @@ early ('failed' is not final). "Never recovered" means within that window; each 
 the trials table.</li>
 <li><b>Which path</b>: the ICE generation and selected candidate pair of the last unit before the gap and of the
 first unit of steady flow after it. <i>new pair</i>: they differ (the restart's pair carried the recovery);
-<i>old path</i>: the same pair came back (the network returned; a restart, if any, did not cause it). The
-restart's phases are reported only for trials resumed on a new pair.</li>
+<i>old path</i>: the same pair came back (the network returned; a restart, if any, did not cause it);
+<i>unknown</i>: a receiver could not tell which pair carried one of the two units (a unit carries its
+generation in lab.rtc; a browser's unit is placed on the one candidate pair whose getStats byte counters show
+data at its arrival, and is unknown when none or several do). The restart's phases are reported only for
+trials resumed on a new pair.</li>
 <li><b>Recovery phases</b>: the time from the fault until media resumed at both peers, split at the milestones
 detected ('disconnected', 'failed' or a network change), the restart that worked (the newest offer answered
 before the new pair; offers and answers are paired by their negotiation_id), its answer, the first candidate of
 the new generation on the interface that carries media (gathering_ms runs from the restart to it; the bar shows
 the part after the answer), the new pair (the cut-over of the sender whose media resumed last), first media.
-Old-path trials show detection and "old path". The table gives each phase's median (restart phases over the
+Old-path trials show detection and "old path", unknown-path trials detection and "path unknown". The table gives each phase's median (restart phases over the
 trials resumed on a new pair), the figure the means over all recovered trials (which add up).</li>
 <li><b>Continuity</b>: freezes by libwebrtc's rule (a gap &gt; max(150 ms + mean inter-arrival, 3 × mean));
 a silence still going on when the observation ends counts as a freeze. Units lost: sequence numbers the sender
@@ -425,7 +429,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (BCa bootstrap, {n_resamples} "
         f"resamples, seed {seed}), given from {stats.MIN_N[50.0]} trials for a median, {stats.MIN_N[90.0]} for "
         f"p90, {stats.MIN_N[95.0]} for p95 (\"n too small\" below). Gap statistics are over the trials that "
-        "recovered; 'resumed on new pair / old path' says which path carried their recovery.</p>",
+        "recovered; 'resumed on new pair / old path / unknown' says which path carried their recovery.</p>",
         summary_section(summary),
         "<h2>Where the recovery time goes</h2>",
         "<p class='muted'>Median of each phase over the recovered trials, in ms [95 % CI]; phases are defined "

@@ -22,6 +22,9 @@ milestones of lab.experiment.metrics, in order:
                  restart, if any, had no part in it; everything after the detection goes here
     no restart   media came back on a new pair without a restart reaching it (e.g. a new
                  peer-reflexive pair of the same generation)
+    path unknown a receiver could not say which path carried the units around its gap (resumed_on =
+                 unknown): whether the restart brought media back is not known, so everything after
+                 the detection goes here and no restart phase is claimed
 
 Phases after the restart exist only for trials resumed on a new pair; the trials resumed on the old
 path are counted (resumed_old_path) so that a reader sees when a policy's "recovery" was the old
@@ -46,7 +49,8 @@ DEFAULTS: dict[str, object] = {"experiment": "", "fault": "?", "path": "p2p", "p
                                "runtime": "netns",
                                "loss_pct": 0.0, "rtt_ms": 0.0}
 MILESTONES = ["t_detected", "t_restart", "t_answer", "t_candidate", "t_new_pair"]
-PHASES = ["detection", "decision", "signaling", "gathering", "checks", "first_media", "old_path", "no_restart"]
+PHASES = ["detection", "decision", "signaling", "gathering", "checks", "first_media", "old_path", "no_restart",
+          "path_unknown"]
 PHASE_LABELS = {
     "detection": "detection (fault → disconnected/failed)",
     "decision": "decision (→ restart call)",
@@ -56,6 +60,7 @@ PHASE_LABELS = {
     "first_media": "first media (new pair → media)",
     "old_path": "old path (media back without the restart)",
     "no_restart": "no restart (new pair without one)",
+    "path_unknown": "path unknown (which pair carried media not reported)",
 }
 AFTER_RESTART = ("decision", "signaling", "gathering", "checks", "first_media")
 # per-trial columns summarised beside the gap (median per policy)
@@ -102,6 +107,9 @@ def _phases_of(trial: pd.Series) -> list[float]:
     t_restart, t_answer, t_candidate, t_new_pair = milestones
     if resumed_on == "old-path" or not isinstance(resumed_on, str):
         out["old_path"] = (end - detected) * 1000.0
+        return list(out.values())
+    if resumed_on == "unknown":
+        out["path_unknown"] = (end - detected) * 1000.0
         return list(out.values())
     if not all(math.isfinite(t) for t in (t_restart, t_answer, t_new_pair)):
         out["no_restart"] = (end - detected) * 1000.0
@@ -150,6 +158,7 @@ def summary_table(trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
         resumed_on = group["resumed_on"] if "resumed_on" in group else pd.Series("new-pair", index=group.index)
         row["resumed_new_pair"] = int(((resumed_on == "new-pair") & group["recovered"]).sum())
         row["resumed_old_path"] = int(((resumed_on == "old-path") & group["recovered"]).sum())
+        row["resumed_unknown"] = int(((resumed_on == "unknown") & group["recovered"]).sum())
         for column in GAPS_FROM_STATES + ["gathering_ms", "observed_ms", "outages", "freezes", "freeze_ms",
                                           "negotiations", "rollbacks", "units_dropped_by_sender"]:
             values = group.loc[group["recovered"], column] if column in group else pd.Series(dtype=float)

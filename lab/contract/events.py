@@ -18,7 +18,7 @@ EventKind = Literal[
     "media_tx", "media_rx", "media_stats",
     "restart", "pc_replaced", "negotiation", "offer_sent", "answer_sent", "offer_received", "answer_received",
     "candidate_sent", "signaling_state", "gathering_state", "ice_state", "connection_state", "selected_pair",
-    "stats_pair", "dtls_state", "network_change", "browser_network", "signaling_channel", "signaling_outage",
+    "stats_pair", "pair_rx", "pair_tx", "dtls_state", "network_change", "browser_network", "signaling_channel", "signaling_outage",
     "signaling_reconnect", "clock_sync", "browser_ready", "pong",
     "sfu_session", "sfu_event", "sfu_restart_refused",
 ]

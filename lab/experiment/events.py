@@ -74,6 +74,9 @@ KINDS: dict[str, str] = {
     "clock_sync": "page clock mapped onto CLOCK_MONOTONIC (detail: offset_s, uncertainty_ms)",
     "stats_pair": "the selected pair as seen in getStats() (detail: gen, pair fields)",
     "media_stats": "periodic inbound/outbound RTP counters from getStats()",
+    "pair_rx": "a candidate pair began (edge start: the first packet within window_ms before t) or stopped "
+               "(edge stop: t is its last packet) receiving data (detail: edge, window_ms, pair fields)",
+    "pair_tx": "the same for data sent on a candidate pair (getStats bytesSent)",
     "dtls_state": "the page's RTCDtlsTransport changed state (detail: state, gen)",
     "candidate_sent": "a local ICE candidate was signaled (detail: ice_ufrag, generation, type, address, port, "
                       "protocol, interface, related_address/port; end_of_candidates (type null), withheld)",

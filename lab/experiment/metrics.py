@@ -21,14 +21,28 @@ lab.experiment.continuity. Definitions:
                      when the observation ends in silence; freeze_ms is their total
     resumed_on       'new-pair' when the first unit of steady flow came over another ICE generation
                      or candidate pair than the last unit before the gap, 'old-path' when over the
-                     same (or the direction was never interrupted), 'none' when media did not resume
+                     same (for a direction the fault never interrupted: the last unit before the
+                     fault and the first after it), 'unknown' when the path of either unit cannot
+                     be told (see below; also when the receiver reports no path at all), 'none' when media did not resume
                      within the window (or stopped again). The trial's: over the interrupted
-                     directions, 'old-path' if any of them came back on the old path. Through an
-                     SFU (sfu_session events) the media crosses two legs: 'new-pair' too when the
-                     receiver's leg kept its pair but the sender's leg selected another one
-    gen/pair before, after   the generation and the receiver's selected pair (local and remote
-                     type and address) of those two units: the unit's own generation (media_rx
-                     `generation`), else the pair selected at the receiver when it arrived
+                     directions, 'old-path' if any of them came back on the old path, else
+                     'unknown' if any cannot be told. Through an SFU (sfu_session events) the
+                     media crosses two legs: 'new-pair' too when the receiver's leg kept its pair
+                     but the sender's leg selected another one
+    gen/pair before, after   the generation and the candidate pair (local and remote type and
+                     address) of those two units, from the best evidence the receiver gives:
+                     1. the unit's own generation (media_rx `generation`: lab.rtc) with the pair of
+                        that generation selected at the receiver;
+                     2. else the receiver's per-pair data windows (pair_rx: browsers, from each
+                        candidate pair's byte counters in getStats, which lag the units by up to
+                        DATA_EDGE_TOLERANCE_S): before the gap, the pair whose data came last in
+                        the STEADY_S before the unit; after it, the pair whose data came first in
+                        the STEADY_S of steady flow from the unit; none, or two within the
+                        tolerance -> unknown. (A browser's selected-pair event is stamped when the
+                        page hears of it, often after the first packet on the new pair: it cannot
+                        place a unit);
+                     3. else (peers reporting neither) the pair selected at the receiver when the
+                        unit arrived
     units_lost       sequence numbers the sender assigned inside the gap and the receiver never got
     units_lost_total the same over the whole trial (the last second of sends counts as in flight)
     units_dropped_by_sender  sequence numbers the sender assigned but never handed to the network
@@ -44,7 +58,7 @@ lab.experiment.continuity. Definitions:
     The restart that worked: the newest offer whose answer its offering side applied before
     t_new_pair; its restart is the offering peer's last `restart` before that offer.
 
-  Phases (only for trials resumed on a new pair; NaN otherwise)
+  Phases (only for trials resumed on a new pair; NaN otherwise: 'unknown' trials have none)
     t_detected       earliest 'disconnected' / 'failed' / network change (any peer) after t_fault
     t_restart        the restart that worked; t_first_restart: any peer's first after t_fault
     t_answer         that negotiation's answer applied at its offering side
@@ -52,7 +66,10 @@ lab.experiment.continuity. Definitions:
                      its local candidate in the new pair (candidate_sent: generation, address,
                      interface; NaN when the peers do not report them)
     t_new_pair       the sender's first selected pair on the resumed generation, for the
-                     direction whose media resumed last
+                     direction whose media resumed last; no later than that direction's media
+                     resumed over the new pair (a pair carries media only once selected: a
+                     browser's selected-pair event or getStats poll that comes after the media is
+                     late, and the media's arrival bounds the switch)
     detection_ms     t_detected - t_fault
     decision_ms      t_restart - t_detected
     signaling_ms     t_answer - t_restart
@@ -83,7 +100,11 @@ from lab.experiment.events import PEERS, detail_of
 
 NAN = math.nan
 SETTLE_IN_FLIGHT_S = 1.0
-RESUMED_ON = ("new-pair", "old-path", "none")
+RESUMED_ON = ("new-pair", "old-path", "unknown", "none")
+# a browser's candidate-pair byte counters (pair_rx) lag the frames' receive times by up to a
+# stats poll or two (measured: 35-60 ms in Chromium 156 and Firefox 153 at 50 ms polls): data
+# windows closer than this to each other cannot be told apart
+DATA_EDGE_TOLERANCE_S = 0.1
 
 
 @dataclass
@@ -91,6 +112,10 @@ class Path:
     generation: float = NAN
     local: str | None = None  # "type address"
     remote: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return math.isfinite(self.generation) or self.local is not None
 
     def same_as(self, other: Path) -> bool:
         if math.isfinite(self.generation) and math.isfinite(other.generation) and self.generation != other.generation:
@@ -124,6 +149,7 @@ class DirectionMetrics:
     disconnected_to_media_ms: float = NAN
     failed_to_media_ms: float = NAN
     reason: str | None = None
+    path_unknown: str | None = None  # why resumed_on is 'unknown'
     t_sender_cut_over: float = NAN
 
 
@@ -179,6 +205,7 @@ class TrialMetrics:
         for d in self.directions:
             r = d.receiver
             out[f"resumed_on_{r}"] = d.resumed_on
+            out[f"path_unknown_{r}"] = d.path_unknown
             out[f"disconnected_to_media_ms_{r}"] = d.disconnected_to_media_ms
             out[f"failed_to_media_ms_{r}"] = d.failed_to_media_ms
             out[f"outages_{r}"] = d.outages
@@ -236,13 +263,61 @@ def _pairs(events: pd.DataFrame, peer: str) -> pd.DataFrame:
     })
 
 
-def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame) -> Path:
-    """The generation and selected pair a unit arrived on, as seen at its receiver."""
+def data_windows(events: pd.DataFrame, peer: str, kind: str = "pair_rx") -> pd.DataFrame:
+    """Per candidate pair, the intervals it carried data (pair_rx / pair_tx edges): `lo` (the
+    first packet came after it), `start` (by then it had), `stop` (its last packet; inf while it
+    still carried data when the events end). Empty when the peer reports no such edges."""
+    rows = events[(events["peer"] == peer) & (events["kind"] == kind)].sort_values("t_monotonic")
+    out: list[dict[str, Any]] = []
+    open_: dict[tuple[str, str, float], dict[str, Any]] = {}
+    for t, d in zip(rows["t_monotonic"].to_numpy(dtype=float), detail_of(rows), strict=False):
+        local = f"{d.get('local_type')} {d.get('local_address')}"
+        remote = f"{d.get('remote_type')} {d.get('remote_address')}"
+        generation = _number(d.get("generation"))
+        key = (local, remote, generation if math.isfinite(generation) else -1.0)
+        if d.get("edge") == "start":
+            window = _number(d.get("window_ms"))
+            lo = t - window / 1000.0 if math.isfinite(window) else -math.inf
+            if key in open_:  # a start without the stop before it: the data never stopped
+                continue
+            open_[key] = {"lo": lo, "start": t, "stop": math.inf, "generation": generation,
+                          "local": local, "remote": remote}
+            out.append(open_[key])
+        elif d.get("edge") == "stop" and key in open_:
+            open_.pop(key)["stop"] = t
+    return pd.DataFrame(out, columns=["lo", "start", "stop", "generation", "local", "remote"])
+
+
+def _path_from_data(t: float, windows: pd.DataFrame, before_gap: bool) -> Path:
+    """The pair that carried data last in the STEADY_S up to t (before_gap), or first in the
+    STEADY_S from t; unknown when none did or another pair's data came within the tolerance."""
+    tol, span = DATA_EDGE_TOLERANCE_S, continuity.STEADY_S
+    lo, hi = (t - span, t + tol) if before_gap else (t - tol, t + span)
+    inside = windows[(windows["lo"] < hi) & (windows["stop"] > lo)]
+    if not len(inside):
+        return Path()
+    # the edge of each pair's data nearest the unit, within the span
+    edge = inside["stop"].clip(upper=hi) if before_gap else inside["lo"].clip(lower=lo)
+    by_pair = pd.DataFrame({"local": inside["local"], "remote": inside["remote"], "edge": edge,
+                            "generation": inside["generation"]})
+    by_pair = by_pair.sort_values("edge", ascending=not before_gap).drop_duplicates(["local", "remote"])
+    if len(by_pair) > 1 and abs(float(by_pair["edge"].iloc[0]) - float(by_pair["edge"].iloc[1])) < tol:
+        return Path()
+    row = by_pair.iloc[0]
+    return Path(float(row["generation"]), str(row["local"]), str(row["remote"]))
+
+
+def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame, windows: pd.DataFrame | None = None,
+                 before_gap: bool = False) -> Path:
+    """The generation and candidate pair a unit arrived on, as seen at its receiver (the
+    evidence, best first, is in the module's docstring); `before_gap`: the unit that opened it."""
     if rx_row is None:
         return Path()
     detail = json.loads(rx_row["detail"]) if isinstance(rx_row["detail"], str) else {}
     generation = _number(detail.get("generation"))
     t = float(rx_row["t_monotonic"])
+    if not math.isfinite(generation) and windows is not None and len(windows):
+        return _path_from_data(t, windows, before_gap)
     known = pairs[pairs["t"] <= t]
     if math.isfinite(generation):
         same = known[known["generation"] == generation]
@@ -355,6 +430,7 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         out.reason = f"no media at the {receiver} before the fault"
         return out
     pairs = _pairs(events, receiver)
+    windows = data_windows(events, receiver)
     found = continuity.outages(arrivals, t_fault, t_end)
     out.outages = len(found)
     if not found:  # the fault never interrupted this direction
@@ -370,14 +446,14 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         matches = rx[rx["t_monotonic"] == found[0].end]
         closed = matches.iloc[0] if len(matches) else None
     out.t_gap_start = float(opened["t_monotonic"])
-    out.before = path_of_unit(opened, pairs)
+    out.before = path_of_unit(opened, pairs, windows, before_gap=True)
     if closed is None:
         out.reason = f"media did not resume at the {receiver} (no second of steady flow)"
         out.units_lost = _lost_between(rx, tx, opened, None, t_end)
         return out
     out.t_media_resumed = float(closed["t_monotonic"])
     out.media_gap_ms = (out.t_media_resumed - out.t_gap_start) * 1000.0
-    out.after = path_of_unit(closed, pairs)
+    out.after = path_of_unit(closed, pairs, windows)
     out.units_lost = _lost_between(rx, tx, opened, closed, t_end)
     out.disconnected_to_media_ms = _ms(out.t_media_resumed, out.t_disconnected) \
         if out.t_disconnected <= out.t_media_resumed else NAN
@@ -391,7 +467,12 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         out.resumed = False
         out.reason = f"media stopped again at the {receiver} and had not resumed when the observation ended"
     if out.resumed:
-        out.resumed_on = "old-path" if out.before.same_as(out.after) else "new-pair"
+        if not (out.before.known and out.after.known):
+            out.resumed_on = "unknown"
+            out.path_unknown = (f"the {receiver} cannot say which path carried the unit "
+                                f"{'before' if not out.before.known else 'after'} the gap")
+        else:
+            out.resumed_on = "old-path" if out.before.same_as(out.after) else "new-pair"
         if through_sfu and out.resumed_on == "old-path":
             # through an SFU the media crosses two legs (two ICE sessions): the receiver's pair
             # tells its own leg only; the sender's leg may have moved to a new pair
@@ -561,12 +642,15 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     # a direction the fault never interrupted stayed on its path: it says nothing of the recovery
     interrupted = [d for d in m.directions if d.outages > 0] or m.directions
     kinds = {d.resumed_on for d in interrupted}
-    m.resumed_on = "old-path" if "old-path" in kinds else "new-pair"
+    m.resumed_on = "old-path" if "old-path" in kinds else "unknown" if "unknown" in kinds else "new-pair"
     m.detection_ms = _ms(m.t_detected, t_fault) if m.t_detected <= m.t_media_resumed else NAN
     if m.resumed_on != "new-pair":
         return m
 
-    m.t_new_pair = last.t_sender_cut_over
+    # the sender's pair event is no later than the media it carried (a browser's event or stats
+    # poll can come after the first packets on the new pair)
+    m.t_new_pair = min(last.t_sender_cut_over, last.t_media_resumed) \
+        if math.isfinite(last.t_sender_cut_over) and last.resumed_on == "new-pair" else last.t_sender_cut_over
     answered = [n for n in offers if n.t_answer <= m.t_new_pair] if math.isfinite(m.t_new_pair) else []
     if answered:
         worked = max(answered, key=lambda n: n.t_offer)  # a newer offer supersedes

@@ -62,23 +62,33 @@ def test_recovery_phases_add_up_and_are_clamped() -> None:
         trial("none", 4000.0, t_detected=11.0, t_media_resumed=14.0),
         # never recovered: no phases
         trial("none", 0.0, recovered=False, t_detected=11.0),
+        # a peer could not say which path carried its media: no restart phase is claimed, even
+        # with every milestone there
+        trial("on-disconnected", 2500.0, t_detected=11.0, t_restart=11.5, t_answer=12.0, t_new_pair=12.2,
+              t_media_resumed=12.5),
     ]
-    for row, resumed_on in zip(rows, ["new-pair", "new-pair", "new-pair", "old-path", "new-pair", "none"], strict=False):
+    for row, resumed_on in zip(rows, ["new-pair", "new-pair", "new-pair", "old-path", "new-pair", "none", "unknown"],
+                               strict=False):
         row["resumed_on"] = resumed_on
     trials = frame(rows)
     phases = recovery_phases(trials)
     assert list(phases.columns) == PHASES
-    assert phases.iloc[0].tolist() == pytest.approx([1000, 500, 500, 0, 200, 300, 0, 0])
-    assert phases.iloc[1].tolist() == pytest.approx([1000, 500, 500, 0, 500, 0, 0, 0])
-    assert phases.iloc[2].tolist() == pytest.approx([1000, 500, 500, 100, 100, 300, 0, 0])
-    assert phases.iloc[3].tolist() == pytest.approx([1000, 0, 0, 0, 0, 0, 3000, 0])
-    assert phases.iloc[4].tolist() == pytest.approx([1000, 0, 0, 0, 0, 0, 0, 3000])
+    assert phases.iloc[0].tolist() == pytest.approx([1000, 500, 500, 0, 200, 300, 0, 0, 0])
+    assert phases.iloc[1].tolist() == pytest.approx([1000, 500, 500, 0, 500, 0, 0, 0, 0])
+    assert phases.iloc[2].tolist() == pytest.approx([1000, 500, 500, 100, 100, 300, 0, 0, 0])
+    assert phases.iloc[3].tolist() == pytest.approx([1000, 0, 0, 0, 0, 0, 3000, 0, 0])
+    assert phases.iloc[4].tolist() == pytest.approx([1000, 0, 0, 0, 0, 0, 0, 3000, 0])
     assert phases.iloc[5].isna().all()
-    sums = phases.iloc[:5].sum(axis=1).tolist()
-    assert sums == pytest.approx(trials["recovery_ms"].iloc[:5].tolist())
+    assert phases.iloc[6].tolist() == pytest.approx([1000, 0, 0, 0, 0, 0, 0, 0, 1500])
+    recovered = [0, 1, 2, 3, 4, 6]
+    sums = phases.iloc[recovered].sum(axis=1).tolist()
+    assert sums == pytest.approx(trials["recovery_ms"].iloc[recovered].tolist())
     summary = summary_table(trials, n_resamples=100).set_index("policy")
     assert summary.loc["none", "resumed_old_path"] == 1 and summary.loc["none", "resumed_new_pair"] == 1
     assert summary.loc["on-disconnected", "resumed_new_pair"] == 3
+    assert summary.loc["on-disconnected", "resumed_unknown"] == 1
+    # the restart's phases are over the new-pair trials only: the unknown one adds nothing
+    assert summary.loc["on-disconnected", "signaling_median"] == pytest.approx(500.0)
 
 
 def test_comparison_effect_sizes_by_hand() -> None:

@@ -253,7 +253,8 @@ def test_make_before_break_has_no_gap() -> None:
     m = trial_metrics(events_frame(rows))
     assert m.recovered and m.media_gap_ms == pytest.approx(20.0)
     assert m.units_lost == 0 and m.freezes == 0 and m.outages == 0
-    assert np.isnan(m.detection_ms) and m.restarts == 0 and m.resumed_on == "old-path"
+    # neither peer says which path carried its units: the path is unknown, not the old one
+    assert np.isnan(m.detection_ms) and m.restarts == 0 and m.resumed_on == "unknown"
 
 
 def test_no_fault_and_no_media() -> None:

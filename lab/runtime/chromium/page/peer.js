@@ -233,6 +233,8 @@ const icelab = (() => {
   // The agreed candidate_sent fields (all peer kinds): the agent adds `interface` (it looks the
   // address, or a reflexive candidate's base, up in the peer's namespace; null when unknown).
   function candidateFields(candidate, ufrag) {
+    // a local candidate's generation by its address, for stats that carry no usernameFragment
+    if (candidate.address && ufrag) session.localGenerations.set(`${candidate.address}:${candidate.port}`, generationOf(ufrag));
     return {
       ice_ufrag: ufrag, generation: generationOf(ufrag), type: candidate.type,
       address: candidate.address, port: candidate.port, protocol: candidate.protocol,
@@ -496,6 +498,7 @@ const icelab = (() => {
   const session = {
     generation: 0, pc: null, negotiator: null, signaling: null, policy: null, stream: null,
     tappedReceivers: new Set(), lastPairKey: null, ufragGenerations: new Map(), statsTimer: null,
+    localGenerations: new Map(), pairData: new Map(), lastPollTp: null,
   };
 
   function config() {
@@ -599,6 +602,8 @@ const icelab = (() => {
     session.pc = pc;
     session.lastPairKey = null;
     session.lastStatsPairKey = null;
+    session.pairData = new Map();
+    session.lastPollTp = null;
     pc.onsignalingstatechange = () => emit('signaling_state', { state: pc.signalingState, gen: generation });
     pc.onicegatheringstatechange = () => emit('gathering_state', { state: pc.iceGatheringState, gen: generation });
     pc.oniceconnectionstatechange = () => {
@@ -645,11 +650,72 @@ const icelab = (() => {
     return {
       local_type: fromStats ? local.candidateType : local.type, local_address: `${local.address}:${local.port}`,
       remote_type: fromStats ? remote.candidateType : remote.type, remote_address: `${remote.address}:${remote.port}`,
-      protocol: local.protocol,
-      // Firefox's candidate stats carry no usernameFragment: the current local description's
-      generation: generationOf(local.usernameFragment
-        || (fromStats && session.pc && session.pc.localDescription ? ufragOf(session.pc.localDescription.sdp) : null)),
+      protocol: local.protocol, generation: localGeneration(local),
     };
+  }
+  // The ICE generation of a local candidate: its usernameFragment, else (Firefox's candidate
+  // stats carry none) the generation it was gathered in, by its address; null when unknown. (The
+  // current local description's ufrag would be wrong for the old pair right after a restart.)
+  function localGeneration(local) {
+    if (local.usernameFragment) return generationOf(local.usernameFragment);
+    const known = session.localGenerations.get(`${local.address}:${local.port}`);
+    return known === undefined ? null : known;
+  }
+  // Which candidate pair carries data, from each pair's byte counters (candidate-pair stats count
+  // data packets, not connectivity checks): 'pair_rx' / 'pair_tx' with edge 'start' when a pair's
+  // counter starts rising (the first packet came within window_ms before the event's time) and
+  // edge 'stop' when it stops (the event's time is the pair's last packet, from
+  // lastPacketReceived/SentTimestamp where the browser has it, else the last poll that saw data).
+  // lab.experiment.metrics attributes every received unit to the pair receiving data at its time.
+  // A pair missing from the previous report did not exist then (a report lists every pair of the
+  // connection), so its data began after that report; a pair that leaves the report (Firefox drops
+  // the old generation's pairs at a restart) stopped at its last data.
+  function trackPairData(report, stat, tp) {
+    const local = report.get(stat.localCandidateId), remote = report.get(stat.remoteCandidateId);
+    if (!local || !remote) return;
+    let state = session.pairData.get(stat.id);
+    if (state) state.seenAt = tp;
+    if (state && state.timestamp === stat.timestamp) return;   // a cached report: nothing new
+    const since = session.lastPollTp;
+    if (!state) {
+      state = { timestamp: stat.timestamp, seenAt: tp, info: null,
+                rx: { count: 0, active: false, lastTp: null }, tx: { count: 0, active: false, lastTp: null } };
+      session.pairData.set(stat.id, state);
+    }
+    state.timestamp = stat.timestamp;
+    state.info = pairInfo(local, remote, true);
+    for (const [direction, count, last] of [['rx', stat.bytesReceived, stat.lastPacketReceivedTimestamp],
+                                            ['tx', stat.bytesSent, stat.lastPacketSentTimestamp]]) {
+      if (typeof count !== 'number') continue;
+      const own = state[direction];
+      // the last packet on the pair, on the page's clock (the stat's timestamp and its last-packet
+      // timestamp share a clock; a value more than a second old is of another clock: unused)
+      const age = typeof last === 'number' && last > 0 ? stat.timestamp - last : null;
+      const lastTp = age !== null && age >= 0 && age <= 1000 ? tp - age : null;
+      if (count > own.count) {
+        if (!own.active) {
+          const upper = lastTp !== null ? Math.min(tp, lastTp) : tp;
+          emit(`pair_${direction}`, { edge: 'start', gen: session.generation, window_ms: since !== null ? Math.max(0, upper - since) : null,
+                                      bytes: count - own.count, ...state.info }, upper);
+        }
+        own.active = true;
+        own.lastTp = lastTp !== null ? Math.min(tp, lastTp) : tp;
+      } else if (own.active) {
+        own.active = false;
+        emit(`pair_${direction}`, { edge: 'stop', gen: session.generation, ...state.info }, lastTp !== null ? Math.min(tp, lastTp) : own.lastTp);
+      }
+      own.count = count;
+    }
+  }
+  function dropVanishedPairs(tp) {
+    for (const [id, state] of session.pairData) {
+      if (state.seenAt === tp) continue;
+      session.pairData.delete(id);
+      for (const direction of ['rx', 'tx']) {
+        const own = state[direction];
+        if (own.active && state.info) emit(`pair_${direction}`, { edge: 'stop', gen: session.generation, vanished: true, ...state.info }, own.lastTp);
+      }
+    }
   }
   function reportPair(pc, local, remote, source, tp) {
     if (pc !== session.pc || !local || !remote) return;
@@ -695,6 +761,11 @@ const icelab = (() => {
       else if (s.type === 'outbound-rtp') outbound.push(s);
       else if (s.type === 'candidate-pair' && s.selected === true) flagged = s;  // Firefox: no transport stats
     });
+    if (pc === session.pc) {
+      report.forEach(s => { if (s.type === 'candidate-pair') trackPairData(report, s, tp); });
+      dropVanishedPairs(tp);
+      session.lastPollTp = tp;
+    }
     const pairId = transport && transport.selectedCandidatePairId ? transport.selectedCandidatePairId : (flagged && flagged.id);
     if (pairId) {
       const pair = report.get(pairId);
