@@ -35,14 +35,16 @@ lab.experiment.continuity. Definitions:
                         that generation selected at the receiver;
                      2. else the receiver's per-pair data windows (pair_rx: browsers, from each
                         candidate pair's byte counters in getStats, which lag the units by up to
-                        DATA_EDGE_TOLERANCE_S): before the gap, the pair whose data came last in
-                        the STEADY_S before the unit; after it, the pair whose data came first in
-                        the STEADY_S of steady flow from the unit; none, or two within the
-                        tolerance -> unknown. (A browser's selected-pair event is stamped when the
+                        DATA_EDGE_TOLERANCE_S): the one pair whose data window holds the unit's
+                        arrival (within the tolerance); several -> unknown; none (counters lagging
+                        more) -> before the gap, the pair whose data came last in the STEADY_S
+                        before the unit, after it the pair whose data came first in the STEADY_S
+                        of steady flow from it, unknown when two are within the tolerance. (A browser's selected-pair event is stamped when the
                         page hears of it, often after the first packet on the new pair: it cannot
                         place a unit);
                      3. else (peers reporting neither) the pair selected at the receiver when the
-                        unit arrived
+                        unit arrived; unknown when the selected pair changed within
+                        DATA_EDGE_TOLERANCE_S after it (the event may be late for this unit)
     units_lost       sequence numbers the sender assigned inside the gap and the receiver never got
     units_lost_total the same over the whole trial (the last second of sends counts as in flight)
     units_dropped_by_sender  sequence numbers the sender assigned but never handed to the network
@@ -289,9 +291,18 @@ def data_windows(events: pd.DataFrame, peer: str, kind: str = "pair_rx") -> pd.D
 
 
 def _path_from_data(t: float, windows: pd.DataFrame, before_gap: bool) -> Path:
-    """The pair that carried data last in the STEADY_S up to t (before_gap), or first in the
-    STEADY_S from t; unknown when none did or another pair's data came within the tolerance."""
+    """The one pair carrying data at t (within the tolerance); none: the pair that carried data
+    last in the STEADY_S up to t (before_gap), or first in the STEADY_S from t. Unknown when
+    several pairs carried data at t, or when none did and two pairs' edges are within the
+    tolerance."""
     tol, span = DATA_EDGE_TOLERANCE_S, continuity.STEADY_S
+    holding = windows[(windows["lo"] < t + tol) & (windows["stop"] > t - tol)]
+    holders = holding[["local", "remote"]].drop_duplicates()
+    if len(holders) > 1:
+        return Path()
+    if len(holders) == 1:
+        row = holding.iloc[0]
+        return Path(float(row["generation"]), str(row["local"]), str(row["remote"]))
     lo, hi = (t - span, t + tol) if before_gap else (t - tol, t + span)
     inside = windows[(windows["lo"] < hi) & (windows["stop"] > lo)]
     if not len(inside):
@@ -318,6 +329,8 @@ def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame, windows: pd.Data
     t = float(rx_row["t_monotonic"])
     if not math.isfinite(generation) and windows is not None and len(windows):
         return _path_from_data(t, windows, before_gap)
+    if not math.isfinite(generation) and len(pairs[(pairs["t"] > t) & (pairs["t"] <= t + DATA_EDGE_TOLERANCE_S)]):
+        return Path()  # the pair changed just after the unit: a late event may have been its pair
     known = pairs[pairs["t"] <= t]
     if math.isfinite(generation):
         same = known[known["generation"] == generation]

@@ -49,6 +49,27 @@ def check_restart_by_the_offerer(events: pd.DataFrame, label: str) -> float:
     return t_fault
 
 
+def check_media_back_on_the_new_pair(row: pd.Series, events: pd.DataFrame, kinds: dict[str, str]) -> None:
+    """A restart brought media back on a new pair at both receivers: the trial row says so, with
+    the restart's phases, whatever the receiver's kind. A browser receiver's units carry no
+    generation: its pair_rx edges (the page's per-pair byte counters) placed them."""
+    label = row["trial_id"]
+    assert row["resumed_on"] == "new-pair", (label, {k: row.get(k) for k in row.index if "resumed_on" in k
+                                                     or "pair_" in k or "path_unknown" in k})
+    for role in ("offerer", "answerer"):
+        assert row[f"resumed_on_{role}"] == "new-pair", (label, role)
+        assert row[f"generation_before_{role}"] == 0 and row[f"generation_after_{role}"] >= 1, (label, role)
+        assert row[f"pair_before_{role}"] != row[f"pair_after_{role}"], (label, role)
+        if kinds[role] != "aiortc":
+            t_fault = float(events.loc[events["kind"] == "fault", "t_monotonic"].min())
+            edges = events[(events["peer"] == role) & (events["kind"] == "pair_rx") & (events["t_monotonic"] > t_fault)]
+            starts = [json.loads(d) for d in edges["detail"]]
+            assert any(d["edge"] == "start" and (d.get("generation") or 0) >= 1 for d in starts), (label, role, starts)
+    for phase in ("signaling_ms", "checks_ms", "first_media_ms", "restart_ms"):
+        assert pd.notna(row[phase]) and row[phase] >= 0, (label, phase, row[phase])
+    assert row["negotiation_id"], label
+
+
 def handover(name: str, topology: str, seed: int, peers: str, fault: str = "") -> str:
     """A handover trial of the phone (restarting ICE on the network change) with the peer: the
     experiment file's text, `peers` adding to its [peers] table (or a [matrix] of peer pairs)."""
@@ -122,6 +143,7 @@ def test_handover_recovers_with_restart_by_either_side(phone: str, peer: str, tm
     assert local.startswith(("192.168.1.", "198.51.100.10:")), local  # wlan0 or nat_wifi's mapping
     if phone == "chromium":
         check_phone_candidates(events, t_fault)
+    check_media_back_on_the_new_pair(row, events, {"offerer": phone, "answerer": peer})
 
 
 def check_phone_candidates(events: pd.DataFrame, t_fault: float) -> None:
@@ -166,6 +188,7 @@ def test_handover_recovers_with_firefox_on_either_end(tmp_path: Path) -> None:
         ready = mine[mine["kind"] == "agent_ready"]
         kinds = {peer: json.loads(d).get("peer_kind", "aiortc") for peer, d in zip(ready["peer"], ready["detail"], strict=False)}
         assert kinds == {"offerer": row["offerer_kind"], "answerer": row["answerer_kind"]}
+        check_media_back_on_the_new_pair(row, mine, kinds)
 
 
 CRASH = short_blackhole("firefox_crash", seed=3, repetitions=2, at_s=8, answerer_kind="firefox",

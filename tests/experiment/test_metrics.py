@@ -291,6 +291,75 @@ def test_metrics_table_one_row_per_trial() -> None:
     assert table["media_gap_ms"].tolist() == pytest.approx([3220.0, 3220.0])
 
 
+def pair_data(peer: str, t: float, edge: str, pair: dict[str, str], generation: int,
+              window_ms: float | None = 50.0) -> dict:
+    """A browser's pair_rx edge (lab/runtime/chromium/page/peer.js)."""
+    fields: dict[str, object] = {"edge": edge, "generation": generation, **pair}
+    if edge == "start":
+        fields["window_ms"] = window_ms
+    return ev(peer, t, "pair_rx", **fields)
+
+
+def browser_restart_trial(offerer_cut_over: float = 107.15) -> list[dict]:
+    """restart_trial as two browsers report it: units without a generation, the answerer's
+    selected-pair event 45 ms after its first unit on the new pair (108.205), and each receiver's
+    per-pair data edges, which lag the units by a poll (the new pairs' windows open 15 ms after
+    their first unit)."""
+    rows = [r for r in restart_trial(answerer_cut_over=108.25, resumed_gen=lambda k: None)
+            if not (r["kind"] == "selected_pair" and r["peer"] == "offerer" and r["t_monotonic"] > 107)]
+    rows.append(ev("offerer", offerer_cut_over, "selected_pair", generation=1, **NEW_OFFERER_PAIR))
+    rows += [pair_data("offerer", 100.05, "start", OFFERER_PAIR, 0, None),
+             pair_data("offerer", 105.02, "stop", OFFERER_PAIR, 0),
+             pair_data("offerer", 108.07, "start", NEW_OFFERER_PAIR, 1),  # first unit 108.005
+             pair_data("answerer", 100.05, "start", ANSWERER_PAIR, 0, None),
+             pair_data("answerer", 105.03, "stop", ANSWERER_PAIR, 0),
+             pair_data("answerer", 108.27, "start", NEW_ANSWERER_PAIR, 1)]  # first unit 108.205
+    return rows
+
+
+def test_a_late_pair_event_cannot_place_a_browser_unit() -> None:
+    # without data edges: the answerer's pair changed 45 ms after its first unit back, so which
+    # pair carried that unit is unknown (not the old one), and no restart phase is claimed
+    rows = [r for r in browser_restart_trial() if r["kind"] != "pair_rx"]
+    m = trial_metrics(events_frame(rows))
+    assert m.recovered and [d.resumed_on for d in m.directions] == ["new-pair", "unknown"]
+    assert m.resumed_on == "unknown" and "answerer" in str(m.directions[1].path_unknown)
+    assert np.isnan(m.signaling_ms) and np.isnan(m.checks_ms)
+    assert m.row()["resumed_on_answerer"] == "unknown"
+
+
+def test_browser_units_are_placed_by_their_pair_data() -> None:
+    m = trial_metrics(events_frame(browser_restart_trial()))
+    assert m.recovered and [d.resumed_on for d in m.directions] == ["new-pair", "new-pair"]
+    assert m.resumed_on == "new-pair"
+    row = m.row()
+    assert row["pair_before_answerer"] == "host 10.0.9.2:6000 -> srflx 198.51.100.10:5000"
+    assert row["pair_after_answerer"] == "host 10.0.9.2:6002 -> srflx 198.51.100.11:5002"
+    assert row["generation_before_answerer"] == 0 and row["generation_after_answerer"] == 1
+    # the same phases as the aiortc trial (test_restart_on_a_new_pair_hand_computed)
+    assert m.signaling_ms == pytest.approx(90.0) and m.t_new_pair == pytest.approx(107.15)
+    assert m.checks_ms == pytest.approx(30.0) and m.first_media_ms == pytest.approx(1055.0)
+
+
+def test_a_sender_pair_event_after_its_media_is_bounded_by_the_media() -> None:
+    # the offerer (sender of the direction that resumed last, at the answerer: 108.205) reported
+    # its new pair at 108.3: the pair carried media by 108.205, so it was selected by then
+    m = trial_metrics(events_frame(browser_restart_trial(offerer_cut_over=108.3)))
+    assert m.resumed_on == "new-pair" and m.t_new_pair == pytest.approx(108.205)
+    assert m.first_media_ms == pytest.approx(0.0) and m.checks_ms == pytest.approx(1085.0)
+
+
+def test_overlapping_pair_data_is_unknown() -> None:
+    # the old pair's data stopped within the tolerance of the new pair's start: the counters
+    # cannot tell which carried the first unit back
+    rows = [r for r in browser_restart_trial() if not (r["kind"] == "pair_rx" and r["peer"] == "answerer"
+                                                          and r["t_monotonic"] > 105)]
+    rows += [pair_data("answerer", 108.25, "stop", ANSWERER_PAIR, 0),
+             pair_data("answerer", 108.27, "start", NEW_ANSWERER_PAIR, 1)]
+    m = trial_metrics(events_frame(rows))
+    assert m.directions[1].resumed_on == "unknown" and m.resumed_on == "unknown"
+
+
 def test_new_pair_is_the_sender_cut_over_of_the_direction_that_resumed_last() -> None:
     # the answerer -> offerer direction resumes last (k=420: 108.405); its sender is the answerer
     rows = [r for r in restart_trial(answerer_cut_over=107.3) if r["kind"] not in ("media_tx", "media_rx")]
