@@ -34,9 +34,10 @@ lab.experiment.continuity. Definitions:
                      1. the unit's own generation (media_rx `generation`: lab.rtc) with the pair of
                         that generation selected at the receiver;
                      2. else the receiver's per-pair data windows (pair_rx: browsers, from each
-                        candidate pair's byte counters in getStats, which lag the units by up to
-                        DATA_EDGE_TOLERANCE_S): the one pair whose data window holds the unit's
-                        arrival (within the tolerance); several -> unknown; none (counters lagging
+                        candidate pair's byte counters in getStats, which show a pair's first data
+                        up to DATA_EDGE_TOLERANCE_S after its unit; its last packet within
+                        DATA_STOP_SKEW_S): the one pair whose data window holds the unit's arrival
+                        (within those); several -> unknown; none (counters lagging
                         more) -> before the gap, the pair whose data came last in the STEADY_S
                         before the unit, after it the pair whose data came first in the STEADY_S
                         of steady flow from it, unknown when two are within the tolerance. (A browser's selected-pair event is stamped when the
@@ -103,10 +104,12 @@ from lab.experiment.events import PEERS, detail_of
 NAN = math.nan
 SETTLE_IN_FLIGHT_S = 1.0
 RESUMED_ON = ("new-pair", "old-path", "unknown", "none")
-# a browser's candidate-pair byte counters (pair_rx) lag the frames' receive times by up to a
-# stats poll or two (measured: 35-60 ms in Chromium 156 and Firefox 153 at 50 ms polls): data
-# windows closer than this to each other cannot be told apart
+# a browser's candidate-pair byte counters (pair_rx) show a pair's first data up to a stats poll
+# or two after the unit's receive time (measured: 20-60 ms in Chromium 156 and Firefox 153 at
+# 50 ms polls); a pair's last packet (its own timestamp) and the unit's receive time come from
+# two clocks a few ms apart (measured: within 5 ms)
 DATA_EDGE_TOLERANCE_S = 0.1
+DATA_STOP_SKEW_S = 0.02
 
 
 @dataclass
@@ -296,7 +299,7 @@ def _path_from_data(t: float, windows: pd.DataFrame, before_gap: bool) -> Path:
     several pairs carried data at t, or when none did and two pairs' edges are within the
     tolerance."""
     tol, span = DATA_EDGE_TOLERANCE_S, continuity.STEADY_S
-    holding = windows[(windows["lo"] < t + tol) & (windows["stop"] > t - tol)]
+    holding = windows[(windows["lo"] < t + tol) & (windows["stop"] > t - DATA_STOP_SKEW_S)]
     holders = holding[["local", "remote"]].drop_duplicates()
     if len(holders) > 1:
         return Path()

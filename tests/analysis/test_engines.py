@@ -56,3 +56,21 @@ def test_engine_table_says_which_engine_was_first() -> None:
     # the aiortc peer with the chrome profile is a stand-in, reported apart from real browsers
     assert bool(table.loc["aiortc~chrome", "stand_in"]) and not bool(table.loc["chromium", "stand_in"])
     assert table.loc["aiortc~chrome", "media_back_ms_median"] == 500.0
+
+
+def test_engine_table_says_which_path_media_came_back_on() -> None:
+    """A peer's media back counts on the new pair only where its own evidence places it there
+    (here the browser's per-pair data edges, pair_rx); a peer without any is 'unknown'."""
+    trial, events = _trial("t1", ("chromium", "firefox"), (5.0, 8.0), (1.0, 0.8))
+    old = {"local_type": "host", "local_address": "10.0.1.2:1", "remote_type": "host", "remote_address": "10.0.9.2:1"}
+    new = {"local_type": "host", "local_address": "10.0.2.2:2", "remote_type": "host", "remote_address": "10.0.9.2:2"}
+    for t, edge, pair, generation, window in [(8.95, "start", old, 0, 20.0), (10.0, "stop", old, 0, None),
+                                              (11.03, "start", new, 1, 50.0)]:
+        events.append({"trial_id": "t1", "run": "r", "peer": "offerer", "t_monotonic": t, "kind": "pair_rx",
+                       "state": None, "seq": None, "ssrc": None,
+                       "detail": json.dumps({"edge": edge, "generation": generation, "window_ms": window, **pair})})
+    peers = engine_peers(pd.DataFrame([trial]), pd.DataFrame(events)).set_index("engine")
+    assert peers.loc["chromium", "resumed_on"] == "new-pair" and peers.loc["firefox", "resumed_on"] == "unknown"
+    table = engine_table(peers.reset_index()).set_index("engine")
+    assert (table.loc["chromium", "back_new_pair"], table.loc["chromium", "back_unknown"]) == (1, 0)
+    assert (table.loc["firefox", "back_new_pair"], table.loc["firefox", "back_unknown"]) == (0, 1)
