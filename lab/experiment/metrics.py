@@ -34,8 +34,8 @@ lab.experiment.continuity. Definitions:
                      1. the unit's own generation (media_rx `generation`: lab.rtc) with the pair of
                         that generation selected at the receiver;
                      2. else the receiver's per-pair data windows (pair_rx: browsers, from each
-                        candidate pair's byte counters in getStats, which show a pair's first data
-                        up to DATA_EDGE_TOLERANCE_S after its unit; its last packet within
+                        candidate pair's byte counters in getStats, which can place a pair's first
+                        data up to DATA_EDGE_TOLERANCE_S after its unit; its last packet within
                         DATA_STOP_SKEW_S): the one pair whose data window holds the unit's arrival
                         (within those); several -> unknown; none (counters lagging
                         more) -> before the gap, the pair whose data came last in the STEADY_S
@@ -104,11 +104,12 @@ from lab.experiment.events import PEERS, detail_of
 NAN = math.nan
 SETTLE_IN_FLIGHT_S = 1.0
 RESUMED_ON = ("new-pair", "old-path", "unknown", "none")
-# a browser's candidate-pair byte counters (pair_rx) show a pair's first data up to a stats poll
-# or two after the unit's receive time (measured: 20-60 ms in Chromium 156 and Firefox 153 at
-# 50 ms polls); a pair's last packet (its own timestamp) and the unit's receive time come from
-# two clocks a few ms apart (measured: within 5 ms)
-DATA_EDGE_TOLERANCE_S = 0.1
+# a browser's candidate-pair byte counters (pair_rx) lag the frames' receive times: the earliest
+# a pair's first data can be (its start window's lower bound) came up to 35 ms after its first
+# unit (measured: 13 receivers, Chromium 156 and Firefox 153, 50 ms polls); a pair's last packet
+# (its own timestamp) and the unit's receive time come from two clocks a few ms apart (measured:
+# within 5 ms)
+DATA_EDGE_TOLERANCE_S = 0.05
 DATA_STOP_SKEW_S = 0.02
 
 
