@@ -58,6 +58,15 @@ def test_media_back_on_the_old_path_is_said_plainly() -> None:
     assert "a restart did not cause the recovery" in text and "on-disconnected (" not in text.split("old path")[1]
 
 
+def test_media_back_on_an_unknown_path_is_said_plainly() -> None:
+    rows = [trial("on-failed", 300.0 + i) for i in range(3)] + [trial("on-disconnected", 200.0 + i) for i in range(3)]
+    for row, resumed_on in zip(rows, ["unknown", "new-pair", "new-pair", "new-pair", "new-pair", "new-pair"], strict=True):
+        row["resumed_on"] = resumed_on
+    text = read(rows)
+    assert "In on-failed (1 of 3 recovered trials) a peer could not say which path carried its media" in text
+    assert "whether the restart brought it back is unknown" in text and "old path" not in text
+
+
 def test_a_fast_policy_that_fails_often_is_flagged() -> None:
     text = read([trial("on-disconnected", 100.0)] + [trial("on-disconnected", 0.0, recovered=False)] * 4
                 + [trial("on-failed", 300.0 + i) for i in range(5)])
