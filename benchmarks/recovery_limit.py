@@ -13,11 +13,30 @@ dominates (detection, decision, signaling, checks, first media; "old path" when 
 before any restart's new pair carried it).
 
 Physical limits, with r the RTT between the peers (the matrix shapes both peers' uplinks, r/4
-per egress, so a peer's round trip to the relay or signaling server is r/2):
-    handover, restarting policy   3 r        link event ~0, the signaling socket re-opened on
-                                             the new interface and the restart offer/answer,
-                                             one check, half a path (../shared/notes/recovery.md)
-    handover, continual gathering 2 r        a trickled candidate and one check, no offer/answer
+per egress, so a peer's round trip to the relay or signaling server is r/2). "Path" is the
+instant the new path is usable: the handover's `standby` variant (the shipped default) and
+`overlap` have LTE up, addressed and routed before the break, so it is the break itself (0);
+`cold` and `gap` bring LTE up at or after it, so it is the phone's first default-route event
+after the fault. The handover limits count from there:
+    handover, restarting policy   3.5 r      link event ~0; the signaling WebSocket re-opened over
+                                             LTE (its TCP connection was bound to the Wi-Fi
+                                             address, which is gone: TCP handshake r/2 + WebSocket
+                                             upgrade r/2 = r; a real app pays this too, nothing
+                                             moves a TCP connection to a new address); the
+                                             restart offer to the remote through the server (r/2)
+                                             and the answer back (r/2); one check (r: the phone
+                                             can check only once it has the answer, and the
+                                             remote's NAT lets the phone in because the remote has
+                                             been checking the phone's new candidates since the
+                                             offer); the first media packet across (r/2)
+    handover, continual gathering  standby/overlap: r  LTE's candidates were gathered and paired
+                                             when the call began; a stack that keeps its backup
+                                             pairs warm (libwebrtc pings them) nominates the LTE
+                                             pair at once: the nomination reaches the remote in
+                                             r/2, whose media is back at the phone r/2 later
+                                   cold/gap: 3 r  the signaling re-opened (r), the new candidate
+                                             trickled to the remote (r/2), one check (r), the
+                                             first media across (r/2); no offer/answer
     blackhole of T s              T + r      nothing beats T; then one check
     binding_expiry (relayed)      C/2 + 3.5 r  a silent break is seen at the next consent probe
                                              (C = the experiment's consent interval; C/2 on
@@ -30,13 +49,14 @@ per egress, so a peer's round trip to the relay or signaling server is r/2):
     handover_overlap (opt-in)     0          make-before-break: LTE is up 2 s before Wi-Fi goes;
                                              read the units lost (0 at the limit)
 For handover and blackhole it also prints recovery counted from the instant the path is usable
-(handover: the phone's LTE default route appears, which the fault itself may delay on a loaded
-machine; blackhole: T). Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
+(handover: 0 for standby/overlap, the LTE route event for cold/gap; blackhole: T). Prints figures
+only; asserts nothing. Machines are shared: read the figures with the load.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -50,6 +70,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lab.experiment.faults.handover import Handover  # noqa: E402
 from lab.experiment.runner import run_experiment  # noqa: E402
 from lab.experiment.spec import parse_experiment  # noqa: E402
 
@@ -69,8 +90,10 @@ class Fault:
             return 0.0, "0"
         if self.name == "handover":
             if policy == "continual-gathering":
-                return 2 * rtt, "2 r"
-            return 3 * rtt, "3 r"
+                if handover_variant(fault) in ("standby", "overlap"):
+                    return rtt, "r"
+                return 3 * rtt, "3 r"
+            return 3.5 * rtt, "3.5 r"
         if self.name == "blackhole":
             t = float(fault.get("duration_s", 3)) * 1000
             return t + rtt, "T + r"
@@ -108,6 +131,21 @@ FAULTS = {
 }
 
 
+LIMIT_INCLUDES = {
+    "handover": (
+        "restart 3.5 r = signaling WebSocket re-opened over LTE (TCP r/2 + upgrade r/2) + offer r/2 "
+        "+ answer r/2 + one check r + first media r/2",
+        "continual-gathering, standby/overlap: r = nomination of the warm LTE pair r/2 + the "
+        "remote's media back r/2; cold/gap: 3 r = re-open r + trickle r/2 + check r + media r/2",
+    ),
+    "handover_overlap": ("0 units lost (make-before-break)",),
+    "binding_expiry": ("C/2 + 3.5 r = next consent probe + its timeout r + Allocate r + offer/answer r "
+                       "+ CreatePermission r/2",),
+    "relay_kill": ("D + 3 r = relay back + Allocate r + trickle r/2 + CreatePermission r/2 + check r",),
+    "blackhole": ("T + r = the outage + one check",),
+}
+
+
 def dominant(rows: pd.DataFrame) -> str:
     """The phase with the largest median; flagged when media came back on the old path."""
     medians = {p: float(rows[p].dropna().median()) for p in PHASES if rows[p].notna().any()}
@@ -118,20 +156,37 @@ def dominant(rows: pd.DataFrame) -> str:
     return label + (" (media back on the old path)" if rows["first_media_ms"].isna().all() else "")
 
 
+def handover_variant(fault: dict[str, object]) -> str:
+    """The variant a handover fault block runs (the fault's own defaults decide)."""
+    return Handover.Params.model_validate(fault).variant
+
+
 def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, trial: str) -> float:
     """When the new (handover) or restored (blackhole) path became usable, ms after the fault.
 
-    Handover: the phone's first default-route event after the fault (its LTE route; the fault
-    itself takes a while on a loaded machine, and nothing can cross LTE before it). Blackhole:
-    its duration T. Other faults: 0 (the limit formula covers them)."""
+    Handover: standby and overlap had LTE up, addressed and routed before the break: 0 (no
+    route event need follow the break). cold and gap: the phone's first default-route event
+    after the fault (its LTE route; nothing crosses LTE before it), NaN if none was seen.
+    The variant is read from the trial's own `fault` event (what ran), else from the spec.
+    Blackhole: its duration T. Other faults: 0 (the limit formula covers them)."""
     if fault.name == "blackhole":
         f = spec["fault"]
         assert isinstance(f, dict)
         return float(f.get("duration_s", 3)) * 1000
-    if not fault.name.startswith("handover") or not len(events):
+    if not fault.name.startswith("handover"):
         return 0.0
-    rows = events[events["trial_id"] == trial]
-    t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+    f = spec["fault"]
+    assert isinstance(f, dict)
+    variant = handover_variant(f)
+    rows = events[events["trial_id"] == trial] if len(events) else events
+    faults = rows[rows["kind"] == "fault"] if len(rows) else rows
+    if len(faults):
+        variant = str(json.loads(faults["detail"].iloc[0]).get("variant") or variant)
+    if variant in ("standby", "overlap"):
+        return 0.0
+    if not len(faults):
+        return math.nan
+    t_fault = faults["t_monotonic"].min()
     route = rows[(rows["kind"] == "network_change") & (rows["t_monotonic"] >= t_fault)
                  & rows["detail"].str.contains('"RTM_NEWROUTE"')]
     return float((route["t_monotonic"].min() - t_fault) * 1000) if len(route) else math.nan
@@ -204,11 +259,16 @@ def main() -> None:
           f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'path':>6} {'after':>7} {'ratio':>6} "
           f"{'rst':>4} {'lost':>5}  dominant phase (median)")
     print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
-          "path: the new/restored path usable (handover: LTE route; blackhole: T); after: recov - "
-          "path, and its ratio to the limit's part after the path (handover: the whole limit; "
-          "blackhole: r); rst: median restarts per trial; lost: median units lost (both directions)")
+          "path: the new/restored path usable (handover standby/overlap: 0, LTE was up before the "
+          "break; cold/gap: the phone's LTE route event; blackhole: T); after: recov - path, and "
+          "its ratio to the limit's part after the path (handover: the whole limit; blackhole: r); "
+          "rst: median restarts per trial; lost: median units lost (both directions)")
     for line in lines:
         print(line)
+    print("\nwhat each limit includes (r: RTT between the peers; the docstring gives the reasoning):")
+    for name in args.faults.split(","):
+        for line in LIMIT_INCLUDES.get(name, ()):
+            print(f"  {name:<15} {line}")
 
 
 if __name__ == "__main__":
