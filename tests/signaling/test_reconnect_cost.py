@@ -117,3 +117,22 @@ async def test_a_route_that_appears_cuts_the_backoff_short() -> None:
         async with SignalingServer("127.0.0.1", port):
             assert a.network_changed() is True
             await a.wait_connected(10)
+
+
+async def test_the_server_sends_small_frames_at_once_even_on_a_hand_made_socket() -> None:
+    # the lab's trial server listens on a socket made inside the signaling host's namespace
+    # (lab.experiment.signaling_host); one made with proto 0 got no TCP_NODELAY from asyncio
+    from lab.experiment.signaling_host import NamespacedSignalingServer
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.setblocking(False)
+    server = NamespacedSignalingServer(sock)
+    async with server:
+        async with SignalingClient.create(server.url, "rd", "alice") as a:
+            await a.wait_connected(10)
+            conn = server._rooms["rd"].members["alice"]
+            assert conn is not None
+            accepted = conn.transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

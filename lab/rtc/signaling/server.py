@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import signal
+import socket
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,7 @@ class SignalingServer:
         return {p: c is not None for p, c in r.members.items()} if r else {}
 
     async def _handle(self, conn: ServerConnection) -> None:
+        _no_delay(conn)
         try:
             first = json.loads(await asyncio.wait_for(conn.recv(), timeout=10))
         except (TimeoutError, ConnectionClosed, ValueError):
@@ -158,6 +160,17 @@ class SignalingServer:
         for other, conn in list(room.members.items()):
             if other != peer and conn is not None:
                 await _send(conn, {"t": "presence", "peer": peer, "present": present})
+
+
+def _no_delay(conn: ServerConnection) -> None:
+    """Small frames leave at once, as from any real signaling server (Node's ws, Go's net set
+    TCP_NODELAY). asyncio sets it only on sockets made with proto IPPROTO_TCP; on one made with
+    proto 0 (a listening socket made by hand) Nagle held a frame's tail until the previous
+    small frame was acknowledged: up to one round trip per relayed message."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 async def _send(conn: ServerConnection, frame: dict[str, Any]) -> bool:
