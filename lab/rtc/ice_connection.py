@@ -161,6 +161,7 @@ class LabIceConnection(Connection):
         self.lab_host_gathered = asyncio.Event()
         self.lab_gathered = asyncio.Event()
         self.lab_checks_sent = 0
+        self.lab_lost_selected = False  # a prune removed the nominated pair (see lab_fail_over)
         self._lab_host_addresses = host_addresses
         self._lab_consent_interval = consent_interval
         self._lab_consent_retransmit = consent_retransmit_interval
@@ -420,6 +421,7 @@ class LabIceConnection(Connection):
         for component, pair in list(self._nominated.items()):
             if pair.protocol in gone:
                 del self._nominated[component]
+                self.lab_lost_selected = True
         removed = [
             c for c in self._local_candidates
             if c.host in hosts or (c.type == "srflx" and c.related_address in hosts)
@@ -431,6 +433,38 @@ class LabIceConnection(Connection):
         if self._early_checks_done and not self._check_list_done:
             self._check_list_maybe_fail()
         return removed
+
+    def lab_fail_over(self) -> None:
+        """The selected pair's address vanished (its interface went) and the check list had
+        completed: check every path left at once, the pairs dropped at the first nomination
+        formed again, nominating the first that answers (when controlling), instead of waiting
+        for a restart (continual gathering; libwebrtc fails over to its other connections)."""
+        if self._closing or not self._check_list_done:
+            return
+        self.lab_lost_selected = False
+        for protocol in list(self._protocols):
+            if getattr(protocol, "local_candidate", None) is not None:
+                self._lab_pair_local(protocol)  # new pairs are checked at once
+        self._lab_check_again(self._check_list)
+
+    def lab_check_remote_again(self, host: str, port: int, component: int) -> None:
+        """The remote announced a known candidate again (its selected path vanished and it
+        fails over): check our pairs with it now, dropped or failed ones too. Our checks open
+        our NAT to the remote's, which it sends from its surviving interface."""
+        if self._closing or not self._check_list_done:
+            return
+        for remote in self._remote_candidates:
+            if remote.host == host and remote.port == port and remote.component == component:
+                self._pair_remote_candidate(remote)  # a pair dropped earlier comes back, checked
+                self._lab_check_again([p for p in self._check_list if p.remote_candidate is remote])
+
+    def _lab_check_again(self, pairs: list[CandidatePair]) -> None:
+        for pair in list(pairs):
+            if pair.task is not None and pair.task.done():
+                pair.task = None  # a check connect()'s clean-up cancelled keeps its dead task
+            if pair.task is None and pair in self._check_list:
+                self.check_state(pair, CandidatePair.State.WAITING)
+                self.check_start_task(pair)
 
     def _lab_tap_protocols(self) -> None:
         for protocol in self._protocols:
