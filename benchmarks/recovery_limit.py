@@ -33,7 +33,13 @@ after the fault. The handover limits count from there:
                                              when the call began; a stack that keeps its backup
                                              pairs warm (libwebrtc pings them) nominates the LTE
                                              pair at once: the nomination reaches the remote in
-                                             r/2, whose media is back at the phone r/2 later
+                                             r/2, whose media is back at the phone r/2 later.
+                                             lab.rtc keeps no backup pings: at the break it checks
+                                             the LTE pairs again (r, through the remote NAT's
+                                             mapping left by the first checks) and announces
+                                             them again over the re-opened signaling, so that
+                                             the remote's checks open its NAT when that mapping
+                                             is gone (r + r/2 + r)
                                    cold/gap: 3 r  the signaling re-opened (r), the new candidate
                                              trickled to the remote (r/2), one check (r), the
                                              first media across (r/2); no offer/answer
