@@ -18,6 +18,7 @@ from lab import Lab
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("turn_pace_child.py")
+PRUNE_CHILD = Path(__file__).with_name("relay_prune_child.py")
 _names = itertools.count()
 pytestmark = pytest.mark.slow
 
@@ -47,3 +48,16 @@ def test_a_lost_allocate_is_sent_again_at_the_query_pace(symmetric: Lab) -> None
     result = json.loads(out.strip().splitlines()[-1])
     assert result["relay"] is not None, out
     assert result["allocate_copies"] >= 8, result
+
+
+def test_a_relay_reached_from_a_vanished_address_is_pruned_with_it(symmetric: Lab) -> None:
+    (relay,) = symmetric.relays.values()
+    server = relay.ice_server("udp")
+    settings = {"server": [str(relay.spec.address), relay.spec.port], "username": server["username"],
+                "password": server["credential"], "address": symmetric.peer("alice").address}
+    child = symmetric.peer("alice").popen([sys.executable, str(PRUNE_CHILD), json.dumps(settings)],
+                                          stdout=subprocess.PIPE, text=True)
+    out, _ = child.communicate(timeout=60)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["before"] == ["host", "relay"], result
+    assert result["after"] == [] and result["relay_closed"] and result["relay_sockets_left"] == 0, result
