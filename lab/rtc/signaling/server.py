@@ -22,6 +22,7 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 log = logging.getLogger("lab.rtc.signaling.server")
 
@@ -144,8 +145,12 @@ class SignalingServer:
         for other in others:
             conn = room.members.get(other)
             self.relayed += 1
-            if conn is None or not await _send_text(conn, text):
-                room.backlog.setdefault(other, deque(maxlen=BACKLOG_PER_PEER)).append(text)
+            if conn is not None and await _send_text(conn, text):
+                continue
+            current = room.members.get(other)
+            if current is not None and current is not conn and await _send_text(current, text):
+                continue  # the peer rejoined while this frame was being sent to its old connection
+            room.backlog.setdefault(other, deque(maxlen=BACKLOG_PER_PEER)).append(text)
 
     async def _flush_backlog(self, room: _Room, peer: str, conn: ServerConnection) -> None:
         pending = [text for src, text in room.unclaimed if src != peer]
@@ -178,6 +183,10 @@ async def _send(conn: ServerConnection, frame: dict[str, Any]) -> bool:
 
 
 async def _send_text(conn: ServerConnection, text: str) -> bool:
+    if conn.state is not State.OPEN:
+        # closing (its keepalive timed out, or it was replaced): a send would wait for its close
+        # handshake, holding up every frame the sending peer sends after this one
+        return False
     try:
         # a half-dead connection stops draining; give up on it instead of stalling the room
         await asyncio.wait_for(conn.send(text), timeout=SEND_TIMEOUT_S)
