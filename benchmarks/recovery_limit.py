@@ -2,7 +2,7 @@
 
     ICELAB_SCOPE=w13 .venv/bin/python benchmarks/recovery_limit.py [--trials 5] [--jobs 1]
         [--kinds aiortc,chromium] [--faults handover,binding_expiry,relay_kill,blackhole]
-        [--rtt 20,100] [--out runs/recovery_limit]
+        [--rtt 20,100] [--out runs/recovery_limit] [--recompute]
 
 Runs the shipped experiments (experiments/handover.toml, binding_expiry.toml, relay_kill.toml,
 and transient_blackhole.toml as "a blackhole") with the policies that restart soonest, for both
@@ -77,6 +77,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lab.experiment.faults.handover import Handover  # noqa: E402
+from lab.experiment.metrics import metrics_table  # noqa: E402
 from lab.experiment.runner import run_experiment  # noqa: E402
 from lab.experiment.spec import parse_experiment  # noqa: E402
 
@@ -153,13 +154,16 @@ LIMIT_INCLUDES = {
 
 
 def dominant(rows: pd.DataFrame) -> str:
-    """The phase with the largest median; flagged when media came back on the old path."""
+    """The phase with the largest median, and where the media came back: on the old path, or
+    on a new pair without a restart (continual gathering's fail-over: no restart phases)."""
     medians = {p: float(rows[p].dropna().median()) for p in PHASES if rows[p].notna().any()}
+    old_path = bool((rows["resumed_on"] == "old-path").all())
+    restarted = any(rows[p].notna().any() for p in ("signaling_ms", "checks_ms", "first_media_ms"))
+    where = " (media back on the old path)" if old_path else "" if restarted else " (a new pair, no restart)"
     if not medians:
-        return "no restart phases (media back on the old path)"
+        return "no phases" + where
     name = max(medians, key=lambda k: medians[k])
-    label = f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
-    return label + (" (media back on the old path)" if rows["first_media_ms"].isna().all() else "")
+    return f"{name.removesuffix('_ms')} {medians[name]:.0f} ms{where}"
 
 
 def handover_variant(fault: dict[str, object]) -> str:
@@ -198,7 +202,8 @@ def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, tr
     return float((route["t_monotonic"].min() - t_fault) * 1000) if len(route) else math.nan
 
 
-def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path) -> pd.DataFrame:
+def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path,
+             recompute: bool = False) -> pd.DataFrame:
     path = ROOT / "experiments" / fault.file
     data = tomllib.loads(path.read_text())
     data["policies"] = fault.policies[kind]
@@ -216,6 +221,11 @@ def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int,
         return pd.DataFrame()
     frame = pd.read_parquet(trials_file)
     events = pd.read_parquet(folder / "events.parquet") if (folder / "events.parquet").exists() else pd.DataFrame()
+    if recompute and len(events):
+        # the trials' metrics again from their raw events, with this checkout's definitions
+        fresh = metrics_table(events, spec.timeouts.recover_s).set_index("trial_id")
+        for column in fresh.columns.intersection(frame.columns):
+            frame[column] = frame["trial_id"].map(fresh[column])
     frame["path_back_ms"] = [path_back_ms(fault, data, events, t) for t in frame["trial_id"]]
     return frame
 
@@ -229,6 +239,8 @@ def main() -> None:
                         help=f"any of {', '.join(FAULTS)}")
     parser.add_argument("--rtt", default="20,100")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recovery_limit")
+    parser.add_argument("--recompute", action="store_true",
+                        help="recompute the trials' metrics from their events (a finished --out run)")
     args = parser.parse_args()
     if not os.environ.get("ICELAB_SCOPE"):
         parser.error("export ICELAB_SCOPE first (the lab's resources are named and cleaned by it)")
@@ -238,7 +250,7 @@ def main() -> None:
         fault = FAULTS[name]
         spec = tomllib.loads((ROOT / "experiments" / fault.file).read_text())
         for kind in args.kinds.split(","):
-            frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out)
+            frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out, args.recompute)
             for (policy, rtt), rows in (frame.groupby(["policy", "rtt_ms"]) if len(frame) else []):
                 ok = rows[rows["recovered"].astype(bool)]
                 limit, formula = fault.limit_ms(spec, str(policy), float(rtt))
