@@ -5,7 +5,7 @@ Differences from aioice's Connection (0.13.0):
   `check_interval` (48 ms; bounded by Ta x pairs in progress, RFC 8445) until `check_timeout`,
   instead of aioice's 0.5 s RTO doubling; an incoming check on a pair whose own check is in
   progress makes that check go out again at once (triggered check);
-- STUN server queries are paced too (`server_query_interval`);
+- STUN server queries and TURN requests (`lab.rtc.turn`) are paced too (`server_query_interval`);
 - gathering trickles: host candidates first (`lab_host_gathered`), then STUN/TURN candidates
   as each answer arrives; every new local candidate is handed to `lab_on_candidate` (None at
   the end) and paired with the remote candidates known so far, also after checks started;
@@ -14,7 +14,9 @@ Differences from aioice's Connection (0.13.0):
 - every datagram is tapped: it stamps liveness, counts bytes per (socket, remote address) and
   hands DTLS/SRTP datagrams straight to a sink, so several generations feed one receive queue;
 - host candidates can be gathered on given addresses (aioice always skips 127.0.0.1), and added
-  or pruned later as the host's addresses change (continual gathering);
+  or pruned later as the host's addresses change (continual gathering), relay sockets reached
+  from a vanished address with them; when the selected pair's address vanished, the paths left
+  are checked again at once (`lab_fail_over`);
 - when every STUN/TURN query of a gathering timed out (a generation gathered during an outage),
   the queries are repeated for a while: behind a NAT, host candidates alone reach nobody.
 """
