@@ -21,7 +21,10 @@ lab.experiment.continuity. Definitions:
                      when the observation ends in silence; freeze_ms is their total
     resumed_on       'new-pair' when the first unit of steady flow came over another ICE generation
                      or candidate pair than the last unit before the gap, 'old-path' when over the
-                     same (or the direction was never interrupted), 'none' when media did not resume
+                     same (or the direction was never interrupted), 'none' when media did not resume.
+                     A direction whose silence was shorter than a freeze but whose media moved to
+                     another path within PATH_CHANGE_WINDOW_S of the fault (a fast handover) has
+                     its gap from the last unit on the old path to the first on the new one
                      within the window (or stopped again). The trial's: over the interrupted
                      directions, 'old-path' if any of them came back on the old path. Through an
                      SFU (sfu_session events) the media crosses two legs: 'new-pair' too when the
@@ -84,6 +87,8 @@ from lab.experiment.events import PEERS, detail_of
 NAN = math.nan
 SETTLE_IN_FLIGHT_S = 1.0
 RESUMED_ON = ("new-pair", "old-path", "none")
+# how long after the fault a direction no freeze interrupted is searched for a path change
+PATH_CHANGE_WINDOW_S = 5.0
 
 
 @dataclass
@@ -365,6 +370,16 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
             return out
         opened = rx[rx["t_monotonic"] <= t_fault].iloc[-1]
         closed = first_after.iloc[0]
+        # a silence shorter than a freeze may still have moved the media to another path (a
+        # fast handover): then the gap runs from the last unit on the old path to the first
+        # on the new one, not from the fault to a unit still in flight on the old path
+        old_path = path_of_unit(opened, pairs)
+        soon = first_after[first_after["t_monotonic"] <= t_fault + PATH_CHANGE_WINDOW_S]
+        for position in range(len(soon)):
+            if not path_of_unit(soon.iloc[position], pairs).same_as(old_path):
+                closed = soon.iloc[position]
+                opened = soon.iloc[position - 1] if position else opened
+                break
     else:
         opened = rx[rx["t_monotonic"] == found[0].start].iloc[0]
         matches = rx[rx["t_monotonic"] == found[0].end]
