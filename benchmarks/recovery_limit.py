@@ -2,7 +2,7 @@
 
     ICELAB_SCOPE=w13 .venv/bin/python benchmarks/recovery_limit.py [--trials 5] [--jobs 1]
         [--kinds aiortc,chromium] [--faults handover,binding_expiry,relay_kill,blackhole]
-        [--rtt 20,100] [--out runs/recovery_limit]
+        [--rtt 20,100] [--out runs/recovery_limit] [--recompute]
 
 Runs the shipped experiments (experiments/handover.toml, binding_expiry.toml, relay_kill.toml,
 and transient_blackhole.toml as "a blackhole") with the policies that restart soonest, for both
@@ -13,11 +13,36 @@ dominates (detection, decision, signaling, checks, first media; "old path" when 
 before any restart's new pair carried it).
 
 Physical limits, with r the RTT between the peers (the matrix shapes both peers' uplinks, r/4
-per egress, so a peer's round trip to the relay or signaling server is r/2):
-    handover, restarting policy   3 r        link event ~0, the signaling socket re-opened on
-                                             the new interface and the restart offer/answer,
-                                             one check, half a path (../shared/notes/recovery.md)
-    handover, continual gathering 2 r        a trickled candidate and one check, no offer/answer
+per egress, so a peer's round trip to the relay or signaling server is r/2). "Path" is the
+instant the new path is usable: the handover's `standby` variant (the shipped default) and
+`overlap` have LTE up, addressed and routed before the break, so it is the break itself (0);
+`cold` and `gap` bring LTE up at or after it, so it is the phone's first default-route event
+after the fault. The handover limits count from there:
+    handover, restarting policy   3.5 r      link event ~0; the signaling WebSocket re-opened over
+                                             LTE (its TCP connection was bound to the Wi-Fi
+                                             address, which is gone: TCP handshake r/2 + WebSocket
+                                             upgrade r/2 = r; a real app pays this too, nothing
+                                             moves a TCP connection to a new address); the
+                                             restart offer to the remote through the server (r/2)
+                                             and the answer back (r/2); one check (r: the phone
+                                             can check only once it has the answer, and the
+                                             remote's NAT lets the phone in because the remote has
+                                             been checking the phone's new candidates since the
+                                             offer); the first media packet across (r/2)
+    handover, continual gathering  standby/overlap: r  LTE's candidates were gathered and paired
+                                             when the call began; a stack that keeps its backup
+                                             pairs warm (libwebrtc pings them) nominates the LTE
+                                             pair at once: the nomination reaches the remote in
+                                             r/2, whose media is back at the phone r/2 later.
+                                             lab.rtc keeps no backup pings: at the break it checks
+                                             the LTE pairs again (r, through the remote NAT's
+                                             mapping left by the first checks) and announces
+                                             them again over the re-opened signaling, so that
+                                             the remote's checks open its NAT when that mapping
+                                             is gone (r + r/2 + r)
+                                   cold/gap: 3 r  the signaling re-opened (r), the new candidate
+                                             trickled to the remote (r/2), one check (r), the
+                                             first media across (r/2); no offer/answer
     blackhole of T s              T + r      nothing beats T; then one check
     binding_expiry (relayed)      C/2 + 3.5 r  a silent break is seen at the next consent probe
                                              (C = the experiment's consent interval; C/2 on
@@ -30,19 +55,20 @@ per egress, so a peer's round trip to the relay or signaling server is r/2):
     handover_overlap (opt-in)     0          make-before-break: LTE is up 2 s before Wi-Fi goes;
                                              read the units lost (0 at the limit)
 For handover and blackhole it also prints recovery counted from the instant the path is usable
-(handover: the phone's LTE default route appears, which the fault itself may delay on a loaded
-machine; blackhole: T). Prints figures only; asserts nothing. Machines are shared: read the figures with the load.
+(handover: 0 for standby/overlap, the LTE route event for cold/gap; blackhole: T). Prints figures
+only; asserts nothing. Machines are shared: read the figures with the load.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +76,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lab.experiment.faults.handover import Handover  # noqa: E402
+from lab.experiment.metrics import metrics_table  # noqa: E402
 from lab.experiment.runner import run_experiment  # noqa: E402
 from lab.experiment.spec import parse_experiment  # noqa: E402
 
@@ -61,6 +89,12 @@ class Fault:
     name: str
     file: str
     policies: dict[str, list[object]]  # peer kind -> policies run
+    # peer kind -> another experiment file (a browser phone needs interfaces it ranks as Wi-Fi
+    # and cellular: with `wifi`/`lte` Chromium keeps its media on LTE and no handover touches it)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def file_for(self, kind: str) -> str:
+        return self.files.get(kind, self.file)
 
     def limit_ms(self, spec: dict[str, object], policy: str, rtt: float) -> tuple[float, str]:
         fault = spec["fault"]
@@ -69,8 +103,10 @@ class Fault:
             return 0.0, "0"
         if self.name == "handover":
             if policy == "continual-gathering":
-                return 2 * rtt, "2 r"
-            return 3 * rtt, "3 r"
+                if handover_variant(fault) in ("standby", "overlap"):
+                    return rtt, "r"
+                return 3 * rtt, "3 r"
+            return 3.5 * rtt, "3.5 r"
         if self.name == "blackhole":
             t = float(fault.get("duration_s", 3)) * 1000
             return t + rtt, "T + r"
@@ -89,7 +125,7 @@ FAULTS = {
     "handover": Fault("handover", "handover.toml", {
         "aiortc": ["on-network-change", "continual-gathering"],
         "chromium": ["on-network-change"],
-    }),
+    }, files={"chromium": "chromium_handover.toml"}),
     # make-before-break (not run by default): LTE up 2 s before Wi-Fi goes; the figure that
     # matters is the units lost (0 is the limit)
     "handover_overlap": Fault("handover_overlap", "handover_overlap.toml", {
@@ -108,42 +144,78 @@ FAULTS = {
 }
 
 
+LIMIT_INCLUDES = {
+    "handover": (
+        "restart 3.5 r = signaling WebSocket re-opened over LTE (TCP r/2 + upgrade r/2) + offer r/2 "
+        "+ answer r/2 + one check r + first media r/2",
+        "continual-gathering, standby/overlap: r = nomination of the warm LTE pair r/2 + the "
+        "remote's media back r/2; cold/gap: 3 r = re-open r + trickle r/2 + check r + media r/2",
+    ),
+    "handover_overlap": ("0 units lost (make-before-break)",),
+    "binding_expiry": ("C/2 + 3.5 r = next consent probe + its timeout r + Allocate r + offer/answer r "
+                       "+ CreatePermission r/2",),
+    "relay_kill": ("D + 3 r = relay back + Allocate r + trickle r/2 + CreatePermission r/2 + check r",),
+    "blackhole": ("T + r = the outage + one check",),
+}
+
+
 def dominant(rows: pd.DataFrame) -> str:
-    """The phase with the largest median; flagged when media came back on the old path."""
+    """The phase with the largest median, and where the media came back: on the old path, or
+    on a new pair without a restart (continual gathering's fail-over: no restart phases)."""
     medians = {p: float(rows[p].dropna().median()) for p in PHASES if rows[p].notna().any()}
+    old_path = bool((rows["resumed_on"] == "old-path").all())
+    restarted = any(rows[p].notna().any() for p in ("signaling_ms", "checks_ms", "first_media_ms"))
+    where = " (media back on the old path)" if old_path else "" if restarted else " (a new pair, no restart)"
     if not medians:
-        return "no restart phases (media back on the old path)"
+        return "no phases" + where
     name = max(medians, key=lambda k: medians[k])
-    label = f"{name.removesuffix('_ms')} {medians[name]:.0f} ms"
-    return label + (" (media back on the old path)" if rows["first_media_ms"].isna().all() else "")
+    return f"{name.removesuffix('_ms')} {medians[name]:.0f} ms{where}"
+
+
+def handover_variant(fault: dict[str, object]) -> str:
+    """The variant a handover fault block runs (the fault's own defaults decide)."""
+    return Handover.Params.model_validate(fault).variant
 
 
 def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, trial: str) -> float:
     """When the new (handover) or restored (blackhole) path became usable, ms after the fault.
 
-    Handover: the phone's first default-route event after the fault (its LTE route; the fault
-    itself takes a while on a loaded machine, and nothing can cross LTE before it). Blackhole:
-    its duration T. Other faults: 0 (the limit formula covers them)."""
+    Handover: standby and overlap had LTE up, addressed and routed before the break: 0 (no
+    route event need follow the break). cold and gap: the phone's first default-route event
+    after the fault (its LTE route; nothing crosses LTE before it), NaN if none was seen.
+    The variant is read from the trial's own `fault` event (what ran), else from the spec.
+    Blackhole: its duration T. Other faults: 0 (the limit formula covers them)."""
     if fault.name == "blackhole":
         f = spec["fault"]
         assert isinstance(f, dict)
         return float(f.get("duration_s", 3)) * 1000
-    if not fault.name.startswith("handover") or not len(events):
+    if not fault.name.startswith("handover"):
         return 0.0
-    rows = events[events["trial_id"] == trial]
-    t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+    f = spec["fault"]
+    assert isinstance(f, dict)
+    variant = handover_variant(f)
+    rows = events[events["trial_id"] == trial] if len(events) else events
+    faults = rows[rows["kind"] == "fault"] if len(rows) else rows
+    if len(faults):
+        variant = str(json.loads(faults["detail"].iloc[0]).get("variant") or variant)
+    if variant in ("standby", "overlap"):
+        return 0.0
+    if not len(faults):
+        return math.nan
+    t_fault = faults["t_monotonic"].min()
     route = rows[(rows["kind"] == "network_change") & (rows["t_monotonic"] >= t_fault)
                  & rows["detail"].str.contains('"RTM_NEWROUTE"')]
     return float((route["t_monotonic"].min() - t_fault) * 1000) if len(route) else math.nan
 
 
-def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path) -> pd.DataFrame:
-    path = ROOT / "experiments" / fault.file
+def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path,
+             recompute: bool = False) -> pd.DataFrame:
+    path = ROOT / "experiments" / fault.file_for(kind)
     data = tomllib.loads(path.read_text())
     data["policies"] = fault.policies[kind]
     data["repetitions"] = trials
     data["matrix"] = {**data.get("matrix", {}), "rtt_ms": rtts}
-    peers = dict(data.get("peers", {}))
+    peers = {k: v for k, v in data.get("peers", {}).items() if k not in ("offerer_kind", "answerer_kind")}
     peers["kind"] = kind
     data["peers"] = peers
     data["name"] = f"limit-{fault.name}-{kind}"
@@ -155,6 +227,11 @@ def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int,
         return pd.DataFrame()
     frame = pd.read_parquet(trials_file)
     events = pd.read_parquet(folder / "events.parquet") if (folder / "events.parquet").exists() else pd.DataFrame()
+    if recompute and len(events):
+        # the trials' metrics again from their raw events, with this checkout's definitions
+        fresh = metrics_table(events, spec.timeouts.recover_s).set_index("trial_id")
+        for column in fresh.columns.intersection(frame.columns):
+            frame[column] = frame["trial_id"].map(fresh[column])
     frame["path_back_ms"] = [path_back_ms(fault, data, events, t) for t in frame["trial_id"]]
     return frame
 
@@ -168,6 +245,8 @@ def main() -> None:
                         help=f"any of {', '.join(FAULTS)}")
     parser.add_argument("--rtt", default="20,100")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recovery_limit")
+    parser.add_argument("--recompute", action="store_true",
+                        help="recompute the trials' metrics from their events (a finished --out run)")
     args = parser.parse_args()
     if not os.environ.get("ICELAB_SCOPE"):
         parser.error("export ICELAB_SCOPE first (the lab's resources are named and cleaned by it)")
@@ -175,9 +254,9 @@ def main() -> None:
     lines = []
     for name in args.faults.split(","):
         fault = FAULTS[name]
-        spec = tomllib.loads((ROOT / "experiments" / fault.file).read_text())
         for kind in args.kinds.split(","):
-            frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out)
+            spec = tomllib.loads((ROOT / "experiments" / fault.file_for(kind)).read_text())
+            frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out, args.recompute)
             for (policy, rtt), rows in (frame.groupby(["policy", "rtt_ms"]) if len(frame) else []):
                 ok = rows[rows["recovered"].astype(bool)]
                 limit, formula = fault.limit_ms(spec, str(policy), float(rtt))
@@ -204,11 +283,16 @@ def main() -> None:
           f"{'gap ms':>8} {'limit':>7} {'':<9} {'ratio':>6} {'path':>6} {'after':>7} {'ratio':>6} "
           f"{'rst':>4} {'lost':>5}  dominant phase (median)")
     print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
-          "path: the new/restored path usable (handover: LTE route; blackhole: T); after: recov - "
-          "path, and its ratio to the limit's part after the path (handover: the whole limit; "
-          "blackhole: r); rst: median restarts per trial; lost: median units lost (both directions)")
+          "path: the new/restored path usable (handover standby/overlap: 0, LTE was up before the "
+          "break; cold/gap: the phone's LTE route event; blackhole: T); after: recov - path, and "
+          "its ratio to the limit's part after the path (handover: the whole limit; blackhole: r); "
+          "rst: median restarts per trial; lost: median units lost (both directions)")
     for line in lines:
         print(line)
+    print("\nwhat each limit includes (r: RTT between the peers; the docstring gives the reasoning):")
+    for name in args.faults.split(","):
+        for line in LIMIT_INCLUDES.get(name, ()):
+            print(f"  {name:<15} {line}")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,12 @@ lab.experiment.continuity. Definitions:
                      or candidate pair than the last unit before the gap, 'old-path' when over the
                      same (for a direction the fault never interrupted: the last unit before the
                      fault and the first after it), 'unknown' when the path of either unit cannot
-                     be told (see below; also when the receiver reports no path at all), 'none' when media did not resume
-                     within the window (or stopped again). The trial's: over the interrupted
+                     be told (see below; also when the receiver reports no path at all), 'none'
+                     when media did not resume within the window (or stopped again). A direction
+                     whose silence was shorter than a freeze but whose media moved to another path
+                     within PATH_CHANGE_WINDOW_S of the fault (a fast handover) has its gap from
+                     the last unit on the old path to the first on the new one (paths that cannot
+                     be told apart are no change). The trial's: over the interrupted
                      directions, 'old-path' if any of them came back on the old path, else
                      'unknown' if any cannot be told. Through an SFU (sfu_session events) the
                      media crosses two legs: 'new-pair' too when the receiver's leg kept its pair
@@ -104,6 +108,8 @@ from lab.experiment.events import PEERS, detail_of
 NAN = math.nan
 SETTLE_IN_FLIGHT_S = 1.0
 RESUMED_ON = ("new-pair", "old-path", "unknown", "none")
+# how long after the fault a direction no freeze interrupted is searched for a path change
+PATH_CHANGE_WINDOW_S = 5.0
 # a browser's candidate-pair byte counters (pair_rx) lag the frames' receive times: the earliest
 # a pair's first data can be (its start window's lower bound) came up to 35 ms after its first
 # unit (measured: 13 receivers, Chromium 156 and Firefox 153, 50 ms polls); a pair's last packet
@@ -458,6 +464,23 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
             return out
         opened = rx[rx["t_monotonic"] <= t_fault].iloc[-1]
         closed = first_after.iloc[0]
+        # a silence shorter than a freeze may still have moved the media to another path (a
+        # fast handover): then the gap runs from the last unit on the old path to the first
+        # on the new one, not from the fault to a unit still in flight on the old path
+        # (a unit whose path cannot be told is neither)
+        old_path = path_of_unit(opened, pairs, windows, before_gap=True)
+        soon = first_after[first_after["t_monotonic"] <= t_fault + PATH_CHANGE_WINDOW_S] \
+            if old_path.known else first_after.iloc[:0]
+        last_on_old = opened
+        for position in range(len(soon)):
+            unit = soon.iloc[position]
+            path = path_of_unit(unit, pairs, windows)
+            if not path.known:
+                continue
+            if not path.same_as(old_path):
+                closed, opened = unit, last_on_old
+                break
+            last_on_old = unit
     else:
         opened = rx[rx["t_monotonic"] == found[0].start].iloc[0]
         matches = rx[rx["t_monotonic"] == found[0].end]

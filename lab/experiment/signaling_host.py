@@ -23,7 +23,8 @@ from lab.turn.netns import call_in_netns
 
 def listening_socket(netns: str, address: str, port: int) -> socket.socket:
     def make() -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP: asyncio then sets TCP_NODELAY on the accepted connections (it skips proto 0)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
         sock.listen(64)

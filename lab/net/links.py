@@ -99,59 +99,98 @@ def link_is_up(ipr: IPRoute, ifname: str) -> bool:
 def apply_routes(ipr: IPRoute, node: NodePlan, fresh: bool = False) -> None:
     """(Re)install the node's default routes and source rules from its plan; idempotent.
 
-    fresh: the namespace was just built, there is nothing to remove first.
+    Make before break, as on a real host: what the plan wants is installed first (routes
+    replaced, missing rules added), then what it no longer wants is removed. A route that stays
+    (LTE's, while Wi-Fi goes down) is never missing, not even for an instant: removing everything
+    and installing it again left a phone without a default route for a few milliseconds, and a
+    TCP handshake or a check sent across LTE then was lost.
+
+    fresh: the namespace was just built, there is nothing to compare with or remove.
     """
-    if not fresh:
-        _remove_routes(ipr)
-    _install_routes(ipr, node, fresh)
-
-
-def _remove_routes(ipr: IPRoute) -> None:
+    routes, rules, tables = _wanted(ipr, node, fresh)
+    for route in routes:
+        ipr.route("replace", **route)
+    present = set() if fresh else {_rule_key(fields) for fields in _lab_rules(ipr)}
+    for rule in rules:
+        if _rule_key(rule) not in present:
+            ipr.rule("add", **rule)
+    if fresh:
+        return
+    defaults = {(r["gateway"], r["oif"], r["priority"]) for r in routes if r["table"] == MAIN_TABLE}
     for route in ipr.get_routes(family=2, table=MAIN_TABLE):
-        if route["dst_len"] == 0:
+        key = (route.get_attr("RTA_GATEWAY"), route.get_attr("RTA_OIF"), route.get_attr("RTA_PRIORITY") or 0)
+        if route["dst_len"] == 0 and key not in defaults:
             with contextlib.suppress(NetlinkError):
-                ipr.route("del", dst="0.0.0.0/0", table=MAIN_TABLE, priority=route.get_attr("RTA_PRIORITY"),
-                          gateway=route.get_attr("RTA_GATEWAY"), oif=route.get_attr("RTA_OIF"))
-    for rule in ipr.get_rules(family=2):
-        priority = rule.get_attr("FRA_PRIORITY") or 0
-        if RULE_PRIORITY_BASE <= priority < RULE_PRIORITY_BASE + 100:
-            fields = {"priority": priority, "src": rule.get_attr("FRA_SRC"), "src_len": rule["src_len"],
-                      "action": rule["action"]}
-            if rule["action"] == FR_ACT_TO_TBL:
-                fields["table"] = rule.get_attr("FRA_TABLE") or rule["table"]
+                ipr.route("del", dst="0.0.0.0/0", table=MAIN_TABLE, priority=key[2], gateway=key[0], oif=key[1])
+    for table, keep in tables.items():
+        for route in ipr.get_routes(family=2, table=table):
+            dst = (route.get_attr("RTA_DST") or "0.0.0.0", route["dst_len"])
+            if dst not in keep:
+                with contextlib.suppress(NetlinkError):
+                    ipr.route("del", table=table, dst=f"{dst[0]}/{dst[1]}")
+    wanted = {_rule_key(rule) for rule in rules}
+    for fields in _lab_rules(ipr):
+        if _rule_key(fields) not in wanted:
             with contextlib.suppress(NetlinkError):
                 ipr.rule("del", **fields)
 
 
-def _install_routes(ipr: IPRoute, node: NodePlan, fresh: bool) -> None:
+Route = dict[str, object]
+
+
+def _wanted(ipr: IPRoute, node: NodePlan, fresh: bool) -> tuple[list[Route], list[Route], dict[int, set[tuple[str, int]]]]:
+    """The routes and source rules the plan wants now, and each uplink table's (dst, len) set."""
+    routes: list[Route] = []
+    rules: list[Route] = []
+    tables: dict[int, set[tuple[str, int]]] = {}
     uplinks = [iface for iface in node.ifaces.values() if iface.gateway]
     multihomed = node.kind == "host" and len(uplinks) > 1
     for k, iface in enumerate(uplinks):
         ifindex = index(ipr, iface.name)
+        table = TABLE_BASE + k
+        if multihomed:
+            tables[table] = set()
         if not fresh and not link_is_up(ipr, iface.name):
             if multihomed:
                 # a down uplink that kept its addresses: they must not leak out of another uplink
                 for cidr in addresses_of(ipr, ifindex):
-                    ipr.rule("add", priority=RULE_PRIORITY_BASE + 50 + k, action=FR_ACT_UNREACHABLE,
-                             src=_split(cidr)[0], src_len=32)
+                    rules.append({"priority": RULE_PRIORITY_BASE + 50 + k, "action": FR_ACT_UNREACHABLE,
+                                  "src": _split(cidr)[0], "src_len": 32})
             continue
         metric = iface.metric or 0
         if node.default_iface is not None and iface.name == node.default_iface:
             metric = 1
-        ipr.route("replace", dst="0.0.0.0/0", gateway=iface.gateway, oif=ifindex, priority=metric, table=MAIN_TABLE)
+        routes.append({"dst": "0.0.0.0/0", "gateway": iface.gateway, "oif": ifindex, "priority": metric,
+                       "table": MAIN_TABLE})
         if multihomed:
-            table = TABLE_BASE + k
-            if not fresh:
-                for route in ipr.get_routes(family=2, table=table):
-                    with contextlib.suppress(NetlinkError):
-                        ipr.route("del", table=table, dst=f"{route.get_attr('RTA_DST') or '0.0.0.0'}/{route['dst_len']}")
             primary, prefix = _split(iface.addresses[0])
             subnet = ipaddress.IPv4Network(f"{primary}/{prefix}", strict=False)
-            ipr.route("replace", dst=str(subnet), oif=ifindex, table=table, scope=253, prefsrc=primary)
-            ipr.route("replace", dst="0.0.0.0/0", gateway=iface.gateway, oif=ifindex, table=table)
+            routes.append({"dst": str(subnet), "oif": ifindex, "table": table, "scope": 253, "prefsrc": primary})
+            routes.append({"dst": "0.0.0.0/0", "gateway": iface.gateway, "oif": ifindex, "table": table})
+            tables[table] = {(str(subnet.network_address), subnet.prefixlen), ("0.0.0.0", 0)}
             for cidr in iface.addresses:
                 address, _ = _split(cidr)
-                ipr.rule("add", priority=RULE_PRIORITY_BASE + k, table=table, src=address, src_len=32)
+                rules.append({"priority": RULE_PRIORITY_BASE + k, "table": table, "src": address, "src_len": 32,
+                              "action": FR_ACT_TO_TBL})
                 # With the uplink down its table is empty: its address must not leak out of another uplink.
-                ipr.rule("add", priority=RULE_PRIORITY_BASE + 50 + k, action=FR_ACT_UNREACHABLE,
-                         src=address, src_len=32)
+                rules.append({"priority": RULE_PRIORITY_BASE + 50 + k, "action": FR_ACT_UNREACHABLE,
+                              "src": address, "src_len": 32})
+    return routes, rules, tables
+
+
+def _lab_rules(ipr: IPRoute) -> list[Route]:
+    """The source rules in the lab's priority range, as the fields that delete each."""
+    found: list[Route] = []
+    for rule in ipr.get_rules(family=2):
+        priority = rule.get_attr("FRA_PRIORITY") or 0
+        if RULE_PRIORITY_BASE <= priority < RULE_PRIORITY_BASE + 100:
+            fields: Route = {"priority": priority, "src": rule.get_attr("FRA_SRC"), "src_len": rule["src_len"],
+                             "action": rule["action"]}
+            if rule["action"] == FR_ACT_TO_TBL:
+                fields["table"] = rule.get_attr("FRA_TABLE") or rule["table"]
+            found.append(fields)
+    return found
+
+
+def _rule_key(fields: Route) -> tuple[object, ...]:
+    return (fields["priority"], fields["src"], fields["src_len"], fields["action"], fields.get("table"))

@@ -16,10 +16,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aioice import Candidate
+    from aioice import Candidate, stun
+    from aioice.turn import TurnClientMixin, TurnTransport
     from aiortc import RTCDtlsTransport, RTCIceTransport
 
 PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}
@@ -43,6 +44,7 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_get_mline_index",
     ),
     "aiortc.rtcrtpsender.RTCRtpSender": ("setTransport",),
+    "aioice.turn.TurnClientMixin": ("_TurnClientMixin__add_authentication", "request"),
     "aiortc.rtcrtpreceiver.RTCRtpReceiver": ("setTransport",),
     "aiortc.rtcdtlstransport.RTCDtlsTransport": (
         "_set_role",
@@ -141,6 +143,7 @@ ASSIGNED_IN_INIT: dict[str, tuple[str, ...]] = {
     "aiortc.rtcdtlstransport.RTCDtlsTransport": ("_role", "_stats_id"),
     "aioice.ice.CandidatePair": ("protocol", "remote_candidate", "nominated", "state"),
     "aioice.ice.StunProtocol": ("id", "receiver", "transactions"),
+    "aioice.turn.TurnClientMixin": ("transactions", "integrity_key", "server"),
 }
 
 # module-level helpers imported from aiortc/aioice internals
@@ -161,7 +164,12 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "relayed_candidate",
     ),
     "aioice.candidate": ("candidate_foundation", "candidate_priority"),
-    "aioice.turn": ("TurnTransport",),
+    "aioice.turn": (
+        "TurnTransport",
+        "TurnClientUdpProtocol",
+        "DEFAULT_ALLOCATION_LIFETIME",
+        "DEFAULT_CHANNEL_REFRESH_TIME",
+    ),
 }
 
 
@@ -326,3 +334,23 @@ def selected_pair(ice_transport: RTCIceTransport) -> SelectedPair | None:
     if local is None or remote is None:
         return None
     return SelectedPair(local, remote, generation)
+
+
+# ----- aioice's TURN client (lab.rtc.turn) -----
+
+def turn_add_authentication(client: TurnClientMixin, request: stun.Message) -> None:
+    """USERNAME, REALM, NONCE and MESSAGE-INTEGRITY, as aioice's own requests carry them."""
+    client._TurnClientMixin__add_authentication(request)  # type: ignore[attr-defined]
+
+
+def turn_inner_protocol(relay: TurnTransport) -> Any:
+    """The TURN client protocol under a relay transport (its socket to the server)."""
+    return relay._TurnTransport__inner_protocol  # type: ignore[attr-defined]
+
+
+def turn_abandon(relay: TurnTransport) -> None:
+    """Close a relay's client socket without deleting the allocation (nothing would answer)."""
+    pending = relay._TurnTransport__close_task  # type: ignore[attr-defined]
+    if pending is not None:
+        pending.cancel()
+    turn_inner_protocol(relay).transport.close()

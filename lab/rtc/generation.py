@@ -124,6 +124,15 @@ class IceGeneration:
             if self.on_candidate is not None:
                 self.on_candidate(self, candidate)
 
+    def announce_again(self) -> None:
+        """Announce every local candidate again (continual gathering, after the selected
+        pair's interface vanished: the remote checks them anew, which lets our checks through
+        its NAT)."""
+        if self.closed or not self._announcing or self.on_candidate is None:
+            return
+        for candidate in self.connection.local_candidates:
+            self.on_candidate(self, candidate)
+
     def announce(self, described: list[Candidate], end_described: bool) -> None:
         """A local description named this generation with `described` candidates: announce
         the ones it missed now, and every later one as it is gathered (trickle ICE)."""
@@ -145,10 +154,14 @@ class IceGeneration:
             if candidate is not None:
                 remote = candidate_to_aioice(candidate)
                 self.connection._add_remote_candidate(remote, remote.host)
+                self.connection.lab_check_remote_again(remote.host, remote.port, remote.component)
             return
         await self.connection.add_remote_candidate(
             None if candidate is None else candidate_to_aioice(candidate)
         )
+        if candidate is not None:
+            remote = candidate_to_aioice(candidate)
+            self.connection.lab_check_remote_again(remote.host, remote.port, remote.component)
 
     async def connect(self, remote: RTCIceParameters) -> bool:
         """Run the checks until a pair is nominated (True) or the check list fails (False)."""

@@ -5,7 +5,7 @@ Differences from aioice's Connection (0.13.0):
   `check_interval` (48 ms; bounded by Ta x pairs in progress, RFC 8445) until `check_timeout`,
   instead of aioice's 0.5 s RTO doubling; an incoming check on a pair whose own check is in
   progress makes that check go out again at once (triggered check);
-- STUN server queries are paced too (`server_query_interval`);
+- STUN server queries and TURN requests (`lab.rtc.turn`) are paced too (`server_query_interval`);
 - gathering trickles: host candidates first (`lab_host_gathered`), then STUN/TURN candidates
   as each answer arrives; every new local candidate is handed to `lab_on_candidate` (None at
   the end) and paired with the remote candidates known so far, also after checks started;
@@ -14,7 +14,9 @@ Differences from aioice's Connection (0.13.0):
 - every datagram is tapped: it stamps liveness, counts bytes per (socket, remote address) and
   hands DTLS/SRTP datagrams straight to a sink, so several generations feed one receive queue;
 - host candidates can be gathered on given addresses (aioice always skips 127.0.0.1), and added
-  or pruned later as the host's addresses change (continual gathering);
+  or pruned later as the host's addresses change (continual gathering), relay sockets reached
+  from a vanished address with them; when the selected pair's address vanished, the paths left
+  are checked again at once (`lab_fail_over`);
 - when every STUN/TURN query of a gathering timed out (a generation gathered during an outage),
   the queries are repeated for a while: behind a NAT, host candidates alone reach nobody.
 """
@@ -35,9 +37,10 @@ from aioice.ice import (
     CandidatePair,
     StunProtocol,
     get_host_addresses,
-    relayed_candidate,
 )
-from aioice.turn import TurnTransport
+
+from lab.rtc import turn
+from lab.rtc.paced import PacedRequest
 
 Address = tuple[str, int]
 PairKey = tuple[int, Address]
@@ -62,75 +65,6 @@ def is_dtls_or_srtp(data: bytes) -> bool:
     """RFC 7983 demultiplexing: 20-63 DTLS, 128-191 RTP/RTCP; STUN starts with 0 or 1."""
     first = data[0] if data else 0
     return 20 <= first < 64 or 128 <= first < 192
-
-
-class PacedRequest:
-    """A STUN request sent again at a fixed pace until answered or `timeout` seconds passed.
-
-    Registered in the StunProtocol's transactions like an aioice Transaction, so the protocol
-    routes the response here; `send_now()` sends it again at once (a triggered check).
-    """
-
-    def __init__(
-        self,
-        protocol: StunProtocol,
-        request: stun.Message,
-        addr: Address,
-        integrity_key: bytes | None,
-        interval: Callable[[], float],
-        timeout: float,
-    ) -> None:
-        self._protocol = protocol
-        self._request = request
-        self._addr = addr
-        self._key = integrity_key
-        self._interval = interval
-        self._timeout = timeout
-        self._future: asyncio.Future[tuple[stun.Message, Address]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self.sent = 0
-
-    def response_received(self, message: stun.Message, addr: Address) -> None:
-        if self._future.done():
-            return
-        if self._key is not None and not message.check_message_integrity(self._key):
-            return
-        if message.message_class == stun.Class.RESPONSE:
-            self._future.set_result((message, addr))
-        else:
-            self._future.set_exception(stun.TransactionFailed(message))
-
-    def send_now(self) -> None:
-        if self._future.done():
-            return
-        try:
-            self._protocol.send_stun(self._request, self._addr)
-        except (OSError, AttributeError):  # socket closed or unusable: counts as lost
-            pass
-        self.sent += 1
-
-    async def run(self) -> tuple[stun.Message, Address]:
-        if self._key is not None:
-            self._request.add_message_integrity(self._key)
-        transactions = self._protocol.transactions
-        transaction_id = self._request.transaction_id
-        transactions[transaction_id] = self  # type: ignore[assignment]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        try:
-            while True:
-                self.send_now()
-                left = deadline - loop.time()
-                if left <= 0:
-                    raise stun.TransactionTimeout()
-                await asyncio.wait({self._future}, timeout=min(self._interval(), left))
-                if self._future.done():
-                    return self._future.result()
-        finally:
-            transactions.pop(transaction_id, None)
-            if not self._future.done():
-                self._future.cancel()
 
 
 class LabIceConnection(Connection):
@@ -162,6 +96,7 @@ class LabIceConnection(Connection):
         self.lab_host_gathered = asyncio.Event()
         self.lab_gathered = asyncio.Event()
         self.lab_checks_sent = 0
+        self.lab_lost_selected = False  # a prune removed the nominated pair (see lab_fail_over)
         self._lab_host_addresses = host_addresses
         self._lab_consent_interval = consent_interval
         self._lab_consent_retransmit = consent_retransmit_interval
@@ -299,7 +234,7 @@ class LabIceConnection(Connection):
                     tasks.append(asyncio.ensure_future(self._lab_srflx(protocol, timeout)))
         if self.turn_server and protocols is not None:
             for component in sorted(self._components):
-                tasks.append(asyncio.ensure_future(relayed_candidate(
+                tasks.append(asyncio.ensure_future(turn.relayed_candidate(
                     component=component,
                     hide_related_address=self._transport_policy == TransportPolicy.RELAY,
                     protocol_factory=lambda: StunProtocol(self),
@@ -308,6 +243,7 @@ class LabIceConnection(Connection):
                     turn_password=self.turn_password,
                     turn_ssl=self.turn_ssl,
                     turn_transport=self.turn_transport,
+                    interval=self._lab_server_query_interval,
                 )))
         if not tasks:
             return
@@ -414,16 +350,27 @@ class LabIceConnection(Connection):
         return self._local_candidates[before:]
 
     def lab_prune_addresses(self, alive: set[str]) -> list[Candidate]:
-        """Drop the host sockets (their srflx candidates and pairs) of vanished addresses."""
+        """Drop the host sockets (their srflx candidates and pairs) of vanished addresses, and
+        the relay sockets whose allocation was reached from one (abandoned: nothing can send
+        a Refresh from an address that is gone)."""
         gone = [
             p for p in self._protocols
             if getattr(p, "local_candidate", None) is not None
             and p.local_candidate.type == "host"
             and p.local_candidate.host not in alive
         ]
-        if not gone:
+        relays = [
+            p for p in self._protocols
+            if getattr(p, "local_candidate", None) is not None
+            and p.local_candidate.type == "relay"
+            and turn.client_address(p) not in (None, "0.0.0.0", *alive)
+        ]
+        if not gone and not relays:
             return []
         hosts = {p.local_candidate.host for p in gone}
+        for protocol in relays:
+            turn.abandon(protocol)
+        gone += relays
         for pair in list(self._check_list):
             if pair.protocol in gone:
                 if pair.task is not None:
@@ -432,17 +379,53 @@ class LabIceConnection(Connection):
         for component, pair in list(self._nominated.items()):
             if pair.protocol in gone:
                 del self._nominated[component]
+                self.lab_lost_selected = True
+        relay_candidates = [p.local_candidate for p in relays]
         removed = [
             c for c in self._local_candidates
             if c.host in hosts or (c.type == "srflx" and c.related_address in hosts)
+            or any(c is r for r in relay_candidates)
         ]
         self._local_candidates = [c for c in self._local_candidates if c not in removed]
         for protocol in gone:
             self._protocols.remove(protocol)
-            protocol.transport.close()
+            if protocol not in relays:
+                protocol.transport.close()
         if self._early_checks_done and not self._check_list_done:
             self._check_list_maybe_fail()
         return removed
+
+    def lab_fail_over(self) -> None:
+        """The selected pair's address vanished (its interface went) and the check list had
+        completed: check every path left at once, the pairs dropped at the first nomination
+        formed again, nominating the first that answers (when controlling), instead of waiting
+        for a restart (continual gathering; libwebrtc fails over to its other connections)."""
+        if self._closing or not self._check_list_done:
+            return
+        self.lab_lost_selected = False
+        for protocol in list(self._protocols):
+            if getattr(protocol, "local_candidate", None) is not None:
+                self._lab_pair_local(protocol)  # new pairs are checked at once
+        self._lab_check_again(self._check_list)
+
+    def lab_check_remote_again(self, host: str, port: int, component: int) -> None:
+        """The remote announced a known candidate again (its selected path vanished and it
+        fails over): check our pairs with it now, dropped or failed ones too. Our checks open
+        our NAT to the remote's, which it sends from its surviving interface."""
+        if self._closing or not self._check_list_done:
+            return
+        for remote in self._remote_candidates:
+            if remote.host == host and remote.port == port and remote.component == component:
+                self._pair_remote_candidate(remote)  # a pair dropped earlier comes back, checked
+                self._lab_check_again([p for p in self._check_list if p.remote_candidate is remote])
+
+    def _lab_check_again(self, pairs: list[CandidatePair]) -> None:
+        for pair in list(pairs):
+            if pair.task is not None and pair.task.done():
+                pair.task = None  # a check connect()'s clean-up cancelled keeps its dead task
+            if pair.task is None and pair in self._check_list:
+                self.check_state(pair, CandidatePair.State.WAITING)
+                self.check_start_task(pair)
 
     def _lab_tap_protocols(self) -> None:
         for protocol in self._protocols:
@@ -643,12 +626,7 @@ class LabIceConnection(Connection):
         """Drop TURN allocations without deleting them (the server is gone): close the
         client sockets now; the server frees the allocation when it expires (RFC 8656)."""
         for protocol in list(self._protocols):
-            relay = protocol.transport
-            if isinstance(relay, TurnTransport):
-                pending = relay._TurnTransport__close_task  # type: ignore[attr-defined]
-                if pending is not None:
-                    pending.cancel()
-                relay._TurnTransport__inner_protocol.transport.close()  # type: ignore[attr-defined]
+            turn.abandon(protocol)
 
     def lab_selected_pair(self) -> Any:
         return self._nominated.get(1)

@@ -539,7 +539,8 @@ class RestartableIceTransport(RTCIceTransport):
         as the old network went, before the new one was up, still finds it). With
         `IceOptions.gather_continually` the active generation does as well: its new candidates
         are trickled and checked at once, and the first that answers becomes the selected
-        pair, with no ICE restart."""
+        pair, with no ICE restart; when the selected pair's own address vanished, the paths
+        left are checked again too (fail-over) and announced again to the remote."""
         alive = set(addresses)
         if self._pool is not None:  # gathered on the old addresses: gather again
             self._drop_pool()
@@ -578,6 +579,16 @@ class RestartableIceTransport(RTCIceTransport):
                 targets.append(active)
             for generation in targets:
                 await generation.connection.lab_gather_addresses(addresses)
+            if (
+                self._factory.options.gather_continually
+                and not active.closed
+                and active.connection.lab_lost_selected
+            ):
+                # the selected path's interface went: fail over to the paths left (LTE, up
+                # since before the call, was paired then), and announce them again so that
+                # the remote checks them too, which opens its NAT to ours
+                active.connection.lab_fail_over()
+                active.announce_again()
 
     # liveness
 

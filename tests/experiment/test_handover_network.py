@@ -72,3 +72,41 @@ async def test_variant_before_the_call_and_after_the_break(network, fault: dict[
         assert kinds == ["fault", "fault_step"]
         if "gap_s" in fault:
             assert steps[0]["t"] - brk["t"] >= 0.2
+
+
+async def test_standby_lte_keeps_a_default_route_through_the_break(network) -> None:  # noqa: F811
+    """LTE's default route never leaves, not even for an instant (as on a real phone): the
+    lab once removed every route and installed them again, and a TCP handshake or an ICE check
+    sent across LTE in that window was lost. Read from the kernel's own route notifications."""
+    import subprocess
+    import time
+
+    net = network(load_topology(TOPOLOGY))
+    gateway = net.iface("phone", "lte").gateway
+    ctx = Context(net)
+    handover_fault = handover()
+    await handover_fault.prepare(ctx)
+    monitor = net.popen("phone", ["ip", "-4", "monitor", "route"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # listening
+        await handover_fault.inject(ctx)
+        time.sleep(0.5)
+    finally:
+        monitor.terminate()
+        out, _ = monitor.communicate(timeout=10)
+    lte_defaults = {"200"}  # metric 200 before the call (prepare)
+    changes = 0
+    for line in out.splitlines():
+        words = line.split()
+        deleted = words[:1] == ["Deleted"]
+        words = words[1:] if deleted else words
+        if words[:3] != ["default", "via", gateway] or "metric" not in words:
+            continue
+        metric = words[words.index("metric") + 1]
+        changes += 1
+        if deleted:
+            lte_defaults.discard(metric)
+            assert lte_defaults, f"the phone had no default route via LTE after: {line}\n{out}"
+        else:
+            lte_defaults.add(metric)
+    assert changes, out  # the default route did move (metric 1 for the preferred LTE)

@@ -410,3 +410,46 @@ def test_an_uninterrupted_direction_does_not_make_the_trial_old_path() -> None:
     assert [d.resumed_on for d in m.directions] == ["new-pair", "old-path"]
     assert m.directions[1].outages == 0
     assert m.resumed_on == "new-pair" and m.t_new_pair == pytest.approx(107.155)  # the answerer sent the last
+
+
+def test_a_fast_handover_under_a_freeze_still_moves_the_media_to_a_new_pair() -> None:
+    """Both directions silent for less than a freeze (80 ms at 20 ms units), but the media moved
+    to generation 1: 'new-pair', and each gap from the last unit on the old path to the first
+    on the new one (not to a unit still in flight on the old path after the fault)."""
+    moved = lambda k: int(k >= 254)  # noqa: E731
+    rows = [ev("offerer", 100.0, "selected_pair", generation=0, **OFFERER_PAIR),
+            ev("answerer", 100.0, "selected_pair", generation=0, **ANSWERER_PAIR),
+            ev("orchestrator", 104.999, "fault", type="handover"),
+            ev("offerer", 105.06, "selected_pair", generation=1, **NEW_OFFERER_PAIR),
+            ev("answerer", 105.07, "selected_pair", generation=1, **NEW_ANSWERER_PAIR),
+            ev("orchestrator", 109.99, "trial_end")]
+    # k = 250 was in flight on the old path (arrives 105.005, after the fault); 251-253 lost
+    rows += media("answerer", "offerer", 1, range(251, 254), generation=moved)
+    rows += media("offerer", "answerer", 2, range(251, 254), generation=moved)
+    m = trial_metrics(events_frame(rows))
+    assert [d.outages for d in m.directions] == [0, 0]
+    assert [d.resumed_on for d in m.directions] == ["new-pair", "new-pair"]
+    assert m.recovered and m.resumed_on == "new-pair"
+    for d in m.directions:
+        assert d.t_gap_start == pytest.approx(105.005) and d.t_media_resumed == pytest.approx(105.085)
+        assert d.media_gap_ms == pytest.approx(80.0) and d.units_lost == 3
+
+
+def test_a_fast_handover_between_browsers_is_placed_by_pair_data() -> None:
+    """The fast handover above as two browsers report it: units without a generation, pair
+    events late, the pair data edges placing each unit. k = 250 was in flight on the old pair
+    (its last packet 105.005), the new pair's data began after 105.07 (first unit 105.085)."""
+    rows = [ev("orchestrator", 104.999, "fault", type="handover"),
+            ev("offerer", 105.12, "selected_pair", generation=1, **NEW_OFFERER_PAIR),
+            ev("answerer", 105.13, "selected_pair", generation=1, **NEW_ANSWERER_PAIR),
+            ev("orchestrator", 109.99, "trial_end")]
+    for peer, old, new in (("offerer", OFFERER_PAIR, NEW_OFFERER_PAIR), ("answerer", ANSWERER_PAIR, NEW_ANSWERER_PAIR)):
+        rows += [pair_data(peer, 100.05, "start", old, 0, None), pair_data(peer, 105.005, "stop", old, 0),
+                 pair_data(peer, 105.12, "start", new, 1)]
+    rows += media("answerer", "offerer", 1, range(251, 254))
+    rows += media("offerer", "answerer", 2, range(251, 254))
+    m = trial_metrics(events_frame(rows))
+    assert [d.resumed_on for d in m.directions] == ["new-pair", "new-pair"] and m.resumed_on == "new-pair"
+    for d in m.directions:
+        assert d.t_gap_start == pytest.approx(105.005) and d.t_media_resumed == pytest.approx(105.085)
+        assert d.before.generation == 0 and d.after.generation == 1

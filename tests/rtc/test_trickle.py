@@ -364,3 +364,30 @@ async def test_a_new_path_checked_before_connect_returns_is_not_cancelled_by_its
                    what="the new path selected")
     assert a.restarts == 0
     await call.close()
+
+
+async def test_continual_gathering_fails_over_when_the_selected_address_vanishes() -> None:
+    """Standby: both addresses were up before the call. When the selected pair's address goes,
+    the paths left are checked again at once (no restart) and announced again, so that the
+    remote checks them too (behind a NAT its checks open the way for ours)."""
+    both = ("127.0.0.1", "127.0.0.2")
+    call = await start_call(make_peer(addresses=both, gather_continually=True),
+                            make_peer(gather_continually=True))
+    a, b = call.transport(call.a), call.transport(call.b)
+    await wait_for(lambda: a.getSelectedCandidatePair() is not None, what="a selected pair")
+    selected = a.getSelectedCandidatePair().local_address[0]
+    other = next(x for x in both if x != selected)
+    changes: list[Any] = []
+    call.a.on("selectedcandidatepairchange", changes.append)
+    again = record_candidates(call.a)
+    await a.update_addresses([other])
+    await wait_for(lambda: any(c.pair.local_address[0] == other for c in changes),
+                   what="a pair on the address left selected")
+    assert [c.ip for c in again if c is not None] == [other]  # announced again
+    for candidate in again:  # the remote accepts it again and checks it
+        await call.b.addIceCandidate(candidate)
+    before = call.media_b.count(0)
+    await wait_for(lambda: call.media_b.count(0) > before + 10, what="media over the address left")
+    assert [e.remote_address[0] for e in call.media_b.events[-5:]] == [other] * 5
+    assert a.restarts == b.restarts == 0
+    await call.close()

@@ -4,6 +4,13 @@ It joins (room, peer) on a SignalingServer and keeps doing so: when the connecti
 pings unanswered after a link down or address change, an outage window, the server restarting)
 it reconnects with exponential backoff under the same peer name. Messages sent meanwhile wait in
 the reliability layer and go out, in order, once a path exists again; duplicates are dropped by id.
+
+A reconnect costs what the new path physically needs and no more: the messages waiting go out
+right behind the join, in the same flight (the server handles a connection's frames in order, so
+they cannot overtake it), not a round trip later when the join is answered; and a host that
+watches its network calls `network_changed()` on each address/link/route event, which reconnects
+at once when the route to the server no longer leaves from the connection's address (and cuts
+a backoff short when a route appears), instead of waiting for keepalives to time out.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import contextlib
 import json
 import logging
 import random
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from websockets.asyncio.client import ClientConnection, connect
@@ -86,6 +95,7 @@ class SignalingClient(SignalingChannel):
         self._skip_backoff = False
         self._path_dead = False  # reconnect_now: the current path is gone, do not close gracefully
         self._attempt: asyncio.Task[None] | None = None
+        self._attempt_source: str | None = None  # the address an attempt in flight leaves from
         self._wake = asyncio.Event()
         self.connects = 0
         self.last_error: str | None = None
@@ -147,6 +157,48 @@ class SignalingClient(SignalingChannel):
             self._attempt.cancel()
         self._wake.set()
 
+    def network_changed(self) -> bool:
+        """The host's links, addresses or routes changed (a netlink event): act on it now.
+
+        Connected: reconnect at once (reconnect_now) if the route to the server no longer leaves
+        from the connection's local address (its interface or address is gone, or the default
+        route moved), else keep the connection. Not connected: an attempt leaving from another
+        address than the route's now is restarted; a backoff sleep is cut short, so a route that
+        appears is used at once. Returns True when it started a new connection attempt."""
+        source = self._route_source()
+        ws = self._ws
+        if ws is not None:
+            local = ws.local_address
+            if source is not None and local is not None and local[0] == source:
+                return False
+            self.reconnect_now()
+            return True
+        if self._attempt is not None and not self._attempt.done():
+            if source is None or source == self._attempt_source:
+                return False
+            self.reconnect_now()
+            return True
+        if source is None:
+            return False  # no route yet: the next event that brings one wakes the loop
+        self._skip_backoff = True
+        self._wake.set()
+        return True
+
+    def _route_source(self) -> str | None:
+        """The source address the kernel picks now for the server (no packet is sent), or None
+        when there is no route to it."""
+        parts = urlsplit(self.config.url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
+        if host is None:
+            return None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((host, port))
+                return str(probe.getsockname()[0])
+        except OSError:  # unreachable now, or a name (the lab uses addresses)
+            return None
+
     async def __aenter__(self) -> SignalingClient:
         await self.start()
         return self
@@ -171,6 +223,7 @@ class SignalingClient(SignalingChannel):
                 continue
             self._path_dead = self._skip_backoff = False
             self._wake.clear()
+            self._attempt_source = self._route_source()
             self._attempt = asyncio.get_running_loop().create_task(self._connect_once())
             try:
                 try:
@@ -211,9 +264,14 @@ class SignalingClient(SignalingChannel):
             ping_timeout=ka.ping_timeout_s,
             close_timeout=1.0,
         )
+        outbox: asyncio.Queue[str] = asyncio.Queue()
+        writer = asyncio.get_running_loop().create_task(self._write(ws, outbox))
         try:
             join = {"t": "join", "room": self.config.room, "peer": self.peer, "inc": self.session.incarnation}
             await ws.send(json.dumps(join))
+            # what waits goes out now, behind the join in the same flight, not after its reply
+            self._ws, self._outbox = ws, outbox
+            self.session.resend_unacked()
             reply = json.loads(await asyncio.wait_for(ws.recv(), ka.open_timeout_s))
             if reply.get("t") == "error":
                 raise ValueError(f"server refused join: {reply.get('reason')}")
@@ -221,18 +279,18 @@ class SignalingClient(SignalingChannel):
                 raise ValueError(f"unexpected reply to join: {reply!r}")
             await self._serve(ws)
         finally:
+            writer.cancel()
+            await asyncio.wait([writer])
+            if not writer.cancelled():
+                writer.exception()  # the connection's own error, raised where it was read
             await self._drop_connection(ws)
 
     async def _serve(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        self._outbox = asyncio.Queue()
         self.connects += 1
         self._connected.set()
         log.info("signaling %s: connected to %s (connect #%d)", self.peer, self.config.url, self.connects)
         self._state("connected", connects=self.connects)
-        self.session.resend_unacked()
-        loop = asyncio.get_running_loop()
-        helpers = [loop.create_task(self._write(ws, self._outbox)), loop.create_task(self._watch_outage(ws))]
+        helpers = [asyncio.get_running_loop().create_task(self._watch_outage(ws))]
         try:
             async for raw in ws:
                 if self.clock.dead():
@@ -264,7 +322,7 @@ class SignalingClient(SignalingChannel):
             await ws.send(text)
 
     async def _drop_connection(self, ws: ClientConnection) -> None:
-        was_connected = self._ws is ws
+        was_connected = self._connected.is_set() and self._ws is ws
         self._ws = None
         self._outbox = None
         self._connected.clear()

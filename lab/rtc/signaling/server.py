@@ -15,12 +15,14 @@ import contextlib
 import json
 import logging
 import signal
+import socket
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 log = logging.getLogger("lab.rtc.signaling.server")
 
@@ -85,6 +87,7 @@ class SignalingServer:
         return {p: c is not None for p, c in r.members.items()} if r else {}
 
     async def _handle(self, conn: ServerConnection) -> None:
+        _no_delay(conn)
         try:
             first = json.loads(await asyncio.wait_for(conn.recv(), timeout=10))
         except (TimeoutError, ConnectionClosed, ValueError):
@@ -142,8 +145,12 @@ class SignalingServer:
         for other in others:
             conn = room.members.get(other)
             self.relayed += 1
-            if conn is None or not await _send_text(conn, text):
-                room.backlog.setdefault(other, deque(maxlen=BACKLOG_PER_PEER)).append(text)
+            if conn is not None and await _send_text(conn, text):
+                continue
+            current = room.members.get(other)
+            if current is not None and current is not conn and await _send_text(current, text):
+                continue  # the peer rejoined while this frame was being sent to its old connection
+            room.backlog.setdefault(other, deque(maxlen=BACKLOG_PER_PEER)).append(text)
 
     async def _flush_backlog(self, room: _Room, peer: str, conn: ServerConnection) -> None:
         pending = [text for src, text in room.unclaimed if src != peer]
@@ -160,11 +167,26 @@ class SignalingServer:
                 await _send(conn, {"t": "presence", "peer": peer, "present": present})
 
 
+def _no_delay(conn: ServerConnection) -> None:
+    """Small frames leave at once, as from any real signaling server (Node's ws, Go's net set
+    TCP_NODELAY). asyncio sets it only on sockets made with proto IPPROTO_TCP; on one made with
+    proto 0 (a listening socket made by hand) Nagle held a frame's tail until the previous
+    small frame was acknowledged: up to one round trip per relayed message."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 async def _send(conn: ServerConnection, frame: dict[str, Any]) -> bool:
     return await _send_text(conn, json.dumps(frame))
 
 
 async def _send_text(conn: ServerConnection, text: str) -> bool:
+    if conn.state is not State.OPEN:
+        # closing (its keepalive timed out, or it was replaced): a send would wait for its close
+        # handshake, holding up every frame the sending peer sends after this one
+        return False
     try:
         # a half-dead connection stops draining; give up on it instead of stalling the room
         await asyncio.wait_for(conn.send(text), timeout=SEND_TIMEOUT_S)

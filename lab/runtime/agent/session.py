@@ -110,7 +110,6 @@ class PeerSession:
         self._last_pair: dict[str, Any] | None = None
         self._stopping = False
         self._watcher: Any = None
-        self._signaling_reconnect: asyncio.Task[Any] | None = None
         self._early: list[dict[str, Any]] = []  # messages of a generation newer than self.channel's
 
     # ----- lifecycle --------------------------------------------------------------------
@@ -264,17 +263,11 @@ class PeerSession:
         if self.restartable and self.pc is not None:
             self._spawn(self._guard(rtc.network_changed(self.pc)))
         self.policy.on_network_change()
-        # an app that watches the network also drops its signaling socket at once, instead of
-        # waiting for keepalives to time out on a path that is gone (once per burst of events)
-        reconnect = getattr(self.signaling, "reconnect_now", None)
-        if reconnect is not None and self._signaling_reconnect is None:
-            async def later() -> None:
-                await asyncio.sleep(self.config.policy.network_settle_s)
-                self._signaling_reconnect = None
-                self.emit("signaling_reconnect", reason="network-change")
-                reconnect()
-
-            self._signaling_reconnect = self._spawn(later())
+        # an app that watches the network moves its signaling socket to the new path at once
+        # (when the route to the server changed), instead of waiting for keepalives to time out
+        network_changed = getattr(self.signaling, "network_changed", None)
+        if network_changed is not None and network_changed():
+            self.emit("signaling_reconnect", reason="network-change")
 
     def _on_pair_change(self, pc: Any, change: Any) -> None:
         """lab.rtc's event: the first pair, and every restart cut-over (exact instant)."""
