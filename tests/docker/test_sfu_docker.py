@@ -75,7 +75,7 @@ def test_publisher_restart_through_janus_in_a_container(tmp_path: Path) -> None:
     assert containers["sfu"]["image"] == SFU_IMAGE
     assert {"phone", "peer", "relay"} <= set(containers)
     log = (trial_dir / "sfu-sfu.log").read_text()
-    assert "starting Janus sfu" in log and "WebSockets server started" in log
+    assert "starting Janus sfu" in log and "Websockets server started (port 8188)" in log
     _nothing_left()
 
 
