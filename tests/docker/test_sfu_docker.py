@@ -110,6 +110,14 @@ def test_janus_controls_in_a_container_and_clean_after_a_crash(tmp_path: Path) -
         container = lab.runtime.containers["sfu"]  # type: ignore[attr-defined]
         assert container.image == SFU_IMAGE
         assert janus.start() > 0 and janus.running
+        # hermetic: the container's only interfaces are loopback and the host's lab interface, and
+        # Janus's API listens on the lab address only
+        links = lab.net.run("sfu", ["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+        assert sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()) == sorted(
+            ["lo", lab.net.iface("sfu").name])
+        listening = lab.net.run("sfu", ["ss", "-Hltn"], capture_output=True, text=True, check=True).stdout.split()
+        assert f"{lab.net.address('sfu')}:8188" in listening and "*:8188" not in listening
+        assert "0.0.0.0:8188" not in listening
         info = janus.info()
         assert info is not None and info["version_string"].startswith("1.")
         in_container = [lab.net.netns("sfu")]  # the container's namespace carries the host's name
