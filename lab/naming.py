@@ -18,8 +18,23 @@ NFT_TABLE_PREFIX = f"{PREFIX}_"
 DOCKER_LABEL = "org.icelab.managed"
 
 
+# A scope started inside another one (a cluster worker's, lab.cluster) is "<scope>-k<key>", so
+# that a scoped `icelab clean` of the outer scope also finds what the nested one left.
+NESTED_SCOPE_SEP = "-k"
+
+
 def scope() -> str:
     return os.environ.get("ICELAB_SCOPE", "")
+
+
+def nested_scope(base: str, key: str) -> str:
+    tag = "k" + key
+    return f"{base}-{tag}" if base else tag
+
+
+def in_scope(value: str, scope_name: str) -> bool:
+    """Whether a resource labelled with scope `value` belongs to `scope_name` or a scope nested in it."""
+    return value == scope_name or value.startswith(scope_name + NESTED_SCOPE_SEP)
 
 
 def netns_prefix(scope_name: str | None = None) -> str:

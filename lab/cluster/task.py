@@ -28,8 +28,7 @@ _checked: set[tuple[str, str]] = set()
 def worker_scope(base: str, worker_name: str) -> str:
     """A worker's own scope, nested in the scope it started with: "<base>-k<name>" (so that a
     scoped `icelab clean` of the base also finds its namespaces)."""
-    tag = "k" + re.sub(r"[^A-Za-z0-9]", "", worker_name)[:24]
-    return f"{base}-{tag}" if base else tag
+    return naming.nested_scope(base, re.sub(r"[^A-Za-z0-9]", "", worker_name)[:24])
 
 
 def _enter_scope(worker_name: str) -> str:

@@ -30,6 +30,6 @@ def clean(scope: str | None = None) -> CleanReport:
     target = base / scope if scope else base
     shutil.rmtree(target, ignore_errors=True)
     if scope:  # the nested scopes of cluster workers started in this scope (lab.cluster.task)
-        for nested in base.glob(f"{scope}-k*"):
+        for nested in base.glob(f"{scope}{naming.NESTED_SCOPE_SEP}*"):
             shutil.rmtree(nested, ignore_errors=True)
     return report

@@ -146,6 +146,7 @@ class LabIceConnection(Connection):
         check_pacing: float = 0.02,
         check_timeout: float = 10.0,
         server_query_interval: float = 0.1,
+        rank_host_addresses: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -169,6 +170,8 @@ class LabIceConnection(Connection):
         self._lab_check_pacing = check_pacing
         self._lab_check_timeout = check_timeout
         self._lab_server_query_interval = server_query_interval
+        self._lab_rank_host_addresses = rank_host_addresses
+        self._lab_rechecking = False  # lab_recheck_pairs ran, no other pair answered yet
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
         # checks started after the check list completed (continual gathering, and the checks
@@ -183,6 +186,15 @@ class LabIceConnection(Connection):
         if self._lab_host_addresses is not None:
             return list(self._lab_host_addresses)
         return get_host_addresses(use_ipv4=self._use_ipv4, use_ipv6=self._use_ipv6)
+
+    def _lab_priority(self, component: int, kind: str, address: str) -> int:
+        """RFC 8445 priority; with rank_host_addresses, the local preference falls with the
+        address's place in host_addresses (a host's networks ranked, as browsers do), so the
+        first address's pairs are checked, and nominated, first."""
+        order = self._lab_host_addresses if self._lab_rank_host_addresses else None
+        if order is None or address not in order:
+            return candidate_priority(component, kind)
+        return candidate_priority(component, kind, local_pref=65535 - order.index(address))
 
     async def gather_candidates(self) -> None:
         """Host candidates, then server candidates as each answer arrives (trickled)."""
@@ -226,7 +238,7 @@ class LabIceConnection(Connection):
             foundation=candidate_foundation("host", "udp", host),
             component=component,
             transport="udp",
-            priority=candidate_priority(component, "host"),
+            priority=self._lab_priority(component, "host", host),
             host=host,
             port=port,
             type="host",
@@ -343,7 +355,7 @@ class LabIceConnection(Connection):
             foundation=candidate_foundation("srflx", "udp", base.host),
             component=base.component,
             transport=base.transport,
-            priority=candidate_priority(base.component, "srflx"),
+            priority=self._lab_priority(base.component, "srflx", base.host),
             host=mapped[0],
             port=mapped[1],
             type="srflx",
@@ -498,11 +510,27 @@ class LabIceConnection(Connection):
         # rest, or its pair stays in progress forever and is never selected
         late, self._lab_late_checks = self._lab_late_checks or set(), None
         for pair in self._check_list:
-            if pair.task is not None and (result != 1 or pair not in late):
-                pair.task.cancel()
+            if pair.task is None or (result == 1 and (pair in late or self._lab_outranks_selected(pair))):
+                continue
+            pair.task.cancel()
+            if pair.state == CandidatePair.State.IN_PROGRESS:
+                # not in progress any more: a later check from the remote (e.g. nominating it:
+                # a remote that ranks its networks moves to a better one) triggers a new one
+                self.check_state(pair, CandidatePair.State.FAILED)
         if result != 1:  # aioice's ICE_COMPLETED
             raise ConnectionError("ICE negotiation failed")
         self._query_consent_task = asyncio.ensure_future(self.query_consent())
+
+    def _lab_outranks_selected(self, pair: CandidatePair) -> bool:
+        """With rank_host_addresses: the pair's local address ranks above the selected pair's.
+        Its check goes on after the check list completed; if it succeeds, the pair is nominated
+        and carries the call (as libwebrtc moves to a better-ranked network that is writable)."""
+        selected = self._nominated.get(pair.component)
+        return (
+            self._lab_rank_host_addresses
+            and selected is not None
+            and pair.local_candidate.priority > selected.local_candidate.priority
+        )
 
     def _check_periodic(self) -> bool:
         if super()._check_periodic():
@@ -588,6 +616,17 @@ class LabIceConnection(Connection):
     def check_complete(self, pair: CandidatePair) -> None:
         selected = self._nominated.get(pair.component)
         was_done = self._check_list_done
+        if (
+            self._lab_rechecking
+            and not self.ice_controlling
+            and pair.state == CandidatePair.State.SUCCEEDED
+            and pair is not selected
+        ):
+            # the controlled side too moves to a pair that answers while its selected one is
+            # silent (libwebrtc's controlled agent does; the remote may not notice the silence:
+            # after a NAT rebinding only one direction of the old path is dead)
+            pair.nominated = True
+            self._lab_rechecking = False
         super().check_complete(pair)
         now = self._nominated.get(pair.component)
         if was_done and now is not None and now is not selected:
@@ -614,6 +653,29 @@ class LabIceConnection(Connection):
     def lab_selected_pair(self) -> Any:
         return self._nominated.get(1)
 
+    def lab_recheck_pairs(self) -> int:
+        """Check every other pair of this generation again, pairing what the first checks never
+        paired (aggressive nomination dropped them): the selected pair stopped answering, and
+        another path may work (e.g. through a NAT's new binding to the remote's relay). The
+        first that answers is nominated and carries the call, with no ICE restart. Returns how
+        many checks started."""
+        if self._closing or not self._check_list_done or self.remote_password is None:
+            return 0
+        for protocol in list(self._protocols):
+            if getattr(protocol, "local_candidate", None) is not None:
+                self._lab_pair_local(protocol)
+        selected = self._nominated.get(1)
+        self._lab_rechecking = True
+        started = 0
+        for pair in list(self._check_list):
+            if pair is selected:
+                continue
+            if pair.task is None and pair.state != CandidatePair.State.IN_PROGRESS:
+                self.check_state(pair, CandidatePair.State.WAITING)
+                self.check_start_task(pair)
+            started += 1
+        return started
+
     # consent freshness (RFC 7675) without closing on expiry
 
     async def query_consent(self) -> None:
@@ -634,6 +696,7 @@ class LabIceConnection(Connection):
                 if answered:
                     self.lab_last_consent = loop.time()
                     self.lab_last_inbound = self.lab_last_consent
+                    self._lab_rechecking = False
 
     async def _lab_check_consent(self, pair: Any) -> bool:
         assert self.remote_password is not None

@@ -140,6 +140,7 @@ class GenerationFactory:
             check_pacing=self.options.check_pacing,
             check_timeout=self.options.check_timeout,
             server_query_interval=self.options.server_query_interval,
+            rank_host_addresses=self.options.rank_host_addresses,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,
@@ -218,6 +219,7 @@ class RestartableIceTransport(RTCIceTransport):
         self._initial_started = False
         self._initial_done = asyncio.Event()
         self._monitor_task: asyncio.Task[None] | None = None
+        self._rechecked_at: tuple[int, float] | None = None  # (generation, last consent) rechecked
         self._generation_tasks: set[asyncio.Task[None]] = set()
         self.remote_target: IceGeneration = self._active
         self.dropped_sends = 0
@@ -543,9 +545,20 @@ class RestartableIceTransport(RTCIceTransport):
             self._drop_pool()
             self._refill_pool()
         async with self._addresses_lock:
+            active = self._active
+            selected = active.connection.lab_selected_pair()
             for generation in self.generations:
                 if not generation.closed:
                     generation.connection.lab_prune_addresses(alive)
+            if (
+                self._factory.detection.disconnect_on_interface_loss
+                and active.phase == "connected"
+                and selected is not None
+                and active.connection.lab_selected_pair() is None
+            ):
+                # the selected pair's socket went with its interface: its consent is lost now
+                lost = asyncio.get_running_loop().time() - self._factory.detection.disconnected_after
+                active.connection.lab_last_consent = active.connection.lab_last_inbound = lost
             if self._state == "closed":
                 return
             targets = []
@@ -557,7 +570,6 @@ class RestartableIceTransport(RTCIceTransport):
                 and pending.gather_state != "new"
             ):
                 targets.append(pending)
-            active = self._active
             if (
                 self._factory.options.gather_continually
                 and not active.closed
@@ -593,6 +605,16 @@ class RestartableIceTransport(RTCIceTransport):
             if generation.phase != "connected":
                 continue
             silence = self._silence(generation)
+            connection = generation.connection
+            if (
+                detection.recheck_pairs_after is not None
+                and silence >= detection.recheck_pairs_after
+                and connection.lab_last_consent is not None
+                and self._rechecked_at != (generation.number, connection.lab_last_consent)
+            ):
+                # once per silence: the first other pair that answers takes the call
+                self._rechecked_at = (generation.number, connection.lab_last_consent)
+                connection.lab_recheck_pairs()
             if silence >= detection.failed_after:
                 if self._state != "failed" and (self._pending is None or not self._pending.started):
                     self._set_state("failed")

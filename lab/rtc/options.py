@@ -25,6 +25,15 @@ class DetectionConfig:
     answer after the path returns brings the transport back to 'completed' without a restart.
     `consent_only=False` is the lenient older rule: any datagram on the generation's sockets
     (media, DTLS, STUN) also counts, so a one-way cut that still lets media in goes unnoticed.
+    `disconnect_on_interface_loss=True`: when the address of the selected pair's local socket
+    vanishes (`update_addresses`: its interface went), consent counts as lost at once, so
+    'disconnected' comes within one `tick` instead of `disconnected_after` later (as in Firefox,
+    whose sockets error); 'failed' follows `failed_after - disconnected_after` after that.
+    `recheck_pairs_after` (seconds, default None: off): once the selected pair's consent has
+    been missing that long, every other pair of the generation is checked again (pairs the
+    first checks dropped too); the first that answers is nominated and carries the call without
+    an ICE restart, before 'disconnected' if it is quick (libwebrtc: a pair not receiving for
+    2.5 s is weak, and it moves to another writable one, e.g. through a NAT's new binding).
     """
 
     consent_interval: float = 2.0
@@ -32,6 +41,8 @@ class DetectionConfig:
     failed_after: float = 15.0
     consent_only: bool = True
     consent_retransmit_interval: float = 0.048
+    disconnect_on_interface_loss: bool = False
+    recheck_pairs_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.consent_retransmit_interval <= 0:
@@ -40,6 +51,8 @@ class DetectionConfig:
             )
         if self.consent_interval <= 0:
             raise ValueError(f"consent_interval must be > 0 s (got {self.consent_interval})")
+        if self.recheck_pairs_after is not None and self.recheck_pairs_after <= 0:
+            raise ValueError(f"recheck_pairs_after must be > 0 s (got {self.recheck_pairs_after})")
         if self.disconnected_after <= 0:
             raise ValueError(f"disconnected_after must be > 0 s (got {self.disconnected_after})")
         if self.failed_after <= self.disconnected_after:
@@ -88,6 +101,11 @@ class IceOptions:
         GATHER_CONTINUALLY): `pc.networkChanged()` gathers host (and server) candidates on
         addresses that appeared, trickles them in the current generation and checks them at
         once, and drops candidates and pairs of addresses that vanished. Default False.
+    rank_host_addresses: host candidates (and their srflx) get a local preference falling with
+        the address's place in `host_addresses`, so the first address's pairs are checked and
+        nominated first, as a browser ranks a host's networks (libwebrtc by adapter type, then
+        name). False (default, aioice's rule): every host candidate has the same priority and
+        whichever pair answers first carries the call.
     server_candidates_retry: when every STUN/TURN query of a generation's gathering timed out
         (it gathered during an outage), seconds more to keep querying before describing it with
         host candidates only (which behind a NAT reach nobody); 0 disables the retry.
@@ -105,6 +123,7 @@ class IceOptions:
     trickle: bool = True
     candidate_pool_size: int = 0
     gather_continually: bool = False
+    rank_host_addresses: bool = False
 
     def __post_init__(self) -> None:
         for name in ("check_interval", "check_pacing", "check_timeout", "server_query_interval"):

@@ -1,44 +1,63 @@
 """Engine profiles: option values that make lab.rtc's restartable peer a calibrated stand-in for
-a browser's ICE timing (detection intervals, check pacing, timeouts), so that a large matrix can
-run cheap Python peers where a real browser (~0.4-0.6 GiB each) is too heavy.
+a browser's ICE behaviour (liveness detection, check pacing, timeouts, gathering), so that a large
+matrix can run cheap Python peers where a real browser (~0.4-0.6 GiB each) is too heavy.
 
-Profiles are data only: option names of lab.rtc's DetectionConfig and IceOptions with their
-values. An option the installed lab.rtc does not have (yet) is skipped and reported by
-`apply_*` (lab.rtc's pacing options are being reworked; a profile stays valid across that).
+A profile is data: values of lab.rtc's DetectionConfig and IceOptions fields (every one exists;
+`apply_*` would report and skip one that did not), and which of the host's networks the agent
+gathers on (`networks`, applied by lab.runtime.agent). The stand-in kind `aiortc~chrome` /
+`aiortc~firefox` runs the aiortc agent with it; the report marks its results as a stand-in's.
+What each option mimics:
+  detection   consent_interval + disconnected_after + failed_after: when the engine says
+              'disconnected' and 'failed' after the path dies (measured, below);
+              consent_retransmit_interval: how fast a broken path is probed (so how soon after
+              it returns consent is back); disconnect_on_interface_loss: Firefox's sockets error
+              when their interface goes, so it says 'disconnected' at once; recheck_pairs_after:
+              libwebrtc moves to another pair that answers when the selected one goes quiet.
+  ice         check_interval / check_pacing: a pair's retransmission and Ta; server_query_interval:
+              STUN/TURN retransmission; candidate_pool_size 0 and trickle: the lab's page sets no
+              candidate pool, so a restart gathers then and trickles; server_candidates_retry 0:
+              neither browser queries servers again after a gathering that got no answer;
+              rank_host_addresses: a browser ranks a host's networks instead of letting the first
+              pair that answers carry the call.
+  networks    libwebrtc gathers on every network, ranked by adapter type then name ("by-name");
+              Firefox without a camera/microphone permission gathers only on the default route's
+              interface ("default-route").
+Not set by a profile: continual gathering (the policy `continual-gathering` chooses it).
 
-Calibration (benchmarks/profile_calibration.py, policy on-disconnected, the experiments' first
-RTT, 2 trials per pair and fault on 2 loaded cores, after the values below were set; ratio =
-stand-in / real median media gap, goal 0.85-1.15):
-    fault                chrome  (real gap)         firefox (real gap)
-    handover             1.06    (5.46 s)           1.26    (5.77 s)
-    transient_blackhole  1.00    (3.02 s)           1.00    (3.02 s)
-    binding_expiry       2.27    (2.85 s)           1.09    (6.84 s)
-    relay_kill           1.09    (5.34 s)           1.24    (6.07 s)
-    handover_overlap     -       (0 of 2 recovered) 4.60    (3.34 s)
-  Not mimicked: Chromium recovers from a NAT rebinding without ever saying 'disconnected'
-  (binding_expiry); Firefox may say 'disconnected' ~20 ms after its interface vanishes (its
-  sockets error) where lab.rtc waits for missed consent (handover, handover_overlap). The 3 s
+Calibration (benchmarks/profile_calibration.py, 2026-11-30: policy on-disconnected, the
+experiments' first RTT (20 ms), 5 trials per pair and fault, 2 cores shared with 4 other
+engineers' runs, load average 4-23; median media gap of the recovered trials in ms, recovered/run;
+ratio = stand-in / real, goal 0.85-1.15):
+    fault                chrome real    stand-in      ratio   firefox real   stand-in      ratio
+    handover             111 (5/5)      66 (5/5)      (0.59)  3367 (4/5)     4050 (4/5)    1.20
+    transient_blackhole  3020 (5/5)     3021 (5/5)    1.00    3082 (4/5)     3026 (4/5)    0.98
+    binding_expiry       2748 (5/5)     2894 (5/5)    1.05    7383 (5/5)     6384 (5/5)    0.86
+    relay_kill           5380 (5/5)     5538 (5/5)    1.03    6545 (5/5)     6298 (5/5)    0.96
+    handover_overlap     5920 (5/5)     5479 (5/5)    0.93    3387 (3/5)     3822 (5/5)    1.13
+  handover/chrome: the standby handover does not touch either call (both run on lte: no
+  restart, gaps of 20-863 ms against 20-223 ms are scheduling noise), so that ratio says nothing.
+  handover/firefox: both say 'disconnected' within 0-63 ms, but the restart offer then waits for
+  the signaling channel, whose WebSocket died with Wi-Fi: the browser page's client drops it
+  after its 3 s ack timeout, the aiortc agent's client reconnects ~0.5 s later. Not an ICE timing.
+  Not mimicked: Firefox's slow modes right after an interface loss (a first restart gathered on a
+  vanished address or without srflx, recovered by the policy's retry at ~10 s; or 'failed' and
+  no media after, lab/runtime/firefox/README.md), which cost it 1-2 of 5 trials here. The 3 s
   blackhole ends before either engine's detection, so its 1.00 says only that both wait for the
-  path. Stand-in results are marked in the report (engine~profile).
-
-Where the values come from (measured in this lab unless noted; benchmarks/browser_detection.py
-and benchmarks/profile_calibration.py re-measure them):
-  chrome   Chromium 156 (libwebrtc): 'disconnected' 5.2-7.5 s after the path dies, connection
-           'failed' 10 s later (lab/runtime/chromium/README.md); libwebrtc pings a weak pair
-           every 48 ms and a stable one every 2.5 s (its source); checks across two NATs took one
-           check per ~62 ms slot (recovery notes).
-  firefox  Firefox ESR 153 (nICEr): 'disconnected' 6.6-7.2 s and 'failed' 26.7-26.8 s after the
-           path died (benchmarks/browser_detection.py, 3 rounds; lab/runtime/firefox/README.md);
-           nICEr's check pace Ta is 20 ms, its STUN retransmission starts at 100 ms.
+  path. Trials not recovered: Firefox's no-media-after-'failed' bug (2), a browser (2) and a
+  stand-in agent (1) killed with -9 from outside the runs, and one firefox stand-in whose media
+  stopped again after the blackhole (transient_blackhole; not investigated).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 PROFILE_NAMES = ("chrome", "firefox")
+
+
+Networks = Literal["all", "by-name", "default-route"]
 
 
 @dataclass(frozen=True)
@@ -47,24 +66,56 @@ class EngineProfile:
     engine: str                                          # what it stands in for
     detection: dict[str, float | bool] = field(default_factory=dict)  # DetectionConfig fields
     ice: dict[str, float | bool | int] = field(default_factory=dict)  # IceOptions fields
+    # which of the host's usable networks the agent gathers on, best first (its host_addresses;
+    # lab.runtime.agent.interfaces.ranked_ipv4_addresses): the stand-in's call runs on the
+    # network the engine would choose
+    networks: Networks = "all"
 
+
+# Options both browsers share: the lab's page sets no iceCandidatePoolSize (a restart gathers
+# its server candidates then, and trickles them), neither browser queries STUN/TURN again after
+# a gathering that got no answer, and both rank a host's networks instead of letting the first
+# pair that answers carry the call.
+BROWSER_ICE: dict[str, float | bool | int] = {
+    "candidate_pool_size": 0, "server_candidates_retry": 0.0, "trickle": True, "rank_host_addresses": True,
+}
 
 PROFILES: dict[str, EngineProfile] = {
     "chrome": EngineProfile(
         name="chrome", engine="Chromium 156 (libwebrtc)",
-        # measured: 'disconnected' 5.2-6.4 s after a blackhole (2 rounds), 5.1 s median after a
-        # handover (3 trials); connection 'failed' exactly 10 s after 'disconnected'
-        detection={"consent_interval": 2.5, "disconnected_after": 6.5, "failed_after": 16.5,
-                   "consent_retransmit_interval": 0.048},
-        ice={"check_interval": 0.048, "check_pacing": 0.062, "new_generation_timeout": 30.0},
+        # libwebrtc: unwritable (-> 'disconnected') 5 s after the first unanswered ping; a
+        # selected pair is pinged every 0.9 s while 'stabilizing' (its first ~10 answers: every
+        # shipped fault hits a call a few seconds old) and every 2.5 s once stable, and every
+        # 48 ms once a ping is unanswered. Connection 'failed' exactly 10 s after
+        # 'disconnected'. Measured: 'disconnected' 5.06-6.06 s (median 5.15 s, 5 relay kills).
+        # A pair that received nothing for 2.5 s is weak: libwebrtc pings every pair and moves
+        # to one that answers, without saying 'disconnected' (after a NAT forgot the binding:
+        # media back in 2.64-2.86 s, 5 trials); here counted from the last consent answer,
+        # which is on average ~0.45 s older than the last packet
+        detection={"consent_interval": 0.9, "disconnected_after": 5.6, "failed_after": 15.6,
+                   "consent_retransmit_interval": 0.048, "recheck_pairs_after": 3.0},
+        # a check not yet answered again every 48 ms (libwebrtc's weak ping interval), one new
+        # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms
+        ice={**BROWSER_ICE, "check_interval": 0.048, "check_pacing": 0.062, "server_query_interval": 0.25,
+             "new_generation_timeout": 30.0},
+        # libwebrtc ranks networks by adapter type, then by name: veths all look like Ethernet,
+        # so on the phone 'lte' comes before 'wifi' and carries the call
+        networks="by-name",
     ),
     "firefox": EngineProfile(
         name="firefox", engine="Firefox ESR 153 (nICEr)",
-        # measured: 'disconnected' 6.6-7.2 s, 'failed' 26.7-26.8 s after the path died (3 rounds):
-        # a short consent interval keeps the stand-in's spread as small as Firefox's
-        detection={"consent_interval": 1.0, "disconnected_after": 7.4, "failed_after": 27.2,
-                   "consent_retransmit_interval": 0.1},
-        ice={"check_interval": 0.1, "check_pacing": 0.02, "new_generation_timeout": 30.0},
+        # measured: 'disconnected' 5.8-8.3 s, 'failed' 26.7-26.8 s after the path died: a short
+        # consent interval keeps the stand-in's spread as small as Firefox's. When the selected
+        # pair's interface goes, Firefox's socket errors and it says 'disconnected' at once
+        # (median of 10: 6.36 s over binding_expiry and relay_kill, 5 each)
+        detection={"consent_interval": 1.0, "disconnected_after": 6.8, "failed_after": 27.2,
+                   "consent_retransmit_interval": 0.1, "disconnect_on_interface_loss": True},
+        # nICEr: Ta 20 ms, STUN retransmission from 100 ms
+        ice={**BROWSER_ICE, "check_interval": 0.1, "check_pacing": 0.02, "server_query_interval": 0.1,
+             "new_generation_timeout": 30.0},
+        # without a camera/microphone permission (the lab's page has none) Firefox gathers only
+        # on the default route's interface (measured: every candidate on the phone's 'wifi')
+        networks="default-route",
     ),
 }
 

@@ -11,15 +11,18 @@ import os
 import signal
 from pathlib import Path
 
+from lab import naming
 from lab.runtime.chromium.browser import browser_pids
 
 
 def clean(scope: str | None) -> str:
     base = Path(os.environ.get("ICELAB_STATE_DIR", "/run/icelab"))
     root = base / scope if scope else base
-    prefix = str(root).rstrip("/") + "/"  # .../w16/ never matches .../w160/
+    prefixes = [str(root).rstrip("/") + "/"]  # .../w16/ never matches .../w160/
+    if scope:  # and the scopes nested in it (cluster workers): .../w16-k<name>/
+        prefixes.append(str(base / scope) + naming.NESTED_SCOPE_SEP)
     killed = 0
-    for pid in browser_pids(prefix):
+    for pid in sorted({pid for prefix in prefixes for pid in browser_pids(prefix)}):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             killed += 1

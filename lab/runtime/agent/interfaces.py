@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
+from pathlib import Path
 
 SIOCGIFFLAGS = 0x8913
 SIOCGIFADDR = 0x8915
@@ -45,3 +46,37 @@ def usable_ipv4_interfaces() -> dict[str, str]:
                 continue
             addresses[socket.inet_ntoa(raw[20:24])] = name
     return addresses
+
+
+def default_route_interface() -> str | None:
+    """The interface of this namespace's IPv4 default route (the lowest metric), or None.
+    Read from /proc/net/route, which shows the reading thread's network namespace."""
+    best: tuple[int, str] | None = None
+    try:
+        lines = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 8 and fields[1] == "00000000" and fields[7] == "00000000":
+            metric = int(fields[6])
+            if best is None or metric < best[0]:
+                best = (metric, fields[0])
+    return best[1] if best else None
+
+
+def ranked_ipv4_addresses(networks: str) -> list[str]:
+    """The usable addresses a browser-like peer gathers on, best first:
+    "all" (the kernel's order), "by-name" (libwebrtc: networks of one adapter type, as veths all
+    are, ranked by interface name), "default-route" (Firefox without a camera/microphone
+    permission: only the default route's interface; all when there is no default route)."""
+    if networks == "all":
+        return usable_ipv4_addresses()
+    interfaces = usable_ipv4_interfaces()
+    if networks == "by-name":
+        return sorted(interfaces, key=lambda address: interfaces[address])
+    if networks == "default-route":
+        default = default_route_interface()
+        chosen = [address for address, name in interfaces.items() if name == default]
+        return chosen or list(interfaces)
+    raise ValueError(f"unknown networks rule {networks!r} (all, by-name, default-route)")

@@ -18,7 +18,7 @@ from lab.rtc import DetectionConfig, IceOptions, PerfectNegotiator, compat
 from lab.rtc import RTCPeerConnection as LabPeerConnection
 
 __all__ = ["PerfectNegotiator", "make_peer_connection", "make_plain_peer_connection", "plain_baseline",
-           "profile_skipped", "refresh_ice_options"]
+           "profile_skipped", "profile_watches_interfaces", "refresh_ice_options"]
 
 
 def plain_baseline() -> bool:
@@ -62,11 +62,21 @@ def profile_skipped() -> list[str]:
     return apply_detection(_profile, DetectionConfig())[1] + apply_ice(_profile, IceOptions())[1]
 
 
-def ice_options(gather_continually: bool = False) -> IceOptions:
-    """Gather on the namespace's usable interfaces only (read again before every restart)."""
-    from lab.runtime.agent.interfaces import usable_ipv4_addresses
+def profile_watches_interfaces(config: AgentConfig) -> bool:
+    """Whether the agent's profile stands in for an engine that notices a lost interface itself."""
+    from lab.rtc.profiles import profile
 
-    addresses = usable_ipv4_addresses()
+    name = config.rtc_profile
+    return name is not None and bool(profile(name).detection.get("disconnect_on_interface_loss"))
+
+
+def ice_options(gather_continually: bool = False) -> IceOptions:
+    """Gather on the namespace's usable interfaces only (read again before every restart); a
+    stand-in chooses and ranks them as its engine does (EngineProfile.networks)."""
+    from lab.rtc.profiles import profile
+    from lab.runtime.agent.interfaces import ranked_ipv4_addresses
+
+    addresses = ranked_ipv4_addresses(profile(_profile).networks if _profile is not None else "all")
     # a pre-gathered generation (W3C iceCandidatePoolSize 1): a restart offer or answer names
     # its server candidates at once instead of trickling them one server round trip later
     options = IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,

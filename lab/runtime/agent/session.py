@@ -132,10 +132,13 @@ class PeerSession:
                                                             reason=s.get("reason")))
             await self.signaling.start()
         self.signaling.on("message", self._on_signal)
-        if c.watch_network:
+        if c.watch_network or rtc.profile_watches_interfaces(c):
             from lab.runtime.agent.netwatch import NetworkWatcher
 
-            self._watcher = NetworkWatcher(asyncio.get_running_loop(), self._on_network_change)
+            # a stand-in whose engine notices a lost interface (its sockets error) prunes at
+            # once, without the app's reaction to a network change (policy, signaling)
+            react = self._on_network_change if c.watch_network else self._on_interfaces_changed
+            self._watcher = NetworkWatcher(asyncio.get_running_loop(), react)
             self._watcher.start()
         await self._new_connection()
         self._spawn(self._watch_pair())
@@ -251,6 +254,10 @@ class PeerSession:
         self.emit("connection_state", state=state, gen=generation)
         if pc is self.pc and state in ("connected", "disconnected", "failed"):
             self.policy.on_state(state)
+
+    def _on_interfaces_changed(self, info: dict[str, Any]) -> None:
+        if self.restartable and self.pc is not None:
+            self._spawn(self._guard(rtc.network_changed(self.pc)))
 
     def _on_network_change(self, info: dict[str, Any]) -> None:
         self.emit("network_change", **info)

@@ -94,6 +94,7 @@ def remove_containers(ids: list[str]) -> None:
 
 
 def lab_containers(scope: str | None) -> list[str]:
-    """ids of the lab's containers: of one scope, or (None) of every scope."""
-    label = naming.DOCKER_LABEL if scope is None else f"{naming.DOCKER_LABEL}={scope}"
-    return [str(c.id) for c in client().containers.list(all=True, filters={"label": label})]
+    """ids of the lab's containers: of one scope and the scopes nested in it, or (None) of every scope."""
+    containers = client().containers.list(all=True, filters={"label": naming.DOCKER_LABEL})
+    return [str(c.id) for c in containers
+            if scope is None or naming.in_scope(c.labels.get(naming.DOCKER_LABEL, ""), scope)]

@@ -1,0 +1,48 @@
+"""Which of a host's networks a stand-in gathers on, best first (EngineProfile.networks): on the
+phone of topologies/phone_handover.toml (wifi preferred by its route metric, lte on standby)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from lab.net import Network
+from lab.rtc.profiles import profile
+from tests.net.conftest import network  # noqa: F401  (fixture: networks taken down after the test)
+
+PROBE = ("import json; from lab.runtime.agent.interfaces import ranked_ipv4_addresses as r, usable_ipv4_interfaces as u;"
+         " n = u(); print(json.dumps({k: [n[a] for a in r(k)] for k in ('all', 'by-name', 'default-route')}))")
+
+
+def ranked(net: Network, host: str) -> dict[str, list[str]]:
+    done = net.run(host, [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_chrome_ranks_by_name_and_firefox_takes_the_default_route(network) -> None:  # noqa: F811
+    assert profile("chrome").networks == "by-name" and profile("firefox").networks == "default-route"
+    net = network("phone_handover.toml")
+    seen = ranked(net, "phone")
+    assert sorted(seen["all"]) == ["lte", "wifi"]
+    assert seen["by-name"] == ["lte", "wifi"]          # libwebrtc: same adapter type, then the name
+    assert seen["default-route"] == ["wifi"]           # Firefox without a media permission
+    net.impair.set_default_route("phone", "lte")
+    assert ranked(net, "phone")["default-route"] == ["lte"]
+    net.impair.set_default_route("phone", None)
+    net.impair.link_down("phone", "wifi")               # the default route's interface went
+    after = ranked(net, "phone")
+    assert after["default-route"] == after["by-name"] == ["lte"]
+
+
+def test_a_stand_in_watches_interfaces_only_when_its_engine_notices_their_loss() -> None:
+    from lab.contract import AgentConfig
+    from lab.contract import Policy as PolicySpec
+    from lab.runtime.agent.rtc import profile_watches_interfaces
+
+    def config(rtc_profile: str | None) -> AgentConfig:
+        return AgentConfig(trial_id="w", role="offerer", host="phone", polite=False, restarts=True,
+                           policy=PolicySpec.model_validate("on-disconnected"), rtc_profile=rtc_profile)  # type: ignore[arg-type]
+
+    assert profile_watches_interfaces(config("firefox"))      # Firefox's sockets error at once
+    assert not profile_watches_interfaces(config("chrome"))   # Chromium waits for its pings
+    assert not profile_watches_interfaces(config(None))
