@@ -8,9 +8,10 @@
 # The base is BASE_IMAGE when present or pullable; when no registry is reachable, a Debian
 # bookworm made locally with debootstrap (python3, venv, coturn) is imported as icelab/base and
 # kept for later builds. Python packages come from wheels prepared here on the host (the same
-# versions as the host's .venv); Debian's chromium (the `chromium` peer kind), Debian's janus (the
-# sfu image) and the packages they need beyond the base come as .debs downloaded by the host's apt (the same bookworm archive
-# and version as the host's browser). Nothing inside a build reaches the network.
+# versions as the host's .venv); Debian's chromium and firefox-esr (the browser peer kinds), Debian's
+# janus (the sfu image) and the packages they need beyond the base come as .debs downloaded by the
+# host's apt (the same bookworm archive and versions as the host's). Nothing inside a build reaches
+# the network.
 # Cold: debootstrap + wheels + debs + pip/apt install (minutes); cached: seconds.
 # Needs a running Docker engine (scripts/docker-daemon.sh start).
 set -euo pipefail
