@@ -32,7 +32,7 @@ from lab.net.cleanup import clean  # noqa: E402
 from lab.runtime.docker import DockerRuntime  # noqa: E402
 from lab.runtime.docker.cleanup import remove_lab_containers  # noqa: E402
 from lab.runtime.docker.engine import client, require_engine  # noqa: E402
-from lab.runtime.docker.images import LOCAL_BASE_IMAGE, PEER_IMAGE, RELAY_IMAGE  # noqa: E402
+from lab.runtime.docker.images import LOCAL_BASE_IMAGE, PEER_IMAGE, RELAY_IMAGE, SFU_IMAGE  # noqa: E402
 from lab.turn.topology import start_relays  # noqa: E402
 from tests.experiment.short_blackhole import short_blackhole  # noqa: E402
 
@@ -138,7 +138,7 @@ def trials(count: int, out: Path) -> None:
 
 def build(cold: bool) -> None:
     if cold:
-        for image in (PEER_IMAGE, RELAY_IMAGE, LOCAL_BASE_IMAGE):
+        for image in (PEER_IMAGE, RELAY_IMAGE, SFU_IMAGE, LOCAL_BASE_IMAGE):
             with contextlib.suppress(docker.errors.DockerException):
                 client().images.remove(image, force=True)
         client().images.prune(filters={"label": "org.icelab.image"})

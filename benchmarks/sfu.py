@@ -1,10 +1,11 @@
 """Janus in the lab: start until its API answers, and what a run through it costs and measures.
 
-    ICELAB_SCOPE=w17 .venv/bin/python benchmarks/sfu.py [--starts 10] [--run runs/<sfu_vs_p2p run>]
+    ICELAB_SCOPE=w17 .venv/bin/python benchmarks/sfu.py [--starts 10] [--runtime docker] [--run runs/<sfu_vs_p2p run>]
 
 1. Janus start -> its WebSocket API answered `info` (lab.sfu.Janus.start), `--starts` times on the
-   sfu_phone topology (kill -9 between starts). Limit: starting any process in the sfu host's
-   namespace and reaping it (`true`, the same popen path); ratio = start / limit.
+   sfu_phone topology (kill -9 between starts), where `--runtime` runs it (netns: a process in the
+   sfu host's namespace; docker: exec'd into the sfu host's container, image icelab/sfu). Limit:
+   starting any process there and reaping it (`true`, the same popen path); ratio = start / limit.
 2. From a run folder (`icelab run experiments/sfu_vs_p2p.toml`): per path, the trial set-up
    (setup_ms: topology, relay, signaling or Janus) and call set-up (connect_ms: start -> media at
    the subscriber), and the median media gap per policy with and without the SFU, with the trial
@@ -26,35 +27,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lab.net import Network, load_topology  # noqa: E402
+from lab.experiment.testbed import Lab  # noqa: E402
 from lab.sfu import SfuSpec  # noqa: E402
-from lab.sfu.topology import attach_janus  # noqa: E402
 
 
-def exec_floor_ms(net: Network, times: int) -> float:
+def exec_floor_ms(lab: Lab, times: int) -> float:
+    assert lab.runtime is not None
     samples = []
     for _ in range(times):
         t0 = time.monotonic()
-        net.run("sfu", ["true"], stdout=subprocess.DEVNULL)
+        popen = getattr(lab.runtime, "popen", None)  # docker: `docker exec` into the container
+        if popen is not None:
+            popen("sfu", ["true"], stdout=subprocess.DEVNULL).wait()
+        else:
+            lab.net.run("sfu", ["true"], stdout=subprocess.DEVNULL)
         samples.append((time.monotonic() - t0) * 1000.0)
     return statistics.median(samples)
 
 
-def janus_starts(times: int) -> tuple[list[float], float]:
-    net = Network.up(load_topology(ROOT / "topologies" / "sfu_phone.toml"), name="bsfu")
+def janus_starts(times: int, runtime: str) -> tuple[list[float], float]:
     samples = []
-    try:
-        floor = exec_floor_ms(net, 5)
-        with tempfile.TemporaryDirectory() as out:
-            janus = attach_janus(net, SfuSpec(), Path(out))
-            try:
-                for _ in range(times):
-                    samples.append(janus.start() * 1000.0)
-                    janus.kill()
-            finally:
-                janus.close()
-    finally:
-        net.down()
+    with tempfile.TemporaryDirectory() as out:
+        lab = Lab(ROOT / "topologies" / "sfu_phone.toml", name="bsfu", runtime=runtime, out_dir=Path(out),
+                  peers=[], relays=False)
+        try:
+            lab.up()
+            janus = lab.attach_sfu(SfuSpec(turn=False))  # docker: the sfu host's container starts here
+            floor = exec_floor_ms(lab, 5)
+            for _ in range(times):
+                samples.append(janus.start() * 1000.0)
+                janus.kill()
+        finally:
+            lab.close()
     return samples, floor
 
 
@@ -83,12 +87,13 @@ def run_figures(run: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=10)
+    parser.add_argument("--runtime", choices=["netns", "docker"], default="netns")
     parser.add_argument("--run", type=Path, default=None, help="a run folder of experiments/sfu_vs_p2p.toml")
     args = parser.parse_args()
-    starts, floor = janus_starts(args.starts)
+    starts, floor = janus_starts(args.starts, args.runtime)
     median = statistics.median(starts)
-    print(f"Janus start -> API answered: median {median:.0f} ms (min {min(starts):.0f}, max {max(starts):.0f}, "
-          f"n={len(starts)}); limit (a process started and reaped in the namespace) {floor:.0f} ms; ratio {median / floor:.1f}")
+    print(f"{args.runtime}: Janus start -> API answered: median {median:.0f} ms (min {min(starts):.0f}, max {max(starts):.0f}, "
+          f"n={len(starts)}); limit (a process started and reaped there) {floor:.0f} ms; ratio {median / floor:.1f}")
     if args.run is not None:
         run_figures(args.run)
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Build the lab's Docker images (icelab/peer, icelab/relay) offline; cached when nothing changed.
+# Build the lab's Docker images (icelab/peer, icelab/relay, icelab/sfu) offline; cached when nothing changed.
 #
 #   BASE_IMAGE=python:3.11-slim-bookworm scripts/docker-images.sh
+#   ICELAB_IMAGE_TAG=w17 scripts/docker-images.sh   # tags icelab/*:w17 (default: latest), e.g. for a
+#                                                   # work tree whose sources differ from another's
 #
 # The base is BASE_IMAGE when present or pullable; when no registry is reachable, a Debian
 # bookworm made locally with debootstrap (python3, venv, coturn) is imported as icelab/base and
 # kept for later builds. Python packages come from wheels prepared here on the host (the same
-# versions as the host's .venv); Debian's chromium (the `chromium` peer kind) and the packages
-# it needs beyond the base come as .debs downloaded by the host's apt (the same bookworm archive
-# and version as the host's browser). Nothing inside a build reaches the network.
+# versions as the host's .venv); Debian's chromium and firefox-esr (the browser peer kinds), Debian's
+# janus (the sfu image) and the packages they need beyond the base come as .debs downloaded by the
+# host's apt (the same bookworm archive and versions as the host's). Nothing inside a build reaches
+# the network.
 # Cold: debootstrap + wheels + debs + pip/apt install (minutes); cached: seconds.
 # Needs a running Docker engine (scripts/docker-daemon.sh start).
 set -euo pipefail
@@ -21,6 +24,9 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_PACKAGES=python3,python3-venv,coturn,ca-certificates,iproute2
 # The peer image's browsers: Debian's chromium (+ libatomic1 for Playwright's node driver) and firefox-esr.
 BROWSER_PACKAGES=(chromium libatomic1 firefox-esr)
+# The sfu image's Janus (lab.sfu): Debian's janus, the same package as on the host.
+SFU_PACKAGES=(janus)
+TAG=${ICELAB_IMAGE_TAG:-latest}
 PY=${PY:-.venv/bin/python}
 # The build context (wheels, logs) lives outside the work tree so that a fresh clone on the same
 # machine (CI) reuses the prepared wheels and Docker's layer cache.
@@ -89,21 +95,22 @@ prepare_wheels() {
     echo "$source"
 }
 
-prepare_debs() {  # prepare_debs BASE: Debian's chromium and what BASE lacks of its dependencies
-    local base=$1 debs=$CONTEXT/debs/chromium status plan stamp cid
-    command -v apt-get >/dev/null || { echo "docker-images: apt-get missing: the chromium .debs come from the host's apt (Debian bookworm)" >&2; return 1; }
+prepare_debs() {  # prepare_debs BASE NAME PACKAGE...: the packages and what BASE lacks of their dependencies
+    local base=$1 name=$2; shift 2
+    local debs=$CONTEXT/debs/$name status plan stamp cid
+    command -v apt-get >/dev/null || { echo "docker-images: apt-get missing: the $name .debs come from the host's apt (Debian bookworm)" >&2; return 1; }
     status=$(mktemp /var/tmp/icelab-dpkg-status.XXXXXX)
     cid=$(docker create --network none "$base" true)
     docker cp "$cid:/var/lib/dpkg/status" "$status" >/dev/null; docker rm "$cid" >/dev/null
     local apt=(apt-get -o Dir::State::status="$status" -o Debug::NoLocking=1 --no-install-recommends -y -qq)
     # What apt would install on BASE (names and versions): re-downloaded only when that changes.
-    plan=$("${apt[@]}" -s install "${BROWSER_PACKAGES[@]}" 2>&1 | grep '^Inst ' | sort) \
-        || { echo "docker-images: apt cannot plan chromium for $base (apt-get update?)" >&2; rm -f "$status"; return 1; }
+    plan=$("${apt[@]}" -s install "$@" 2>&1 | grep '^Inst ' | sort) \
+        || { echo "docker-images: apt cannot plan $* for $base (apt-get update?)" >&2; rm -f "$status"; return 1; }
     stamp=$(printf '%s\n' "$plan" | sha256sum | cut -c1-16)
-    if [ "$(cat "$debs/.stamp" 2>/dev/null)" != "$stamp" ] || ! ls "$debs"/chromium_*.deb >/dev/null 2>&1; then
+    if [ "$(cat "$debs/.stamp" 2>/dev/null)" != "$stamp" ] || ! ls "$debs"/"$1"_*.deb >/dev/null 2>&1; then
         rm -rf "$debs"; mkdir -p "$debs/partial"
-        "${apt[@]}" -o Dir::Cache::archives="$debs" install --download-only "${BROWSER_PACKAGES[@]}" >"$CONTEXT/apt.log" 2>&1 \
-            || { echo "docker-images: downloading chromium's .debs failed:" >&2; tail -n 10 "$CONTEXT/apt.log" >&2; rm -f "$status"; return 1; }
+        "${apt[@]}" -o Dir::Cache::archives="$debs" install --download-only "$@" >"$CONTEXT/apt-$name.log" 2>&1 \
+            || { echo "docker-images: downloading the $name .debs failed:" >&2; tail -n 10 "$CONTEXT/apt-$name.log" >&2; rm -f "$status"; return 1; }
         rm -rf "$debs/partial" "$debs/lock"
         echo "$stamp" >"$debs/.stamp"
     fi
@@ -112,7 +119,7 @@ prepare_debs() {  # prepare_debs BASE: Debian's chromium and what BASE lacks of 
 
 build() {  # build IMAGE [docker build options]; its output only when it fails
     local image=$1; shift
-    docker build -q --force-rm "$@" -f "docker/$image/Dockerfile" -t "icelab/$image:latest" "$CONTEXT" \
+    docker build -q --force-rm "$@" -f "docker/$image/Dockerfile" -t "icelab/$image:$TAG" "$CONTEXT" \
         >"$CONTEXT/build-$image.log" 2>&1 \
         || { echo "docker-images: building icelab/$image failed:" >&2; tail -n 20 "$CONTEXT/build-$image.log" >&2; return 1; }
 }
@@ -128,12 +135,14 @@ main() {
     t0=$(now)
     read -r base network < <(base_image)
     source=$(prepare_wheels)
-    prepare_debs "$base"
+    prepare_debs "$base" chromium "${BROWSER_PACKAGES[@]}"
+    prepare_debs "$base" janus "${SFU_PACKAGES[@]}"
     build peer --build-arg BASE_IMAGE="$base" --build-arg SOURCE_HASH="$source" --network "$network"
     build relay --build-arg BASE_IMAGE="$base" --network "$network"
+    build sfu --build-arg BASE_IMAGE="$base" --network "$network"
     # Images the rebuilt tags left behind (each lab change makes one).
     docker image prune --force --filter label=org.icelab.image >/dev/null
-    echo "docker-images: icelab/peer:latest (source $source), icelab/relay:latest on $base in $(took "$t0") s"
+    echo "docker-images: icelab/peer:$TAG (source $source), icelab/relay:$TAG, icelab/sfu:$TAG on $base in $(took "$t0") s"
 }
 
 main "$@"

@@ -124,6 +124,4 @@ def check_experiment(spec: ExperimentSpec, topology: Topology | None = None, run
     except ConfigError as error:
         raise ConfigError(source, error.key, error.reason) from None
     if runtime is not None:
-        if spec.sfu is not None and runtime != "netns":
-            raise ConfigError(source, "sfu", f"Janus runs on the netns runtime only; no {runtime} image for it yet")
         check_peer_kinds(spec, runtime)

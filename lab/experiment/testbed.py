@@ -222,12 +222,12 @@ class Lab:
         return self.relays
 
     def attach_sfu(self, spec: SfuSpec, source: str | None = None) -> Janus:
-        """Janus (lab.sfu) on the topology's SFU host, not started yet (`lab.sfu.start()`); its
-        URL is known at once. close() kills it."""
-        from lab.sfu.topology import attach_janus
-
+        """Janus (lab.sfu) on the topology's SFU host, where the runtime runs it (docker: in the
+        host's container), not started yet (`lab.sfu.start()`); its URL is known at once.
+        close() kills it."""
+        assert self.runtime is not None, "up() first"
         if self.sfu is None:
-            self.sfu = attach_janus(self.net, spec, self.out_dir, source)
+            self.sfu = self.runtime.attach_sfu(spec, self.out_dir, source)
         return self.sfu
 
     def ice_servers(self, turn: bool = False) -> list[IceServer]:

@@ -19,6 +19,8 @@ from lab.contract import AgentConfig, Command, Stop
 
 if TYPE_CHECKING:
     from lab.net.network import Network
+    from lab.sfu.janus import Janus
+    from lab.sfu.spec import SfuSpec
     from lab.turn.relay import Relay
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -36,6 +38,10 @@ class Runtime(Protocol):
 
     def start_agent(self, config: AgentConfig, log_path: Path, on_event: EventCallback) -> AgentProcess:
         """Start the peer agent for config.host; events are passed to on_event as they arrive."""
+        ...
+
+    def attach_sfu(self, spec: SfuSpec, out_dir: Path, file: str | Path | None = None) -> Janus:
+        """lab.sfu's Janus for the SFU host, where this runtime runs it; not started yet."""
         ...
 
     def close(self) -> None:

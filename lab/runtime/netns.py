@@ -13,6 +13,8 @@ from lab.runtime.kinds import agent_argv, agent_process, missing
 
 if TYPE_CHECKING:
     from lab.net.network import Network
+    from lab.sfu.janus import Janus
+    from lab.sfu.spec import SfuSpec
     from lab.turn.relay import Relay
 
 
@@ -40,6 +42,12 @@ class NetnsRuntime:
         from lab.turn.topology import start_relays
 
         return start_relays(self.network, out_dir)
+
+    def attach_sfu(self, spec: SfuSpec, out_dir: Path, file: str | Path | None = None) -> Janus:
+        """Janus as a process in the SFU host's namespace."""
+        from lab.sfu.topology import attach_janus
+
+        return attach_janus(self.network, spec, out_dir, file)
 
     def close(self) -> None:
         """Nothing of its own: the agents and relays are stopped by their owners."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab import naming
-from lab.sfu.janus import Janus
+from lab.sfu.janus import Janus, PopenInHost
 from lab.sfu.render import TurnServer
 from lab.sfu.spec import SfuSpec, need_sfu_host
 
@@ -50,13 +50,17 @@ def relay_turn(net: Network) -> TurnServer | None:
     return None
 
 
-def attach_janus(net: Network, spec: SfuSpec, out_dir: Path, file: str | Path | None = None) -> Janus:
+def attach_janus(net: Network, spec: SfuSpec, out_dir: Path, file: str | Path | None = None,
+                 popen: PopenInHost | None = None) -> Janus:
+    """Janus for the resolved SFU host, not started. `popen` starts a program on that host
+    (default: in its namespace; the Docker runtime's execs it into the host's container, whose
+    namespace then carries the host's name, so the readiness probe reaches it the same way)."""
     resolved = resolve_sfu(net, spec, file)
     host = resolved.host
     assert host is not None
     netns_name = net.netns(host)
 
-    def popen(argv: list[str], kwargs: dict[str, Any]) -> Any:
+    def popen_in_netns(argv: list[str], kwargs: dict[str, Any]) -> Any:
         return net.popen(host, argv, **kwargs)
 
     def socket_in_host(kind: int) -> socket.socket:
@@ -67,4 +71,4 @@ def attach_janus(net: Network, spec: SfuSpec, out_dir: Path, file: str | Path | 
     turn = relay_turn(net) if resolved.turn else None
     iface = net.iface(host).name
     return Janus(resolved, name=host, iface=iface, state_dir=sfu_state_dir(net), out_dir=out_dir,
-                 popen=popen, socket_in_host=socket_in_host, turn=turn)
+                 popen=popen or popen_in_netns, socket_in_host=socket_in_host, turn=turn)

@@ -6,12 +6,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import tomllib
 from pathlib import Path
 
-PEER_IMAGE = "icelab/peer:latest"
-RELAY_IMAGE = "icelab/relay:latest"
+# ICELAB_IMAGE_TAG (default latest): a work tree whose sources differ from another's builds and
+# runs its own tag (scripts/docker-images.sh reads the same variable), leaving the other's alone.
+IMAGE_TAG = os.environ.get("ICELAB_IMAGE_TAG") or "latest"
+PEER_IMAGE = f"icelab/peer:{IMAGE_TAG}"
+RELAY_IMAGE = f"icelab/relay:{IMAGE_TAG}"
+SFU_IMAGE = f"icelab/sfu:{IMAGE_TAG}"
 LOCAL_BASE_IMAGE = "icelab/base:bookworm"
 SOURCE_LABEL = "org.icelab.source"
 

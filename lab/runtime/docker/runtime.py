@@ -1,7 +1,8 @@
-"""The Docker runtime: peer agents and coturn relays run in containers wired into the topology.
+"""The Docker runtime: peer agents, coturn relays and Janus run in containers wired into the topology.
 
     runtime = DockerRuntime.prepare(net, trial_dir, peers=["alice", "bob"])  # after Network.up
     relays = runtime.start_relays(trial_dir)          # lab.turn relays, turnserver in containers
+    janus = runtime.attach_sfu(sfu_spec, trial_dir)   # lab.sfu's Janus, in the SFU host's container
     agent = runtime.start_agent(config, log_path, on_event)
     runtime.close()                                   # before net.down()
 
@@ -20,7 +21,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError
 from lab.contract import AgentConfig
@@ -29,9 +30,13 @@ from lab.runtime.kinds import agent_argv, agent_process
 from lab.runtime.docker import engine
 from lab.runtime.docker.attach import attach_container
 from lab.runtime.docker.containers import LabContainer, remove_containers, run_containers
-from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, REPO_ROOT, SOURCE_LABEL, source_hash
+from lab.runtime.docker.images import PEER_IMAGE, RELAY_IMAGE, REPO_ROOT, SFU_IMAGE, SOURCE_LABEL, source_hash
 from lab.runtime.docker.process import ContainerProcess
 from lab.turn.relay import Relay
+
+if TYPE_CHECKING:
+    from lab.sfu.janus import Janus
+    from lab.sfu.spec import SfuSpec
 
 CONTAINER_PYTHON = "/opt/icelab/bin/python"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "docker-images.sh"
@@ -47,7 +52,7 @@ _images_checked = False
 
 
 def check_images(rebuild: bool = True) -> None:
-    """Make sure both images exist and the peer image runs this orchestrator's lab sources.
+    """Make sure the images exist and the peer image runs this orchestrator's lab sources.
 
     An agent of other sources may not understand this orchestrator, so a missing or stale image
     is rebuilt (scripts/docker-images.sh, cached: seconds) or, without the script, refused.
@@ -57,7 +62,8 @@ def check_images(rebuild: bool = True) -> None:
     with _images_lock:
         if _images_checked:
             return
-        missing = [image for image in (PEER_IMAGE, RELAY_IMAGE) if engine.image_label(image, SOURCE_LABEL) is None]
+        missing = [image for image in (PEER_IMAGE, RELAY_IMAGE, SFU_IMAGE)
+                   if engine.image_label(image, SOURCE_LABEL) is None]
         if missing or engine.image_label(PEER_IMAGE, SOURCE_LABEL) != source_hash():
             why = f"{', '.join(missing)} missing" if missing else f"{PEER_IMAGE} built from other lab sources"
             if not rebuild or not BUILD_SCRIPT.is_file():
@@ -169,6 +175,12 @@ class DockerRuntime:
         from lab.runtime.docker.relays import start_relays
 
         return start_relays(self, Path(out_dir) if out_dir else self.out_dir)
+
+    def attach_sfu(self, spec: SfuSpec, out_dir: Path, file: str | Path | None = None) -> Janus:
+        """lab.sfu's Janus for the SFU host, run in that host's container (started now); not started."""
+        from lab.runtime.docker.sfu import container_janus
+
+        return container_janus(self, spec, out_dir, file)
 
     # --- tear-down ------------------------------------------------------------------------------
 
