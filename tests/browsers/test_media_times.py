@@ -53,7 +53,9 @@ def test_media_times_match_a_capture(kind: str, tmp_path: Path) -> None:
     t_fault = float(events.loc[events["kind"] == "fault", "t_monotonic"].min())
     t_end = float(events.loc[events["kind"] == "trial_end", "t_monotonic"].max())
     d = direction_metrics(events, "answerer", t_fault, t_end, None)
-    by_time = joined.set_index("t_monotonic")["t_capture"]
-    wire_gap = (by_time[d.t_media_resumed] - by_time[d.t_gap_start]) * 1000.0
+    # a browser may report several units with one receive time: the gap runs from the last of
+    # those on the wire at its start to the first of those at its end
+    at = joined.groupby("t_monotonic")["t_capture"]
+    wire_gap = (at.min()[d.t_media_resumed] - at.max()[d.t_gap_start]) * 1000.0
     print(f"media gap at {NAMES[kind]} {d.media_gap_ms:.1f} ms, on the wire {wire_gap:.1f} ms")
     assert abs(d.media_gap_ms - wire_gap) <= 5.0, (d.media_gap_ms, wire_gap)
