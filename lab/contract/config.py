@@ -60,6 +60,8 @@ class AgentConfig(Strict):
     detection: Detection = Detection()
     codec: Literal["PCMU", "opus"] = "PCMU"
     send_media: bool = True
+    # network events reach the restart policy (and are reported); the aiortc agent's signaling
+    # client follows the network whatever this says, as an app's does
     watch_network: bool = True
     wait_for_start: bool = False
     # aiortc only: a calibrated stand-in for a browser's ICE timing (lab.rtc.profiles); replaces

@@ -131,12 +131,12 @@ class PeerSession:
                                                             reason=s.get("reason")))
             await self.signaling.start()
         self.signaling.on("message", self._on_signal)
-        if c.watch_network or rtc.profile_watches_interfaces(c):
+        if c.watch_network or rtc.profile_watches_interfaces(c) or hasattr(self.signaling, "network_changed"):
             from lab.runtime.agent.netwatch import NetworkWatcher
 
-            # a stand-in whose engine notices a lost interface (its sockets error) prunes at
-            # once, without the app's reaction to a network change (policy, signaling)
-            react = self._on_network_change if c.watch_network else self._on_interfaces_changed
+            # a policy that does not watch the network still has an app that does, for its
+            # signaling socket (the OS tells every app); its ICE is left to the policy's timers
+            react = self._on_network_change if c.watch_network else self._on_host_network_event
             self._watcher = NetworkWatcher(asyncio.get_running_loop(), react)
             self._watcher.start()
         await self._new_connection()
@@ -263,8 +263,18 @@ class PeerSession:
         if self.restartable and self.pc is not None:
             self._spawn(self._guard(rtc.network_changed(self.pc)))
         self.policy.on_network_change()
-        # an app that watches the network moves its signaling socket to the new path at once
-        # (when the route to the server changed), instead of waiting for keepalives to time out
+        self._signaling_network_changed()
+
+    def _on_host_network_event(self, info: dict[str, Any]) -> None:
+        """A policy that does not act on network changes: the signaling still moves; a stand-in
+        whose engine notices a lost interface (its sockets error) prunes at once."""
+        if rtc.profile_watches_interfaces(self.config):
+            self._on_interfaces_changed(info)
+        self._signaling_network_changed()
+
+    def _signaling_network_changed(self) -> None:
+        # an app moves its signaling socket to the new path as soon as its OS reports a network
+        # change (when the route to the server changed), instead of waiting for keepalives
         network_changed = getattr(self.signaling, "network_changed", None)
         if network_changed is not None and network_changed():
             self.emit("signaling_reconnect", reason="network-change")
