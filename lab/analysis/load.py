@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from lab.analysis.summary import mark_interrupted
 from lab.errors import LabError
 
 RUN_JSON = "run.json"
@@ -90,6 +91,7 @@ def _normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
     if "browser_state" not in trials:  # runs made before browser_state existed
         trials["browser_state"] = "n/a"
     trials["recovered"] = trials["recovered"].fillna(False).astype(bool)
+    trials = mark_interrupted(trials)  # runs recorded before the column: derived from the row
     for column in trials.columns:
         if column.endswith(("_ms", "_s")) or column.startswith("t_") or column in ("rtt_ms", "loss_pct"):
             trials[column] = pd.to_numeric(trials[column], errors="coerce").astype("float64")

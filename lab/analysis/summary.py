@@ -26,6 +26,12 @@ milestones of lab.experiment.metrics, in order:
                  unknown): whether the restart brought media back is not known, so everything after
                  the detection goes here and no restart phase is claimed
 
+A trial the fault interrupted in no direction (no outage, each receiver's media on the same path
+before and after it: lab.experiment.metrics `interrupted`) measured no recovery: it is counted apart
+per cell (not_interrupted) and left out of n, the recovered %, the gaps, the phases and the
+comparisons, so that an untouched call never passes for a fast recovery. Runs recorded before the
+column existed have it derived from their per-direction columns (interrupted_of).
+
 Phases after the restart exist only for trials resumed on a new pair; the trials resumed on the old
 path are counted (resumed_old_path) so that a reader sees when a policy's "recovery" was the old
 path coming back.
@@ -40,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from lab.analysis import stats
+from lab.experiment.metrics import NOT_INTERRUPTED
 
 CONDITION = ["experiment", "fault", "path", "peer_kind", "browser_state", "runtime", "rtt_ms", "loss_pct"]
 GROUP = ["experiment", "fault", "path", "peer_kind", "browser_state", "runtime", "policy", "rtt_ms", "loss_pct"]
@@ -68,9 +75,52 @@ GAPS_FROM_STATES = ["disconnected_to_media_ms", "failed_to_media_ms"]
 GAP = "media_gap_ms"
 
 
+def interrupted_of(trials: pd.DataFrame) -> pd.Series:
+    """Per trial, whether the fault interrupted its media: the `interrupted` column, or for rows
+    recorded without it, lab.experiment.metrics' rule from the row: a trial that recovered with no
+    outage and every receiver's media back on the old path was not interrupted (without the
+    per-direction columns nothing shows it untouched: interrupted)."""
+    if "interrupted" in trials:
+        return trials["interrupted"].fillna(True).astype(bool)
+    directions = [c for c in trials.columns if c.startswith("resumed_on_")]
+    if not directions or "outages" not in trials or "recovered" not in trials:
+        return pd.Series(True, index=trials.index)
+    outages = pd.to_numeric(trials["outages"], errors="coerce").fillna(1)
+    old_path = pd.concat([trials[c].isna() | (trials[c] == "old-path") for c in directions], axis=1).all(axis=1)
+    untouched = trials["recovered"].fillna(False).astype(bool) & (outages == 0) & old_path
+    return ~untouched
+
+
+def mark_interrupted(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials with `interrupted`; a row recorded before the column whose trial the fault did not
+    interrupt gets what lab.experiment.metrics gives it now (not recovered, no gap, the reason)."""
+    if "interrupted" in trials:
+        if trials["interrupted"].dtype != bool:
+            trials = trials.assign(interrupted=interrupted_of(trials))
+        return trials
+    trials = trials.assign(interrupted=interrupted_of(trials))
+    untouched = ~trials["interrupted"]
+    if untouched.any():
+        trials.loc[untouched, "recovered"] = False
+        for column in ("media_gap_ms", "media_gap_ms_at_offerer", "media_gap_ms_at_answerer", "recovery_ms",
+                       "t_media_resumed", "disconnected_to_media_ms", "failed_to_media_ms"):
+            if column in trials:
+                trials.loc[untouched, column] = math.nan
+        if "failure_reason" in trials:
+            trials["failure_reason"] = trials["failure_reason"].astype(object)
+        trials.loc[untouched, "failure_reason"] = NOT_INTERRUPTED
+    return trials
+
+
+def interrupted_only(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials that measured a recovery (the fault interrupted their media)."""
+    return trials[interrupted_of(trials).to_numpy()]
+
+
 def with_defaults(trials: pd.DataFrame) -> pd.DataFrame:
-    """The trials with the grouping columns present (older or partial runs may lack some)."""
-    trials = trials.copy()
+    """The trials with the grouping columns present (older or partial runs may lack some) and
+    `interrupted` (see mark_interrupted)."""
+    trials = mark_interrupted(trials.copy())
     for column, default in DEFAULTS.items():
         if column not in trials:
             trials[column] = default
@@ -138,17 +188,20 @@ def _ordered(frame: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
 
 def summary_table(trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
                   seed: int = stats.SEED) -> pd.DataFrame:
-    """One row per (experiment, fault, policy, RTT, loss): n, recovered % (Wilson 95 % CI),
-    the media gap's median / p90 / p95 and each phase's median, all with bootstrap 95 % CIs."""
+    """One row per (experiment, fault, policy, RTT, loss): n (the trials the fault interrupted;
+    not_interrupted: the others, left out of every statistic; trials: both), recovered % (Wilson
+    95 % CI), the media gap's median / p90 / p95 and each phase's median, all with bootstrap 95 % CIs."""
     trials = with_defaults(trials)
     phases = recovery_phases(trials)
     rows: list[dict[str, Any]] = []
-    for key, group in trials.groupby(GROUP, sort=False, dropna=False):
+    for key, every in trials.groupby(GROUP, sort=False, dropna=False):
         row: dict[str, Any] = dict(zip(GROUP, key, strict=False))
+        group = every[every["interrupted"]]
         n = len(group)
         recovered = int(group["recovered"].sum())
         lo, hi = stats.wilson_interval(recovered, n)
-        row.update(n=n, recovered=recovered, recovered_pct=100.0 * recovered / n,
+        row.update(n=n, not_interrupted=len(every) - n, trials=len(every), recovered=recovered,
+                   recovered_pct=100.0 * recovered / n if n else math.nan,
                    recovered_pct_lo=100.0 * lo, recovered_pct_hi=100.0 * hi)
         gaps = group.loc[group["recovered"], GAP]
         for label, q in (("median", 50), ("p90", 90), ("p95", 95)):
@@ -217,7 +270,7 @@ def compare_policies(trials: pd.DataFrame, baseline: str | None = None,
     the probability that a variant trial is faster, both over all trials with a trial that never
     recovered ranked slower than any that did; and the two-sided permutation-test p of the
     difference of medians (recovered trials)."""
-    trials = with_defaults(trials)
+    trials = interrupted_only(with_defaults(trials))
     baseline = baseline or default_baseline(trials)
     variants = variants if variants is not None else disconnected_variants(trials)
     columns = CONDITION + ["variant", "baseline", "n_variant", "n_baseline", "recovered_pct_variant",

@@ -88,8 +88,17 @@ lab.experiment.continuity. Definitions:
   For a restart that brought media back, detection + decision + signaling + max(0, t_candidate -
   t_answer) + checks + first_media = recovery_ms.
 
+  interrupted        per direction: the fault opened an outage in it, moved its media to another
+                     path (new-pair, including a fast handover shorter than a freeze), left its path
+                     unknown, or its media did not resume; not interrupted: no outage and the units
+                     before and after the fault came over the same, known path. The trial's: any
+                     direction interrupted. A trial the fault interrupted in no direction (e.g. the
+                     media already ran over the path the fault left alone) is no recovery and no
+                     failure: recovered is False, resumed_on 'old-path', no gap, failure_reason says
+                     so, and the analysis leaves it out of every recovery statistic
+                     (lab.analysis.summary counts it apart)
   recovered          media resumed at every receiver within the window and kept flowing to the
-                     end of the observation
+                     end of the observation, in a trial the fault interrupted
 """
 
 from __future__ import annotations
@@ -117,6 +126,8 @@ PATH_CHANGE_WINDOW_S = 5.0
 # within 5 ms)
 DATA_EDGE_TOLERANCE_S = 0.05
 DATA_STOP_SKEW_S = 0.02
+NOT_INTERRUPTED = ("the fault interrupted no direction of the media: no outage, and each receiver's units "
+                   "before and after the fault came over the same path (not a recovery)")
 
 
 @dataclass
@@ -164,6 +175,11 @@ class DirectionMetrics:
     path_unknown: str | None = None  # why resumed_on is 'unknown'
     t_sender_cut_over: float = NAN
 
+    @property
+    def interrupted(self) -> bool:
+        """The fault touched this direction's media (see the module's docstring)."""
+        return self.outages > 0 or not self.resumed or self.resumed_on != "old-path"
+
 
 @dataclass
 class TrialMetrics:
@@ -207,6 +223,7 @@ class TrialMetrics:
     freezes: int = 0
     freeze_ms: float = 0.0
     restarts: int = 0
+    interrupted: bool = True
     recovered: bool = False
     failure_reason: str | None = None
     directions: list[DirectionMetrics] = field(default_factory=list)
@@ -221,6 +238,7 @@ class TrialMetrics:
             out[f"disconnected_to_media_ms_{r}"] = d.disconnected_to_media_ms
             out[f"failed_to_media_ms_{r}"] = d.failed_to_media_ms
             out[f"outages_{r}"] = d.outages
+            out[f"interrupted_{r}"] = d.interrupted
             out[f"units_dropped_by_sender_{r}"] = d.units_dropped_by_sender
             for side, path in (("before", d.before), ("after", d.after)):
                 out[f"generation_{side}_{r}"] = path.generation
@@ -668,7 +686,15 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
     for name in ("units_lost", "units_lost_total", "units_dropped_by_sender"):
         values = [getattr(d, name) for d in m.directions if not math.isnan(getattr(d, name))]
         setattr(m, name, float(sum(values)) if values else NAN)
+    m.interrupted = not m.directions or any(d.interrupted for d in m.directions)
     m.recovered = bool(m.directions) and all(d.resumed for d in m.directions)
+    if m.recovered and not m.interrupted:
+        # every direction kept its path without an outage: nothing recovered, nothing to time
+        m.recovered = False
+        m.failure_reason = NOT_INTERRUPTED
+        m.resumed_on = "old-path"  # the media never left it
+        m.media_gap_ms_at_offerer = m.media_gap_ms_at_answerer = NAN
+        return m
     if not m.recovered:
         m.failure_reason = "; ".join(d.reason for d in m.directions if d.reason) or None
         return m
@@ -680,7 +706,7 @@ def trial_metrics(events: pd.DataFrame, recover_s: float | None = None,
         values = [getattr(d, name) for d in m.directions if math.isfinite(getattr(d, name))]
         setattr(m, name, max(values) if values else NAN)
     # a direction the fault never interrupted stayed on its path: it says nothing of the recovery
-    interrupted = [d for d in m.directions if d.outages > 0] or m.directions
+    interrupted = [d for d in m.directions if d.interrupted]
     kinds = {d.resumed_on for d in interrupted}
     m.resumed_on = "old-path" if "old-path" in kinds else "unknown" if "unknown" in kinds else "new-pair"
     m.detection_ms = _ms(m.t_detected, t_fault) if m.t_detected <= m.t_media_resumed else NAN

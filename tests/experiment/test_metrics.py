@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pytest
 
-from lab.experiment import continuity
+from lab.experiment import continuity, metrics
 from lab.experiment.events import event_row, events_frame
 from lab.experiment.metrics import count_freezes, metrics_table, trial_metrics
 
@@ -253,8 +253,9 @@ def test_make_before_break_has_no_gap() -> None:
     m = trial_metrics(events_frame(rows))
     assert m.recovered and m.media_gap_ms == pytest.approx(20.0)
     assert m.units_lost == 0 and m.freezes == 0 and m.outages == 0
-    # neither peer says which path carried its units: the path is unknown, not the old one
-    assert np.isnan(m.detection_ms) and m.restarts == 0 and m.resumed_on == "unknown"
+    # neither peer says which path carried its units: the path is unknown, not the old one, and
+    # the trial cannot be shown untouched: it counts as interrupted (resumed on 'unknown')
+    assert np.isnan(m.detection_ms) and m.restarts == 0 and m.resumed_on == "unknown" and m.interrupted
 
 
 def test_no_fault_and_no_media() -> None:
@@ -409,7 +410,55 @@ def test_an_uninterrupted_direction_does_not_make_the_trial_old_path() -> None:
     m = trial_metrics(events_frame(rows))
     assert [d.resumed_on for d in m.directions] == ["new-pair", "old-path"]
     assert m.directions[1].outages == 0
+    assert [d.interrupted for d in m.directions] == [True, False] and m.interrupted and m.recovered
     assert m.resumed_on == "new-pair" and m.t_new_pair == pytest.approx(107.155)  # the answerer sent the last
+    row = trial_metrics(events_frame(rows)).row()
+    assert row["interrupted"] and row["interrupted_offerer"] and not row["interrupted_answerer"]
+
+
+def untouched_trial() -> list[dict]:
+    """A handover that left the media alone: both peers had selected the pair on the network that
+    stays (the phone's LTE pair in the shipped handover), so every unit before and after the fault
+    comes over generation 0 on that pair, 20 ms apart."""
+    rows = [ev("offerer", 100.0, "selected_pair", generation=0, **OFFERER_PAIR),
+            ev("answerer", 100.0, "selected_pair", generation=0, **ANSWERER_PAIR),
+            ev("orchestrator", 104.999, "fault", type="handover"),
+            ev("orchestrator", 109.99, "trial_end")]
+    rows += media("answerer", "offerer", 1, [], generation=lambda k: 0)
+    rows += media("offerer", "answerer", 2, [], generation=lambda k: 0)
+    return rows
+
+
+def test_a_trial_the_fault_never_interrupted_is_not_a_recovery() -> None:
+    m = trial_metrics(events_frame(untouched_trial()))
+    assert [d.outages for d in m.directions] == [0, 0]
+    assert [d.resumed_on for d in m.directions] == ["old-path", "old-path"]
+    assert [d.interrupted for d in m.directions] == [False, False]
+    # before: recovered with a 20 ms "gap" (the fault to the next unit on the untouched path)
+    assert not m.interrupted and not m.recovered
+    assert m.failure_reason is not None and "interrupted no direction" in m.failure_reason
+    assert np.isnan(m.media_gap_ms) and np.isnan(m.recovery_ms)
+    assert np.isnan(m.media_gap_ms_at_offerer) and np.isnan(m.media_gap_ms_at_answerer)
+    assert m.resumed_on == "old-path" and np.isnan(m.detection_ms)
+    row = m.row()
+    assert row["interrupted"] is False and row["recovered"] is False
+
+
+def test_an_outage_on_the_old_path_is_an_interruption() -> None:
+    """The path is kept but the media stopped for 3 s: interrupted, recovered on the old path."""
+    rows = [r for r in untouched_trial() if r["kind"] not in ("media_rx", "media_tx")]
+    rows += media("answerer", "offerer", 1, range(250, 400), generation=lambda k: 0)
+    rows += media("offerer", "answerer", 2, range(250, 400), generation=lambda k: 0)
+    m = trial_metrics(events_frame(rows))
+    assert m.interrupted and m.recovered and m.resumed_on == "old-path"
+    assert m.media_gap_ms == pytest.approx(3020.0)
+
+
+def test_a_direction_that_never_resumed_is_interrupted() -> None:
+    rows = [r for r in untouched_trial() if not (r["kind"] in ("media_rx", "media_tx") and r["ssrc"] == 2)]
+    rows += media("offerer", "answerer", 2, range(250, 500), generation=lambda k: 0)
+    m = trial_metrics(events_frame(rows))
+    assert m.interrupted and not m.recovered and m.failure_reason != metrics.NOT_INTERRUPTED
 
 
 def test_a_fast_handover_under_a_freeze_still_moves_the_media_to_a_new_pair() -> None:
@@ -429,7 +478,7 @@ def test_a_fast_handover_under_a_freeze_still_moves_the_media_to_a_new_pair() ->
     m = trial_metrics(events_frame(rows))
     assert [d.outages for d in m.directions] == [0, 0]
     assert [d.resumed_on for d in m.directions] == ["new-pair", "new-pair"]
-    assert m.recovered and m.resumed_on == "new-pair"
+    assert m.recovered and m.resumed_on == "new-pair" and m.interrupted  # a path change interrupts
     for d in m.directions:
         assert d.t_gap_start == pytest.approx(105.005) and d.t_media_resumed == pytest.approx(105.085)
         assert d.media_gap_ms == pytest.approx(80.0) and d.units_lost == 3
