@@ -6,8 +6,11 @@ firefox; an aiortc peer running a calibrated lab.rtc profile is "aiortc~chrome" 
 a stand-in), its own detection (its first 'disconnected' or 'failed' ICE/connection state after
 the fault, ms) and its own recovery (the first unit after its receive gap, i.e. media back AT
 that peer, ms after the fault; lab.experiment.metrics.direction_metrics) with the path that
-carried it there (resumed_on: new-pair, old-path, or unknown when the peer cannot say). In trials
-whose two peers run different engines, "first" counts which engine's peer was earlier.
+carried it there (resumed_on: new-pair, old-path, or unknown when the peer cannot say). A peer
+whose incoming media the fault did not interrupt (no outage, the same path before and after it)
+has no media-back time, and trials the fault interrupted in no direction are left out
+(lab.analysis.summary). In trials whose two peers run different engines, "first" counts which
+engine's peer was earlier.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from lab.analysis.summary import interrupted_only
 from lab.experiment.metrics import direction_metrics
 
 ROLES = ("offerer", "answerer")
@@ -55,8 +59,10 @@ def peer_rows(trial: pd.Series, events: pd.DataFrame) -> list[dict[str, Any]]:
             "trial_id": trial["trial_id"], "run": trial.get("run", ""), "policy": trial["policy"], "role": role,
             "engine": engine_of(trial, events, role), "pair": trial.get("peer_kind", ""),
             "detected_ms": detected,
-            "media_back_ms": (resumed - t_fault) * 1000.0 if not math.isnan(resumed) else math.nan,
-            "resumed_on": direction.resumed_on,
+            "media_back_ms": (resumed - t_fault) * 1000.0
+            if direction.interrupted and not math.isnan(resumed) else math.nan,
+            "interrupted": direction.interrupted,
+            "resumed_on": direction.resumed_on if direction.interrupted else "not-interrupted",
         })
     return rows
 
@@ -69,7 +75,7 @@ def engine_peers(trials: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     keys = ["run", "trial_id"] if "run" in events and "run" in trials else ["trial_id"]
     by_trial = {k if isinstance(k, tuple) else (k,): group for k, group in events.groupby(keys, sort=False)}
     rows: list[dict[str, Any]] = []
-    for _, trial in trials.iterrows():
+    for _, trial in interrupted_only(trials).iterrows():
         mine = by_trial.get(tuple(trial[k] for k in keys))
         if mine is not None:
             rows += peer_rows(trial, mine)

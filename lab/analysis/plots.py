@@ -32,6 +32,7 @@ from lab.analysis.summary import (  # noqa: E402
     GAP,
     PHASE_LABELS,
     PHASES,
+    interrupted_only,
     policy_order,
     with_defaults,
 )
@@ -120,8 +121,9 @@ def _no_data(message: str) -> Figure:
 def gap_ecdf(trials: pd.DataFrame, by: str | None = None) -> Figure:
     """ECDF of the media gap per policy, one panel per condition. The curve is over all trials,
     so it levels off at the fraction that recovered. `by` (e.g. "host", "worker"): one curve per
-    policy and value of that column (line style per value), to show effects of the machine."""
-    trials = with_defaults(trials)
+    policy and value of that column (line style per value), to show effects of the machine. Trials
+    the fault did not interrupt measured no recovery and are left out."""
+    trials = interrupted_only(with_defaults(trials))
     splits: list[object] = [None]
     if by is not None and by in trials:
         splits = sorted(trials[by].dropna().unique().tolist(), key=str)
@@ -206,8 +208,9 @@ def phase_bars(summary: pd.DataFrame) -> Figure:
 
 def gap_vs_rtt(trials: pd.DataFrame) -> Figure:
     """Media gap against the RTT of the matrix, per policy: trials as dots, medians joined by a
-    line; trials that never recovered are drawn as x at the top of the panel."""
-    trials = with_defaults(trials)
+    line; trials that never recovered are drawn as x at the top of the panel (trials the fault did
+    not interrupt are left out)."""
+    trials = interrupted_only(with_defaults(trials))
     colours = policy_colours(trials)
     panel_keys = [c for c in CONDITION if c != "rtt_ms"]
     panels = [(k, g) for k, g in trials.groupby(panel_keys, sort=True, dropna=False)]
@@ -362,7 +365,8 @@ def swimlane(events: pd.DataFrame, trial: pd.Series | None = None, *, before_s: 
 
 def representative_trials(trials: pd.DataFrame, per_policy: int = 1) -> pd.DataFrame:
     """For each policy, the trial(s) whose media gap is closest to the policy's median (a trial
-    that never recovered when none did)."""
+    that never recovered when none did), among the trials the fault interrupted."""
+    trials = interrupted_only(trials)
     chosen = []
     for policy in policy_order(trials):
         rows = trials[trials["policy"] == policy]

@@ -1,8 +1,9 @@
 """A short plain-language reading of a summary: which policy recovered fastest, saying only
 what the data support: n, confidence intervals where n allows them, whether a permutation test can
 tell the fastest policy from the next one (two-sided, on the difference of medians, alpha 0.05),
-how many trials would tell them apart, and plainly when media came back on the old path (so a
-restart did not bring it back)."""
+how many trials would tell them apart, plainly when media came back on the old path (so a
+restart did not bring it back), and how many trials the fault did not interrupt at all (left out of
+every figure: an untouched call is no recovery)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 
 from lab.analysis import stats
 from lab.analysis.plots import condition_label
-from lab.analysis.summary import CONDITION, GAP, with_defaults
+from lab.analysis.summary import CONDITION, GAP, interrupted_only, with_defaults
 
 FEW_TRIALS = 5
 ALPHA = 0.05
@@ -32,7 +33,9 @@ def _ci(lo: float, hi: float, n: int) -> str:
 
 def _recovered(row: pd.Series) -> str:
     n = int(row["n"])
-    return f"{int(row['recovered'])} of {n} trial{'s' if n != 1 else ''} recovered"
+    said = f"{int(row['recovered'])} of {n} trial{'s' if n != 1 else ''} recovered"
+    untouched = int(row.get("not_interrupted", 0) or 0)
+    return f"{said}, {untouched} more not interrupted by the fault" if untouched else said
 
 
 def _window(trials: pd.DataFrame) -> str:
@@ -57,6 +60,19 @@ def _unknown_path(rows: pd.DataFrame) -> str | None:
             "whether the restart brought it back is unknown and no restart phases are reported for those trials.")
 
 
+def _not_interrupted(rows: pd.DataFrame) -> str | None:
+    if "not_interrupted" not in rows:
+        return None
+    hit = rows[rows["not_interrupted"] > 0]
+    if not len(hit):
+        return None
+    parts = [f"{r['policy']} ({int(r['not_interrupted'])} of {int(r['n']) + int(r['not_interrupted'])} trials)"
+             for _, r in hit.iterrows()]
+    return (f"The fault did not interrupt the media at all in {', '.join(parts)}: no outage, and each receiver's "
+            "media came over the same path before and after it (the call already ran on the path the fault left "
+            "alone). Those trials measured no recovery and are left out of every figure here.")
+
+
 def _old_path(rows: pd.DataFrame) -> str | None:
     if "resumed_old_path" not in rows:
         return None
@@ -74,10 +90,12 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
                       multi_experiment: bool, n_resamples: int, seed: int) -> str:
     where = condition_label(key, multi_experiment)
     ranked = rows[rows["gap_n"] > 0].sort_values("gap_median", kind="stable")
-    never = rows[rows["recovered"] == 0]
+    never = rows[(rows["recovered"] == 0) & (rows["n"] > 0)]
     sentences: list[str] = []
+    untouched = _not_interrupted(rows)
     if not len(ranked):
-        return f"{where}: no policy recovered in any trial ({int(rows['n'].sum())} trials) {_window(trials)}."
+        said = f"{where}: no policy recovered in any trial ({int(rows['n'].sum())} trials) {_window(trials)}."
+        return f"{said} {untouched}" if untouched else said
     best = ranked.iloc[0]
     sentences.append(
         f"{where}: {best['policy']} had the shortest median media gap, {_ms(best['gap_median'])} "
@@ -112,6 +130,8 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
                     sentences.append(f"About {needed} trials per policy would detect a difference this size "
                                      f"{stats.POWER:.0%} of the time (Mann-Whitney, alpha {ALPHA}; simulated from "
                                      f"the observed trials{rough}).")
+    if untouched:
+        sentences.append(untouched)
     more_reliable = rows[rows["recovered_pct"] > best["recovered_pct"]]
     if len(more_reliable):
         names = ", ".join(f"{r['policy']} ({_recovered(r)})" for _, r in more_reliable.iterrows())
@@ -125,7 +145,7 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
     if len(never):
         names = ", ".join(f"{r['policy']} (0 of {int(r['n'])})" for _, r in never.iterrows())
         sentences.append(f"Never recovered {_window(trials)}: {names}.")
-    fewest = int(rows["n"].min())
+    fewest = int(rows["n"].min())  # the trials that measured a recovery
     if fewest < FEW_TRIALS:
         sentences.append(f"Run at least {FEW_TRIALS} repetitions (icelab run --trials N) before drawing conclusions.")
     return " ".join(sentences)
@@ -134,7 +154,7 @@ def condition_reading(key: tuple[object, ...], rows: pd.DataFrame, trials: pd.Da
 def reading(summary: pd.DataFrame, trials: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
             seed: int = stats.SEED) -> list[str]:
     """One paragraph per condition (experiment, fault, RTT, loss)."""
-    trials = with_defaults(trials)
+    trials = interrupted_only(with_defaults(trials))
     multi = summary["experiment"].nunique() > 1 if len(summary) else False
     paragraphs = []
     for key, rows in summary.groupby(CONDITION, sort=True, dropna=False):

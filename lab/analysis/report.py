@@ -25,6 +25,7 @@ from lab.analysis.summary import (
     PHASE_LABELS,
     PHASES,
     compare_policies,
+    interrupted_of,
     peer_kind_table,
     recovery_phases,
     summary_table,
@@ -184,14 +185,15 @@ def _condition_cells(row: pd.Series, columns: list[str]) -> list[str]:
 
 def summary_section(summary: pd.DataFrame) -> str:
     conditions = shown_conditions(summary)
-    header = _condition_header(conditions) + ["policy", "n", "recovered % [Wilson 95 % CI]",
+    header = _condition_header(conditions) + ["policy", "n", "not interrupted by the fault",
+              "recovered % [Wilson 95 % CI]",
               "resumed on new pair / old path / unknown", "median gap: fault → media (ms)",
               "'disconnected' → media (ms)", "'failed' → media (ms)", "p90 gap (ms)", "p95 gap (ms)",
               "units lost (median)", "freezes (median)"]
     rows = []
     for _, r in summary.iterrows():
         rows.append(_condition_cells(r, conditions) + [
-            _e(r["policy"]), _num(r["n"]),
+            _e(r["policy"]), _num(r["n"]), _num(r.get("not_interrupted", 0)),
             _with_ci(r["recovered_pct"], r["recovered_pct_lo"], r["recovered_pct_hi"]),
             f"{_num(r.get('resumed_new_pair'))} / {_num(r.get('resumed_old_path'))} / {_num(r.get('resumed_unknown'))}",
             _with_ci(r["gap_median"], r["gap_median_lo"], r["gap_median_hi"]),
@@ -210,7 +212,9 @@ def phases_section(summary: pd.DataFrame) -> str:
                                                             "recovery (fault → media), median"]
     rows = []
     for _, r in summary.iterrows():
-        rows.append(_condition_cells(r, conditions) + [_e(r["policy"]), f"{int(r['recovered'])} of {int(r['n'])}"]
+        untouched = int(r.get("not_interrupted", 0) or 0)
+        recovered = f"{int(r['recovered'])} of {int(r['n'])}" + (f" ({untouched} not interrupted)" if untouched else "")
+        rows.append(_condition_cells(r, conditions) + [_e(r["policy"]), recovered]
                     + [_with_ci(r[f"{p}_median"], r[f"{p}_lo"], r[f"{p}_hi"]) for p in PHASES]
                     + [_median_of(r, "gathering_ms"), _num(r["recovery_median"])])
     return _table(header, rows, text_columns=len(conditions) + 1)
@@ -225,11 +229,13 @@ def peer_kinds_section(table: pd.DataFrame) -> str:
     for _, r in table.iterrows():
         cells = _condition_cells(r, conditions) + [_e(r["policy"])]
         for kind in kinds:
-            if not r[f"{kind}_n"]:
+            if not r[f"{kind}_n"] and not r.get(f"{kind}_not_interrupted", 0):
                 cells.append("–")
                 continue
             gap = _with_ci(r[f"{kind}_gap_median"], r[f"{kind}_gap_lo"], r[f"{kind}_gap_hi"])
-            cells.append(f"{int(r[f'{kind}_recovered'])} of {int(r[f'{kind}_n'])}, {gap}")
+            untouched = int(r.get(f"{kind}_not_interrupted", 0) or 0)
+            cells.append(f"{int(r[f'{kind}_recovered'])} of {int(r[f'{kind}_n'])}, {gap}"
+                         + (f"; {untouched} not interrupted by the fault" if untouched else ""))
         rows.append(cells)
     return _table(header, rows, text_columns=len(conditions) + 1)
 
@@ -278,7 +284,8 @@ def comparison_section(comparison: pd.DataFrame) -> str:
 def trials_section(trials: pd.DataFrame) -> str:
     """Every trial, folded: what each one measured (ms) and where its logs are."""
     phases = recovery_phases(trials)
-    header = ["run", "trial", "policy", "status", "recovered", "resumed on", "observed", "media gap", "recovery",
+    header = ["run", "trial", "policy", "status", "interrupted", "recovered", "resumed on", "observed", "media gap",
+              "recovery",
               "disconnected → media", "failed → media"] + \
         [PHASE_LABELS[p].split(" (")[0] for p in PHASES] + ["gathering_ms", "units lost", "dropped by sender",
                                                            "outages", "freezes", "frozen", "restarts",
@@ -286,7 +293,7 @@ def trials_section(trials: pd.DataFrame) -> str:
     rows = []
     for index, t in trials.iterrows():
         rows.append([_e(t["run"]), _e(t["trial_id"]), _e(t["policy"]), _e(t.get("status")),
-                     "yes" if t["recovered"] else "no", _e(t.get("resumed_on", "")), _num(t.get("observed_ms")),
+                     "yes" if t.get("interrupted", True) else "no", "yes" if t["recovered"] else "no", _e(t.get("resumed_on", "")), _num(t.get("observed_ms")),
                      _num(t.get("media_gap_ms")), _num(t.get("recovery_ms")),
                      _num(t.get("disconnected_to_media_ms")), _num(t.get("failed_to_media_ms"))]
                     + [_num(phases.at[index, p]) for p in PHASES]
@@ -298,10 +305,23 @@ def trials_section(trials: pd.DataFrame) -> str:
             f"trials/&lt;trial&gt;/ folder)</summary>{table}</details>")
 
 
+def not_interrupted_section(trials: pd.DataFrame) -> str:
+    untouched = trials[~interrupted_of(trials)]
+    if not len(untouched):
+        return ""
+    rows = [[_e(t["run"]), _e(t["trial_id"]), _e(t["policy"]), _e(t.get("status")), _e(t.get("resumed_on"))]
+            for _, t in untouched.iterrows()]
+    return ("<h2>Trials the fault did not interrupt</h2><p class='muted'>No outage, and each receiver's media "
+            "came over the same path before and after the fault (e.g. the call already ran on the network the "
+            "fault left alone): no recovery was measured, so these trials are left out of every statistic and "
+            "figure above, and counted per cell as 'not interrupted by the fault'.</p>"
+            + _table(["run", "trial", "policy", "status", "media stayed on"], rows, text_columns=5))
+
+
 def failures_section(trials: pd.DataFrame) -> str:
-    failed = trials[~trials["recovered"]]
+    failed = trials[~trials["recovered"] & interrupted_of(trials)]
     if not len(failed):
-        return "<p>Every trial recovered.</p>"
+        return "<p>Every trial the fault interrupted recovered.</p>"
     rows = [[_e(t["run"]), _e(t["trial_id"]), _e(t["policy"]), _e(t.get("status")), _e(t.get("failure_reason"))]
             for _, t in failed.iterrows()]
     return _table(["run", "trial", "policy", "status", "why it did not recover"], rows, text_columns=5)
@@ -314,7 +334,12 @@ fault (the last one before a freeze) to the first unit of steady flow again: the
 90 % of the pre-fault rate for 1 s. A loss burst is one gap from its first freeze to steady flow, not its longest
 silence. The trial's gap is the larger of the two directions (lab.experiment.metrics,
 lab.experiment.continuity). Gap statistics are over the trials that recovered; the recovered % beside them says
-how many did. <b>'disconnected' → media</b> and <b>'failed' → media</b>: from the receiving peer's own
+how many did.</li>
+<li><b>Not interrupted by the fault</b>: a trial with no outage in which each receiver's media came over the same
+ICE generation and candidate pair before and after the fault (the call already ran on the path the fault left
+alone) measured no recovery. It is neither recovered nor failed: n, the recovered % and every gap, phase and
+comparison leave it out, and each cell counts it apart. A direction whose path cannot be told is counted as
+interrupted (its recovery is reported on an 'unknown' path). <b>'disconnected' → media</b> and <b>'failed' → media</b>: from the receiving peer's own
 'disconnected' / 'failed' until its media flowed steadily again.</li>
 <li><b>Observation</b>: every trial is watched until media flows steadily again at every receiver, or until
 recover_s after the fault has fully ended (the blackhole lifted, the handover's break); only 'closed' stops it
@@ -429,7 +454,8 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         f"<p class='muted'>Values in ms; brackets: 95 % confidence interval (BCa bootstrap, {n_resamples} "
         f"resamples, seed {seed}), given from {stats.MIN_N[50.0]} trials for a median, {stats.MIN_N[90.0]} for "
         f"p90, {stats.MIN_N[95.0]} for p95 (\"n too small\" below). Gap statistics are over the trials that "
-        "recovered; 'resumed on new pair / old path / unknown' says which path carried their recovery.</p>",
+        "recovered; 'resumed on new pair / old path / unknown' says which path carried their recovery. n counts the "
+        "trials the fault interrupted; those it did not interrupt are counted apart and left out (see Method).</p>",
         summary_section(summary),
         "<h2>Where the recovery time goes</h2>",
         "<p class='muted'>Median of each phase over the recovered trials, in ms [95 % CI]; phases are defined "
@@ -448,6 +474,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
            "calibrated lab.rtc profile (engine~profile), not the browser.</p>", engines_section(engines)]
           if len(engines) else []),
         "<h2>Figures</h2>", *blocks,
+        not_interrupted_section(trials),
         "<h2>Trials that did not recover</h2>", failures_section(trials),
         "<h2>All trials</h2>", trials_section(trials),
         "<h2>Method</h2>", METHOD.replace(str(stats.N_RESAMPLES) + " resamples", f"{n_resamples} resamples")

@@ -81,7 +81,7 @@ def interrupted_of(trials: pd.DataFrame) -> pd.Series:
     outage and every receiver's media back on the old path was not interrupted (without the
     per-direction columns nothing shows it untouched: interrupted)."""
     if "interrupted" in trials:
-        return trials["interrupted"].fillna(True).astype(bool)
+        return trials["interrupted"].astype("boolean").fillna(True).astype(bool)
     directions = [c for c in trials.columns if c.startswith("resumed_on_")]
     if not directions or "outages" not in trials or "recovered" not in trials:
         return pd.Series(True, index=trials.index)
@@ -333,10 +333,12 @@ def peer_kind_table(summary: pd.DataFrame) -> pd.DataFrame:
             if kind in by_kind.index:
                 r = by_kind.loc[kind]
                 row.update({f"{kind}_n": int(r["n"]), f"{kind}_recovered": int(r["recovered"]),
+                            f"{kind}_not_interrupted": int(r.get("not_interrupted", 0)),
                             f"{kind}_gap_median": r["gap_median"], f"{kind}_gap_lo": r["gap_median_lo"],
                             f"{kind}_gap_hi": r["gap_median_hi"]})
             else:
-                row.update({f"{kind}_n": 0, f"{kind}_recovered": 0, f"{kind}_gap_median": math.nan,
+                row.update({f"{kind}_n": 0, f"{kind}_recovered": 0, f"{kind}_not_interrupted": 0,
+                            f"{kind}_gap_median": math.nan,
                             f"{kind}_gap_lo": math.nan, f"{kind}_gap_hi": math.nan})
         rows.append(row)
     table = pd.DataFrame(rows)
