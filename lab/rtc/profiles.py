@@ -19,7 +19,9 @@ What each option mimics:
               neither browser queries servers again after a gathering that got no answer;
               rank_host_addresses: a browser ranks a host's networks instead of letting the first
               pair that answers carry the call.
-  networks    libwebrtc gathers on every network, ranked by adapter type then name ("by-name");
+  networks    libwebrtc gathers on every network, ranked by the adapter type it guesses from the
+              interface name (Wi-Fi, unknown, cellular), then by name ("adapter-type",
+              lab.rtc.adapter_types);
               Firefox without a camera/microphone permission gathers only on the default route's
               interface ("default-route").
 Not set by a profile: continual gathering (the policy `continual-gathering` chooses it).
@@ -57,7 +59,7 @@ from typing import Any, Literal
 PROFILE_NAMES = ("chrome", "firefox")
 
 
-Networks = Literal["all", "by-name", "default-route"]
+Networks = Literal["all", "adapter-type", "default-route"]
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,9 @@ PROFILES: dict[str, EngineProfile] = {
         # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms
         ice={**BROWSER_ICE, "check_interval": 0.048, "check_pacing": 0.062, "server_query_interval": 0.25,
              "new_generation_timeout": 30.0},
-        # libwebrtc ranks networks by adapter type, then by name: veths all look like Ethernet,
-        # so on the phone 'lte' comes before 'wifi' and carries the call
-        networks="by-name",
+        # libwebrtc ranks networks by the adapter type it guesses from the interface name, then
+        # by name: on the phone wlan0 (Wi-Fi) comes before wwan0 and carries the call
+        networks="adapter-type",
     ),
     "firefox": EngineProfile(
         name="firefox", engine="Firefox ESR 153 (nICEr)",
@@ -114,7 +116,7 @@ PROFILES: dict[str, EngineProfile] = {
         ice={**BROWSER_ICE, "check_interval": 0.1, "check_pacing": 0.02, "server_query_interval": 0.1,
              "new_generation_timeout": 30.0},
         # without a camera/microphone permission (the lab's page has none) Firefox gathers only
-        # on the default route's interface (measured: every candidate on the phone's 'wifi')
+        # on the default route's interface (measured: every candidate on the phone's Wi-Fi)
         networks="default-route",
     ),
 }

@@ -13,6 +13,8 @@ import socket
 import struct
 from pathlib import Path
 
+from lab.rtc.adapter_types import network_rank
+
 SIOCGIFFLAGS = 0x8913
 SIOCGIFADDR = 0x8915
 IFF_UP = 0x1
@@ -67,16 +69,17 @@ def default_route_interface() -> str | None:
 
 def ranked_ipv4_addresses(networks: str) -> list[str]:
     """The usable addresses a browser-like peer gathers on, best first:
-    "all" (the kernel's order), "by-name" (libwebrtc: networks of one adapter type, as veths all
-    are, ranked by interface name), "default-route" (Firefox without a camera/microphone
-    permission: only the default route's interface; all when there is no default route)."""
+    "all" (the kernel's order), "adapter-type" (libwebrtc: by the adapter type it guesses from
+    the interface name, then by name; lab.rtc.adapter_types), "default-route" (Firefox without
+    a camera/microphone permission: only the default route's interface; all when there is no
+    default route)."""
     if networks == "all":
         return usable_ipv4_addresses()
     interfaces = usable_ipv4_interfaces()
-    if networks == "by-name":
-        return sorted(interfaces, key=lambda address: interfaces[address])
+    if networks == "adapter-type":
+        return sorted(interfaces, key=lambda address: network_rank(interfaces[address]))
     if networks == "default-route":
         default = default_route_interface()
         chosen = [address for address, name in interfaces.items() if name == default]
         return chosen or list(interfaces)
-    raise ValueError(f"unknown networks rule {networks!r} (all, by-name, default-route)")
+    raise ValueError(f"unknown networks rule {networks!r} (all, adapter-type, default-route)")
