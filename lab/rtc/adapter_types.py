@@ -1,16 +1,19 @@
-"""How libwebrtc (Chromium on Linux) ranks a host's networks when all it knows of them is their
-interface names, as in the lab, where every uplink is a veth.
+"""How libwebrtc in Chromium on Linux ranks a host's networks (the `chrome` stand-in's
+`networks = "adapter-type"`).
 
-Chromium asks the OS for each interface's connection type; when that is unknown, libwebrtc
-guesses the adapter type from the name: `lo<N>` loopback, `eth<N>` Ethernet, `wlan<N>` and
-`v4-wlan<N>` Wi-Fi, `ipsec<N>`, `tun<N>`, `utun<N>`, `tap<N>` VPN (a prefix followed by digits
-only). Cellular names (`rmnet<N>`, `clat<N>`, `pdp_ip<N>`) are recognised only by its Android and
-iOS builds, so on Linux `wwan0` stays unknown. A candidate pair's network cost comes first when
-it picks the pair to send on (Ethernet 0, Wi-Fi 10, unknown 50, cellular 900; a VPN costs what
-its underlying network does, unknown here, plus 1); among equal costs, the candidate priority,
-which follows the network order: adapter type (unknown < Ethernet < Wi-Fi < cellular < VPN),
-then the name. So Wi-Fi beats an unknown name, which beats cellular, and names of one type rank
-by name: `wlan0` before `wwan0`, and `lte` before `wifi` (both unknown).
+Each interface gets an adapter type. Chromium first asks the kernel: an interface answering the
+wireless-extensions query is Wi-Fi, one answering ethtool is Ethernet (every veth does, so every
+lab uplink is Ethernet to Chromium, whatever its name); only when neither answers does libwebrtc
+guess from the name: `lo<N>` loopback, `eth<N>` Ethernet, `wlan<N>` and `v4-wlan<N>` Wi-Fi,
+`ipsec<N>`, `tun<N>`, `utun<N>`, `tap<N>` VPN (the prefix followed by digits only). Cellular names
+(`rmnet<N>`, `clat<N>`, `pdp_ip<N>`) are guessed only by its Android and iOS builds, so on Linux
+`wwan0` stays unknown.
+Chromium then sends on the pair of the lowest network cost (Ethernet 0, Wi-Fi 10, unknown 50,
+cellular 900; a VPN costs what its underlying network does, unknown here, plus 1); among equal
+costs on the highest candidate priority, which follows libwebrtc's order of networks: adapter
+type (unknown < Ethernet < Wi-Fi < cellular < VPN), then the name. In the lab, where all
+uplinks are veths, that is the name alone: `wlan0` before `wwan0`, `lte` before `wifi` and also
+`lte` before `wlan0` (measured: a Chromium phone with uplinks `wlan0` and `lte` sent on `lte`).
 """
 
 from __future__ import annotations
@@ -52,11 +55,17 @@ def adapter_type_from_name(name: str) -> AdapterType:
     return AdapterType.UNKNOWN
 
 
-def network_rank(name: str) -> tuple[int, int, str]:
+def adapter_type(name: str, reported: AdapterType = AdapterType.UNKNOWN) -> AdapterType:
+    """The type Chromium gives an interface: the kernel's answer (`reported`), else the guess."""
+    return reported if reported != AdapterType.UNKNOWN else adapter_type_from_name(name)
+
+
+def network_rank(name: str, reported: AdapterType = AdapterType.UNKNOWN) -> tuple[int, int, str]:
     """Sort key of an interface, best first: network cost, adapter type, name."""
-    adapter_type = adapter_type_from_name(name)
-    return NETWORK_COST[adapter_type], int(adapter_type), name
+    kind = adapter_type(name, reported)
+    return NETWORK_COST[kind], int(kind), name
 
 
-def rank_interfaces(names: list[str]) -> list[str]:
-    return sorted(names, key=network_rank)
+def rank_interfaces(interfaces: dict[str, AdapterType]) -> list[str]:
+    """Interface names (with the type the kernel reported for each), best first."""
+    return sorted(interfaces, key=lambda name: network_rank(name, interfaces[name]))

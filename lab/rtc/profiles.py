@@ -19,9 +19,9 @@ What each option mimics:
               neither browser queries servers again after a gathering that got no answer;
               rank_host_addresses: a browser ranks a host's networks instead of letting the first
               pair that answers carry the call.
-  networks    libwebrtc gathers on every network, ranked by the adapter type it guesses from the
-              interface name (Wi-Fi, unknown, cellular), then by name ("adapter-type",
-              lab.rtc.adapter_types);
+  networks    libwebrtc gathers on every network, ranked by adapter type (what the kernel reports,
+              else guessed from the interface name), then by name ("adapter-type",
+              lab.rtc.adapter_types; the lab's veths are all Ethernet, so the name decides);
               Firefox without a camera/microphone permission gathers only on the default route's
               interface ("default-route").
 Not set by a profile: continual gathering (the policy `continual-gathering` chooses it).
@@ -100,8 +100,8 @@ PROFILES: dict[str, EngineProfile] = {
         # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms
         ice={**BROWSER_ICE, "check_interval": 0.048, "check_pacing": 0.062, "server_query_interval": 0.25,
              "new_generation_timeout": 30.0},
-        # libwebrtc ranks networks by the adapter type it guesses from the interface name, then
-        # by name: on the phone wlan0 (Wi-Fi) comes before wwan0 and carries the call
+        # libwebrtc ranks networks by adapter type, then by name: veths are all Ethernet, so on
+        # the phone wlan0 comes before wwan0 and carries the call
         networks="adapter-type",
     ),
     "firefox": EngineProfile(

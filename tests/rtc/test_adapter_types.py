@@ -1,11 +1,12 @@
-"""The chrome stand-in's network ranking (lab.rtc.adapter_types): libwebrtc's adapter-type guess
-from an interface name (Linux build), then its network cost, type order and the name."""
+"""The chrome stand-in's network ranking (lab.rtc.adapter_types): the adapter type the kernel
+reports, else libwebrtc's guess from the name (Linux build), then the network cost, type order and
+the name."""
 
 from __future__ import annotations
 
 import pytest
 
-from lab.rtc.adapter_types import AdapterType, adapter_type_from_name, rank_interfaces
+from lab.rtc.adapter_types import AdapterType, adapter_type, adapter_type_from_name, rank_interfaces
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -22,16 +23,31 @@ def test_adapter_type_is_guessed_from_the_name(name: str, expected: AdapterType)
     assert adapter_type_from_name(name) == expected
 
 
-def test_wifi_comes_before_unknown_names_whatever_their_order() -> None:
-    assert rank_interfaces(["wwan0", "wlan0"]) == ["wlan0", "wwan0"]
-    assert rank_interfaces(["lte", "wlan0"]) == ["wlan0", "lte"]       # "lte" < "wlan0" by name
-    assert rank_interfaces(["aaa0", "wlan1", "wlan0"]) == ["wlan0", "wlan1", "aaa0"]
+def guessed(*names: str) -> dict[str, AdapterType]:
+    return {name: AdapterType.UNKNOWN for name in names}   # the kernel reported nothing
 
 
-def test_names_of_one_type_rank_by_name() -> None:
-    assert rank_interfaces(["wifi", "lte"]) == ["lte", "wifi"]         # the old phone's names
-    assert rank_interfaces(["rmnet0", "wwan0"]) == ["rmnet0", "wwan0"]
+def test_the_kernels_answer_wins_over_the_name() -> None:
+    assert adapter_type("lte", AdapterType.WIFI) == AdapterType.WIFI
+    assert adapter_type("wlan0", AdapterType.ETHERNET) == AdapterType.ETHERNET
+    assert adapter_type("wlan0") == AdapterType.WIFI
 
 
-def test_ethernet_before_wifi_and_a_vpn_after_unknown() -> None:
-    assert rank_interfaces(["wlan0", "tun0", "eth1", "zzz"]) == ["eth1", "wlan0", "zzz", "tun0"]
+def test_veths_rank_by_name_whatever_the_names_suggest() -> None:
+    ethernet = AdapterType.ETHERNET
+    assert rank_interfaces({"wwan0": ethernet, "wlan0": ethernet}) == ["wlan0", "wwan0"]
+    assert rank_interfaces({"wlan0": ethernet, "lte": ethernet}) == ["lte", "wlan0"]
+    assert rank_interfaces({"wifi": ethernet, "lte": ethernet}) == ["lte", "wifi"]
+
+
+def test_a_guessed_wifi_comes_before_unknown_names() -> None:
+    assert rank_interfaces(guessed("wwan0", "wlan0")) == ["wlan0", "wwan0"]
+    assert rank_interfaces(guessed("lte", "wlan0")) == ["wlan0", "lte"]       # "lte" < "wlan0" by name
+    assert rank_interfaces(guessed("aaa0", "wlan1", "wlan0")) == ["wlan0", "wlan1", "aaa0"]
+    assert rank_interfaces(guessed("wifi", "lte")) == ["lte", "wifi"]         # both unknown: the name
+
+
+def test_ethernet_before_wifi_before_unknown_before_vpn_before_cellular() -> None:
+    found = {"wlan0": AdapterType.UNKNOWN, "tun0": AdapterType.UNKNOWN, "eth1": AdapterType.UNKNOWN,
+             "zzz": AdapterType.UNKNOWN, "modem": AdapterType.CELLULAR}
+    assert rank_interfaces(found) == ["eth1", "wlan0", "zzz", "tun0", "modem"]
