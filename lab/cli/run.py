@@ -29,6 +29,7 @@ def run(
 ) -> None:
     """Run an experiment: every [peer pair x] policy x RTT x loss x repetition, one trial each."""
     from lab.experiment.check import check_experiment
+    from lab.experiment.interrupt import RunInterrupted
     from lab.experiment.runfolder import default_run_path
     from lab.experiment.runner import run_experiment
     from lab.experiment.spec import load_experiment
@@ -54,7 +55,12 @@ def run(
     check_experiment(spec, runtime=runtime)  # topology and peer kinds (browsers installed), before anything is created
     path = out if out is not None else default_run_path(Path("runs"), spec)
     runtime_class(runtime).preflight()  # e.g. docker: engine up, images current
-    summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume,
-                             executor=executor)
+    try:
+        summary = run_experiment(spec, path, runtime=runtime, jobs=jobs, repetitions=trials, resume=resume,
+                                 executor=executor)
+    except RunInterrupted as stopped:
+        typer.echo(f"icelab: {stopped}; continue with: icelab run {experiment} --out {stopped.path} --resume",
+                   err=True)
+        raise typer.Exit(stopped.exit_code) from None
     typer.echo(f"{summary.path}: {summary.ran} trials run, {summary.skipped} resumed, "
                f"{summary.recovered}/{summary.ran} recovered")

@@ -14,6 +14,7 @@ from lab import naming
 from lab.cluster.ship import TrialOutcome, TrialTask, WorkerMismatch, unpack
 from lab.errors import LabError
 from lab.experiment.check import check_experiment
+from lab.experiment.interrupt import RunMark
 from lab.experiment.plan import plan_trials
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.runner import run_one
@@ -38,6 +39,16 @@ def _enter_scope(worker_name: str) -> str:
             _base_scope = os.environ.get(SCOPE_ENV, "")
             os.environ[SCOPE_ENV] = worker_scope(_base_scope, worker_name)
         return naming.scope()
+
+
+def worker_mark() -> RunMark:
+    """The names this worker's trials carry (run on the worker: the client's backstop after an
+    interrupted run on a local cluster, lab.experiment.interrupt)."""
+    from distributed import get_worker
+
+    with _lock:
+        base = _base_scope if _base_scope is not None else os.environ.get(SCOPE_ENV, "")
+    return RunMark(worker_scope(base, str(get_worker().name)), f"x{os.getpid()}_")
 
 
 def _take_slot() -> int:
