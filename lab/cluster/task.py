@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from lab import naming
 from lab.cluster.ship import TrialOutcome, TrialTask, WorkerMismatch, unpack
@@ -41,14 +42,12 @@ def _enter_scope(worker_name: str) -> str:
         return naming.scope()
 
 
-def worker_mark() -> RunMark:
-    """The names this worker's trials carry (run on the worker: the client's backstop after an
-    interrupted run on a local cluster, lab.experiment.interrupt)."""
-    from distributed import get_worker
-
+def worker_mark(dask_worker: Any) -> RunMark:
+    """The names this worker's trials carry (by Client.run on the worker: the client's backstop
+    after an interrupted run on a local cluster, lab.experiment.interrupt)."""
     with _lock:
         base = _base_scope if _base_scope is not None else os.environ.get(SCOPE_ENV, "")
-    return RunMark(worker_scope(base, str(get_worker().name)), f"x{os.getpid()}_")
+    return RunMark(worker_scope(base, str(dask_worker.name)), f"x{os.getpid()}_")
 
 
 def _take_slot() -> int:
