@@ -123,6 +123,8 @@ class ClusterExecutor:
                     except Exception as error:
                         yield plan, error
                         continue
+                    if not outcome["row"]:  # abandoned (an interrupted run): left for --resume
+                        continue
                     folder.prepare_trial(plan.trial_id)
                     folder.save_trial_files(plan.trial_id, outcome["row"], outcome["files"])
                     yield plan, outcome["row"]

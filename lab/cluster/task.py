@@ -15,7 +15,7 @@ from lab import naming
 from lab.cluster.ship import TrialOutcome, TrialTask, WorkerMismatch, unpack
 from lab.errors import LabError
 from lab.experiment.check import check_experiment
-from lab.experiment.interrupt import RunMark
+from lab.experiment.interrupt import RunMark, TrialAbandoned
 from lab.experiment.plan import plan_trials
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.runner import run_one
@@ -85,7 +85,10 @@ def run_trial_task(task: TrialTask) -> TrialOutcome:
     (naming.state_dir() / "trials").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{plan.trial_id}-", dir=naming.state_dir() / "trials"))
     try:
-        row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"])
+        try:
+            row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"])
+        except TrialAbandoned:  # the client was interrupted and stopped it: no row (quietly)
+            return TrialOutcome(row={}, files={}, worker=name)
         row["worker"] = name  # the folder's result.json is not sent: the client writes this row
         return TrialOutcome(row=row, files=_files(scratch / "trials" / plan.trial_id), worker=name)
     finally:
