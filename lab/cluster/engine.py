@@ -17,7 +17,7 @@ from distributed.scheduler import KilledWorker
 from lab.cluster import certs
 from lab.cluster.address import check_address, local_workers
 from lab.cluster.ship import TrialOutcome, WorkerMismatch, pack, version
-from lab.cluster.task import run_trial_task, worker_mark
+from lab.cluster.task import leave_interrupts_to_the_client, run_trial_task, worker_mark
 from lab.errors import ConfigError, LabError
 from lab.experiment.interrupt import RunMark, stop_trials
 from lab.experiment.plan import TrialPlan
@@ -90,6 +90,7 @@ class ClusterExecutor:
         if not any(w.get("resources", {}).get(RESOURCE) for w in info.values()):
             raise LabError(f"no worker at {self.address} offers the '{RESOURCE}' resource (start it with `icelab worker`)")
         if self.local is not None:
+            client.run(leave_interrupts_to_the_client)
             self._marks = list(client.run(worker_mark).values())
 
     def run(self, spec: ExperimentSpec, runtime: str, folder: RunFolder,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -48,6 +49,12 @@ def worker_mark(dask_worker: Any) -> RunMark:
     with _lock:
         base = _base_scope if _base_scope is not None else os.environ.get(SCOPE_ENV, "")
     return RunMark(worker_scope(base, str(dask_worker.name)), f"x{os.getpid()}_")
+
+
+def leave_interrupts_to_the_client() -> None:
+    """A local cluster's worker (by Client.run, in its main thread): a terminal's Ctrl-C reaches
+    the whole process group, but the client decides (it stops the trials here, then the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _take_slot() -> int:

@@ -57,7 +57,11 @@ async def stoppable(trial_id: str, trial: Coroutine[Any, Any, T]) -> T:
             raise TrialAbandoned(f"trial {trial_id}: the run was interrupted")
         _running[trial_id] = (asyncio.get_running_loop(), task)
     try:
-        return await trial
+        result = await trial
+        if _stopping.is_set() or trial_id in _abandoned:
+            # it ended during the stop: a terminal's Ctrl-C also reached its agents; not a result
+            raise TrialAbandoned(f"trial {trial_id}: the run was interrupted")
+        return result
     except asyncio.CancelledError:
         if _stopping.is_set() or trial_id in _abandoned:
             raise TrialAbandoned(f"trial {trial_id}: the run was interrupted") from None

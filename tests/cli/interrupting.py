@@ -35,8 +35,12 @@ class Run:
             assert time.monotonic() < deadline, f"no {what} within {bound} s: {self.log()[-3000:]}"
             time.sleep(0.2)
 
-    def signal(self, signum: int) -> int:
-        self.process.send_signal(signum)
+    def signal(self, signum: int, *, group: bool = False) -> int:
+        """Signal the run (group: its whole process group, as a terminal's Ctrl-C does); its exit code."""
+        if group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
         try:
             return self.process.wait(timeout=BOUND_S)
         except subprocess.TimeoutExpired:
@@ -52,7 +56,7 @@ def start(tmp: Path, name: str, *args: str) -> Run:
     stderr = tmp / f"{name}.stderr"
     with stderr.open("wb") as err:
         process = subprocess.Popen([*ICELAB, "run", *args], stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT,
-                                   env={**os.environ, "ICELAB_SCOPE": scope})
+                                   env={**os.environ, "ICELAB_SCOPE": scope}, start_new_session=True)
     return Run(process, scope, stderr)
 
 

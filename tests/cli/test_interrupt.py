@@ -39,7 +39,7 @@ def test_sigint_after_a_trial_keeps_it_and_resume_completes_the_run(tmp_path: Pa
     interrupted.wait_for("second trial under way", lambda: namespaces(interrupted.scope) != [])
     first = saved(out)
 
-    code = interrupted.signal(signal.SIGINT)
+    code = interrupted.signal(signal.SIGINT, group=True)  # a terminal's Ctrl-C: the agents get it too
 
     assert code == 130, interrupted.log()[-3000:]
     assert "--resume" in interrupted.log()  # how to go on
