@@ -133,7 +133,7 @@ class ClusterExecutor:
                 running = [f for f in futures if not f.done()]
                 if running:  # interrupted: the workers abandon our trials, which tear down there
                     with contextlib.suppress(Exception):
-                        client.run(stop_trials, [futures[f].trial_id for f in running])
+                        client.run(stop_trials, [str(f.key) for f in running])
                         wait(running, timeout=ABANDON_TIMEOUT_S)
                 client.cancel(list(futures))
 

@@ -48,13 +48,22 @@ def worker_mark(dask_worker: Any) -> RunMark:
     after an interrupted run on a local cluster, lab.experiment.interrupt)."""
     with _lock:
         base = _base_scope if _base_scope is not None else os.environ.get(SCOPE_ENV, "")
-    return RunMark(worker_scope(base, str(dask_worker.name)), f"x{os.getpid()}_")
+    return RunMark(worker_scope(base, str(dask_worker.name)), f"x{os.getpid()}_", os.getpid())
 
 
 def leave_interrupts_to_the_client() -> None:
     """A local cluster's worker (by Client.run, in its main thread): a terminal's Ctrl-C reaches
     the whole process group, but the client decides (it stops the trials here, then the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _task_key() -> str | None:
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().get_current_task())
+    except ValueError:  # called outside a worker (tests of this function)
+        return None
 
 
 def _take_slot() -> int:
@@ -93,7 +102,8 @@ def run_trial_task(task: TrialTask) -> TrialOutcome:
     scratch = Path(tempfile.mkdtemp(prefix=f"{plan.trial_id}-", dir=naming.state_dir() / "trials"))
     try:
         try:
-            row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"])
+            # stopped by its task key, unique to the client's run (lab.cluster.engine)
+            row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"], stop_key=_task_key())
         except TrialAbandoned:  # the client was interrupted and stopped it: no row (quietly)
             return TrialOutcome(row={}, files={}, worker=name)
         row["worker"] = name  # the folder's result.json is not sent: the client writes this row

@@ -82,7 +82,7 @@ def stop_trials(trial_ids: Iterable[str] | None = None) -> int:
         else:
             ids = [t for t in trial_ids]
             _abandoned.update(ids)
-        targets = [_running[t] for t in ids if t in _running]
+        targets = [_running.pop(t) for t in ids if t in _running]  # each cancelled once
     for loop, task in targets:
         with contextlib.suppress(RuntimeError):  # its loop has just closed
             loop.call_soon_threadsafe(task.cancel)
@@ -91,15 +91,19 @@ def stop_trials(trial_ids: Iterable[str] | None = None) -> int:
 
 def reset() -> None:
     """A new run in this process: trials may run again."""
-    _stopping.clear()
+    with _lock:
+        _stopping.clear()
+        _abandoned.clear()
 
 
 @dataclass(frozen=True)
 class RunMark:
-    """What a run's trials create carries its scope and topology names that start with `topology`."""
+    """What a run's trials create carries its scope and topology names that start with `topology`;
+    `pid` ran them (this process, or a local cluster's worker)."""
 
     scope: str
     topology: str
+    pid: int
 
     @property
     def netns_prefix(self) -> str:
@@ -108,16 +112,22 @@ class RunMark:
 
 def own_mark() -> RunMark:
     """This process's trials' mark (lab.experiment.runner.topology_name: x<pid>_<slot>)."""
-    return RunMark(naming.scope(), f"x{os.getpid()}_")
+    return RunMark(naming.scope(), f"x{os.getpid()}_", os.getpid())
 
 
-def remove_leftovers(marks: Iterable[RunMark], runtime: str, trial_ids: Iterable[str] = ()) -> list[str]:
+def remove_leftovers(marks: Iterable[RunMark], runtime: str, trial_ids: Iterable[str] = (),
+                     *, kill_runners: bool = False) -> list[str]:
     """Everything carrying one of the marks, removed: namespaces (their processes killed first),
-    Docker containers, and the browser profiles of `trial_ids`. The namespaces removed."""
+    Docker containers, and the browser profiles of `trial_ids`. The namespaces removed.
+    kill_runners (a hard stop): the other processes that run the trials (cluster workers) first."""
     from lab.net import build, netns
     from lab.runtime.chromium.browser import browser_pids
 
     marks = list(marks)
+    for mark in marks if kill_runners else ():
+        if mark.pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(mark.pid, signal.SIGKILL)
     names = [n for n in netns.list_names() if any(n.startswith(m.netns_prefix) for m in marks)]
     build.teardown(names)
     if runtime == "docker":

@@ -92,11 +92,13 @@ def topology_name(slot: int) -> str:
     return f"x{os.getpid()}_{slot}"
 
 
-def run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int, runtime: str) -> dict[str, Any]:
-    """One trial into `folder`, on this machine (a local job slot or a cluster worker)."""
+def run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int, runtime: str,
+            stop_key: str | None = None) -> dict[str, Any]:
+    """One trial into `folder`, on this machine (a local job slot or a cluster worker);
+    `stop_trials([stop_key])` (default: its trial id) abandons it."""
     trial_dir = folder.prepare_trial(plan.trial_id)
     trial = Trial(spec, plan, trial_dir, topology_name(slot), runtime=runtime)
-    result = asyncio.run(stoppable(plan.trial_id, trial.run()))  # lab.experiment.interrupt
+    result = asyncio.run(stoppable(stop_key or plan.trial_id, trial.run()))  # lab.experiment.interrupt
     result.row.update(host_facts(), worker="local")  # a cluster's task names its worker instead
     folder.save_trial(plan.trial_id, result.row, result.events)
     return result.row
@@ -184,7 +186,7 @@ def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runti
                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     unfinished = {p.trial_id for p in todo}
     # Ctrl-C / SIGTERM: KeyboardInterrupt here, the trials under way abandoned; twice: hard stop
-    stop = StopOnSignals(hard_stop=lambda: remove_leftovers(executor.marks(), runtime, unfinished))
+    stop = StopOnSignals(hard_stop=lambda: remove_leftovers(executor.marks(), runtime, unfinished, kill_runners=True))
     with stop, Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(spec.name, total=len(plans), completed=len(plans) - len(todo),
                                  status=f"{len(done)} resumed" if done else "")
