@@ -33,6 +33,12 @@ _lock = threading.Lock()
 _running: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
 _abandoned: set[str] = set()  # trial ids told to stop (before or while they run)
 _stopping = threading.Event()  # every trial of this process is told to stop
+_last_signal: list[int] = []  # the last stop signal taken in this process
+
+
+def interrupted_exit_code() -> int:
+    """The exit code that says which signal stopped us: 130 (SIGINT, also the default), 143 (SIGTERM)."""
+    return 128 + (_last_signal[-1] if _last_signal else signal.SIGINT)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -163,8 +169,10 @@ class StopOnSignals:
     raise KeyboardInterrupt in the main thread; a second one calls `hard_stop` and exits at once.
     Elsewhere (a thread, e.g. a notebook's worker) it does nothing."""
 
-    def __init__(self, hard_stop: Callable[[], object]) -> None:
+    def __init__(self, hard_stop: Callable[[], object] = lambda: None,
+                 stopping: str = "stopping the run (the trials under way are abandoned; again to stop harder)") -> None:
         self.hard_stop = hard_stop
+        self.stopping = stopping
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -187,9 +195,9 @@ class StopOnSignals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = signum
+            _last_signal.append(signum)
             stop_trials()
-            print(f"\nicelab: {signal.Signals(signum).name}: stopping the run (the trials under way are "
-                  "abandoned; again to stop harder)", file=sys.stderr, flush=True)
+            print(f"\nicelab: {signal.Signals(signum).name}: {self.stopping}", file=sys.stderr, flush=True)
             raise KeyboardInterrupt
         print(f"\nicelab: {signal.Signals(signum).name} again: killing what the run started",
               file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ look for anything of its scope left behind (namespaces, or any process carrying 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,11 @@ def namespaces(scope: str) -> list[str]:
     names = [line.split()[0] for line in out.splitlines() if line.strip()]
     return [n for n in names if n.startswith(naming.netns_prefix(scope)) or
             n.startswith(f"{naming.PREFIX}-{scope}{naming.NESTED_SCOPE_SEP}")]
+
+
+def trial_namespaces(scope: str) -> list[str]:
+    """Those of a trial under way (topology x<pid>_<slot>, lab.experiment.runner), not of a probe."""
+    return [n for n in namespaces(scope) if re.search(r"-x\d+_\d+-", n)]
 
 
 def processes(scope: str) -> list[str]:

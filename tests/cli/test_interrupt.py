@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.interrupting import namespaces, processes, run, saved, start
+from tests.cli.interrupting import namespaces, processes, run, saved, start, trial_namespaces
 from tests.experiment.short_blackhole import short_blackhole
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None, reason="needs coturn (scripts/setup-debian.sh)")
@@ -36,7 +36,7 @@ def test_sigint_after_a_trial_keeps_it_and_resume_completes_the_run(tmp_path: Pa
     exp, out = experiment(tmp_path, repetitions=2), tmp_path / "run"
     interrupted = start(tmp_path, "sigint", str(exp), "--out", str(out))
     interrupted.wait_for("first saved trial", lambda: len(saved(out)) == 1)
-    interrupted.wait_for("second trial under way", lambda: namespaces(interrupted.scope) != [])
+    interrupted.wait_for("second trial under way", lambda: trial_namespaces(interrupted.scope) != [])
     first = saved(out)
 
     code = interrupted.signal(signal.SIGINT, group=True)  # a terminal's Ctrl-C: the agents get it too
@@ -56,7 +56,7 @@ def test_sigint_after_a_trial_keeps_it_and_resume_completes_the_run(tmp_path: Pa
 def test_sigterm_stops_parallel_trials_like_ctrl_c(tmp_path: Path) -> None:
     exp, out = experiment(tmp_path, repetitions=2), tmp_path / "run"
     interrupted = start(tmp_path, "sigterm", str(exp), "--jobs", "2", "--out", str(out))
-    interrupted.wait_for("a trial under way", lambda: namespaces(interrupted.scope) != [])
+    interrupted.wait_for("a trial under way", lambda: trial_namespaces(interrupted.scope) != [])
 
     code = interrupted.signal(signal.SIGTERM)
 

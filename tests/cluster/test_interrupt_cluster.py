@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.cli.interrupting import namespaces, processes, run, saved, start
+from tests.cli.interrupting import namespaces, processes, run, saved, start, trial_namespaces
 from tests.cluster.conftest import needs_lab_tools
 from tests.experiment.short_blackhole import short_blackhole
 
@@ -19,7 +19,7 @@ def test_ctrl_c_stops_a_local_cluster_run_and_its_workers(tmp_path: Path) -> Non
     exp, out = tmp_path / "cluster.toml", tmp_path / "run"
     exp.write_text(short_blackhole("cluster_interrupt", seed=9, repetitions=2, at_s=4, settle_s=1))
     interrupted = start(tmp_path, "csigint", str(exp), "--cluster", "local:2", "--out", str(out))
-    interrupted.wait_for("a trial under way", lambda: namespaces(interrupted.scope) != [])
+    interrupted.wait_for("a trial under way", lambda: trial_namespaces(interrupted.scope) != [])
 
     code = interrupted.signal(signal.SIGINT, group=True)  # a terminal's Ctrl-C reaches the workers too
 
