@@ -11,20 +11,23 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, LocalCluster, as_completed, wait
 from distributed.scheduler import KilledWorker
 
 from lab.cluster import certs
 from lab.cluster.address import check_address, local_workers
 from lab.cluster.ship import TrialOutcome, WorkerMismatch, pack, version
-from lab.cluster.task import run_trial_task
+from lab.cluster.task import leave_interrupts_to_the_client, run_trial_task, worker_mark
 from lab.errors import ConfigError, LabError
+from lab.experiment.interrupt import RunMark, stop_trials
 from lab.experiment.plan import TrialPlan
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.spec import ExperimentSpec
 
 RESOURCE = "icelab"
 CONNECT_TIMEOUT_S = 20
+# an interrupted run waits this long for the abandoned trials to tear down on their workers
+ABANDON_TIMEOUT_S = 60
 
 
 @contextlib.contextmanager
@@ -55,6 +58,11 @@ class ClusterExecutor:
         self.security = certs.security(certs_dir, "client") if certs_dir is not None else None
         self.engine = address
         self.slots = self.local or 1
+        self._marks: list[RunMark] = []
+
+    def marks(self) -> list[RunMark]:
+        """A local cluster's workers' trial names (a remote cluster's hosts are not ours to clean)."""
+        return list(self._marks)
 
     @contextlib.contextmanager
     def _client(self) -> Iterator[Client]:
@@ -81,6 +89,9 @@ class ClusterExecutor:
         self.slots = int(sum(w.get("resources", {}).get(RESOURCE, 0) for w in info.values())) or 1
         if not any(w.get("resources", {}).get(RESOURCE) for w in info.values()):
             raise LabError(f"no worker at {self.address} offers the '{RESOURCE}' resource (start it with `icelab worker`)")
+        if self.local is not None:
+            client.run(leave_interrupts_to_the_client)
+            self._marks = list(client.run(worker_mark).values())
 
     def run(self, spec: ExperimentSpec, runtime: str, folder: RunFolder,
             plans: list[TrialPlan]) -> Generator[tuple[TrialPlan, dict[str, Any] | Exception], None, None]:
@@ -113,10 +124,17 @@ class ClusterExecutor:
                     except Exception as error:
                         yield plan, error
                         continue
+                    if not outcome["row"]:  # abandoned (an interrupted run): left for --resume
+                        continue
                     folder.prepare_trial(plan.trial_id)
                     folder.save_trial_files(plan.trial_id, outcome["row"], outcome["files"])
                     yield plan, outcome["row"]
             finally:
+                running = [f for f in futures if not f.done()]
+                if running:  # interrupted: the workers abandon our trials, which tear down there
+                    with contextlib.suppress(Exception):
+                        client.run(stop_trials, [str(f.key) for f in running])
+                        wait(running, timeout=ABANDON_TIMEOUT_S)
                 client.cancel(list(futures))
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from lab import naming
 from lab.cluster.ship import TrialOutcome, TrialTask, WorkerMismatch, unpack
 from lab.errors import LabError
 from lab.experiment.check import check_experiment
+from lab.experiment.interrupt import RunMark, TrialAbandoned
 from lab.experiment.plan import plan_trials
 from lab.experiment.runfolder import RunFolder
 from lab.experiment.runner import run_one
@@ -38,6 +41,29 @@ def _enter_scope(worker_name: str) -> str:
             _base_scope = os.environ.get(SCOPE_ENV, "")
             os.environ[SCOPE_ENV] = worker_scope(_base_scope, worker_name)
         return naming.scope()
+
+
+def worker_mark(dask_worker: Any) -> RunMark:
+    """The names this worker's trials carry (by Client.run on the worker: the client's backstop
+    after an interrupted run on a local cluster, lab.experiment.interrupt)."""
+    with _lock:
+        base = _base_scope if _base_scope is not None else os.environ.get(SCOPE_ENV, "")
+    return RunMark(worker_scope(base, str(dask_worker.name)), f"x{os.getpid()}_", os.getpid())
+
+
+def leave_interrupts_to_the_client() -> None:
+    """A local cluster's worker (by Client.run, in its main thread): a terminal's Ctrl-C reaches
+    the whole process group, but the client decides (it stops the trials here, then the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _task_key() -> str | None:
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().get_current_task())
+    except ValueError:  # called outside a worker (tests of this function)
+        return None
 
 
 def _take_slot() -> int:
@@ -75,7 +101,11 @@ def run_trial_task(task: TrialTask) -> TrialOutcome:
     (naming.state_dir() / "trials").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{plan.trial_id}-", dir=naming.state_dir() / "trials"))
     try:
-        row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"])
+        try:
+            # stopped by its task key, unique to the client's run (lab.cluster.engine)
+            row = run_one(spec, plan, RunFolder(scratch), slot, task["runtime"], stop_key=_task_key())
+        except TrialAbandoned:  # the client was interrupted and stopped it: no row (quietly)
+            return TrialOutcome(row={}, files={}, worker=name)
         row["worker"] = name  # the folder's result.json is not sent: the client writes this row
         return TrialOutcome(row=row, files=_files(scratch / "trials" / plan.trial_id), worker=name)
     finally:

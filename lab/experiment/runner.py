@@ -34,6 +34,15 @@ from rich.progress import (
 
 from lab.errors import ConfigError
 from lab.experiment.check import check_experiment
+from lab.experiment.interrupt import (
+    RunInterrupted,
+    RunMark,
+    StopOnSignals,
+    own_mark,
+    remove_leftovers,
+    stop_trials,
+    stoppable,
+)
 from lab.experiment.plan import TrialPlan, plan_trials
 from lab.experiment.runfolder import RunFolder, host_facts
 from lab.experiment.spec import ExperimentSpec
@@ -83,11 +92,13 @@ def topology_name(slot: int) -> str:
     return f"x{os.getpid()}_{slot}"
 
 
-def run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int, runtime: str) -> dict[str, Any]:
-    """One trial into `folder`, on this machine (a local job slot or a cluster worker)."""
+def run_one(spec: ExperimentSpec, plan: TrialPlan, folder: RunFolder, slot: int, runtime: str,
+            stop_key: str | None = None) -> dict[str, Any]:
+    """One trial into `folder`, on this machine (a local job slot or a cluster worker);
+    `stop_trials([stop_key])` (default: its trial id) abandons it."""
     trial_dir = folder.prepare_trial(plan.trial_id)
     trial = Trial(spec, plan, trial_dir, topology_name(slot), runtime=runtime)
-    result = asyncio.run(trial.run())
+    result = asyncio.run(stoppable(stop_key or plan.trial_id, trial.run()))  # lab.experiment.interrupt
     result.row.update(host_facts(), worker="local")  # a cluster's task names its worker instead
     folder.save_trial(plan.trial_id, result.row, result.events)
     return result.row
@@ -99,6 +110,10 @@ class TrialExecutor(Protocol):
 
     slots: int
     engine: str  # recorded in run.json: "local" or the cluster's address
+
+    def marks(self) -> list[RunMark]:
+        """What the trials it ran on this machine are named by (the backstop of an interrupted run)."""
+        ...
 
     def run(self, spec: ExperimentSpec, runtime: str, folder: RunFolder,
             plans: list[TrialPlan]) -> Generator[tuple[TrialPlan, dict[str, Any] | Exception], None, None]: ...
@@ -113,6 +128,9 @@ class LocalExecutor:
         if jobs < 1:
             raise ConfigError(None, "--jobs", "must be at least 1")
         self.slots = jobs
+
+    def marks(self) -> list[RunMark]:
+        return [own_mark()]
 
     def run(self, spec: ExperimentSpec, runtime: str, folder: RunFolder,
             plans: list[TrialPlan]) -> Generator[tuple[TrialPlan, dict[str, Any] | Exception], None, None]:
@@ -140,6 +158,8 @@ class LocalExecutor:
             finally:
                 for f in futures:
                     f.cancel()
+                if not all(f.done() for f in futures):  # interrupted: the trials under way end now
+                    stop_trials(futures[f].trial_id for f in futures if not f.done())
 
 
 def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runtime: str = "netns", jobs: int = 1,
@@ -164,7 +184,10 @@ def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runti
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    unfinished = {p.trial_id for p in todo}
+    # Ctrl-C / SIGTERM: KeyboardInterrupt here, the trials under way abandoned; twice: hard stop
+    stop = StopOnSignals(hard_stop=lambda: remove_leftovers(executor.marks(), runtime, unfinished, kill_runners=True))
+    with stop, Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(spec.name, total=len(plans), completed=len(plans) - len(todo),
                                  status=f"{len(done)} resumed" if done else "")
         finished = 0
@@ -172,6 +195,7 @@ def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runti
         results = executor.run(spec, runtime, folder, todo)
         try:
             for plan, outcome in results:
+                unfinished.discard(plan.trial_id)
                 if isinstance(outcome, ConfigError):
                     raise outcome
                 if isinstance(outcome, Exception):  # the trial could not even be recorded
@@ -187,9 +211,20 @@ def run_experiment(spec: ExperimentSpec, out: Path | str | None = None, *, runti
                     started = time.monotonic()
                     folder.consolidate()
                     pacer.ran(time.monotonic() - started)
-        finally:
-            results.close()  # cancels what has not started
+        except BaseException as error:
+            results.close()  # the trials under way end (abandoned) and tear down
+            # the backstop: whatever the run's trials started and did not remove
+            left = remove_leftovers(executor.marks(), runtime, unfinished)
+            if left:
+                progress.console.print(f"removed {len(left)} namespaces the trials left", highlight=False)
             folder.write_run_json(spec, runtime, executor.slots, len(plans), engine=executor.engine)
-            trials, events = folder.consolidate()
+            folder.consolidate()
+            if isinstance(error, KeyboardInterrupt):
+                saved = len(folder.completed())
+                raise RunInterrupted(out, stop.exit_code, saved, len(plans)) from None
+            raise
+        results.close()
+        folder.write_run_json(spec, runtime, executor.slots, len(plans), engine=executor.engine)
+        trials, events = folder.consolidate()
     return Run(path=out, planned=len(plans), skipped=len(plans) - len(todo), ran=len(todo),
                recovered=recovered, trials=trials, events=events)

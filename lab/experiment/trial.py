@@ -156,7 +156,7 @@ class Trial:
         finally:
             self.record("trial_end")
             t_teardown = time.monotonic()
-            await self._teardown(fault)
+            await self._teardown_to_the_end(fault)
             self.timings["teardown_s"] = time.monotonic() - t_teardown
         return self._result(status, reason, t_start)
 
@@ -265,6 +265,20 @@ class Trial:
         self.record("observation_end", reason=self.observer.stopped_because)
 
     # ----- teardown and results ---------------------------------------------------------
+
+    async def _teardown_to_the_end(self, fault: Fault) -> None:
+        """The teardown, finished even if the trial is cancelled meanwhile (an interrupted run,
+        lab.experiment.interrupt); the cancellation then goes on."""
+        teardown = asyncio.ensure_future(self._teardown(fault))
+        cancelled = False
+        while not teardown.done():
+            try:
+                await asyncio.shield(teardown)
+            except asyncio.CancelledError:
+                cancelled = True
+        teardown.result()
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def _teardown(self, fault: Fault) -> None:
         stops = [agent.stop(timeout=1.5) for agent in self.agents.values()]

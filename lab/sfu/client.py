@@ -35,6 +35,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
+from lab.route_source import route_source
+
 SUBPROTOCOL = Subprotocol("janus-protocol")
 REQUEST_TIMEOUT_S = 10.0
 PING_S = 1.0
@@ -208,6 +210,16 @@ class JanusClient:
                 return await future
         finally:
             self._pending.pop(transaction, None)
+
+    def network_changed(self) -> bool:
+        """The host's links, addresses or routes changed: drop the socket at once when the route
+        to Janus no longer leaves from its local address; True when it did."""
+        source = route_source(self.url)
+        local = self.ws.local_address if self._connected.is_set() else None
+        if local is not None and source is not None and local[0] == source:
+            return False
+        self.reconnect_now()
+        return local is not None
 
     def reconnect_now(self) -> None:
         """Drop the socket at once (the network changed under it: no closing handshake on a path

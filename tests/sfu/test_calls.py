@@ -48,6 +48,9 @@ def test_publisher_handover_restarts_the_publisher_leg(tmp_path: Path) -> None:
     assert row["recovered"], row
     kinds = events.groupby("peer")["kind"].apply(set)
     assert {"sfu_session", "offer_sent", "answer_received", "restart"} <= kinds["offerer"]
+    # the phone's socket to Janus left from the Wi-Fi address: it moved at the network event
+    reconnects = events[(events["peer"] == "offerer") & (events["kind"] == "signaling_reconnect")]
+    assert any(json.loads(d).get("reason") == "network-change" for d in reconnects["detail"]), reconnects
     assert "media_rx" in kinds["answerer"] and "media_rx" not in kinds["offerer"]  # the subscriber receives
     restarts = events[(events["kind"] == "restart")]
     assert set(restarts["peer"]) == {"offerer"}

@@ -20,14 +20,13 @@ import contextlib
 import json
 import logging
 import random
-import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from lab.route_source import route_source
 from lab.rtc.signaling.channel import SignalingChannel
 from lab.rtc.signaling.impairments import ImpairedPath, LinkClock, SignalingImpairments
 from lab.rtc.signaling.reliable import Frame, ReliableSession
@@ -185,19 +184,7 @@ class SignalingClient(SignalingChannel):
         return True
 
     def _route_source(self) -> str | None:
-        """The source address the kernel picks now for the server (no packet is sent), or None
-        when there is no route to it."""
-        parts = urlsplit(self.config.url)
-        host, port = parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
-        if host is None:
-            return None
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        try:
-            with socket.socket(family, socket.SOCK_DGRAM) as probe:
-                probe.connect((host, port))
-                return str(probe.getsockname()[0])
-        except OSError:  # unreachable now, or a name (the lab uses addresses)
-            return None
+        return route_source(self.config.url)
 
     async def __aenter__(self) -> SignalingClient:
         await self.start()

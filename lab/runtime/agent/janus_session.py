@@ -33,14 +33,13 @@ RESTART_REQUEST_S = 4.0
 
 
 class _Reconnector:
-    """What PeerSession calls on a network change (`reconnect_now`): here, the Janus socket."""
+    """What PeerSession calls on a network change (`network_changed`): here, the Janus socket."""
 
     def __init__(self, session: JanusLegSession) -> None:
         self._session = session
 
-    def reconnect_now(self) -> None:
-        if self._session.janus is not None:
-            self._session.janus.reconnect_now()
+    def network_changed(self) -> bool:
+        return self._session.janus is not None and self._session.janus.network_changed()
 
 
 class JanusLegSession(PeerSession):
@@ -66,11 +65,13 @@ class JanusLegSession(PeerSession):
         self.emit("sfu_session", state="attached", session=self.janus_session.id, handle=self.handle.id,
                   leg=leg.leg)
         self.signaling = _Reconnector(self)
-        if c.watch_network:
-            from lab.runtime.agent.netwatch import NetworkWatcher
+        from lab.runtime.agent.netwatch import NetworkWatcher
 
-            self._watcher = NetworkWatcher(asyncio.get_running_loop(), self._on_network_change)
-            self._watcher.start()
+        # as PeerSession: the policy hears of network changes only if it watches them; the
+        # socket to Janus (the app's signaling here) moves at once under every policy
+        react = self._on_network_change if c.watch_network else self._on_host_network_event
+        self._watcher = NetworkWatcher(asyncio.get_running_loop(), react)
+        self._watcher.start()
         await self._new_connection()
         self._spawn(self._watch_pair())
         self._spawn(self._watch_handle())
