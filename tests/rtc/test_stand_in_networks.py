@@ -63,3 +63,15 @@ def test_a_stand_in_watches_interfaces_only_when_its_engine_notices_their_loss()
     assert profile_watches_interfaces(config("firefox"))      # Firefox's sockets error at once
     assert not profile_watches_interfaces(config("chrome"))   # Chromium waits for its pings
     assert not profile_watches_interfaces(config(None))
+
+
+def test_the_plain_peer_ranks_wifi_first_as_a_phone_does(network) -> None:  # noqa: F811
+    """Without a profile the agent's lab.rtc peer ranks its host's networks too (before, its first
+    pair was whichever answered first, often the standby wwan0, which the handover never touched)."""
+    net = network("phone_handover.toml")
+    probe = ("import json; from lab.runtime.agent.rtc import ice_options; "
+             "from lab.runtime.agent.interfaces import usable_ipv4_interfaces as u; n = u(); o = ice_options(); "
+             "print(json.dumps([[n[a] for a in o.host_addresses], o.rank_host_addresses]))")
+    done = net.run("phone", [sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    names, ranked_ = json.loads(done.stdout)
+    assert names == ["wlan0", "wwan0"] and ranked_

@@ -70,17 +70,26 @@ def profile_watches_interfaces(config: AgentConfig) -> bool:
     return name is not None and bool(profile(name).detection.get("disconnect_on_interface_loss"))
 
 
+# how the plain lab.rtc peer ranks a host's networks: as an app on a phone does (Android, iOS and
+# libwebrtc rank networks by adapter type, so Wi-Fi carries the call while cellular stands by), by
+# lab.rtc.adapter_types' rule; without it the first pair to answer carried the call, often the
+# standby cellular one, which a Wi-Fi -> cellular handover then never touched
+PLAIN_NETWORKS = "adapter-type"
+
+
 def ice_options(gather_continually: bool = False) -> IceOptions:
-    """Gather on the namespace's usable interfaces only (read again before every restart); a
-    stand-in chooses and ranks them as its engine does (EngineProfile.networks)."""
+    """Gather on the namespace's usable interfaces only (read again before every restart), ranked
+    (IceOptions.rank_host_addresses): a stand-in's as its engine does (EngineProfile.networks),
+    the plain peer's by PLAIN_NETWORKS."""
     from lab.rtc.profiles import profile
     from lab.runtime.agent.interfaces import ranked_ipv4_addresses
 
-    addresses = ranked_ipv4_addresses(profile(_profile).networks if _profile is not None else "all")
+    addresses = ranked_ipv4_addresses(profile(_profile).networks if _profile is not None else PLAIN_NETWORKS)
     # a pre-gathered generation (W3C iceCandidatePoolSize 1): a restart offer or answer names
     # its server candidates at once instead of trickling them one server round trip later
     options = IceOptions(host_addresses=tuple(addresses) if addresses else None, use_ipv6=False,
-                         gather_continually=gather_continually, candidate_pool_size=1)
+                         gather_continually=gather_continually, candidate_pool_size=1,
+                         rank_host_addresses=True)
     if _profile is not None:
         from lab.rtc.profiles import apply_ice
 
