@@ -174,6 +174,7 @@ class StopOnSignals:
         self.hard_stop = hard_stop
         self.stopping = stopping
         self.signum: int | None = None
+        self._owner = os.getpid()
         self._previous: dict[int, Any] = {}
 
     @property
@@ -182,6 +183,7 @@ class StopOnSignals:
 
     def __enter__(self) -> StopOnSignals:
         reset()
+        self._owner = os.getpid()
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -193,6 +195,12 @@ class StopOnSignals:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._owner:
+            # a forked child (e.g. pyroute2's namespace helper) inherited the handler: its parent
+            # ends it with SIGTERM, which must end it as the default action would
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if self.signum is None:
             self.signum = signum
             _last_signal.append(signum)
