@@ -1,0 +1,83 @@
+"""The shipped Wi-Fi -> LTE handover really starts on Wi-Fi with the plain lab.rtc peer.
+
+Real parts: two aiortc agents (lab.rtc, no stand-in profile) on topologies/phone_handover.toml
+(kernel NATs, coturn, the lab's signaling server), LTE on standby before the call. The phone ranks
+its networks as a phone does (lab.runtime.agent.rtc.PLAIN_NETWORKS), so its first selected pair
+is on wlan0, and the handover interrupts the call (lab.experiment.metrics `interrupted`). Before,
+the first pair to answer carried the call, sometimes the standby wwan0 one, and the handover never
+touched the media. Asserted from the events, never from wall-clock times.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None,
+                                reason="needs coturn (scripts/setup-debian.sh)")
+
+EXPERIMENT = f"""
+name = "handover_on_wifi"
+topology = "{ROOT}/topologies/phone_handover.toml"
+seed = 15
+repetitions = 2
+policies = ["on-network-change"]
+
+[peers]
+offerer = "phone"
+answerer = "peer"
+polite = "answerer"
+
+[fault]
+type = "handover"
+host = "phone"
+from_iface = "wlan0"
+to_iface = "wwan0"
+variant = "standby"
+at_s = 2
+
+[matrix]
+rtt_ms = [20]
+
+[timeouts]
+connect_s = 30
+recover_s = 10
+trial_s = 60
+observe_s = 1
+"""
+
+
+def interface_of(candidates: pd.DataFrame, local: dict[str, object]) -> str | None:
+    """The phone's interface of a selected pair's local candidate (its own candidate_sent events)."""
+    address = str(local["local_address"]).rsplit(":", 1)[0]
+    for detail in candidates["detail"]:
+        d = json.loads(detail)
+        if address in (d.get("address"), d.get("related_address")) and d.get("interface"):
+            return str(d["interface"])
+    return None
+
+
+def test_the_phone_calls_over_wifi_and_the_handover_interrupts_it(tmp_path: Path) -> None:
+    experiment = tmp_path / "handover_on_wifi.toml"
+    experiment.write_text(EXPERIMENT)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "lab", "run", str(experiment), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = pd.read_parquet(out / "trials.parquet")
+    events = pd.read_parquet(out / "events.parquet")
+    for trial_id, mine in events.groupby("trial_id"):
+        phone = mine[mine["peer"] == "offerer"].sort_values("t_monotonic")
+        first = json.loads(phone[phone["kind"] == "selected_pair"]["detail"].iloc[0])
+        assert interface_of(phone[phone["kind"] == "candidate_sent"], first) == "wlan0", (trial_id, first)
+    assert trials["interrupted"].all(), trials[["trial_id", "failure_reason"]].to_dict("records")
+    assert trials["recovered"].all() and (trials["resumed_on"] == "new-pair").all(), \
+        trials[["trial_id", "resumed_on", "failure_reason"]].to_dict("records")
