@@ -4,8 +4,8 @@
         [--peers chromium,aiortc] [--variants standby,cold] [--states warm,fresh] [--out DIR]
     .venv/bin/python benchmarks/handover_variants.py --report DIR     # print an earlier run again
 
-One `icelab run` per cell on topologies/phone_standby.toml (phone_handover with the phone's
-uplinks named wlan0 and wwan0, so that Chromium prefers Wi-Fi as a phone does; see the file). Column "on src": trials
+One `icelab run` per cell on topologies/phone_handover.toml (the phone's uplinks are named wlan0
+and wwan0, so that Chromium prefers Wi-Fi as a phone does; see the file). Column "on src": trials
 whose phone media ran on the source interface (Wi-Fi) just before the fault.
 
 Cells: phone <-> peer, both of one kind
@@ -75,7 +75,7 @@ trial_s = 120
 """
 
 PHASES = ["detection_ms", "decision_ms", "signaling_ms", "checks_ms", "first_media_ms"]
-# the phone's addresses in phone_standby.toml: its own and its NAT's public one, per uplink
+# the phone's addresses in phone_handover.toml: its own and its NAT's public one, per uplink
 SOURCE_PREFIXES = ("192.168.1.", "198.51.100.10:")
 TARGET_PREFIXES = ("100.72.0.", "198.51.100.30:")
 
@@ -134,7 +134,7 @@ def run_cell(out: Path, kind: str, variant: str, state: str, args: argparse.Name
     if (folder / "trials.parquet").is_file():
         return folder  # done in an earlier invocation
     experiment = out / f"{name}.toml"
-    topology = ROOT / "topologies" / "phone_standby.toml"
+    topology = ROOT / "topologies" / "phone_handover.toml"
     experiment.write_text(EXPERIMENT.format(name=name, topology=topology, trials=args.trials, kind=kind,
                                             state=state, variant=variant, rtt=args.rtt))
     t0 = time.monotonic()

@@ -89,8 +89,8 @@ class Fault:
     name: str
     file: str
     policies: dict[str, list[object]]  # peer kind -> policies run
-    # peer kind -> another experiment file (a browser phone needs interfaces it ranks as Wi-Fi
-    # and cellular: with `wifi`/`lte` Chromium keeps its media on LTE and no handover touches it)
+    # peer kind -> another experiment file (a browser phone's own experiment, e.g. Chromium's
+    # handover with the policies a page offers)
     files: dict[str, str] = field(default_factory=dict)
 
     def file_for(self, kind: str) -> str:

@@ -19,7 +19,9 @@ What each option mimics:
               neither browser queries servers again after a gathering that got no answer;
               rank_host_addresses: a browser ranks a host's networks instead of letting the first
               pair that answers carry the call.
-  networks    libwebrtc gathers on every network, ranked by adapter type then name ("by-name");
+  networks    libwebrtc gathers on every network, ranked by adapter type (what the kernel reports,
+              else guessed from the interface name), then by name ("adapter-type",
+              lab.rtc.adapter_types; the lab's veths are all Ethernet, so the name decides);
               Firefox without a camera/microphone permission gathers only on the default route's
               interface ("default-route").
 Not set by a profile: continual gathering (the policy `continual-gathering` chooses it).
@@ -29,13 +31,18 @@ experiments' first RTT (20 ms), 5 trials per pair and fault, 2 cores shared with
 engineers' runs, load average 4-23; median media gap of the recovered trials in ms, recovered/run;
 ratio = stand-in / real, goal 0.85-1.15):
     fault                chrome real    stand-in      ratio   firefox real   stand-in      ratio
-    handover             111 (5/5)      66 (5/5)      (0.59)  3367 (4/5)     4050 (4/5)    1.20
+    handover             3679 (5/5)     5259 (5/5)    1.43    3367 (4/5)     4050 (4/5)    1.20
     transient_blackhole  3020 (5/5)     3021 (5/5)    1.00    3082 (4/5)     3026 (4/5)    0.98
     binding_expiry       2748 (5/5)     2894 (5/5)    1.05    7383 (5/5)     6384 (5/5)    0.86
     relay_kill           5380 (5/5)     5538 (5/5)    1.03    6545 (5/5)     6298 (5/5)    0.96
-    handover_overlap     5920 (5/5)     5479 (5/5)    0.93    3387 (3/5)     3822 (5/5)    1.13
-  handover/chrome: the standby handover does not touch either call (both run on lte: no
-  restart, gaps of 20-863 ms against 20-223 ms are scheduling noise), so that ratio says nothing.
+    handover_overlap     5643 (5/5)     5221 (5/5)    0.93    3387 (3/5)     3822 (5/5)    1.13
+  The chrome handover and handover_overlap cells were rerun after phone_handover's uplinks were
+  named wlan0/wwan0 (before, both Chromium calls ran on the standby 'lte' and the handover did not
+  touch them; load average ~10). handover/chrome: real Chromium never says 'disconnected' and
+  never restarts: 3.6-3.8 s after the break it moves, in ICE generation 0, to the pair on the
+  standby LTE (5 of 5). The stand-in does so in 2 of 5 (media back at 2.66-2.69 s); in 3 of 5
+  only the phone moved (at ~2.9 s), its peer stayed on the dead pair, said 'disconnected' at
+  ~5.1 s and restarted (media back at 5.26-5.40 s): the peer's side of that move is not mimicked.
   handover/firefox: both say 'disconnected' within 0-63 ms, but the restart offer then waits for
   the signaling channel, whose WebSocket died with Wi-Fi: the browser page's client drops it
   after its 3 s ack timeout, the aiortc agent's client reconnects ~0.5 s later. Not an ICE timing.
@@ -57,7 +64,7 @@ from typing import Any, Literal
 PROFILE_NAMES = ("chrome", "firefox")
 
 
-Networks = Literal["all", "by-name", "default-route"]
+Networks = Literal["all", "adapter-type", "default-route"]
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,9 @@ PROFILES: dict[str, EngineProfile] = {
         # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms
         ice={**BROWSER_ICE, "check_interval": 0.048, "check_pacing": 0.062, "server_query_interval": 0.25,
              "new_generation_timeout": 30.0},
-        # libwebrtc ranks networks by adapter type, then by name: veths all look like Ethernet,
-        # so on the phone 'lte' comes before 'wifi' and carries the call
-        networks="by-name",
+        # libwebrtc ranks networks by adapter type, then by name: veths are all Ethernet, so on
+        # the phone wlan0 comes before wwan0 and carries the call
+        networks="adapter-type",
     ),
     "firefox": EngineProfile(
         name="firefox", engine="Firefox ESR 153 (nICEr)",
@@ -114,7 +121,7 @@ PROFILES: dict[str, EngineProfile] = {
         ice={**BROWSER_ICE, "check_interval": 0.1, "check_pacing": 0.02, "server_query_interval": 0.1,
              "new_generation_timeout": 30.0},
         # without a camera/microphone permission (the lab's page has none) Firefox gathers only
-        # on the default route's interface (measured: every candidate on the phone's 'wifi')
+        # on the default route's interface (measured: every candidate on the phone's Wi-Fi)
         networks="default-route",
     ),
 }

@@ -2,7 +2,7 @@
 
 A phone hands over from Wi-Fi to LTE behind port-restricted NATs, the policy restarts ICE on the
 network change, and media resumes at both ends: Chromium on standby LTE
-(topologies/phone_standby.toml) with the restart initiated by the Chromium side in one run and by
+(topologies/phone_handover.toml) with the restart initiated by the Chromium side in one run and by
 the aiortc side in the other, and Firefox against Chromium and aiortc with the peer pair as a
 matrix dimension. The results carry the peer kinds. A Firefox that crashes mid-trial fails that
 trial only; a peer kind whose browser is not installed is refused before anything is created.
@@ -100,9 +100,8 @@ settle_s = 1
 
 
 def chromium_handover(phone: str, peer: str) -> str:
-    return handover(f"chromium_handover_{phone}", "phone_standby", 9,
-                    f'offerer_kind = "{phone}"\nanswerer_kind = "{peer}"\n',
-                    'from_iface = "wlan0"\nto_iface = "wwan0"\n')
+    return handover(f"chromium_handover_{phone}", "phone_handover", 9,
+                    f'offerer_kind = "{phone}"\nanswerer_kind = "{peer}"\n')
 
 
 # the peer pair as a matrix dimension (a [matrix] table after [peers]'s keys)

@@ -46,14 +46,14 @@ async def test_warm_toggles_the_browser_hosts_uplinks_and_restores_them(network,
     monkeypatch.setattr(browser_state, "WARM_SETTLE_S", 0.0)
     net = network(load_topology(TOPOLOGY))
     before = net.describe()["nodes"]["phone"]
-    net.impair.link_down("phone", "lte")  # a cold handover's preparation: only up uplinks are toggled
+    net.impair.link_down("phone", "wwan0")  # a cold handover's preparation: only up uplinks are toggled
     ctx = Context(spec_of(offerer_kind="chromium"), net)
     await browser_state.warm_browsers(ctx)
-    assert ctx.events == [("browser_warmup", {"host": "phone", "ifaces": ["wifi"], "settle_s": 0.0})]
-    shown = net.run("phone", ["ip", "-4", "-o", "addr", "show", "dev", "wifi"], capture_output=True, text=True)
-    assert before["interfaces"]["wifi"]["addresses"][0] in shown.stdout
+    assert ctx.events == [("browser_warmup", {"host": "phone", "ifaces": ["wlan0"], "settle_s": 0.0})]
+    shown = net.run("phone", ["ip", "-4", "-o", "addr", "show", "dev", "wlan0"], capture_output=True, text=True)
+    assert before["interfaces"]["wlan0"]["addresses"][0] in shown.stdout
     route = net.run("phone", ["ip", "-4", "route", "get", "198.51.100.2"], capture_output=True, text=True)
-    assert " dev wifi " in route.stdout
+    assert " dev wlan0 " in route.stdout
     for spec in (spec_of(offerer_kind="chromium", browser_state="fresh"), spec_of()):
         ctx = Context(spec, net)
         await browser_state.warm_browsers(ctx)

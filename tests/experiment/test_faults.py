@@ -70,12 +70,12 @@ async def test_handover_standby_is_the_default_target_up_before_the_break() -> N
     fault = fault_of(type="handover", host="phone")
     assert fault.spec.variant == "standby"
     await fault.prepare(ctx)
-    assert ctx.log == [("link_up", "phone", "lte"), ("set_default_route", "phone", "wifi")]
+    assert ctx.log == [("link_up", "phone", "wwan0"), ("set_default_route", "phone", "wlan0")]
     ctx.log.clear()
     await fault.inject(ctx)
     # the break is Wi-Fi going down; `fault` is stamped when that call has returned
-    assert ctx.log == [("link_down", "phone", "wifi"), ("event", "fault"),
-                       ("set_default_route", "phone", "lte"), ("event", "fault_step")]
+    assert ctx.log == [("link_down", "phone", "wlan0"), ("event", "fault"),
+                       ("set_default_route", "phone", "wwan0"), ("event", "fault_step")]
     assert ctx.fields[0]["t"] == fault.t_break and ctx.fields[0]["call_ms"] >= 0
 
 
@@ -83,17 +83,17 @@ async def test_handover_cold_gap_and_overlap() -> None:
     ctx = Context()
     cold = fault_of(type="handover", host="phone", variant="cold")
     await cold.prepare(ctx)
-    assert ctx.log == [("link_down", "phone", "lte"), ("set_default_route", "phone", "wifi")]
+    assert ctx.log == [("link_down", "phone", "wwan0"), ("set_default_route", "phone", "wlan0")]
     ctx.log.clear()
     await cold.inject(ctx)
-    assert ctx.log == [("link_down", "phone", "wifi"), ("event", "fault"), ("link_up", "phone", "lte"),
-                       ("set_default_route", "phone", "lte"), ("event", "fault_step")]
+    assert ctx.log == [("link_down", "phone", "wlan0"), ("event", "fault"), ("link_up", "phone", "wwan0"),
+                       ("set_default_route", "phone", "wwan0"), ("event", "fault_step")]
     ctx.log.clear()
     gap = fault_of(type="handover", host="phone", gap_s=0.01)
     assert gap.spec.variant == "gap"
     await gap.inject(ctx)
-    assert ctx.log == [("link_down", "phone", "wifi"), ("event", "fault"), ("link_up", "phone", "lte"),
-                       ("set_default_route", "phone", "lte"), ("event", "fault_step")]
+    assert ctx.log == [("link_down", "phone", "wlan0"), ("event", "fault"), ("link_up", "phone", "wwan0"),
+                       ("set_default_route", "phone", "wwan0"), ("event", "fault_step")]
     ctx.log.clear()
     ctx.fields.clear()
     overlap = fault_of(type="handover", host="phone", overlap_s=0.01)
@@ -101,8 +101,8 @@ async def test_handover_cold_gap_and_overlap() -> None:
     ctx.log.clear()
     await overlap.inject(ctx)
     # make first, then the break: t_fault is the break, after the overlap
-    assert ctx.log == [("link_up", "phone", "lte"), ("set_default_route", "phone", "lte"), ("event", "fault_step"),
-                       ("link_down", "phone", "wifi"), ("event", "fault")]
+    assert ctx.log == [("link_up", "phone", "wwan0"), ("set_default_route", "phone", "wwan0"), ("event", "fault_step"),
+                       ("link_down", "phone", "wlan0"), ("event", "fault")]
     make, brk = ctx.fields
     assert brk["t"] == overlap.t_break and brk["t"] - make["t"] >= 0.01
 
@@ -113,7 +113,7 @@ async def test_handover_cold_gap_and_overlap() -> None:
     ({"variant": "cold", "gap_s": 1}, "gap_s applies to variant 'gap' only"),
     ({"gap_s": 1, "overlap_s": 1}, "gap_s applies to variant 'gap' only, not 'overlap'"),
     ({"variant": "warm"}, "fault.variant"),
-    ({"to_iface": "wifi"}, "must be different"),
+    ({"to_iface": "wlan0"}, "must be different"),
 ])
 def test_handover_variant_errors_name_the_key(fault: dict[str, Any], reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):

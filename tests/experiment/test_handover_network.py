@@ -53,14 +53,14 @@ def handover(**fault: Any) -> Any:
 async def test_variant_before_the_call_and_after_the_break(network, fault: dict[str, Any],  # noqa: F811
                                                            lte_before: bool) -> None:
     net = network(load_topology(TOPOLOGY))
-    lte, wifi = net.address("phone", "lte"), net.address("phone", "wifi")
+    lte, wifi = net.address("phone", "wwan0"), net.address("phone", "wlan0")
     ctx = Context(net)
     handover_fault = handover(**fault)
     await handover_fault.prepare(ctx)
-    assert (addresses(net, "lte") == [lte]) is lte_before
-    assert addresses(net, "wifi") == [wifi] and route_dev(net) == "wifi"
+    assert (addresses(net, "wwan0") == [lte]) is lte_before
+    assert addresses(net, "wlan0") == [wifi] and route_dev(net) == "wlan0"
     await handover_fault.inject(ctx)
-    assert addresses(net, "wifi") == [] and addresses(net, "lte") == [lte] and route_dev(net) == "lte"
+    assert addresses(net, "wlan0") == [] and addresses(net, "wwan0") == [lte] and route_dev(net) == "wwan0"
     kinds = [kind for kind, _ in ctx.events]
     assert kinds.count("fault") == 1
     brk = dict(ctx.events)["fault"]
@@ -82,7 +82,7 @@ async def test_standby_lte_keeps_a_default_route_through_the_break(network) -> N
     import time
 
     net = network(load_topology(TOPOLOGY))
-    gateway = net.iface("phone", "lte").gateway
+    gateway = net.iface("phone", "wwan0").gateway
     ctx = Context(net)
     handover_fault = handover()
     await handover_fault.prepare(ctx)

@@ -54,18 +54,18 @@ def source_rules(net: Network, host: str, address: str) -> list[str]:
 def test_link_down_removes_the_addresses_routes_and_rules_and_link_up_restores_them(network, udp_echo) -> None:
     net = network("phone_handover.toml")
     echo = udp_echo(net, "relay")
-    wifi = net.iface("phone", "wifi").addresses[0]
+    wifi = net.iface("phone", "wlan0").addresses[0]
     wifi_address = wifi.split("/")[0]
     assert source_rules(net, "phone", wifi_address)
-    net.impair.link_down("phone", "wifi")
-    assert iface_addresses(net, "phone", "wifi") == []
+    net.impair.link_down("phone", "wlan0")
+    assert iface_addresses(net, "phone", "wlan0") == []
     assert source_rules(net, "phone", wifi_address) == []
-    assert default_route_dev(net, "phone") == "lte"
+    assert default_route_dev(net, "phone") == "wwan0"
     assert mapped(udp_probe(net, "phone", 4000, echo)) == "198.51.100.30:4000"
-    net.impair.link_up("phone", "wifi")
-    assert iface_addresses(net, "phone", "wifi") == [wifi]
+    net.impair.link_up("phone", "wlan0")
+    assert iface_addresses(net, "phone", "wlan0") == [wifi]
     assert source_rules(net, "phone", wifi_address)
-    assert default_route_dev(net, "phone") == "wifi"
+    assert default_route_dev(net, "phone") == "wlan0"
     assert send_from(net, "phone", wifi_address, echo.address) == "198.51.100.10:4000"
 
 
@@ -79,22 +79,22 @@ def test_keep_leaves_the_address_on_the_dead_link_without_leaking_it(network, ud
     topo.link("nat_wifi", "internet", address="198.51.100.10")
     topo.link("nat_lte", "internet", address="198.51.100.30")
     topo.link("relay", "internet", address="198.51.100.2")
-    topo.link("phone", "nat_wifi", iface="wifi", metric=100, addr_on_down="keep")
-    topo.link("phone", "nat_lte", iface="lte", metric=200)
+    topo.link("phone", "nat_wifi", iface="wlan0", metric=100, addr_on_down="keep")
+    topo.link("phone", "nat_lte", iface="wwan0", metric=200)
     net = network(topo)
     echo = udp_echo(net, "relay")
-    wifi = net.iface("phone", "wifi").addresses[0]
-    # the old lab's cold handover: lte down first, then wifi down and lte up (which reinstalls
-    # the routes of the interfaces that are up): the dead wifi's address must stay unroutable
-    net.impair.link_down("phone", "lte")
-    net.impair.link_down("phone", "wifi")
-    net.impair.link_up("phone", "lte")
-    assert iface_addresses(net, "phone", "wifi") == [wifi]
+    wifi = net.iface("phone", "wlan0").addresses[0]
+    # the old lab's cold handover: wwan0 down first, then wlan0 down and wwan0 up (which reinstalls
+    # the routes of the interfaces that are up): the dead wlan0's address must stay unroutable
+    net.impair.link_down("phone", "wwan0")
+    net.impair.link_down("phone", "wlan0")
+    net.impair.link_up("phone", "wwan0")
+    assert iface_addresses(net, "phone", "wlan0") == [wifi]
     assert send_from(net, "phone", wifi.split("/")[0], echo.address) == "none"
     # the per-call override
-    net.impair.link_down("phone", "lte", addr_on_down="keep")
-    assert iface_addresses(net, "phone", "lte") == net.iface("phone", "lte").addresses
-    net.impair.link_up("phone", "lte")
+    net.impair.link_down("phone", "wwan0", addr_on_down="keep")
+    assert iface_addresses(net, "phone", "wwan0") == net.iface("phone", "wwan0").addresses
+    net.impair.link_up("phone", "wwan0")
     assert mapped(udp_probe(net, "phone", 4001, echo)) == "198.51.100.30:4001"
 
 

@@ -36,22 +36,22 @@ def test_link_down_and_up(network) -> None:
 def test_wifi_to_lte_handover(network, udp_echo) -> None:
     net = network("phone_handover.toml")
     echo = udp_echo(net, "relay")
-    assert default_route_dev(net, "phone") == "wifi"
+    assert default_route_dev(net, "phone") == "wlan0"
     assert mapped(udp_probe(net, "phone", 4000, echo)) == "198.51.100.10:4000"
-    net.impair.set_default_route("phone", "lte")
-    assert default_route_dev(net, "phone") == "lte"
+    net.impair.set_default_route("phone", "wwan0")
+    assert default_route_dev(net, "phone") == "wwan0"
     assert mapped(udp_probe(net, "phone", 4001, echo)) == "198.51.100.30:4001"
     net.impair.set_default_route("phone", None)
-    net.impair.link_down("phone", "wifi")
-    assert default_route_dev(net, "phone") == "lte"
-    # the wifi address is unusable while wifi is down: it must not leak out through lte
-    wifi_address = net.address("phone", "wifi")
+    net.impair.link_down("phone", "wlan0")
+    assert default_route_dev(net, "phone") == "wwan0"
+    # the wlan0 address is unusable while wlan0 is down: it must not leak out through wwan0
+    wifi_address = net.address("phone", "wlan0")
     lookup = net.run("phone", ["ip", "route", "get", "198.51.100.2", "from", wifi_address], capture_output=True)
     assert lookup.returncode != 0
-    # a socket bound to the lte address leaves through lte even while wifi is preferred
-    net.impair.link_up("phone", "wifi")
-    assert default_route_dev(net, "phone") == "wifi"
-    lte_address = net.address("phone", "lte")
+    # a socket bound to the wwan0 address leaves through wwan0 even while wlan0 is preferred
+    net.impair.link_up("phone", "wlan0")
+    assert default_route_dev(net, "phone") == "wlan0"
+    lte_address = net.address("phone", "wwan0")
     assert ping(net, "phone", "198.51.100.2", "-I", lte_address)
 
 

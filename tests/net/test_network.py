@@ -46,9 +46,9 @@ def test_describe_lists_hosts_interfaces_addresses(network) -> None:
     net = network("phone_handover.toml")
     described = net.describe()
     phone = described["nodes"]["phone"]
-    assert set(phone["interfaces"]) == {"wifi", "lte"}
-    assert phone["address"] == net.address("phone") == net.address("phone", "wifi")
-    assert phone["interfaces"]["lte"]["metric"] == 200
+    assert set(phone["interfaces"]) == {"wlan0", "wwan0"}
+    assert phone["address"] == net.address("phone") == net.address("phone", "wlan0")
+    assert phone["interfaces"]["wwan0"]["metric"] == 200
     assert described["nodes"]["nat_wifi"]["public_address"] == "198.51.100.10"
     assert described["nodes"]["relay"]["interfaces"]["eth0"]["addresses"] == ["198.51.100.2/24", "198.51.100.3/24"]
     json.dumps(described)

@@ -35,7 +35,7 @@ b = "internet"
 """
 
 
-@pytest.mark.parametrize("name", ["two_peers", "phone_handover", "phone_standby", "symmetric", "cgnat"])
+@pytest.mark.parametrize("name", ["two_peers", "phone_handover", "sfu_phone", "symmetric", "cgnat"])
 def test_shipped_topologies_load(name: str) -> None:
     topo = load_topology(TOPOLOGIES / f"{name}.toml")
     assert topo.name == name

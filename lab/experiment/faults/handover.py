@@ -35,8 +35,8 @@ class Handover(Fault):
 
         type: Literal["handover"]
         host: str
-        from_iface: str = "wifi"
-        to_iface: str = "lte"
+        from_iface: str = "wlan0"
+        to_iface: str = "wwan0"
         variant: HandoverVariant = "standby"
         gap_s: float = Field(0.0, ge=0, le=60, description="gap: break, then the target comes up this much later")
         overlap_s: float = Field(0.0, ge=0, le=60, description="overlap: both uplinks up this long before the break")

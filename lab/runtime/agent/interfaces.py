@@ -8,13 +8,19 @@ safe to call from the event loop (pyroute2 is not).
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import socket
 import struct
 from pathlib import Path
 
+from lab.rtc.adapter_types import AdapterType, network_rank
+
 SIOCGIFFLAGS = 0x8913
 SIOCGIFADDR = 0x8915
+SIOCGIWNAME = 0x8B01
+SIOCETHTOOL = 0x8946
+ETHTOOL_GSET = 0x1
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 IFF_RUNNING = 0x40
@@ -48,6 +54,24 @@ def usable_ipv4_interfaces() -> dict[str, str]:
     return addresses
 
 
+def reported_adapter_type(name: str) -> AdapterType:
+    """What the kernel says an interface is, asked as Chromium asks it: Wi-Fi if it answers the
+    wireless-extensions query, Ethernet if it answers ethtool (a veth does), else unknown."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifname = name.encode()[:15]
+        try:
+            fcntl.ioctl(sock.fileno(), SIOCGIWNAME, struct.pack("16s16x", ifname))
+            return AdapterType.WIFI
+        except OSError:
+            pass
+        command = ctypes.create_string_buffer(struct.pack("I", ETHTOOL_GSET), 64)  # struct ethtool_cmd
+        try:
+            fcntl.ioctl(sock.fileno(), SIOCETHTOOL, struct.pack("16sP16x", ifname, ctypes.addressof(command)))
+            return AdapterType.ETHERNET
+        except OSError:
+            return AdapterType.UNKNOWN
+
+
 def default_route_interface() -> str | None:
     """The interface of this namespace's IPv4 default route (the lowest metric), or None.
     Read from /proc/net/route, which shows the reading thread's network namespace."""
@@ -67,16 +91,18 @@ def default_route_interface() -> str | None:
 
 def ranked_ipv4_addresses(networks: str) -> list[str]:
     """The usable addresses a browser-like peer gathers on, best first:
-    "all" (the kernel's order), "by-name" (libwebrtc: networks of one adapter type, as veths all
-    are, ranked by interface name), "default-route" (Firefox without a camera/microphone
-    permission: only the default route's interface; all when there is no default route)."""
+    "all" (the kernel's order), "adapter-type" (Chromium: by the adapter type the kernel reports
+    or libwebrtc guesses from the name, then by name; lab.rtc.adapter_types), "default-route" (Firefox without
+    a camera/microphone permission: only the default route's interface; all when there is no
+    default route)."""
     if networks == "all":
         return usable_ipv4_addresses()
     interfaces = usable_ipv4_interfaces()
-    if networks == "by-name":
-        return sorted(interfaces, key=lambda address: interfaces[address])
+    if networks == "adapter-type":
+        types = {name: reported_adapter_type(name) for name in set(interfaces.values())}
+        return sorted(interfaces, key=lambda address: network_rank(interfaces[address], types[interfaces[address]]))
     if networks == "default-route":
         default = default_route_interface()
         chosen = [address for address, name in interfaces.items() if name == default]
         return chosen or list(interfaces)
-    raise ValueError(f"unknown networks rule {networks!r} (all, by-name, default-route)")
+    raise ValueError(f"unknown networks rule {networks!r} (all, adapter-type, default-route)")
