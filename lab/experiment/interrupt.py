@@ -175,6 +175,7 @@ class StopOnSignals:
         self.stopping = stopping
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
+        self._owner = os.getpid()
 
     @property
     def exit_code(self) -> int:
@@ -182,6 +183,7 @@ class StopOnSignals:
 
     def __enter__(self) -> StopOnSignals:
         reset()
+        self._owner = os.getpid()
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -193,6 +195,13 @@ class StopOnSignals:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._owner:
+            # a child forked from the run (pyroute2 forks one to open a socket in a namespace,
+            # then stops it with SIGTERM and waits): it inherited this handler and must die as
+            # a plain process would, or its parent waits forever
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if self.signum is None:
             self.signum = signum
             _last_signal.append(signum)

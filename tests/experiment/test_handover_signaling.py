@@ -44,8 +44,8 @@ failed_after_s = 6.0
 [fault]
 type = "handover"
 host = "phone"
-from_iface = "wifi"
-to_iface = "lte"
+from_iface = "wlan0"
+to_iface = "wwan0"
 at_s = 2
 
 [matrix]
