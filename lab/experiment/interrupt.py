@@ -174,8 +174,8 @@ class StopOnSignals:
         self.hard_stop = hard_stop
         self.stopping = stopping
         self.signum: int | None = None
-        self._owner = os.getpid()
         self._previous: dict[int, Any] = {}
+        self._owner = os.getpid()
 
     @property
     def exit_code(self) -> int:
@@ -196,8 +196,9 @@ class StopOnSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if os.getpid() != self._owner:
-            # a forked child (e.g. pyroute2's namespace helper) inherited the handler: its parent
-            # ends it with SIGTERM, which must end it as the default action would
+            # a child forked from the run (pyroute2 forks one to open a socket in a namespace,
+            # then stops it with SIGTERM and waits): it inherited this handler and must die as
+            # a plain process would, or its parent waits forever
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

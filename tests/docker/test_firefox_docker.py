@@ -13,10 +13,10 @@ import pytest
 
 from lab import naming
 from lab.runtime.docker.containers import lab_containers
+from tests.browsers.conftest import no_leftovers  # noqa: F401  (fixture: browsers and profiles gone)
 from tests.docker.conftest import DOCKER
 from tests.docker.test_runtime_e2e import _run
 from tests.experiment.short_blackhole import short_blackhole
-from tests.browsers.conftest import no_leftovers  # noqa: F401  (fixture: browsers and profiles gone)
 
 pytestmark = [*DOCKER, pytest.mark.usefixtures("no_leftovers")]
 
