@@ -98,6 +98,15 @@ def processes(scope: str) -> list[str]:
     return found
 
 
+def lingering(scope: str, bound_s: float = 15.0) -> list[str]:
+    """The scope's processes still there once the ones on their way out had `bound_s` to go
+    (multiprocessing's resource tracker outlives its parent until it reads the closed pipe)."""
+    deadline = time.monotonic() + bound_s
+    while (left := processes(scope)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 def saved(out: Path) -> dict[str, float]:
     """The run folder's saved trials: id -> when its result was written."""
     return {p.parent.name: p.stat().st_mtime for p in (out / "trials").glob("*/result.json")}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.interrupting import namespaces, processes, run, saved, start, trial_namespaces
+from tests.cli.interrupting import lingering, namespaces, processes, run, saved, start, trial_namespaces
 from tests.experiment.short_blackhole import short_blackhole
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None, reason="needs coturn (scripts/setup-debian.sh)")
@@ -29,7 +29,7 @@ def experiment(tmp_path: Path, repetitions: int) -> Path:
 
 def assert_nothing_left(scope: str) -> None:
     assert namespaces(scope) == []
-    assert processes(scope) == []
+    assert lingering(scope) == []
 
 
 def test_sigint_after_a_trial_keeps_it_and_resume_completes_the_run(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.cli.interrupting import namespaces, processes, run, saved, start, trial_namespaces
+from tests.cli.interrupting import lingering, namespaces, run, saved, start, trial_namespaces
 from tests.cluster.conftest import needs_lab_tools
 from tests.experiment.short_blackhole import short_blackhole
 
@@ -25,8 +25,8 @@ def test_ctrl_c_stops_a_local_cluster_run_and_its_workers(tmp_path: Path) -> Non
 
     assert code == 130, interrupted.log()[-3000:]
     assert namespaces(interrupted.scope) == []
-    assert processes(interrupted.scope) == []
+    assert lingering(interrupted.scope) == []
     resumed = run(interrupted.scope, str(exp), "--cluster", "local:2", "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(saved(out)) == 2
-    assert namespaces(interrupted.scope) == [] and processes(interrupted.scope) == []
+    assert namespaces(interrupted.scope) == [] and lingering(interrupted.scope) == []

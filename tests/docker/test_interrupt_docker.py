@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from lab.runtime.docker.containers import lab_containers
-from tests.cli.interrupting import namespaces, processes, start
+from tests.cli.interrupting import lingering, namespaces, start
 from tests.docker.conftest import DOCKER
 from tests.experiment.short_blackhole import short_blackhole
 
@@ -24,4 +24,4 @@ def test_ctrl_c_on_the_docker_runtime_leaves_no_container(tmp_path: Path) -> Non
 
     assert code == 130, interrupted.log()[-3000:]
     assert lab_containers(interrupted.scope) == []
-    assert namespaces(interrupted.scope) == [] and processes(interrupted.scope) == []
+    assert namespaces(interrupted.scope) == [] and lingering(interrupted.scope) == []
