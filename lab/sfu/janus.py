@@ -16,17 +16,16 @@ from __future__ import annotations
 import errno
 import json
 import secrets
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from lab.errors import ConfigError, LabError
+from lab.server_process import RunningProcess, ServerProcess
 from lab.sfu.render import SfuFiles, TurnServer, render_configs
 from lab.sfu.spec import SfuSpec
 
@@ -41,13 +40,9 @@ class JanusError(LabError):
     """Janus did not start, or died; the message carries the tail of its log."""
 
 
-@dataclass
-class _Running:
-    process: subprocess.Popen[bytes]
-    started_at: float
+class Janus(ServerProcess):
+    restart_timeout = 20.0
 
-
-class Janus:
     def __init__(self, spec: SfuSpec, *, name: str, iface: str, state_dir: Path, out_dir: Path,
                  popen: PopenInHost, socket_in_host: SocketInHost, turn: TurnServer | None = None) -> None:
         if spec.host is None or spec.address is None:
@@ -57,7 +52,7 @@ class Janus:
         self.files = SfuFiles(configs=Path(state_dir), log=Path(out_dir) / f"sfu-{name}.log")
         self._popen = popen
         self._socket = socket_in_host
-        self._running: _Running | None = None
+        self._running: RunningProcess | None = None
         self.configs = render_configs(spec, name, iface, self.files, turn)
         self.version: str | None = None  # Janus's version string, from its `info` answer
 
@@ -66,14 +61,6 @@ class Janus:
         return f"ws://{self.spec.address}:{self.spec.ws_port}"
 
     # --- process control ------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self._running is not None and self._running.process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._running.process.pid if self.running and self._running else None
 
     def start(self, timeout: float = 20.0) -> float:
         """Start Janus; return seconds until its API answered `info`."""
@@ -96,7 +83,7 @@ class Janus:
             except FileNotFoundError as error:
                 raise JanusError(f"cannot start Janus {self.name}: {error} "
                                  "(install Debian's janus: scripts/setup-debian.sh)") from None
-        self._running = _Running(process, began)
+        self._running = RunningProcess(process, began)
         try:
             self._wait_ready(began + timeout)
         except BaseException:
@@ -156,35 +143,6 @@ class Janus:
             return None
         result: dict[str, Any] = answer
         return result
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Graceful stop (SIGTERM: Janus tells its sessions), SIGKILL after `timeout`."""
-        self._signal_and_wait(signal.SIGTERM, timeout)
-
-    def kill(self) -> None:
-        """kill -9: sessions, handles and PeerConnections vanish without a word to the clients."""
-        self._signal_and_wait(signal.SIGKILL, 5.0)
-
-    def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> None:
-        if self._running is None:
-            return
-        process = self._running.process
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5.0)
-        self._running = None
-
-    def restart(self, graceful: bool = False, timeout: float = 20.0) -> float:
-        """A new Janus process (the old sessions are lost); seconds until its API answers."""
-        if graceful:
-            self.stop()
-        else:
-            self.kill()
-        return self.start(timeout)
 
     def _exit_code(self) -> int | None:
         return self._running.process.poll() if self._running is not None else None

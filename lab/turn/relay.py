@@ -16,17 +16,16 @@ after the orchestrator died.
 from __future__ import annotations
 
 import errno
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from lab import naming
 from lab.errors import ConfigError, LabError
+from lab.server_process import RunningProcess, ServerProcess
 from lab.turn import certs, netns, probe
 from lab.turn.credentials import TurnCredential, ephemeral_credential, static_credential
 from lab.turn.render import RelayFiles, render_config
@@ -43,12 +42,6 @@ class RelayError(LabError):
     """A relay did not start, or died; the message carries the tail of its log."""
 
 
-@dataclass
-class _Running:
-    process: subprocess.Popen  # type: ignore[type-arg]
-    started_at: float
-
-
 def turn_state_dir() -> Path:
     return naming.state_dir() / "turn"
 
@@ -58,7 +51,7 @@ def lab_ca_file() -> Path:
     return certs.ensure_ca(turn_state_dir())
 
 
-class Relay:
+class Relay(ServerProcess):
     def __init__(self, spec: RelaySpec, *, netns_name: str, out_dir: Path,
                  state_dir: Path | None = None, popen: PopenInHost | None = None,
                  blackholer: Blackholer | None = None) -> None:
@@ -71,7 +64,7 @@ class Relay:
         self.state_dir = state_dir or turn_state_dir() / f"{netns_name}-{spec.name}"
         self._popen = popen or (lambda argv, kw: netns.popen_in_netns(netns_name, argv, **kw))
         self._blackholer = blackholer
-        self._running: _Running | None = None
+        self._running: RunningProcess | None = None
         self._blackholed = False
         self.files = self._prepare_files()
         self.config_text = render_config(spec, self.files)
@@ -100,14 +93,6 @@ class Relay:
 
     # --- process control ------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._running is not None and self._running.process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._running.process.pid if self.running and self._running else None
-
     def start(self, timeout: float = 15.0) -> float:
         """Start turnserver; return seconds until it answered a STUN Binding request."""
         if self.running:
@@ -126,7 +111,7 @@ class Relay:
             except FileNotFoundError as error:
                 raise RelayError(f"cannot start relay {self.spec.name}: {error} "
                                  "(install Debian's coturn: scripts/setup-debian.sh)") from None
-        self._running = _Running(process, began)
+        self._running = RunningProcess(process, began)
         try:
             self._wait_ready(began + timeout)
         except BaseException:
@@ -189,35 +174,6 @@ class Relay:
                     return True
             time.sleep(0.02)
         return False
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Graceful stop (SIGTERM), SIGKILL if it does not exit within `timeout`."""
-        self._signal_and_wait(signal.SIGTERM, timeout)
-
-    def kill(self) -> None:
-        """kill -9: the relay vanishes without telling its clients."""
-        self._signal_and_wait(signal.SIGKILL, 5.0)
-
-    def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> None:
-        if self._running is None:
-            return
-        process = self._running.process
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5.0)
-        self._running = None
-
-    def restart(self, graceful: bool = False, timeout: float = 15.0) -> float:
-        """A new turnserver process (allocations of the old one are lost); seconds to ready."""
-        if graceful:
-            self.stop()
-        else:
-            self.kill()
-        return self.start(timeout)
 
     # --- faults -----------------------------------------------------------------------------
 

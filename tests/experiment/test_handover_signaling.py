@@ -19,44 +19,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.experiment.phone_handover import phone_handover
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None,
                                 reason="needs coturn (scripts/setup-debian.sh)")
 
-EXPERIMENT = f"""
-name = "handover_signaling"
-topology = "{ROOT}/topologies/phone_handover.toml"
-seed = 13
-repetitions = 1
-policies = ["on-disconnected"]
-
-[peers]
-offerer = "phone"
-answerer = "peer"
-polite = "answerer"
-
-[ice]
-consent_interval_s = 1.0
-disconnected_after_s = 2.0
-failed_after_s = 6.0
-
-[fault]
-type = "handover"
-host = "phone"
-from_iface = "wlan0"
-to_iface = "wwan0"
-at_s = 2
-
-[matrix]
-rtt_ms = [20]
-
-[timeouts]
-connect_s = 30
-recover_s = 25
-trial_s = 90
-observe_s = 1
-"""
+EXPERIMENT = phone_handover("handover_signaling", seed=13, policy="on-disconnected", recover_s=25, trial_s=90,
+                            ice="consent_interval_s = 1.0\ndisconnected_after_s = 2.0\nfailed_after_s = 6.0")
 
 
 def first(rows: pd.DataFrame, after: float) -> float:

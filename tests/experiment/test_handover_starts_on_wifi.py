@@ -19,40 +19,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.experiment.phone_handover import phone_handover
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None,
                                 reason="needs coturn (scripts/setup-debian.sh)")
 
-EXPERIMENT = f"""
-name = "handover_on_wifi"
-topology = "{ROOT}/topologies/phone_handover.toml"
-seed = 15
-repetitions = 2
-policies = ["on-network-change"]
-
-[peers]
-offerer = "phone"
-answerer = "peer"
-polite = "answerer"
-
-[fault]
-type = "handover"
-host = "phone"
-from_iface = "wlan0"
-to_iface = "wwan0"
-variant = "standby"
-at_s = 2
-
-[matrix]
-rtt_ms = [20]
-
-[timeouts]
-connect_s = 30
-recover_s = 10
-trial_s = 60
-observe_s = 1
-"""
+EXPERIMENT = phone_handover("handover_on_wifi", seed=15, policy="on-network-change", repetitions=2)
 
 
 def interface_of(candidates: pd.DataFrame, local: dict[str, object]) -> str | None:
