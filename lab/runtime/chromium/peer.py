@@ -25,6 +25,7 @@ from lab.runtime.agent.control import ControlChannel
 from lab.runtime.chromium import KIND, clock
 from lab.runtime.chromium.browser import Browser, launch, new_profile_dir
 from lab.runtime.chromium.interfaces import InterfaceOf
+from lab.runtime.chromium.network import SignalingRoute, server_url
 from lab.runtime.chromium.page import open_page
 
 log = logging.getLogger("lab.chromium")
@@ -49,6 +50,7 @@ class BrowserPeer:
         self._watcher: Any = None
         self.timings: dict[str, float] = {}
         self._interface_of = InterfaceOf()
+        self._route: SignalingRoute | None = None
 
     # ----- lifecycle --------------------------------------------------------------------
 
@@ -80,9 +82,14 @@ class BrowserPeer:
                           browser=self.browser.version if self.browser else None,
                           user_agent=info.get("userAgent"), detection=self.detection,
                           clock_offset_s=self.offset.offset_s, clock_uncertainty_ms=self.offset.uncertainty_ms)
-        if c.watch_network:
+        url = server_url(c)
+        if url is not None:
+            self._route = SignalingRoute(url)
+        if c.watch_network or self._route is not None:
             from lab.runtime.agent.netwatch import NetworkWatcher
 
+            # as an app's OS tells it: a policy that does not act on network changes still has
+            # a page whose signaling socket follows the network (lab.runtime.chromium.network)
             self._watcher = NetworkWatcher(asyncio.get_running_loop(), self._on_network_change)
             self._watcher.start()
         self._spawn(self._resync_clock())
@@ -146,6 +153,8 @@ class BrowserPeer:
                 continue
             if kind == "candidate_sent" and event.get("type") and event.get("interface") is None:
                 event["interface"] = self._interface_of.of_candidate(event)
+            if kind in ("signaling_channel", "sfu_session") and self._route is not None:
+                self._route.on_channel_state(event.get("state"))
             self.control.emit(kind, t=t, **event)
 
     def _on_console(self, message: Any) -> None:
@@ -153,8 +162,16 @@ class BrowserPeer:
             page_log.info("console.%s: %s", message.type, message.text)
 
     def _on_network_change(self, info: dict[str, Any]) -> None:
-        self.control.emit("network_change", **info)
-        self._spawn(self._command_page(NetworkChange()))
+        """A netlink event of the peer's namespace (the aiortc agent's rule): the policy hears of
+        it when it watches the network; the signaling socket moves whatever the policy."""
+        policy = self.config.watch_network
+        if policy:
+            self.control.emit("network_change", **info)
+        signaling = self._route is not None and self._route.must_reconnect()
+        if signaling:
+            self.control.emit("signaling_reconnect", reason="network-change")
+        if policy or signaling:
+            self._spawn(self._command_page(NetworkChange(policy=policy, signaling=signaling)))
 
     async def _command_page(self, command: Command) -> None:
         if self.page is None or self.page.is_closed():

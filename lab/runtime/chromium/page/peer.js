@@ -46,7 +46,8 @@ const icelab = (() => {
       this.unacked = new Map();   // seq -> {frame, lastSent, attempts}
       this.inbound = new Map();   // src -> {inc, delivered, early: Map}
       this.retired = new Set();
-      this.ws = null; this.joined = false; this.closing = false;
+      this.ws = null; this.joined = false; this.joinSent = false; this.closing = false;
+      this.backoffTimer = null;
       this.attempt = 0; this.connects = 0; this.skipBackoff = false;
       this.deadUntil = 0;         // outage window (performance.now ms)
       this.lastError = null;
@@ -85,7 +86,9 @@ const icelab = (() => {
       this.transmit(out.frame);
     }
     transmit(frame) {
-      if (this.ws && this.joined && !this.dead() && this.ws.readyState === WebSocket.OPEN) {
+      // from the join on: the server handles a socket's frames in order, so what waits goes out
+      // right behind the join, in the same flight, not a round trip later (as lab.rtc's client)
+      if (this.ws && (this.joined || this.joinSent) && !this.dead() && this.ws.readyState === WebSocket.OPEN) {
         this.ws.send(JSON.stringify(frame));
       }
     }
@@ -127,7 +130,12 @@ const icelab = (() => {
     }
     reconnectNow() {
       this.skipBackoff = true;
-      if (this.ws) this.drop(this.ws, 'network changed', 4001);
+      if (this.ws) { this.drop(this.ws, 'network changed', 4001); return; }
+      if (this.backoffTimer !== null) {   // waiting to retry: retry now, from the new network
+        clearTimeout(this.backoffTimer);
+        this.backoffTimer = null;
+        this.scheduleReconnect();
+      }
     }
     // Abandon a socket at once (a dead path never completes the closing handshake) and reconnect.
     drop(ws, reason, code = 1000) {
@@ -135,7 +143,7 @@ const icelab = (() => {
       ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
       try { ws.close(code, reason.slice(0, 100)); } catch (e) {}
       const wasJoined = this.joined;
-      this.ws = null; this.joined = false;
+      this.ws = null; this.joined = false; this.joinSent = false;
       for (const out of this.unacked.values()) out.firstSent = 0;
       if (wasJoined) this.onState({ state: 'disconnected', reason });
       this.lastError = null;
@@ -147,9 +155,13 @@ const icelab = (() => {
       if (wait > 0) { setTimeout(() => this.connect(), Math.min(wait, 100)); return; }
       let ws;
       try { ws = new WebSocket(this.url); } catch (e) { this.lastError = String(e); this.scheduleReconnect(); return; }
-      this.ws = ws; this.joined = false;
+      this.ws = ws; this.joined = false; this.joinSent = false;
       const openTimer = setTimeout(() => { if (!this.joined) this.drop(ws, 'open timeout'); }, 3000);
-      ws.onopen = () => ws.send(JSON.stringify({ t: 'join', room: this.room, peer: this.peer, inc: this.inc }));
+      ws.onopen = () => {
+        ws.send(JSON.stringify({ t: 'join', room: this.room, peer: this.peer, inc: this.inc }));
+        this.joinSent = true;
+        this.resendUnacked();
+      };
       ws.onmessage = ev => {
         if (this.dead()) return;
         let frame;
@@ -161,7 +173,6 @@ const icelab = (() => {
           this.joinedAt = performance.now();
           this.otherPresent = (frame.present || []).length > 0;
           this.onState({ state: 'connected', connects: this.connects });
-          this.resendUnacked();
           return;
         }
         if (frame.t === 'msg') this.onMsg(frame);
@@ -182,7 +193,8 @@ const icelab = (() => {
       if (this.skipBackoff) { this.skipBackoff = false; this.attempt = 0; this.connect(); return; }
       const base = Math.min(2000, 100 * 2 ** this.attempt);
       this.attempt += 1;
-      setTimeout(() => this.connect(), base * (1 + (Math.random() * 0.4 - 0.2)));
+      this.backoffTimer = setTimeout(() => { this.backoffTimer = null; this.connect(); },
+                                     base * (1 + (Math.random() * 0.4 - 0.2)));
     }
     onAck(frame) {
       if (frame.for !== this.inc) return;
@@ -869,7 +881,6 @@ const icelab = (() => {
     return { userAgent: navigator.userAgent };
   }
 
-  let reconnectPending = null;
   function command(cmd) {
     switch (cmd.cmd) {
       case 'signal':
@@ -885,15 +896,11 @@ const icelab = (() => {
         performRestart(String(cmd.reason || 'orchestrator')).catch(err => log(`restart failed: ${err}`));
         break;
       case 'network_change':
-        session.policy.onNetworkChange();
-        // like the aiortc agent: drop the signaling socket at once after a network change
-        if (session.signaling.reconnectNow && reconnectPending === null) {
-          reconnectPending = setTimeout(() => {
-            reconnectPending = null;
-            emit('signaling_reconnect', { reason: 'network-change' });
-            session.signaling.reconnectNow();
-          }, cfg.policy.network_settle_s * 1000);
-        }
+        // the agent's netlink watcher, as an app's OS would tell it (lab/runtime/chromium/network.py):
+        // the socket moves at once when the route to the server left its address, under every
+        // policy; the policy hears of the change when it watches the network (its own settle time)
+        if (cmd.signaling && session.signaling.reconnectNow) session.signaling.reconnectNow();
+        if (cmd.policy !== false) session.policy.onNetworkChange();
         break;
       default:
         break;
