@@ -557,9 +557,12 @@ class RestartableIceTransport(RTCIceTransport):
                 and selected is not None
                 and active.connection.lab_selected_pair() is None
             ):
-                # the selected pair's socket went with its interface: its consent is lost now
+                # the selected pair's socket went with its interface: its consent is lost now,
+                # and the engine says so now (Firefox's socket errors), not at the next tick
                 lost = asyncio.get_running_loop().time() - self._factory.detection.disconnected_after
                 active.connection.lab_last_consent = active.connection.lab_last_inbound = lost
+                if self._state not in ("checking", "failed", "closed"):
+                    self._set_state("disconnected")
             if self._state == "closed":
                 return
             targets = []

@@ -26,9 +26,9 @@ class DetectionConfig:
     `consent_only=False` is the lenient older rule: any datagram on the generation's sockets
     (media, DTLS, STUN) also counts, so a one-way cut that still lets media in goes unnoticed.
     `disconnect_on_interface_loss=True`: when the address of the selected pair's local socket
-    vanishes (`update_addresses`: its interface went), consent counts as lost at once, so
-    'disconnected' comes within one `tick` instead of `disconnected_after` later (as in Firefox,
-    whose sockets error); 'failed' follows `failed_after - disconnected_after` after that.
+    vanishes (`update_addresses`: its interface went), consent counts as lost and the transport
+    says 'disconnected' at once, instead of `disconnected_after` later (as Firefox does, whose
+    sockets error); 'failed' follows `failed_after - disconnected_after` after that.
     `recheck_pairs_after` (seconds, default None: off): once the selected pair's consent has
     been missing that long, every other pair of the generation is checked again (pairs the
     first checks dropped too); the first that answers is nominated and carries the call without

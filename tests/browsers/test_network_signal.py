@@ -46,13 +46,17 @@ def test_the_socket_moves_only_when_the_route_to_the_server_left_its_address() -
     assert route.must_reconnect()
 
 
-def experiment(kind: str) -> str:
+BOTH_POLICIES = '"on-disconnected", { preset = "on-network-change", name = "netchange-phone", side = "offerer" }'
+
+
+def experiment(kind: str, policies: str = BOTH_POLICIES) -> str:
+    """The phone (a `kind` browser) hands over; its peer is aiortc. `policies`: the list's body."""
     return f"""
 name = "network_signal_{kind}"
 topology = "{ROOT}/topologies/phone_handover.toml"
 seed = 16
 repetitions = 1
-policies = ["on-disconnected", {{ preset = "on-network-change", name = "netchange-phone", side = "offerer" }}]
+policies = [{policies}]
 
 [peers]
 offerer = "phone"
@@ -116,8 +120,11 @@ def test_a_standby_handover_reaches_the_page(kind: str, tmp_path: Path) -> None:
     done = run_lab("run", str(spec), "--out", str(out), timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     trials = pd.read_parquet(out / "trials.parquet")
-    events = pd.read_parquet(out / "events.parquet")
     assert sorted(trials["policy"]) == ["netchange-phone", "on-disconnected"]
+    check_trials(trials, pd.read_parquet(out / "events.parquet"), kind)
+
+
+def check_trials(trials: pd.DataFrame, events: pd.DataFrame, kind: str) -> None:
     for _, row in trials.iterrows():
         label = f"{row['trial_id']} ({row['policy']})"
         assert row["status"] == "ok", (label, row.get("failure_reason"))
