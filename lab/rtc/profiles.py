@@ -56,8 +56,12 @@ gap of the recovered trials in ms, recovered/run; ratio = stand-in / real, goal 
   the agent's relay of the event vs the aiortc client; not an engine timing), answer 18 / 18
   after that, checks from answer to 'connected' 54 / 43, media 43 / 46 after 'connected'.
   Before the stand-in said 'disconnected' at once on an interface loss it waited for its next
-  liveness tick (67-80 ms, overlap 4-246 ms; ratios 1.22 / 1.27). The checks phase, ~10 ms
-  (half an RTT) longer in Firefox, is left: no measured nICEr value explains it yet.
+  liveness tick (67-80 ms, overlap 4-246 ms; ratios 1.22 / 1.27). Left, and cancelling out
+  here: Firefox's restart generation trickles its srflx candidate 31-34 ms after it starts
+  gathering on the answerer (2 host candidates first) and 50-55 ms on the phone (4 first), the
+  stand-in's 12-30 ms (both fault cells, 10 trials each): consistent with nICEr starting one
+  candidate's gathering per Ta (20 ms), which lab.rtc has no option for; from the answerer's
+  srflx to the phone's 'connected' Firefox takes 33-42 ms, the stand-in 41-65 ms.
   Not mimicked: Firefox's slow modes right after an interface loss (a first restart gathered on a
   vanished address or without srflx, recovered by the policy's retry at ~10 s; or 'failed' and
   no media after, lab/runtime/firefox/README.md), which cost it 1-2 of 5 trials last session and
