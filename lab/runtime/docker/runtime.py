@@ -51,6 +51,26 @@ _images_lock = threading.Lock()
 _images_checked = False
 
 
+def image_checks() -> list[Any]:
+    """`icelab doctor` lines: each lab image exists, and the peer image runs these lab sources."""
+    from lab.net.doctor import Check
+
+    if not engine.available():
+        return []
+    checks = []
+    current = source_hash()
+    for image in (PEER_IMAGE, RELAY_IMAGE, SFU_IMAGE):
+        built_from = engine.image_label(image, SOURCE_LABEL)
+        if built_from is None:
+            checks.append(Check(f"image {image}", False, "missing: `make images` builds it", required=False))
+        elif image == PEER_IMAGE and built_from != current:
+            checks.append(Check(f"image {image}", False, f"built from other lab sources ({built_from or 'unlabelled'}, "
+                                f"these are {current}): `icelab run --runtime docker` rebuilds it", required=False))
+        else:
+            checks.append(Check(f"image {image}", True, "present", required=False))
+    return checks
+
+
 def check_images(rebuild: bool = True) -> None:
     """Make sure the images exist and the peer image runs this orchestrator's lab sources.
 
