@@ -6,6 +6,7 @@ and the lab.net tests); what is checked is the fault's own sequencing and its ev
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import pytest
@@ -73,10 +74,28 @@ async def test_handover_standby_is_the_default_target_up_before_the_break() -> N
     assert ctx.log == [("link_up", "phone", "wwan0"), ("set_default_route", "phone", "wlan0")]
     ctx.log.clear()
     await fault.inject(ctx)
-    # the break is Wi-Fi going down; `fault` is stamped when that call has returned
+    # the break is Wi-Fi going down; `fault` is stamped when that call starts
     assert ctx.log == [("link_down", "phone", "wlan0"), ("event", "fault"),
                        ("set_default_route", "phone", "wwan0"), ("event", "fault_step")]
     assert ctx.fields[0]["t"] == fault.t_break and ctx.fields[0]["call_ms"] >= 0
+
+
+async def test_the_break_is_stamped_at_the_start_of_its_kernel_call() -> None:
+    """A peer may react to the break before the orchestrator sees the call return (measured: a
+    stand-in said 'disconnected' 5-11 ms before it): the stamp is the earliest the break can be."""
+    ctx = Context()
+    entered: list[float] = []
+
+    def slow_link_down(*args: Any) -> None:
+        entered.append(time.monotonic())
+        time.sleep(0.03)
+
+    ctx.net.impair.link_down = slow_link_down  # type: ignore[attr-defined]
+    fault = fault_of(type="handover", host="phone")
+    await fault.inject(ctx)
+    brk = ctx.fields[0]
+    assert brk["t"] == fault.t_break and brk["t"] <= entered[0]
+    assert brk["call_ms"] >= 30
 
 
 async def test_handover_cold_gap_and_overlap() -> None:

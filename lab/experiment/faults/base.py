@@ -116,14 +116,18 @@ class Fault:
         ctx.record("fault", t=self.t_break, call_ms=None, type=self.spec.type, **self.params)
 
     async def _break(self, ctx: FaultContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Make the call that removes connectivity; record `fault` at its return, with its duration."""
+        """Make the call that removes connectivity; record `fault` at its start, with its duration."""
         result, t0, t1 = await ctx.call(timed, fn, *args, **kwargs)
         self._record_break(ctx, t0, t1)
         return result
 
     def _record_break(self, ctx: FaultContext, t0: float, t1: float, **extra: Any) -> None:
-        self.t_break = t1
-        ctx.record("fault", t=t1, call_ms=(t1 - t0) * 1000.0, type=self.spec.type, **self.params, **extra)
+        # The kernel removes connectivity somewhere inside [t0, t1], and a peer may react (a
+        # netlink event, a socket error) before the orchestrator's thread sees the call return:
+        # the break is stamped at the call's start, the earliest instant it can have happened, so
+        # no reaction precedes it; figures counted from it include at most `call_ms` of the call.
+        self.t_break = t0
+        ctx.record("fault", t=t0, call_ms=(t1 - t0) * 1000.0, type=self.spec.type, **self.params, **extra)
 
     @staticmethod
     async def _step(ctx: FaultContext, kind: str, step: str, fn: Callable[..., Any], *args: Any,

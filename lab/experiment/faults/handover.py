@@ -88,7 +88,8 @@ class Handover(Fault):
             await self._step(ctx, "fault_step", "target up, default route moved (make)", self._make, ctx)
             await asyncio.sleep(s.overlap_s)
         # the break: Wi-Fi loses link and address (its routes and source rules go with them). The
-        # instant is the return of the netlink call that set the link down, not of the clean-up.
+        # instant is the start of the netlink call that sets the link down (Fault._record_break);
+        # the clean-up after it is timed apart (cleanup_ms).
         link, t0, t1 = await ctx.call(timed, impair.link_down, s.host, s.from_iface)
         if isinstance(link, tuple):
             self._record_break(ctx, *link, cleanup_ms=(t1 - link[1]) * 1000.0)
