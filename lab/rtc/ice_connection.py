@@ -90,6 +90,7 @@ class LabIceConnection(Connection):
         self.lab_on_nominated: NominationListener | None = None
         self.lab_last_inbound: float | None = None
         self.lab_last_consent: float | None = None
+        self.lab_on_consent: Callable[[], None] | None = None  # a consent check was answered
         self.lab_consent_enabled = True
         self.lab_traffic: dict[PairKey, PairTraffic] = {}
         self.lab_nominated = asyncio.Event()
@@ -675,6 +676,8 @@ class LabIceConnection(Connection):
                     self.lab_last_consent = loop.time()
                     self.lab_last_inbound = self.lab_last_consent
                     self._lab_rechecking = False
+                    if self.lab_on_consent is not None:
+                        self.lab_on_consent()
 
     async def _lab_check_consent(self, pair: Any) -> bool:
         assert self.remote_password is not None

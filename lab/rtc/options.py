@@ -16,7 +16,9 @@ class DetectionConfig:
     arrives does not count (after a NAT rebinding the remote may keep sending to us from a path
     on which nothing of ours reaches it). No consent answer for `disconnected_after` seconds ->
     'disconnected'; for `failed_after` seconds -> 'failed' (terminal until an ICE restart, but
-    DTLS, SCTP and the peer connection stay open).
+    DTLS, SCTP and the peer connection stay open). Each state changes at its deadline (the last
+    consent answer + `disconnected_after` / `failed_after`), not at a later poll, and back to
+    'connected' at the first consent answer.
     Defaults follow Chrome: 'disconnected' after ~5 s, 'failed' after ~15 s.
     A consent check is retransmitted every `consent_retransmit_interval` seconds (default
     0.048, libwebrtc's ping interval for a weak connection) until answered, for at most
@@ -27,8 +29,8 @@ class DetectionConfig:
     (media, DTLS, STUN) also counts, so a one-way cut that still lets media in goes unnoticed.
     `disconnect_on_interface_loss=True`: when the address of the selected pair's local socket
     vanishes (`update_addresses`: its interface went), consent counts as lost at once, so
-    'disconnected' comes within one `tick` instead of `disconnected_after` later (as in Firefox,
-    whose sockets error); 'failed' follows `failed_after - disconnected_after` after that.
+    'disconnected' comes at once instead of `disconnected_after` later (as in Firefox, whose
+    sockets error); 'failed' follows `failed_after - disconnected_after` after that.
     `recheck_pairs_after` (seconds, default None: off): once the selected pair's consent has
     been missing that long, every other pair of the generation is checked again (pairs the
     first checks dropped too); the first that answers is nominated and carries the call without
@@ -60,11 +62,6 @@ class DetectionConfig:
                 f"failed_after ({self.failed_after} s) must be longer than "
                 f"disconnected_after ({self.disconnected_after} s)"
             )
-
-    @property
-    def tick(self) -> float:
-        """How often liveness is evaluated."""
-        return max(0.02, min(0.25, self.disconnected_after / 10))
 
 
 @dataclass(frozen=True)
