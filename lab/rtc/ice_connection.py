@@ -206,7 +206,11 @@ class LabIceConnection(Connection):
             self._lab_check_new_pairs(added)
 
     def _lab_check_new_pairs(self, pairs: list[CandidatePair]) -> None:
-        """Pairs formed after the checks began are checked at once (not left frozen)."""
+        """Pairs formed after the checks began are checked at once (not left frozen). A pair
+        from a relay socket gets its server permission at once, whenever it was formed."""
+        if not self._closing:
+            for pair in pairs:
+                turn.bind_early(pair.protocol, pair.remote_addr)
         if not self._early_checks_done or self._closing:
             return
         for pair in pairs:
