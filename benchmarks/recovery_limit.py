@@ -460,7 +460,7 @@ def main() -> None:
 
                 lines.append(
                     f"{name:<15} {kind:<9} {str(policy):<20} {rtt:>5.0f} {len(ok):>2}/{len(rows):<2} "
-                    f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<11} {ratio(median, limit)} "
+                    f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<14} {ratio(median, limit)} "
                     f"{network:>7.0f} {ratio(median, network)} "
                     f"{path:>6.0f} {after:>7.0f} {ratio(after, limit_after)} "
                     f"{restarts:>4.0f} {lost:>5.0f}  {dominant(ok) if len(ok) else '-'}"
@@ -468,7 +468,7 @@ def main() -> None:
                 print(lines[-1], flush=True)
     print()
     print(f"{'fault':<15} {'peers':<9} {'policy':<20} {'rtt':>5} {'ok/n':<5} {'recov ms':>8} "
-          f"{'gap ms':>8} {'limit':>7} {'':<11} {'ratio':>6} {'net':>7} {'ratio':>6} {'path':>6} "
+          f"{'gap ms':>8} {'limit':>7} {'':<14} {'ratio':>6} {'net':>7} {'ratio':>6} {'path':>6} "
           f"{'after':>7} {'ratio':>6} "
           f"{'rst':>4} {'lost':>5}  dominant phase (median)")
     print("limit: what this policy allows (a policy restarting on a state waits for it, under the "
