@@ -388,6 +388,26 @@ def cut_peers(fault: Fault, events: pd.DataFrame, trial: str, behind: str | None
     return (0.0, 0.5) if local == "relay" else (0.5,)
 
 
+def detection_late_ms(events: pd.DataFrame, trial: str, spec: dict[str, object]) -> float:
+    """How long after its deadline the trial's first 'disconnected' came: the ice_state event's
+    time - (the last consent answer it names, `last_heard_t`, + disconnected_after). NaN when
+    no such event (none after the fault, or agents that do not report it)."""
+    rows = events[(events["trial_id"] == trial)] if len(events) else events
+    if not len(rows):
+        return math.nan
+    t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+    states = rows[(rows["kind"] == "ice_state") & (rows["state"] == "disconnected")
+                  & (rows["t_monotonic"] >= t_fault)].sort_values("t_monotonic")
+    ice = spec.get("ice", {})
+    assert isinstance(ice, dict)
+    after = float(ice.get("disconnected_after_s", 5.0))
+    for _, row in states.iterrows():
+        heard = json.loads(row["detail"]).get("last_heard_t")
+        if heard is not None:
+            return float((row["t_monotonic"] - heard - after) * 1000)
+    return math.nan
+
+
 def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int, out: Path,
              recompute: bool = False) -> pd.DataFrame:
     path = ROOT / "experiments" / fault.file_for(kind)
@@ -416,6 +436,7 @@ def run_cell(fault: Fault, kind: str, rtts: list[float], trials: int, jobs: int,
     router = data["fault"].get("router") if isinstance(data.get("fault"), dict) else None
     behind = peer_behind(path, data, str(router)) if router else None
     frame["cut"] = [cut_peers(fault, events, t, behind) for t in frame["trial_id"]]
+    frame["late_ms"] = [detection_late_ms(events, t, data) for t in frame["trial_id"]]
     return frame
 
 
@@ -453,6 +474,8 @@ def main() -> None:
                 after = statistics.median(ok["recovery_ms"] - ok["path_back_ms"]) if len(ok) else math.nan
                 limit_after = limit - (path if fault.name == "blackhole" else 0.0)
                 restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
+                lates = ok["late_ms"].dropna() if "late_ms" in ok else pd.Series(dtype=float)
+                late = f"; 'disconnected' {lates.median():+.0f} ms from its deadline" if len(lates) else ""
                 lost = statistics.median(ok["units_lost"].dropna()) if ok["units_lost"].notna().any() else math.nan
 
                 def ratio(value: float, bound: float) -> str:
@@ -463,7 +486,7 @@ def main() -> None:
                     f"{median:>8.0f} {gap:>8.0f} {limit:>7.0f} {formula:<14} {ratio(median, limit)} "
                     f"{network:>7.0f} {ratio(median, network)} "
                     f"{path:>6.0f} {after:>7.0f} {ratio(after, limit_after)} "
-                    f"{restarts:>4.0f} {lost:>5.0f}  {dominant(ok) if len(ok) else '-'}"
+                    f"{restarts:>4.0f} {lost:>5.0f}  {dominant(ok) if len(ok) else '-'}{late}"
                 )
                 print(lines[-1], flush=True)
     print()
@@ -479,7 +502,9 @@ def main() -> None:
           "path: the new/restored path usable (handover standby/overlap: 0, LTE was up before the "
           "break; cold/gap: the phone's LTE route event; blackhole: T); after: recov - path, and "
           "its ratio to the limit's part after the path (handover: the whole limit; blackhole: r); "
-          "rst: median restarts per trial; lost: median units lost (both directions)")
+          "rst: median restarts per trial; lost: median units lost (both directions); 'disconnected' "
+          "from its deadline: the first 'disconnected' after the fault - (the last consent answer its "
+          "event names + disconnected_after), median")
     for line in lines:
         print(line)
     print("\nwhat each limit includes (r: RTT between the peers; the docstring gives the reasoning):")

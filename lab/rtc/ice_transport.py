@@ -633,6 +633,12 @@ class RestartableIceTransport(RTCIceTransport):
         if when is not None:
             self._liveness_timer = asyncio.get_running_loop().call_at(when, self._arm_liveness)
 
+    def last_heard_at(self) -> float | None:
+        """When the active generation last heard the remote (event loop clock, which is
+        time.monotonic()): its last consent answer (or datagram, under the lenient rule).
+        'disconnected' and 'failed' come exactly disconnected_after / failed_after after it."""
+        return self._last_heard(self._active)
+
     def liveness_deadline(self) -> float | None:
         """When liveness is next evaluated (the event loop's clock), None when only a consent
         answer or a connected generation can change it."""

@@ -123,3 +123,17 @@ def test_the_peer_behind_the_faulted_router_is_read_from_the_topology() -> None:
     spec = experiment("binding_expiry")
     assert rl.peer_behind(path, spec, "nat_a") == "offerer"
     assert rl.peer_behind(path, spec, "nat_b") == "answerer"
+
+
+def test_detection_lateness_is_read_from_the_state_event() -> None:
+    rows = [
+        ("t", "orchestrator", 10.0, "fault", None, "{}"),
+        ("t", "answerer", 9.0, "ice_state", "disconnected", json.dumps({"last_heard_t": 6.0})),
+        ("t", "answerer", 11.5, "ice_state", "disconnected", json.dumps({"last_heard_t": 9.4})),
+        ("t", "offerer", 11.9, "ice_state", "disconnected", json.dumps({"last_heard_t": 9.8})),
+    ]
+    events = pd.DataFrame(rows, columns=["trial_id", "peer", "t_monotonic", "kind", "state", "detail"])
+    spec = {"ice": {"disconnected_after_s": 2.0}}
+    # the first after the fault: 11.5 - (9.4 + 2.0) = 0.1 s late
+    assert rl.detection_late_ms(events, "t", spec) == pytest.approx(100.0)
+    assert rl.detection_late_ms(events.iloc[:1], "t", spec) != rl.detection_late_ms(events.iloc[:1], "t", spec)

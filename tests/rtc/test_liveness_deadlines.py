@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from lab.rtc import DetectionConfig
+from lab.runtime.agent import rtc as agent_rtc
 
 from .peers import PathCut, make_peer, start_call, wait_for
 
@@ -36,6 +37,8 @@ async def test_states_change_at_their_deadlines_and_not_before() -> None:
     assert last is not None
     # the change came at the deadline of the last answer, not before it
     assert changed["disconnected"] >= last + DETECTION.disconnected_after
+    # the agent names that answer in its ice_state event (the state is defensible from events)
+    assert agent_rtc.last_heard_at(call.a) == last == transport.last_heard_at()
     # and the next evaluation is exactly the 'failed' deadline of that same answer
     assert transport.liveness_deadline() == last + DETECTION.failed_after
 

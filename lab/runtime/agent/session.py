@@ -244,7 +244,10 @@ class PeerSession:
 
     def _on_ice_state(self, pc: Any, generation: int) -> None:
         state = pc.iceConnectionState
-        self.emit("ice_state", state=state, gen=generation)
+        heard = rtc.last_heard_at(pc) if state in ("disconnected", "failed") else None
+        # the instant its timer counts from: the state is then defensible from the events
+        self.emit("ice_state", state=state, gen=generation,
+                  **({} if heard is None else {"last_heard_t": heard}))
         if pc is self.pc:
             self.policy.on_state(state)
 
