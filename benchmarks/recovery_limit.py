@@ -8,9 +8,11 @@ Runs the shipped experiments (experiments/handover.toml, binding_expiry.toml, re
 and transient_blackhole.toml as "a blackhole") with the policies that restart soonest, for both
 peers aiortc (lab.rtc) and both peers Chromium, and prints per fault, peers, policy and RTT:
 the number of trials, the median recovery (fault -> media flowing both ways again, from the
-trial metrics), the physical limit of that scenario, their ratio, and the phase whose median
-dominates (detection, decision, signaling, checks, first media; "old path" when media came back
-before any restart's new pair carried it).
+trial metrics), the physical limit of that scenario for that policy ("limit") and for the network
+alone ("net"; they differ for a policy that waits for a state, see "Silent breaks" below), the
+ratios, and the phase whose median dominates (detection, decision, signaling, checks, first
+media; "old path" when media came back before any restart's new pair carried it), with how far
+the first 'disconnected' came from its deadline (read from the agents' ice_state events).
 
 Physical limits, with r the RTT between the peers (the matrix shapes both peers' uplinks, r/4
 per egress, so a peer's round trip to the relay or signaling server is r/2). "Path" is the
