@@ -48,6 +48,7 @@ after the fault. The handover limits count from there:
     blackhole of T s              T + r      nothing beats T; then one check
     binding_expiry (relayed)      E[first probe] + r + 3.5 r  (network)   E[D] + 3.5 r  (policy)
     relay_kill, back after K s    max(K, E[first probe] + r) + 3 r        max(E[D], K) + 3 r
+                                  (K: the trial's fault_end, when the restarted relay answered)
     handover_overlap (opt-in)     0          make-before-break: LTE is up 2 s before Wi-Fi goes;
                                              read the units lost (0 at the limit)
 
@@ -225,9 +226,11 @@ class Fault:
         return self.files.get(kind, self.file)
 
     def limit(self, spec: dict[str, object], policy: str, rtt: float,
-              cut: Sequence[float] = (0.25, 0.25)) -> Limit:
+              cut: Sequence[float] = (0.25, 0.25), back_ms: float | None = None) -> Limit:
         """The trial's limits, ms. `cut`: for each peer whose consent path the fault cuts, how
-        late (in r) its last answer from before the break can still arrive (`cut_peers`)."""
+        late (in r) its last answer from before the break can still arrive (`cut_peers`).
+        `back_ms`: relay kill, when the relay was back in this trial (`path_back_ms`; default
+        restart_after_s)."""
         fault = spec["fault"]
         assert isinstance(fault, dict)
         if self.name == "handover_overlap":
@@ -248,7 +251,7 @@ class Fault:
             if self.name == "binding_expiry":
                 back, restart, name = 0.0, 3.5 * r, "3.5 r"
             else:
-                back = float(fault.get("restart_after_s", 0) or 0)
+                back = float(fault.get("restart_after_s", 0) or 0) if back_ms is None else back_ms / 1000
                 restart, name = 3 * r, "K + 3 r"
             network = max(back, expected_first_probe_s(c, r, len(cut)) + r) + restart
             state = waits_for(policy, ice)
@@ -328,11 +331,23 @@ def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, tr
     route event need follow the break). cold and gap: the phone's first default-route event
     after the fault (its LTE route; nothing crosses LTE before it), NaN if none was seen.
     The variant is read from the trial's own `fault` event (what ran), else from the spec.
-    Blackhole: its duration T. Other faults: 0 (the limit formula covers them)."""
+    Blackhole: its duration T. Relay kill: the relay's return, the trial's `fault_end` event
+    (stamped when the restarted relay's start call returned, its readiness checked: it answers
+    by then), else restart_after_s. Other faults: 0 (the limit formula covers them)."""
     if fault.name == "blackhole":
         f = spec["fault"]
         assert isinstance(f, dict)
         return float(f.get("duration_s", 3)) * 1000
+    if fault.name == "relay_kill":
+        f = spec["fault"]
+        assert isinstance(f, dict)
+        nominal = float(f.get("restart_after_s", 0) or 0) * 1000
+        rows = events[events["trial_id"] == trial] if len(events) else events
+        if not len(rows):
+            return nominal
+        t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+        ends = rows.loc[(rows["kind"] == "fault_end") & (rows["t_monotonic"] >= t_fault), "t_monotonic"]
+        return float((ends.min() - t_fault) * 1000) if len(ends) else nominal
     if not fault.name.startswith("handover"):
         return 0.0
     f = spec["fault"]
@@ -465,7 +480,8 @@ def main() -> None:
             frame = run_cell(fault, kind, rtts, args.trials, args.jobs, args.out, args.recompute)
             for (policy, rtt), rows in (frame.groupby(["policy", "rtt_ms"]) if len(frame) else []):
                 ok = rows[rows["recovered"].astype(bool)]
-                limits = [fault.limit(spec, str(policy), float(rtt), cut) for cut in ok["cut"]] or [
+                limits = [fault.limit(spec, str(policy), float(rtt), cut, back)
+                          for cut, back in zip(ok["cut"], ok["path_back_ms"], strict=True)] or [
                     fault.limit(spec, str(policy), float(rtt))]
                 limit = statistics.median(x.policy_ms for x in limits)
                 network = statistics.median(x.network_ms for x in limits)
@@ -474,7 +490,7 @@ def main() -> None:
                 gap = statistics.median(ok["media_gap_ms"]) if len(ok) else math.nan
                 path = statistics.median(ok["path_back_ms"]) if len(ok) else math.nan
                 after = statistics.median(ok["recovery_ms"] - ok["path_back_ms"]) if len(ok) else math.nan
-                limit_after = limit - (path if fault.name == "blackhole" else 0.0)
+                limit_after = limit - (path if fault.name in ("blackhole", "relay_kill") else 0.0)
                 restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
                 lates = ok["late_ms"].dropna() if "late_ms" in ok else pd.Series(dtype=float)
                 late = f"; 'disconnected' {lates.median():+.0f} ms from its deadline" if len(lates) else ""
@@ -502,8 +518,9 @@ def main() -> None:
           "probe); both equal where the policy waits for no state")
     print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
           "path: the new/restored path usable (handover standby/overlap: 0, LTE was up before the "
-          "break; cold/gap: the phone's LTE route event; blackhole: T); after: recov - path, and "
-          "its ratio to the limit's part after the path (handover: the whole limit; blackhole: r); "
+          "break; cold/gap: the phone's LTE route event; blackhole: T; relay kill: the relay's "
+          "fault_end); after: recov - path, and its ratio to the limit's part after the path "
+          "(handover: the whole limit; blackhole: r; relay kill: 3 r when the state came first); "
           "rst: median restarts per trial; lost: median units lost (both directions); 'disconnected' "
           "from its deadline: the first 'disconnected' after the fault - (the last consent answer its "
           "event names + disconnected_after), median")

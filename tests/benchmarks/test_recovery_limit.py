@@ -137,3 +137,18 @@ def test_detection_lateness_is_read_from_the_state_event() -> None:
     # the first after the fault: 11.5 - (9.4 + 2.0) = 0.1 s late
     assert rl.detection_late_ms(events, "t", spec) == pytest.approx(100.0)
     assert rl.detection_late_ms(events.iloc[:1], "t", spec) != rl.detection_late_ms(events.iloc[:1], "t", spec)
+
+
+def test_the_relay_is_back_when_its_restart_returned() -> None:
+    rows = [
+        ("t", "orchestrator", 10.0, "fault", None, "{}"),
+        ("t", "orchestrator", 12.08, "fault_end", None, "{}"),
+    ]
+    events = pd.DataFrame(rows, columns=["trial_id", "peer", "t_monotonic", "kind", "state", "detail"])
+    spec = experiment("relay_kill")
+    back = rl.path_back_ms(rl.FAULTS["relay_kill"], spec, events, "t")
+    assert back == pytest.approx(2080.0)
+    limit = rl.FAULTS["relay_kill"].limit(spec, "on-disconnected", 20.0, (0.25, 0.25), back)
+    assert limit.network_ms == pytest.approx(2080.0 + 60.0)
+    # without the event: the experiment's restart_after_s
+    assert rl.path_back_ms(rl.FAULTS["relay_kill"], spec, events.iloc[:1], "t") == pytest.approx(2000.0)
