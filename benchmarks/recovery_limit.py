@@ -348,6 +348,8 @@ def path_back_ms(fault: Fault, spec: dict[str, object], events: pd.DataFrame, tr
         t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
         ends = rows.loc[(rows["kind"] == "fault_end") & (rows["t_monotonic"] >= t_fault), "t_monotonic"]
         return float((ends.min() - t_fault) * 1000) if len(ends) else nominal
+    if fault.name == "binding_expiry":
+        return state_due_ms(events, trial, spec)
     if not fault.name.startswith("handover"):
         return 0.0
     f = spec["fault"]
@@ -403,6 +405,20 @@ def cut_peers(fault: Fault, events: pd.DataFrame, trial: str, behind: str | None
         return (0.0, 0.5)
     local = json.loads(pairs.sort_values("t_monotonic")["detail"].iloc[-1]).get("local_type")
     return (0.0, 0.5) if local == "relay" else (0.5,)
+
+
+def state_due_ms(events: pd.DataFrame, trial: str, spec: dict[str, object]) -> float:
+    """When the trial's first 'disconnected' came due, ms after the fault: the last consent
+    answer its ice_state event names + disconnected_after (the policy's own wait ends there;
+    what follows is the restart). 0 when no event names it (older runs, other agents)."""
+    late = detection_late_ms(events, trial, spec)
+    if math.isnan(late):
+        return 0.0
+    rows = events[events["trial_id"] == trial]
+    t_fault = rows.loc[rows["kind"] == "fault", "t_monotonic"].min()
+    first = rows[(rows["kind"] == "ice_state") & (rows["state"] == "disconnected")
+                 & (rows["t_monotonic"] >= t_fault)]["t_monotonic"].min()
+    return float((first - t_fault) * 1000 - late)
 
 
 def detection_late_ms(events: pd.DataFrame, trial: str, spec: dict[str, object]) -> float:
@@ -491,6 +507,8 @@ def main() -> None:
                 path = statistics.median(ok["path_back_ms"]) if len(ok) else math.nan
                 after = statistics.median(ok["recovery_ms"] - ok["path_back_ms"]) if len(ok) else math.nan
                 limit_after = limit - (path if fault.name in ("blackhole", "relay_kill") else 0.0)
+                if fault.name == "binding_expiry" and path > 0:
+                    limit_after = 3.5 * float(rtt)  # from the state's deadline: the restart
                 restarts = statistics.median(rows["restarts"]) if len(rows) else math.nan
                 lates = ok["late_ms"].dropna() if "late_ms" in ok else pd.Series(dtype=float)
                 late = f"; 'disconnected' {lates.median():+.0f} ms from its deadline" if len(lates) else ""
@@ -519,8 +537,9 @@ def main() -> None:
     print("recov: fault -> media both ways (median of recovered trials); gap: largest media gap; "
           "path: the new/restored path usable (handover standby/overlap: 0, LTE was up before the "
           "break; cold/gap: the phone's LTE route event; blackhole: T; relay kill: the relay's "
-          "fault_end); after: recov - path, and its ratio to the limit's part after the path "
-          "(handover: the whole limit; blackhole: r; relay kill: 3 r when the state came first); "
+          "fault_end; binding expiry: the first 'disconnected' due); after: recov - path, and its ratio to the limit's part after the path "
+          "(handover: the whole limit; blackhole: r; relay kill: 3 r when the state came first; binding "
+          "expiry: path is when the first 'disconnected' came due, after its ratio to 3.5 r); "
           "rst: median restarts per trial; lost: median units lost (both directions); 'disconnected' "
           "from its deadline: the first 'disconnected' after the fault - (the last consent answer its "
           "event names + disconnected_after), median")

@@ -152,3 +152,14 @@ def test_the_relay_is_back_when_its_restart_returned() -> None:
     assert limit.network_ms == pytest.approx(2080.0 + 60.0)
     # without the event: the experiment's restart_after_s
     assert rl.path_back_ms(rl.FAULTS["relay_kill"], spec, events.iloc[:1], "t") == pytest.approx(2000.0)
+
+
+def test_binding_expiry_path_is_when_the_state_came_due() -> None:
+    rows = [
+        ("t", "orchestrator", 10.0, "fault", None, "{}"),
+        ("t", "answerer", 11.5, "ice_state", "disconnected", json.dumps({"last_heard_t": 9.4})),
+    ]
+    events = pd.DataFrame(rows, columns=["trial_id", "peer", "t_monotonic", "kind", "state", "detail"])
+    spec = experiment("binding_expiry")  # disconnected_after_s 2
+    assert rl.path_back_ms(rl.FAULTS["binding_expiry"], spec, events, "t") == pytest.approx(1400.0)
+    assert rl.path_back_ms(rl.FAULTS["binding_expiry"], spec, events.iloc[:1], "t") == 0.0
