@@ -95,6 +95,10 @@ Silent breaks (binding_expiry, relay_kill) have two limits, both printed:
                                 sent back to back (the relay takes them in order) and answered
                                 r, first media across r/2
         Policies that restart on no state (a network event) get the network limit.
+        Read from the raw events: the agents' ice_state 'disconnected' names the consent answer
+        its timer counted from (`last_heard_t`), so each trial shows how far the state came from
+        its deadline (printed) and when it came due; for binding expiry that instant is the
+        "path" column and "after" is the restart alone, against 3.5 r.
 For handover and blackhole it also prints recovery counted from the instant the path is usable
 (handover: 0 for standby/overlap, the LTE route event for cold/gap; blackhole: T). Prints figures
 only; asserts nothing. Machines are shared: read the figures with the load.
