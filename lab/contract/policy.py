@@ -35,8 +35,12 @@ class Policy(Strict):
     side: Side = "both"
     also_on_failed: bool = Field(True, description="a 'failed' state restarts too (backstop)")
     retry_s: float = Field(10.0, gt=0, le=120, description="restart again if not connected after this")
-    network_settle_s: float = Field(0.05, ge=0, le=5, description="network-change: wait this long "
-                                    "after the first event of a burst, then restart once")
+    network_settle_s: float = Field(0.05, ge=0, le=5, description="network-change: when an event "
+                                    "finds the new default route not yet in place (its interface "
+                                    "still coming up: a cold or gap handover), wait this long after "
+                                    "the first event of the burst, then restart once (at once if a "
+                                    "later event finds it in place); an event that leaves the route "
+                                    "and its address in place (a standby handover) restarts at once")
 
     @model_validator(mode="before")
     @classmethod

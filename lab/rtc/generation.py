@@ -92,16 +92,21 @@ class IceGeneration:
         await asyncio.shield(self.start_gathering())
         self._gathered = True
 
-    async def gather_host(self) -> None:
-        """Wait for the host candidates (all candidates when there are none: relay only)."""
+    async def gather_host(self, until_any: bool = False) -> None:
+        """Wait for the host candidates only. Under a relay-only policy there are none: a
+        restart's description leaves without candidates and the relay candidate follows by
+        trickle, so its offer and answer are exchanged while the Allocate is still under way
+        (or its server still down) instead of one server round trip (or the outage) later.
+        `until_any`: with no host candidate, wait for every candidate instead (the first
+        generation: aiortc starts a connection's ICE only once it has a local candidate)."""
         gathering = self.start_gathering()
         await self.connection.lab_host_gathered.wait()
-        if not self.connection.local_candidates:
+        if until_any and not self.connection.local_candidates:
             await asyncio.shield(gathering)
             self._gathered = True
 
     async def gather_for_description(self, trickle: bool) -> None:
-        await (self.gather_host() if trickle else self.gather())
+        await (self.gather_host(until_any=self.number == 0) if trickle else self.gather())
 
     # trickle
 

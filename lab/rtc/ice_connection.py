@@ -90,6 +90,7 @@ class LabIceConnection(Connection):
         self.lab_on_nominated: NominationListener | None = None
         self.lab_last_inbound: float | None = None
         self.lab_last_consent: float | None = None
+        self.lab_on_consent: Callable[[], None] | None = None  # a consent check was answered
         self.lab_consent_enabled = True
         self.lab_traffic: dict[PairKey, PairTraffic] = {}
         self.lab_nominated = asyncio.Event()
@@ -205,7 +206,11 @@ class LabIceConnection(Connection):
             self._lab_check_new_pairs(added)
 
     def _lab_check_new_pairs(self, pairs: list[CandidatePair]) -> None:
-        """Pairs formed after the checks began are checked at once (not left frozen)."""
+        """Pairs formed after the checks began are checked at once (not left frozen). A pair
+        from a relay socket gets its server permission at once, whenever it was formed."""
+        if not self._closing:
+            for pair in pairs:
+                turn.bind_early(pair.protocol, pair.remote_addr)
         if not self._early_checks_done or self._closing:
             return
         for pair in pairs:
@@ -675,6 +680,8 @@ class LabIceConnection(Connection):
                     self.lab_last_consent = loop.time()
                     self.lab_last_inbound = self.lab_last_consent
                     self._lab_rechecking = False
+                    if self.lab_on_consent is not None:
+                        self.lab_on_consent()
 
     async def _lab_check_consent(self, pair: Any) -> bool:
         assert self.remote_password is not None

@@ -39,6 +39,10 @@ from .options import DetectionConfig, IceOptions
 
 logger = logging.getLogger(__name__)
 
+# seconds between looks at a broken path's datagrams under the lenient rule (consent_only=False),
+# whose revival no event announces; consent answers (the default rule) are announced
+LENIENT_REVIVAL_POLL = 0.02
+
 
 @dataclass(frozen=True)
 class CandidatePairInfo:
@@ -218,7 +222,7 @@ class RestartableIceTransport(RTCIceTransport):
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._initial_started = False
         self._initial_done = asyncio.Event()
-        self._monitor_task: asyncio.Task[None] | None = None
+        self._liveness_timer: asyncio.TimerHandle | None = None
         self._rechecked_at: tuple[int, float] | None = None  # (generation, last consent) rechecked
         self._generation_tasks: set[asyncio.Task[None]] = set()
         self.remote_target: IceGeneration = self._active
@@ -304,9 +308,9 @@ class RestartableIceTransport(RTCIceTransport):
         if self._state == "closed":
             return
         self._set_state("closed")
-        if self._monitor_task is not None:
-            self._monitor_task.cancel()
-            self._monitor_task = None
+        if self._liveness_timer is not None:
+            self._liveness_timer.cancel()
+            self._liveness_timer = None
         for task in list(self._generation_tasks):
             task.cancel()
         pool, self._pool = self._pool, None
@@ -349,6 +353,7 @@ class RestartableIceTransport(RTCIceTransport):
         generation.connection.lab_on_nominated = (
             lambda pair, g=generation: self._on_renominated(g, pair)
         )
+        generation.connection.lab_on_consent = lambda g=generation: self._on_consent(g)
         generation.on_candidate = self._on_local_candidate
         generation.on_gathered = self._on_gathered
         self._known.append(generation)
@@ -378,6 +383,7 @@ class RestartableIceTransport(RTCIceTransport):
         )
         if self._state in ("disconnected", "failed"):
             self._set_state("completed")
+        self._arm_liveness()
 
     def _on_datagram(
         self,
@@ -527,8 +533,7 @@ class RestartableIceTransport(RTCIceTransport):
                 ),
             )
         self._set_state("completed")
-        if self._monitor_task is None:
-            self._monitor_task = asyncio.ensure_future(self._monitor())
+        self._arm_liveness()
         self._refill_pool()
 
     # the host's addresses changed
@@ -563,6 +568,7 @@ class RestartableIceTransport(RTCIceTransport):
                 active.connection.lab_last_consent = active.connection.lab_last_inbound = lost
                 if self._state not in ("checking", "failed", "closed"):
                     self._set_state("disconnected")
+                self._arm_liveness()
             if self._state == "closed":
                 return
             targets = []
@@ -593,14 +599,16 @@ class RestartableIceTransport(RTCIceTransport):
                 active.connection.lab_fail_over()
                 active.announce_again()
 
-    # liveness
+    # liveness: evaluated at its deadlines and when consent is answered, not on a poll
 
-    def _silence(self, generation: IceGeneration) -> float:
+    def _last_heard(self, generation: IceGeneration) -> float | None:
         connection = generation.connection
         if self._factory.detection.consent_only:
-            last = connection.lab_last_consent
-        else:
-            last = connection.lab_last_inbound
+            return connection.lab_last_consent
+        return connection.lab_last_inbound
+
+    def _silence(self, generation: IceGeneration) -> float:
+        last = self._last_heard(generation)
         if last is None:
             return 0.0
         return asyncio.get_running_loop().time() - last
@@ -611,33 +619,73 @@ class RestartableIceTransport(RTCIceTransport):
             and self._silence(generation) < self._factory.detection.disconnected_after
         )
 
-    async def _monitor(self) -> None:
+    def _on_consent(self, generation: IceGeneration) -> None:
+        """A consent check of `generation` was answered: a broken path is back at once (a
+        healthy one needs nothing: its deadline moves on when its timer fires)."""
+        if generation is self._active and self._state in ("disconnected", "checking", "failed"):
+            self._arm_liveness()
+
+    def _arm_liveness(self) -> None:
+        """Evaluate liveness now, then again at the next deadline it depends on."""
+        if self._liveness_timer is not None:
+            self._liveness_timer.cancel()
+            self._liveness_timer = None
+        if self._state == "closed":
+            return
+        when = self._check_liveness()
+        if when is not None:
+            self._liveness_timer = asyncio.get_running_loop().call_at(when, self._arm_liveness)
+
+    def last_heard_at(self) -> float | None:
+        """When the active generation last heard the remote (event loop clock, which is
+        time.monotonic()): its last consent answer (or datagram, under the lenient rule).
+        'disconnected' and 'failed' come exactly disconnected_after / failed_after after it."""
+        return self._last_heard(self._active)
+
+    def liveness_deadline(self) -> float | None:
+        """When liveness is next evaluated (the event loop's clock), None when only a consent
+        answer or a connected generation can change it."""
+        timer = self._liveness_timer
+        return None if timer is None or timer.cancelled() else timer.when()
+
+    def _check_liveness(self) -> float | None:
+        """Apply the active generation's silence to the state; returns the next deadline: the
+        last consent answer (or datagram, lenient rule) + recheck_pairs_after, +
+        disconnected_after or + failed_after, whichever comes first and is still ahead."""
         detection = self._factory.detection
-        while self._state != "closed":
-            await asyncio.sleep(detection.tick)
-            generation = self._active
-            if generation.phase != "connected":
-                continue
-            silence = self._silence(generation)
-            connection = generation.connection
-            if (
-                detection.recheck_pairs_after is not None
-                and silence >= detection.recheck_pairs_after
-                and connection.lab_last_consent is not None
-                and self._rechecked_at != (generation.number, connection.lab_last_consent)
-            ):
-                # once per silence: the first other pair that answers takes the call
-                self._rechecked_at = (generation.number, connection.lab_last_consent)
-                connection.lab_recheck_pairs()
-            if silence >= detection.failed_after:
-                if self._state != "failed" and (self._pending is None or not self._pending.started):
-                    self._set_state("failed")
-            elif silence >= detection.disconnected_after:
-                if self._state not in ("checking", "failed"):
-                    self._set_state("disconnected")
-            elif self._state in ("disconnected", "checking", "failed"):
-                # consent answered again: the path is back, no restart needed (as in Chrome)
-                self._set_state("completed")
+        generation = self._active
+        last = self._last_heard(generation)
+        if generation.phase != "connected" or last is None:
+            return None  # _on_connected arms it again
+        connection = generation.connection
+        now = asyncio.get_running_loop().time()
+        silence = now - last
+        ahead: list[float] = []
+        if detection.recheck_pairs_after is not None and connection.lab_last_consent is not None:
+            key = (generation.number, connection.lab_last_consent)
+            if self._rechecked_at != key:
+                if silence >= detection.recheck_pairs_after:
+                    # once per silence: the first other pair that answers takes the call
+                    self._rechecked_at = key
+                    connection.lab_recheck_pairs()
+                else:
+                    ahead.append(last + detection.recheck_pairs_after)
+        if silence >= detection.failed_after:
+            if self._state != "failed" and (self._pending is None or not self._pending.started):
+                self._set_state("failed")
+        elif silence >= detection.disconnected_after:
+            if self._state not in ("checking", "failed"):
+                self._set_state("disconnected")
+        elif self._state in ("disconnected", "checking", "failed"):
+            # consent answered again: the path is back, no restart needed (as in Chrome)
+            self._set_state("completed")
+        for after in (detection.disconnected_after, detection.failed_after):
+            if silence < after:
+                ahead.append(last + after)
+        if not detection.consent_only and self._state in ("disconnected", "checking", "failed"):
+            # the lenient rule: any datagram revives the path; datagrams are not announced
+            ahead.append(now + LENIENT_REVIVAL_POLL)
+        return min(ahead) if ahead else None
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

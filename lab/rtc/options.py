@@ -16,7 +16,9 @@ class DetectionConfig:
     arrives does not count (after a NAT rebinding the remote may keep sending to us from a path
     on which nothing of ours reaches it). No consent answer for `disconnected_after` seconds ->
     'disconnected'; for `failed_after` seconds -> 'failed' (terminal until an ICE restart, but
-    DTLS, SCTP and the peer connection stay open).
+    DTLS, SCTP and the peer connection stay open). Each state changes at its deadline (the last
+    consent answer + `disconnected_after` / `failed_after`), not at a later poll, and back to
+    'connected' at the first consent answer.
     Defaults follow Chrome: 'disconnected' after ~5 s, 'failed' after ~15 s.
     A consent check is retransmitted every `consent_retransmit_interval` seconds (default
     0.048, libwebrtc's ping interval for a weak connection) until answered, for at most
@@ -60,11 +62,6 @@ class DetectionConfig:
                 f"failed_after ({self.failed_after} s) must be longer than "
                 f"disconnected_after ({self.disconnected_after} s)"
             )
-
-    @property
-    def tick(self) -> float:
-        """How often liveness is evaluated."""
-        return max(0.02, min(0.25, self.disconnected_after / 10))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,10 @@ class PacedTurnClientUdpProtocol(turn.TurnClientUdpProtocol):
 
     lab_interval: float = 0.1
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lab_binding: set[asyncio.Task[None]] = set()
+
     async def request(self, request: stun.Message) -> tuple[stun.Message, Address]:
         assert request.transaction_id not in self.transactions
         if self.integrity_key:
@@ -46,6 +51,70 @@ class PacedTurnClientUdpProtocol(turn.TurnClientUdpProtocol):
             sign=False, long_term_credential=True,
         )
         return await paced.run()
+
+    async def send_data(self, data: bytes, addr: Address) -> None:
+        """To a peer address without a channel yet whose IP the server already permits (a
+        channel to another port of it is bound: a remote's new, peer-reflexive port): a Send
+        indication at once, its channel bound alongside for the packets after. aioice binds the
+        channel first and holds the packet a server round trip (an answer to the remote's first
+        check through a relay came r/2 late)."""
+        channel = self.peer_to_channel.get(addr)
+        if channel is None and self._lab_permits(addr[0]):
+            indication = stun.Message(message_method=stun.Method.SEND, message_class=stun.Class.INDICATION)
+            indication.attributes["XOR-PEER-ADDRESS"] = addr
+            indication.attributes["DATA"] = data
+            self.send_stun(indication, self.server)
+            self.lab_bind_early(addr)
+            return
+        await super().send_data(data, addr)
+
+    def _lab_permits(self, host: str) -> bool:
+        return any(peer[0] == host for peer in self.peer_to_channel)
+
+    def lab_bind_early(self, peer: Address) -> None:
+        """Bind a channel to `peer` now, which installs the server's permission for its IP,
+        instead of at the first send to it (aioice binds then): that send is a pair's check,
+        which waits for its pacing slot, and meanwhile the remote's checks to this relay are
+        dropped by the server for want of a permission (libwebrtc asks for it when the pair is
+        made). A send while this is under way waits for it, as for aioice's own binding."""
+        if (
+            peer in self.peer_to_channel
+            or peer in self.peer_connect_waiters
+            or self.transport is None
+            or self.transport.is_closing()
+        ):
+            return
+        channel = self.peer_to_failed_channel.pop(peer, None)
+        if channel is None:
+            if self.channel_number > turn.CHANNEL_NUMBER_MAX:
+                return  # left to the first send, which reports it
+            channel = self.channel_number
+            self.channel_number += 1
+        self.peer_connect_waiters[peer] = []
+        task = asyncio.ensure_future(self._lab_bind(channel, peer))
+        self._lab_binding.add(task)
+        task.add_done_callback(self._lab_binding.discard)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for task in self._lab_binding:  # a closed socket's bindings would retry for nothing
+            task.cancel()
+        super().connection_lost(exc)
+
+    async def _lab_bind(self, channel: int, peer: Address) -> None:
+        try:
+            await self.channel_bind(channel, peer)
+        except Exception as exc:  # refused (e.g. a peer address the server forbids) or closed
+            self.peer_to_failed_channel[peer] = channel
+            for waiter in self.peer_connect_waiters.pop(peer, []):
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        self.channel_refresh_at[channel] = time.time() + self.channel_refresh_time
+        self.channel_to_peer[channel] = peer
+        self.peer_to_channel[peer] = channel
+        for waiter in self.peer_connect_waiters.pop(peer, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 async def relayed_candidate(
@@ -112,6 +181,17 @@ def client_address(protocol: Any) -> str | None:
     inner = compat.turn_inner_protocol(relay).transport
     sockname = inner.get_extra_info("sockname") if inner is not None else None
     return str(sockname[0]) if sockname else None
+
+
+def bind_early(protocol: Any, peer: Address) -> None:
+    """A pair from this relay socket to `peer` was made: ask the server for the peer's
+    permission now (`PacedTurnClientUdpProtocol.lab_bind_early`); nothing for other sockets."""
+    relay = getattr(protocol, "transport", None)
+    if not isinstance(relay, turn.TurnTransport):
+        return
+    inner = compat.turn_inner_protocol(relay)
+    if isinstance(inner, PacedTurnClientUdpProtocol):
+        inner.lab_bind_early(peer)
 
 
 def abandon(protocol: Any) -> None:

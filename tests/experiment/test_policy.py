@@ -119,3 +119,32 @@ async def test_a_make_before_break_restart_completes_on_its_new_pair() -> None:
     p.on_network_change()
     await until(lambda: r.reasons == ["network-change", "network-change"])
     await p.close()
+
+
+async def test_a_settled_network_event_restarts_without_the_settle_wait() -> None:
+    """A standby handover: the new default route and its address were in place at the event,
+    so nothing is left to settle (a long network_settle_s shows no wait was taken)."""
+    p, r = policy("on-network-change", network_settle_s=LONG)
+    p.on_state("connected")
+    p.on_network_change(settled=True)
+    await until(lambda: r.reasons == ["network-change"], timeout=LONG / 2)
+    p.on_network_change(settled=True)  # the same burst: one restart
+    await asyncio.sleep(0.1)
+    assert r.reasons == ["network-change"]
+    await p.close()
+
+
+async def test_an_unsettled_event_waits_until_a_later_one_finds_the_route() -> None:
+    """Cold/gap: the route is still coming up at the first event: wait (here: longer than the
+    test), and restart as soon as an event of the burst finds the new route in place."""
+    p, r = policy("on-network-change", network_settle_s=LONG)
+    p.on_state("connected")
+    p.on_network_change(settled=False)
+    p.on_network_change(settled=False)
+    await asyncio.sleep(0.2)
+    assert r.reasons == []
+    p.on_network_change(settled=True)
+    await until(lambda: r.reasons == ["network-change"], timeout=LONG / 2)
+    await asyncio.sleep(0.1)
+    assert r.reasons == ["network-change"]  # the cancelled wait fires nothing
+    await p.close()

@@ -55,12 +55,31 @@ async def main(settings: dict[str, object]) -> None:
         )
     a.addTrack(AudioStreamTrack())
     b.addTrack(AudioStreamTrack())
+    # candidates trickle, as an app's signaling carries them, in order behind the descriptions:
+    # a restart's relay-only description leaves before its relay candidate
+    held: list[tuple[RTCPeerConnection, object]] = []
+    negotiating = False
+
+    def trickle(target: RTCPeerConnection, candidate: object) -> None:
+        if negotiating:
+            held.append((target, candidate))
+        else:
+            asyncio.ensure_future(target.addIceCandidate(candidate))
+
+    for source, target in ((a, b), (b, a)):
+        source.on("icecandidate", lambda candidate=None, target=target: trickle(target, candidate))
 
     async def negotiate() -> None:
+        nonlocal negotiating
+        negotiating = True
         await a.setLocalDescription()
         await b.setRemoteDescription(a.localDescription)
         await b.setLocalDescription()
         await a.setRemoteDescription(b.localDescription)
+        negotiating = False
+        for target, candidate in held:
+            await target.addIceCandidate(candidate)
+        held.clear()
 
     async def until(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout

@@ -1,12 +1,15 @@
 """Network-change events of the agent's own namespace (pyroute2 rtnetlink multicast groups).
 
 A thread blocks on the netlink socket and hands each relevant message to the asyncio loop:
-address added/removed, link up/down, default route changed.
+address added/removed, link up/down, default route changed. Each carries `settled`: whether the
+event left the host with its new default route in place (`default_route_settled`), read from
+the kernel as the event is handed on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +22,8 @@ from pyroute2.netlink.rtnl import (
     RTMGRP_LINK,
 )
 
+from lab.runtime.agent.interfaces import usable_ipv4_interfaces
+
 Callback = Callable[[dict[str, Any]], None]
 
 
@@ -30,8 +35,53 @@ def describe(message: Any) -> dict[str, Any] | None:
         return {"event": event, "ifindex": message.get("index"), "ifname": message.get_attr("IFLA_IFNAME"),
                 "operstate": message.get_attr("IFLA_OPERSTATE")}
     if event in ("RTM_NEWROUTE", "RTM_DELROUTE") and message.get("dst_len") == 0:
-        return {"event": event, "default_route": True, "gateway": message.get_attr("RTA_GATEWAY")}
+        return {"event": event, "default_route": True, "gateway": message.get_attr("RTA_GATEWAY"),
+                "ifindex": message.get_attr("RTA_OIF")}
     return None
+
+
+def is_gain(info: dict[str, Any]) -> bool:
+    """Whether the event brings something up (a link, an address, a route) or takes it away."""
+    event = info.get("event")
+    if event == "RTM_NEWLINK":
+        return info.get("operstate") in ("UP", "UNKNOWN")
+    return event in ("RTM_NEWADDR", "RTM_NEWROUTE")
+
+
+def default_route_settled(info: dict[str, Any], usable: set[int], routes: list[tuple[int, int]]) -> bool:
+    """Whether the host's default route is already where this event leaves it, so a policy has
+    nothing to wait for. `usable`: the interfaces up, running and addressed (IPv4); `routes`:
+    the IPv4 default routes as (metric, interface). The route used is the best one out of a
+    usable interface.
+    A loss (link down, address or route gone): settled when such a route is left (a standby
+    handover: LTE up, addressed and routed before Wi-Fi went). A gain (link up, address or route
+    added): settled only when the best route now leaves from that very interface (the new route
+    is in place; a link that just came up without its address and route is still coming up)."""
+    candidates = sorted((metric, index) for metric, index in routes if index in usable)
+    if not candidates:
+        return False
+    if is_gain(info):
+        return candidates[0][1] == info.get("ifindex")
+    return True
+
+
+def kernel_default_routes(ipr: IPRoute) -> list[tuple[int, int]]:
+    """The main table's IPv4 default routes: (metric, output interface)."""
+    routes = []
+    for route in ipr.get_routes(family=socket.AF_INET, table=254):
+        if route.get("dst_len") == 0 and route.get_attr("RTA_OIF") is not None:
+            routes.append((int(route.get_attr("RTA_PRIORITY") or 0), int(route.get_attr("RTA_OIF"))))
+    return routes
+
+
+def usable_interfaces() -> set[int]:
+    indexes = set()
+    for name in set(usable_ipv4_interfaces().values()):
+        try:
+            indexes.add(socket.if_nametoindex(name))
+        except OSError:  # gone meanwhile
+            continue
+    return indexes
 
 
 class NetworkWatcher:
@@ -39,6 +89,7 @@ class NetworkWatcher:
         self._loop = loop
         self._callback = callback
         self._ipr: IPRoute | None = None
+        self._query: IPRoute | None = None
         self._ready = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="netwatch", daemon=True)
@@ -52,6 +103,7 @@ class NetworkWatcher:
         try:
             self._ipr = IPRoute()
             self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE)
+            self._query = IPRoute()  # dumps on their own socket: the bound one only listens
         finally:
             self._ready.set()
         while not self._stopped:
@@ -62,12 +114,22 @@ class NetworkWatcher:
             for message in messages:
                 info = describe(message)
                 if info is not None and not self._stopped:
+                    info["settled"] = self._settled(info)
                     self._loop.call_soon_threadsafe(self._callback, info)
+
+    def _settled(self, info: dict[str, Any]) -> bool:
+        if self._query is None:
+            return False
+        try:
+            return default_route_settled(info, usable_interfaces(), kernel_default_routes(self._query))
+        except Exception:  # the namespace is going away: nothing is settled
+            return False
 
     def stop(self) -> None:
         self._stopped = True
-        try:
-            if self._ipr is not None:
-                self._ipr.close()
-        except Exception:
-            pass
+        for ipr in (self._ipr, self._query):
+            try:
+                if ipr is not None:
+                    ipr.close()
+            except Exception:
+                pass

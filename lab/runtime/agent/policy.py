@@ -53,9 +53,18 @@ class RestartPolicy:
             self._restarting = False
             self._cancel_retry()
 
-    def on_network_change(self) -> None:
-        if self.active and self._was_connected and self.spec.trigger == "network-change":
-            self._schedule(self.spec.network_settle_s, "network-change", cancel_if_connected=False)
+    def on_network_change(self, settled: bool = False) -> None:
+        """A network event. `settled`: it left the host with its new default route and that
+        route's address in place (a standby handover: LTE up and addressed before Wi-Fi went),
+        so there is nothing to settle: restart at once. Otherwise wait network_settle_s after
+        the first event of the burst (cold/gap: the new route is still coming up); an event
+        during that wait that finds the route settled restarts at once."""
+        if not (self.active and self._was_connected and self.spec.trigger == "network-change"):
+            return
+        if settled and self._pending is not None and not self._pending.done():
+            self._cancel_pending()
+        self._schedule(0.0 if settled else self.spec.network_settle_s, "network-change",
+                       cancel_if_connected=False)
 
     def _schedule(self, delay: float, reason: str, cancel_if_connected: bool) -> None:
         if self._restarting or (self._pending is not None and not self._pending.done()):

@@ -116,6 +116,18 @@ async def network_changed(pc: Any) -> None:
         await transport.update_addresses(addresses)
 
 
+def last_heard_at(pc: Any) -> float | None:
+    """When the pc's (bundled) ICE transport last heard the remote (time.monotonic(): its last
+    consent answer), None where lab.rtc does not run the transport."""
+    for transceiver in pc.getTransceivers():
+        transport = transceiver.sender.transport
+        ice = getattr(transport, "transport", None)
+        if ice is not None and hasattr(ice, "last_heard_at"):
+            heard: float | None = ice.last_heard_at()
+            return heard
+    return None
+
+
 def selected_pair(pc: Any) -> dict[str, Any] | None:
     """The selected candidate pair of the pc's (bundled) transport, or None."""
     for transceiver in pc.getTransceivers():

@@ -244,7 +244,10 @@ class PeerSession:
 
     def _on_ice_state(self, pc: Any, generation: int) -> None:
         state = pc.iceConnectionState
-        self.emit("ice_state", state=state, gen=generation)
+        heard = rtc.last_heard_at(pc) if state in ("disconnected", "failed") else None
+        # the instant its timer counts from: the state is then defensible from the events
+        self.emit("ice_state", state=state, gen=generation,
+                  **({} if heard is None else {"last_heard_t": heard}))
         if pc is self.pc:
             self.policy.on_state(state)
 
@@ -262,7 +265,7 @@ class PeerSession:
         self.emit("network_change", **info)
         if self.restartable and self.pc is not None:
             self._spawn(self._guard(rtc.network_changed(self.pc)))
-        self.policy.on_network_change()
+        self.policy.on_network_change(settled=bool(info.get("settled")))
         self._signaling_network_changed()
 
     def _on_host_network_event(self, info: dict[str, Any]) -> None:
