@@ -62,11 +62,14 @@ class Ping(_Command):
 class NetworkChange(_Command):
     """The host's network changed (sent by a browser agent to its page, as an app's OS tells it):
     `policy` feeds the page's on-network-change policy; `signaling` re-opens its signaling
-    socket now (the route to the server no longer leaves from the address it was opened from)."""
+    socket now (the route to the server no longer leaves from the address it was opened from);
+    `settled`: the event left the host's new default route and its address in place, so the
+    policy restarts without its settle wait (lab.runtime.agent.netwatch, as the aiortc agent)."""
 
     kind: Literal["network_change"] = Field("network_change", validation_alias="cmd", serialization_alias="cmd")
     policy: bool = True
     signaling: bool = False
+    settled: bool = False
 
 
 Command = Annotated[Union[Start, Stop, Signal, SignalingOutage, Restart, Ping, NetworkChange],

@@ -46,7 +46,11 @@ def test_the_socket_moves_only_when_the_route_to_the_server_left_its_address() -
     assert route.must_reconnect()
 
 
-BOTH_POLICIES = '"on-disconnected", { preset = "on-network-change", name = "netchange-phone", side = "offerer" }'
+# a settle wait long enough to tell apart from none: the standby handover's event finds LTE's
+# route and address in place (settled), so the page's policy must not wait it
+SETTLE_S = 5.0
+BOTH_POLICIES = ('"on-disconnected", { preset = "on-network-change", name = "netchange-phone", side = "offerer", '
+                 f'network_settle_s = {SETTLE_S} }}')
 
 
 def experiment(kind: str, policies: str = BOTH_POLICIES) -> str:
@@ -146,4 +150,8 @@ def check_trials(trials: pd.DataFrame, events: pd.DataFrame, kind: str) -> None:
         else:
             assert not changes.empty, label
             assert reasons and reasons[0] == "network-change", (label, reasons)
+            settled = changes[[bool(d.get("settled")) for d in details(changes)]]
+            assert not settled.empty, (label, details(changes))
+            waited = float(restarts["t_monotonic"].min()) - float(settled["t_monotonic"].min())
+            assert waited < SETTLE_S, (label, waited)  # restarted at the settled event, no settle wait
             assert bool(row["recovered"]), (label, row.get("failure_reason"))

@@ -171,7 +171,8 @@ class BrowserPeer:
         if signaling:
             self.control.emit("signaling_reconnect", reason="network-change")
         if policy or signaling:
-            self._spawn(self._command_page(NetworkChange(policy=policy, signaling=signaling)))
+            self._spawn(self._command_page(NetworkChange(policy=policy, signaling=signaling,
+                                                          settled=bool(info.get("settled")))))
 
     async def _command_page(self, command: Command) -> None:
         if self.page is None or self.page.is_closed():

@@ -480,9 +480,12 @@ const icelab = (() => {
         this.fire('failed');
       }
     }
-    onNetworkChange() {
+    onNetworkChange(settled = false) {
+      // lab/runtime/agent/policy.py's rule: a settled event (the new default route and its
+      // address already in place) restarts at once, and cuts short a settle wait under way
       if (this.active && this.wasConnected && this.spec.trigger === 'network-change') {
-        this.schedule(this.spec.network_settle_s, 'network-change', false);
+        if (settled) this.cancelPending();
+        this.schedule(settled ? 0 : this.spec.network_settle_s, 'network-change', false);
       }
     }
     schedule(delayS, reason, cancelIfConnected) {
@@ -900,7 +903,7 @@ const icelab = (() => {
         // the socket moves at once when the route to the server left its address, under every
         // policy; the policy hears of the change when it watches the network (its own settle time)
         if (cmd.signaling && session.signaling.reconnectNow) session.signaling.reconnectNow();
-        if (cmd.policy !== false) session.policy.onNetworkChange();
+        if (cmd.policy !== false) session.policy.onNetworkChange(cmd.settled === true);
         break;
       default:
         break;
