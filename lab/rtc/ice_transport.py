@@ -141,6 +141,7 @@ class GenerationFactory:
             check_timeout=self.options.check_timeout,
             server_query_interval=self.options.server_query_interval,
             rank_host_addresses=self.options.rank_host_addresses,
+            backup_ping_interval=self.options.backup_pings,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,
