@@ -95,16 +95,23 @@ PROFILES: dict[str, EngineProfile] = {
         # shipped fault hits a call a few seconds old) and every 2.5 s once stable, and every
         # 48 ms once a ping is unanswered. Connection 'failed' exactly 10 s after
         # 'disconnected'. Measured: 'disconnected' 5.06-6.06 s (median 5.15 s, 5 relay kills).
-        # A pair that received nothing for 2.5 s is weak: libwebrtc pings every pair and moves
-        # to one that answers, without saying 'disconnected' (after a NAT forgot the binding:
-        # media back in 2.64-2.86 s, 5 trials); here counted from the last consent answer,
-        # which is on average ~0.45 s older than the last packet
+        # A selected pair that received nothing for 2.5 s is no longer receiving
+        # (WEAK_CONNECTION_RECEIVE_TIMEOUT = RECEIVING_TIMEOUT = 2500 ms) and libwebrtc moves to
+        # another connection that is writable and receiving, without saying 'disconnected',
+        # once RECEIVING_SWITCHING_DELAY (1000 ms) has passed (p2p/base/p2p_constants.cc):
+        # ~3.5 s after the last packet. Measured: on the standby handover Chromium moves to the
+        # LTE pair 3.6-3.8 s after the break (5 of 5). Here counted from the last consent
+        # answer, on average ~0.45 s older than the last packet (consent every 0.9 s): 4.0 s.
+        # (After a NAT forgot the binding its media was back in 2.64-2.86 s: there the pair
+        # already failed to answer before it stopped receiving.)
         detection={"consent_interval": 0.9, "disconnected_after": 5.6, "failed_after": 15.6,
-                   "consent_retransmit_interval": 0.048, "recheck_pairs_after": 3.0},
+                   "consent_retransmit_interval": 0.048, "recheck_pairs_after": 4.0},
         # a check not yet answered again every 48 ms (libwebrtc's weak ping interval), one new
-        # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms
+        # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms;
+        # backup pairs pinged every 25 s (BACKUP_CONNECTION_PING_INTERVAL, which Chromium leaves
+        # at its default), so the standby LTE pair is valid on both sides when the call moves
         ice={**BROWSER_ICE, "check_interval": 0.048, "check_pacing": 0.062, "server_query_interval": 0.25,
-             "new_generation_timeout": 30.0},
+             "new_generation_timeout": 30.0, "backup_ping_interval": 25.0},
         # libwebrtc ranks networks by adapter type, then by name: veths are all Ethernet, so on
         # the phone wlan0 comes before wwan0 and carries the call
         networks="adapter-type",
