@@ -81,6 +81,17 @@ class BackupPair:
     nominated_meanwhile: bool = False  # the controlling side nominated it during our check
 
 
+def address_is_local(host: str) -> bool:
+    """Whether the host still has `host` (a socket can be bound to it); '0.0.0.0' always."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError:
+            return False
+    return True
+
+
 def is_dtls_or_srtp(data: bytes) -> bool:
     """RFC 7983 demultiplexing: 20-63 DTLS, 128-191 RTP/RTCP; STUN starts with 0 or 1."""
     first = data[0] if data else 0
@@ -102,6 +113,7 @@ class LabIceConnection(Connection):
         server_query_interval: float = 0.1,
         rank_host_addresses: bool = False,
         backup_ping_interval: float | None = None,
+        recheck_delay_after_address_loss: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -135,6 +147,8 @@ class LabIceConnection(Connection):
         # remote's re-announced candidate): their checks nominate as before
         self._lab_new_paths: weakref.WeakSet[CandidatePair] = weakref.WeakSet()
         self._lab_rechecking = False  # lab_recheck_pairs ran, no other pair answered yet
+        self._lab_recheck_delay = recheck_delay_after_address_loss
+        self._lab_recheck_deferred: asyncio.TimerHandle | None = None
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
         # checks started after the check list completed (continual gathering, and the checks
@@ -696,6 +710,36 @@ class LabIceConnection(Connection):
         many checks started."""
         if self._closing or not self._check_list_done or self.remote_password is None:
             return 0
+        selected = self._nominated.get(1)
+        if (
+            self._lab_recheck_delay > 0
+            and self._lab_recheck_deferred is None
+            and selected is not None
+            and not address_is_local(self._lab_local_address(selected.protocol))
+        ):
+            # the selected path's interface went: wait recheck_delay_after_address_loss more
+            # (DetectionConfig), unless consent comes back meanwhile
+            silent_since = self.lab_last_consent
+            self._lab_recheck_deferred = asyncio.get_running_loop().call_later(
+                self._lab_recheck_delay, self._lab_deferred_recheck, silent_since
+            )
+            return 0
+        return self._lab_recheck_now()
+
+    def _lab_deferred_recheck(self, silent_since: float | None) -> None:
+        self._lab_recheck_deferred = None
+        if self.lab_last_consent == silent_since:
+            self._lab_recheck_now()
+
+    def _lab_local_address(self, protocol: StunProtocol) -> str:
+        local = protocol.local_candidate
+        if local.type == "relay":
+            return turn.client_address(protocol) or "0.0.0.0"
+        return str(local.related_address if local.type == "srflx" and local.related_address else local.host)
+
+    def _lab_recheck_now(self) -> int:
+        if self._closing:
+            return 0
         for protocol in list(self._protocols):
             if getattr(protocol, "local_candidate", None) is not None:
                 self._lab_pair_local(protocol)
@@ -757,16 +801,21 @@ class LabIceConnection(Connection):
         for task in (self._lab_backup_task, self._lab_nominating_backup):
             if task is not None:
                 task.cancel()
+        if self._lab_recheck_deferred is not None:
+            self._lab_recheck_deferred.cancel()
         for backup in self.lab_backups.values():
             if backup.ping is not None:
                 backup.ping.cancel()
         await super().close()
 
     def _lab_may_nominate(self, pair: CandidatePair) -> bool:
-        """Whether a check of `pair` by the controlling side carries USE-CANDIDATE. Always, but
-        for a backup pair kept warm while the selected one answers: a check the remote's backup
-        ping triggers must not move the call (it would with aggressive nomination)."""
-        if not self._check_list_done or not self._lab_backup_interval:
+        """Whether a check of `pair` by the controlling side carries USE-CANDIDATE. Always
+        during the first checks; after the check list completed, not for a check the remote
+        triggered on a known pair while the selected one answers (the remote's first-round
+        checks arriving late, or its backup pings): with aggressive nomination it would move
+        the call to whichever pair the remote checked last, e.g. from the ranked Wi-Fi to the
+        standby LTE. A new path, a better-ranked one, a recheck or a fail-over still nominate."""
+        if not self._check_list_done:
             return True
         selected = self._nominated.get(pair.component)
         if selected is None or selected is pair or self._lab_rechecking:

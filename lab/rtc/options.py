@@ -38,6 +38,13 @@ class DetectionConfig:
     first checks dropped too); the first that answers is nominated and carries the call without
     an ICE restart, before 'disconnected' if it is quick (libwebrtc: a pair not receiving for
     2.5 s is weak, and it moves to another writable one, e.g. through a NAT's new binding).
+    `recheck_delay_after_address_loss` (seconds, default 0): when that recheck is due and the
+    selected pair's local address is no longer the host's (its interface went), it waits this
+    much longer (if consent does not come back meanwhile). Calibration for the `chrome`
+    stand-in: Chromium moves 3.6-3.8 s after its Wi-Fi went (the standby handover) but
+    2.6-2.9 s after a NAT forgot the selected path's binding; the 1 s difference is libwebrtc's
+    RECEIVING_SWITCHING_DELAY (p2p/base/p2p_constants.cc), which it applies before switching
+    from a connection that stopped receiving to one that only just started to.
     """
 
     consent_interval: float = 2.0
@@ -47,8 +54,14 @@ class DetectionConfig:
     consent_retransmit_interval: float = 0.048
     disconnect_on_interface_loss: bool = False
     recheck_pairs_after: float | None = None
+    recheck_delay_after_address_loss: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.recheck_delay_after_address_loss < 0:
+            raise ValueError(
+                "recheck_delay_after_address_loss must be >= 0 s "
+                f"(got {self.recheck_delay_after_address_loss})"
+            )
         if self.consent_retransmit_interval <= 0:
             raise ValueError(
                 f"consent_retransmit_interval must be > 0 s (got {self.consent_retransmit_interval})"

@@ -31,18 +31,25 @@ experiments' first RTT (20 ms), 5 trials per pair and fault, 2 cores shared with
 engineers' runs, load average 4-23; median media gap of the recovered trials in ms, recovered/run;
 ratio = stand-in / real, goal 0.85-1.15):
     fault                chrome real    stand-in      ratio   firefox real   stand-in      ratio
-    handover             3679 (5/5)     5259 (5/5)    1.43    3367 (4/5)     4050 (4/5)    1.20
+    handover             3679 (5/5)     3860 (5/5)    1.05    3367 (4/5)     4050 (4/5)    1.20
     transient_blackhole  3020 (5/5)     3021 (5/5)    1.00    3082 (4/5)     3026 (4/5)    0.98
     binding_expiry       2748 (5/5)     2894 (5/5)    1.05    7383 (5/5)     6384 (5/5)    0.86
     relay_kill           5380 (5/5)     5538 (5/5)    1.03    6545 (5/5)     6298 (5/5)    0.96
-    handover_overlap     5643 (5/5)     5221 (5/5)    0.93    3387 (3/5)     3822 (5/5)    1.13
+    handover_overlap     5643 (5/5)     5501 (5/5)    0.97    3387 (3/5)     3822 (5/5)    1.13
   The chrome handover and handover_overlap cells were rerun after phone_handover's uplinks were
   named wlan0/wwan0 (before, both Chromium calls ran on the standby 'lte' and the handover did not
   touch them; load average ~10). handover/chrome: real Chromium never says 'disconnected' and
   never restarts: 3.6-3.8 s after the break it moves, in ICE generation 0, to the pair on the
-  standby LTE (5 of 5). The stand-in does so in 2 of 5 (media back at 2.66-2.69 s); in 3 of 5
-  only the phone moved (at ~2.9 s), its peer stayed on the dead pair, said 'disconnected' at
-  ~5.1 s and restarted (media back at 5.26-5.40 s): the peer's side of that move is not mimicked.
+  standby LTE (5 of 5). The chrome stand-in columns of both handover cells were measured again
+  on 2026-11-30 (stand-in side only, against the same real trials; load average 3-6, a
+  recovery_limit benchmark running alongside) after its peer learnt to follow the phone's move
+  (a controlled side whose check of that pair connect() had cancelled never checked it again;
+  backup pairs kept warm) and recheck_pairs_after went from 3.0 to 4.0 s: both sides move to the
+  LTE pair in generation 0 at 3.35-3.89 s, with no 'disconnected' and no restart (5 of 5; gaps
+  3599-3902 ms). Before, the stand-in did so in 2 of 5 (media back at 2.66-2.69 s) and in 3 of 5
+  only the phone moved and its peer restarted at 'disconnected' (5.26-5.40 s): ratio 1.43.
+  handover_overlap/chrome: LTE came up after gathering, so neither side has an LTE pair; both
+  restart at 'disconnected' (stand-in 0.93 before, 0.97 now).
   handover/firefox: both say 'disconnected' within 0-63 ms, but the restart offer then waits for
   the signaling channel, whose WebSocket died with Wi-Fi: the browser page's client drops it
   after its 3 s ack timeout, the aiortc agent's client reconnects ~0.5 s later. Not an ICE timing.
@@ -96,16 +103,16 @@ PROFILES: dict[str, EngineProfile] = {
         # 48 ms once a ping is unanswered. Connection 'failed' exactly 10 s after
         # 'disconnected'. Measured: 'disconnected' 5.06-6.06 s (median 5.15 s, 5 relay kills).
         # A selected pair that received nothing for 2.5 s is no longer receiving
-        # (WEAK_CONNECTION_RECEIVE_TIMEOUT = RECEIVING_TIMEOUT = 2500 ms) and libwebrtc moves to
-        # another connection that is writable and receiving, without saying 'disconnected',
-        # once RECEIVING_SWITCHING_DELAY (1000 ms) has passed (p2p/base/p2p_constants.cc):
-        # ~3.5 s after the last packet. Measured: on the standby handover Chromium moves to the
-        # LTE pair 3.6-3.8 s after the break (5 of 5). Here counted from the last consent
-        # answer, on average ~0.45 s older than the last packet (consent every 0.9 s): 4.0 s.
-        # (After a NAT forgot the binding its media was back in 2.64-2.86 s: there the pair
-        # already failed to answer before it stopped receiving.)
+        # (WEAK_CONNECTION_RECEIVE_TIMEOUT = RECEIVING_TIMEOUT = 2500 ms, p2p_constants.cc) and
+        # libwebrtc moves to another connection that answers, without saying 'disconnected':
+        # after a NAT forgot the binding, media back in 2.64-2.86 s (5 trials); here counted
+        # from the last consent answer, on average ~0.45 s older than the last packet (3.0 s).
+        # After its Wi-Fi went (the standby handover) Chromium moves 3.6-3.8 s after the break
+        # (5 of 5): one RECEIVING_SWITCHING_DELAY (1000 ms) later, so the stand-in waits 1 s
+        # more when its selected pair's address is gone
         detection={"consent_interval": 0.9, "disconnected_after": 5.6, "failed_after": 15.6,
-                   "consent_retransmit_interval": 0.048, "recheck_pairs_after": 4.0},
+                   "consent_retransmit_interval": 0.048, "recheck_pairs_after": 3.0,
+                   "recheck_delay_after_address_loss": 1.0},
         # a check not yet answered again every 48 ms (libwebrtc's weak ping interval), one new
         # check per ~62 ms slot (measured across two NATs); STUN/TURN retransmission from 250 ms;
         # backup pairs pinged every 25 s (BACKUP_CONNECTION_PING_INTERVAL, which Chromium leaves
