@@ -149,6 +149,7 @@ class LabIceConnection(Connection):
         self._lab_rechecking = False  # lab_recheck_pairs ran, no other pair answered yet
         self._lab_recheck_delay = recheck_delay_after_address_loss
         self._lab_recheck_deferred: asyncio.TimerHandle | None = None
+        self._lab_held: CandidatePair | None = None  # nominated, taken when media comes over it
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
         # checks started after the check list completed (continual gathering, and the checks
@@ -510,6 +511,9 @@ class LabIceConnection(Connection):
         traffic.packets_received += 1
         traffic.last_received = now
         if is_dtls_or_srtp(data):
+            held = self._lab_held
+            if held is not None and held.protocol is protocol and held.remote_addr == remote:
+                self._lab_take_held()  # the controlling side's media came over the pair it nominated
             if self.lab_sink is not None:
                 self.lab_sink(self, protocol, remote, data)
             return
@@ -679,11 +683,38 @@ class LabIceConnection(Connection):
             # after a NAT rebinding only one direction of the old path is dead)
             pair.nominated = True
             self._lab_rechecking = False
+        elif self._lab_holds_nomination(pair, selected, was_done):
+            # a lower-priority pair nominated while ours answers: the controlling side's late
+            # first-round check, or its deliberate move; taken once its media arrives over it
+            pair.nominated = False
+            self._lab_held = pair
         super().check_complete(pair)
         now = self._nominated.get(pair.component)
         if was_done and now is not None and now is not selected:
             if self.lab_on_nominated is not None:
                 self.lab_on_nominated(now)
+
+    def _lab_holds_nomination(self, pair: CandidatePair, selected: CandidatePair | None, was_done: bool) -> bool:
+        """RFC 5245 section 8.1.1.2: with aggressive nomination the highest-priority nominated
+        pair is used, so the controlled side does not leave a selected pair that answers for a
+        lower-priority one on its nomination alone."""
+        if not was_done or self.ice_controlling or not pair.nominated or selected is None:
+            return False
+        if pair is selected or pair.state != CandidatePair.State.SUCCEEDED:
+            return False
+        lower = candidate_pair_priority(pair.local_candidate, pair.remote_candidate, False) < \
+            candidate_pair_priority(selected.local_candidate, selected.remote_candidate, False)
+        return lower and self._lab_selected_answering()
+
+    def _lab_take_held(self) -> None:
+        held, self._lab_held = self._lab_held, None
+        if held is None or self._closing or held not in self._check_list:
+            return
+        held.nominated = True
+        if self._nominated.get(held.component) is not held:
+            self._nominated[held.component] = held
+            if self.lab_on_nominated is not None:
+                self.lab_on_nominated(held)
 
     def _check_list_maybe_complete(self) -> bool:
         complete = super()._check_list_maybe_complete()

@@ -144,3 +144,29 @@ async def test_the_controlled_side_follows_a_nomination_on_a_pair_whose_check_wa
                    what="the controlled side on the new pair")
     assert b.restarts == 0 and b.activeGeneration.number == 0
     await call.close()
+
+
+async def test_a_late_nomination_of_a_lower_pair_waits_for_the_remotes_media() -> None:
+    """RFC 5245 section 8.1.1.2: the controlled side keeps the highest-priority nominated pair
+    while it answers. A first-round check of the standby path arriving late (its USE-CANDIDATE
+    sent before another pair was nominated) does not move it; the controlling side's media
+    arriving over that pair does (a deliberate move sends on the new pair at once)."""
+    call = await start_call(
+        make_peer(SLOW, addresses=ADDRESSES, rank_host_addresses=True, backup_ping_interval=0.3),
+        make_peer(SLOW, backup_ping_interval=0.3),
+    )
+    a, b = call.transport(call.a), call.transport(call.b)
+    await wait_for(lambda: a.getSelectedCandidatePair().local_address[0] == ADDRESSES[0], what="the call on .2")
+    connection = a.activeGeneration.connection
+    await wait_for(lambda: connection._lab_best_backup(1) is not None, what="the .3 pair valid")
+    standby = connection._lab_best_backup(1)
+    await wait_for(lambda: any(p.remote_addr == standby.local_addr and p.state.name == "SUCCEEDED"
+                               for p in b.activeGeneration.connection._check_list), what="valid at b too")
+    await connection._lab_paced_check(standby, connection.build_request(standby, nominate=True))
+    await asyncio.sleep(0.3)  # a consent round or more
+    assert b.getSelectedCandidatePair().remote_address[0] == ADDRESSES[0]
+    # the controlling side now sends over it: the controlled side follows
+    connection._nominated[1] = standby
+    await wait_for(lambda: b.getSelectedCandidatePair().remote_address[0] == ADDRESSES[1],
+                   what="b follows the media")
+    await call.close()
