@@ -135,7 +135,9 @@ class IceOptions:
         USE-CANDIDATE, and an incoming one never makes the controlling side switch while its
         selected pair answers. When the selected pair's address vanishes (`update_addresses`),
         the controlling side sends on the best valid backup at once and nominates it with one
-        check; the controlled side moves when that nomination reaches it.
+        check; the controlled side moves when that nomination, and the media sent over the pair,
+        reach it (r/2 later: it keeps a higher-priority selected pair that still answers on a
+        nomination alone, RFC 5245 section 8.1.1.2).
         None (default): BACKUP_PING_INTERVAL (25 s) under `gather_continually`, off otherwise;
         0: off. 25 s is libwebrtc's default ping interval for a backup connection while the
         selected one is strong (BACKUP_CONNECTION_PING_INTERVAL = 25 * 1000 ms in

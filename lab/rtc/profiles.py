@@ -12,13 +12,16 @@ What each option mimics:
               consent_retransmit_interval: how fast a broken path is probed (so how soon after
               it returns consent is back); disconnect_on_interface_loss: Firefox's sockets error
               when their interface goes, so it says 'disconnected' at once; recheck_pairs_after:
-              libwebrtc moves to another pair that answers when the selected one goes quiet.
+              libwebrtc moves to another pair that answers when the selected one goes quiet;
+              recheck_delay_after_address_loss: ... 1 s later when the selected pair's own
+              network went (measured on the handover).
   ice         check_interval / check_pacing: a pair's retransmission and Ta; server_query_interval:
               STUN/TURN retransmission; candidate_pool_size 0 and trickle: the lab's page sets no
               candidate pool, so a restart gathers then and trickles; server_candidates_retry 0:
               neither browser queries servers again after a gathering that got no answer;
               rank_host_addresses: a browser ranks a host's networks instead of letting the first
-              pair that answers carry the call.
+              pair that answers carry the call; backup_ping_interval: libwebrtc keeps checking
+              the pairs it did not select (every 25 s once valid).
   networks    libwebrtc gathers on every network, ranked by adapter type (what the kernel reports,
               else guessed from the interface name), then by name ("adapter-type",
               lab.rtc.adapter_types; the lab's veths are all Ethernet, so the name decides);
