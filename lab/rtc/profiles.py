@@ -34,25 +34,26 @@ experiments' first RTT (20 ms), 5 trials per pair and fault, 2 cores shared with
 engineers' runs, load average 4-23; median media gap of the recovered trials in ms, recovered/run;
 ratio = stand-in / real, goal 0.85-1.15):
     fault                chrome real    stand-in      ratio   firefox real   stand-in      ratio
-    handover             3679 (5/5)     3860 (5/5)    1.05    3367 (4/5)     4050 (4/5)    1.20
+    handover             3679 (5/5)     3861 (5/5)    1.05    3367 (4/5)     4050 (4/5)    1.20
     transient_blackhole  3020 (5/5)     3021 (5/5)    1.00    3082 (4/5)     3026 (4/5)    0.98
-    binding_expiry       2748 (5/5)     2894 (5/5)    1.05    7383 (5/5)     6384 (5/5)    0.86
+    binding_expiry       2748 (5/5)     2899 (5/5)    1.05    7383 (5/5)     6384 (5/5)    0.86
     relay_kill           5380 (5/5)     5538 (5/5)    1.03    6545 (5/5)     6298 (5/5)    0.96
-    handover_overlap     5643 (5/5)     5501 (5/5)    0.97    3387 (3/5)     3822 (5/5)    1.13
+    handover_overlap     5643 (5/5)     5460 (5/5)    0.97    3387 (3/5)     3822 (5/5)    1.13
   The chrome handover and handover_overlap cells were rerun after phone_handover's uplinks were
   named wlan0/wwan0 (before, both Chromium calls ran on the standby 'lte' and the handover did not
   touch them; load average ~10). handover/chrome: real Chromium never says 'disconnected' and
   never restarts: 3.6-3.8 s after the break it moves, in ICE generation 0, to the pair on the
-  standby LTE (5 of 5). The chrome stand-in columns of both handover cells were measured again
-  on 2026-11-30 (stand-in side only, against the same real trials; load average 3-6, a
-  recovery_limit benchmark running alongside) after its peer learnt to follow the phone's move
-  (a controlled side whose check of that pair connect() had cancelled never checked it again;
-  backup pairs kept warm) and recheck_pairs_after went from 3.0 to 4.0 s: both sides move to the
-  LTE pair in generation 0 at 3.35-3.89 s, with no 'disconnected' and no restart (5 of 5; gaps
-  3599-3902 ms). Before, the stand-in did so in 2 of 5 (media back at 2.66-2.69 s) and in 3 of 5
-  only the phone moved and its peer restarted at 'disconnected' (5.26-5.40 s): ratio 1.43.
-  handover_overlap/chrome: LTE came up after gathering, so neither side has an LTE pair; both
-  restart at 'disconnected' (stand-in 0.93 before, 0.97 now).
+  standby LTE (5 of 5). The chrome stand-in's handover, binding_expiry and handover_overlap
+  cells were measured again (2026-11-30, stand-in side only, against the same real trials; load
+  average 1-4) after its peer learnt to follow the phone's move (a controlled side whose check
+  of that pair connect() had cancelled never checked it again), backup pairs were kept warm and
+  a move off a pair whose address vanished waits 1 s more (recheck_delay_after_address_loss):
+  handover: both sides move to the LTE pair in generation 0, no 'disconnected', no restart
+  (5 of 5; gaps 3356-4138 ms). Before, the stand-in did so in 2 of 5 (media back at
+  2.66-2.69 s) and in 3 of 5 only the phone moved and its peer restarted at 'disconnected'
+  (5.26-5.40 s): ratio 1.43. binding_expiry: moves in generation 0 (5 of 5; 2640-2940 ms);
+  a recheck_pairs_after of 4.0 s alone would have fit the handover but given it 1.43.
+  handover_overlap: both restart at 'disconnected' (Chromium once per trial, the stand-in twice).
   handover/firefox: both say 'disconnected' within 0-63 ms, but the restart offer then waits for
   the signaling channel, whose WebSocket died with Wi-Fi: the browser page's client drops it
   after its 3 s ack timeout, the aiortc agent's client reconnects ~0.5 s later. Not an ICE timing.
