@@ -57,6 +57,12 @@ aioice 0.13.0) that adds, W3C-shaped:
   prunes the candidates and pairs of vanished addresses at once and gathers, trickles and checks
   new ones in the current generation; the first new pair that answers becomes the selected pair
   (a "selectedcandidatepairchange" with the same generation), no restart.
+- Backup pairs kept warm (`IceOptions.backup_ping_interval`; 25 s, libwebrtc's, by default under
+  continual gathering): the pairs not selected keep being checked, so that when the selected
+  pair's address vanishes the controlling side sends on the best valid backup at once and
+  nominates it with one check; the controlled side follows. After the first checks the
+  controlling side nominates through a check the remote triggered only when its selected pair
+  stopped answering (or the path is new or better ranked), so late checks never move a call.
 - Re-offers keep the payload types and header-extension ids already negotiated (aiortc itself
   re-offers its defaults, which Chromium rejects after it made the first offer).
 - Closing a generation whose TURN server is dead gives up the deallocation after 1 s (aioice

@@ -160,6 +160,7 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "aioice.ice": (
         "StunProtocol",
         "CandidatePair",
+        "candidate_pair_priority",
         "get_host_addresses",
         "relayed_candidate",
     ),

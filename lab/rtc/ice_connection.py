@@ -18,7 +18,13 @@ Differences from aioice's Connection (0.13.0):
   from a vanished address with them; when the selected pair's address vanished, the paths left
   are checked again at once (`lab_fail_over`);
 - when every STUN/TURN query of a gathering timed out (a generation gathered during an outage),
-  the queries are repeated for a while: behind a NAT, host candidates alone reach nobody.
+  the queries are repeated for a while: behind a NAT, host candidates alone reach nobody;
+- backup pairs are kept warm (`backup_ping_interval`): after nomination the other pairs, the
+  ones aggressive nomination dropped formed again, keep being checked, so that when the
+  selected pair's address vanishes the controlling side moves to a valid backup at once and
+  nominates it with one check (`lab_fail_over`); the controlled side follows that nomination;
+- a check whose task was cancelled (connect()'s clean-up) does not block a later check of the
+  same pair: aioice starts a pair's check only while its task is None.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import functools
 import random
 import socket
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +43,7 @@ from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import (
     CandidatePair,
     StunProtocol,
+    candidate_pair_priority,
     get_host_addresses,
 )
 
@@ -61,6 +69,29 @@ class PairTraffic:
     last_received: float | None = None
 
 
+@dataclass(eq=False)
+class BackupPair:
+    """A pair kept warm while another is selected (`backup_ping_interval`)."""
+
+    pair: CandidatePair
+    checked_at: float | None = None   # when its last backup check went out
+    answered_at: float | None = None  # when one was last answered (None: not valid now)
+    checks: int = 0                   # backup checks sent (a retransmission is not one)
+    ping: asyncio.Task[None] | None = None
+    nominated_meanwhile: bool = False  # the controlling side nominated it during our check
+
+
+def address_is_local(host: str) -> bool:
+    """Whether the host still has `host` (a socket can be bound to it); '0.0.0.0' always."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError:
+            return False
+    return True
+
+
 def is_dtls_or_srtp(data: bytes) -> bool:
     """RFC 7983 demultiplexing: 20-63 DTLS, 128-191 RTP/RTCP; STUN starts with 0 or 1."""
     first = data[0] if data else 0
@@ -81,6 +112,8 @@ class LabIceConnection(Connection):
         check_timeout: float = 10.0,
         server_query_interval: float = 0.1,
         rank_host_addresses: bool = False,
+        backup_ping_interval: float | None = None,
+        recheck_delay_after_address_loss: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -107,7 +140,17 @@ class LabIceConnection(Connection):
         self._lab_check_timeout = check_timeout
         self._lab_server_query_interval = server_query_interval
         self._lab_rank_host_addresses = rank_host_addresses
+        self._lab_backup_interval = backup_ping_interval
+        self._lab_backup_task: asyncio.Task[None] | None = None
+        self._lab_nominating_backup: asyncio.Task[None] | None = None
+        self.lab_backups: dict[int, BackupPair] = {}  # id(pair) -> its backup state
+        # pairs of paths that appeared after the check list completed (continual gathering, a
+        # remote's re-announced candidate): their checks nominate as before
+        self._lab_new_paths: weakref.WeakSet[CandidatePair] = weakref.WeakSet()
         self._lab_rechecking = False  # lab_recheck_pairs ran, no other pair answered yet
+        self._lab_recheck_delay = recheck_delay_after_address_loss
+        self._lab_recheck_deferred: asyncio.TimerHandle | None = None
+        self._lab_held: CandidatePair | None = None  # nominated, taken when media comes over it
         self._lab_all_failed_fast = False
         self._lab_requests: dict[int, PacedRequest] = {}  # id(pair) -> its check in flight
         # checks started after the check list completed (continual gathering, and the checks
@@ -217,11 +260,16 @@ class LabIceConnection(Connection):
             if pair.state == CandidatePair.State.FROZEN:
                 self.check_state(pair, CandidatePair.State.WAITING)
             if self._check_list_done:
+                self._lab_new_paths.add(pair)
                 # the check list completed: a new path (continual gathering) is checked, and
                 # with aggressive nomination becomes the selected pair when it answers
                 self.check_start_task(pair)
 
     def check_start_task(self, pair: CandidatePair) -> None:
+        if pair.task is not None and pair.task.done():
+            # cancelled by connect()'s clean-up (check_complete never ran): without this, a
+            # check the remote triggers later (its nomination after a move) is never sent
+            pair.task = None
         if self._check_list_done and pair.task is None and self._lab_late_checks is not None:
             self._lab_late_checks.add(pair)  # a new path, or a check it triggered
         super().check_start_task(pair)
@@ -408,6 +456,11 @@ class LabIceConnection(Connection):
         if self._closing or not self._check_list_done:
             return
         self.lab_lost_selected = False
+        if self.ice_controlling and self._lab_nominate_backups():
+            return
+        self._lab_check_all_again()
+
+    def _lab_check_all_again(self) -> None:
         for protocol in list(self._protocols):
             if getattr(protocol, "local_candidate", None) is not None:
                 self._lab_pair_local(protocol)  # new pairs are checked at once
@@ -422,7 +475,9 @@ class LabIceConnection(Connection):
         for remote in self._remote_candidates:
             if remote.host == host and remote.port == port and remote.component == component:
                 self._pair_remote_candidate(remote)  # a pair dropped earlier comes back, checked
-                self._lab_check_again([p for p in self._check_list if p.remote_candidate is remote])
+                again = [p for p in self._check_list if p.remote_candidate is remote]
+                self._lab_new_paths.update(again)
+                self._lab_check_again(again)
 
     def _lab_check_again(self, pairs: list[CandidatePair]) -> None:
         for pair in list(pairs):
@@ -461,6 +516,9 @@ class LabIceConnection(Connection):
         traffic.packets_received += 1
         traffic.last_received = now
         if is_dtls_or_srtp(data):
+            held = self._lab_held
+            if held is not None and held.protocol is protocol and held.remote_addr == remote:
+                self._lab_take_held()  # the controlling side's media came over the pair it nominated
             if self.lab_sink is not None:
                 self.lab_sink(self, protocol, remote, data)
             return
@@ -559,7 +617,8 @@ class LabIceConnection(Connection):
         """One connectivity check, retransmitted at a fixed pace (not aioice's RTO)."""
         assert self.remote_password is not None
         self.check_state(pair, CandidatePair.State.IN_PROGRESS)
-        nominate = self.ice_controlling and not self.remote_is_lite
+        may_nominate = self._lab_may_nominate(pair)
+        nominate = self.ice_controlling and not self.remote_is_lite and may_nominate
         request = self.build_request(pair, nominate=nominate)
         try:
             _, addr = await self._lab_paced_check(pair, request)
@@ -577,7 +636,7 @@ class LabIceConnection(Connection):
             return
         if nominate or pair.remote_nominated:
             pair.nominated = True
-        elif self.ice_controlling and pair.component not in self._nominating:
+        elif self.ice_controlling and may_nominate and pair.component not in self._nominating:
             # regular nomination (an ICE-lite remote): nominate the first valid pair at once
             self._nominating.add(pair.component)
             try:
@@ -596,9 +655,23 @@ class LabIceConnection(Connection):
         # sends it again now rather than at its next paced retransmission
         for pair in self._check_list:
             if pair.protocol is protocol and pair.remote_addr == addr:
+                if "USE-CANDIDATE" not in message.attributes and not self.ice_controlling:
+                    # the controlling side's latest check on the pair decides: a nomination
+                    # it made once (an aggressive check of the first round) and no longer
+                    # repeats must not make a later triggered check move the call
+                    pair.remote_nominated = False
                 paced = self._lab_requests.get(id(pair))
                 if paced is not None:
                     paced.send_now()
+                backup = self.lab_backups.get(id(pair))
+                if (
+                    backup is not None
+                    and backup.pair is pair
+                    and backup.ping is not None
+                    and "USE-CANDIDATE" in message.attributes
+                    and not self.ice_controlling
+                ):
+                    backup.nominated_meanwhile = True  # nominated once our check is answered
                 break
 
     def check_complete(self, pair: CandidatePair) -> None:
@@ -615,16 +688,45 @@ class LabIceConnection(Connection):
             # after a NAT rebinding only one direction of the old path is dead)
             pair.nominated = True
             self._lab_rechecking = False
+        elif self._lab_holds_nomination(pair, selected, was_done):
+            # a lower-priority pair nominated while ours answers: the controlling side's late
+            # first-round check, or its deliberate move; taken once its media arrives over it
+            pair.nominated = False
+            self._lab_held = pair
         super().check_complete(pair)
         now = self._nominated.get(pair.component)
         if was_done and now is not None and now is not selected:
             if self.lab_on_nominated is not None:
                 self.lab_on_nominated(now)
 
+    def _lab_holds_nomination(self, pair: CandidatePair, selected: CandidatePair | None, was_done: bool) -> bool:
+        """RFC 5245 section 8.1.1.2: with aggressive nomination the highest-priority nominated
+        pair is used, so the controlled side does not leave a selected pair that answers for a
+        lower-priority one on its nomination alone."""
+        if not was_done or self.ice_controlling or not pair.nominated or selected is None:
+            return False
+        if pair is selected or pair.state != CandidatePair.State.SUCCEEDED:
+            return False
+        lower = candidate_pair_priority(pair.local_candidate, pair.remote_candidate, False) < \
+            candidate_pair_priority(selected.local_candidate, selected.remote_candidate, False)
+        return lower and self._lab_selected_answering()
+
+    def _lab_take_held(self) -> None:
+        held, self._lab_held = self._lab_held, None
+        if held is None or self._closing or held not in self._check_list:
+            return
+        held.nominated = True
+        if self._nominated.get(held.component) is not held:
+            self._nominated[held.component] = held
+            if self.lab_on_nominated is not None:
+                self.lab_on_nominated(held)
+
     def _check_list_maybe_complete(self) -> bool:
         complete = super()._check_list_maybe_complete()
         if complete:
             self.lab_nominated.set()
+            if self._lab_backup_interval and self._lab_backup_task is None and not self._closing:
+                self._lab_backup_task = asyncio.ensure_future(self._lab_keep_backups_warm())
         return complete
 
     def lab_abandon_relays(self) -> None:
@@ -644,6 +746,36 @@ class LabIceConnection(Connection):
         many checks started."""
         if self._closing or not self._check_list_done or self.remote_password is None:
             return 0
+        selected = self._nominated.get(1)
+        if (
+            self._lab_recheck_delay > 0
+            and self._lab_recheck_deferred is None
+            and selected is not None
+            and not address_is_local(self._lab_local_address(selected.protocol))
+        ):
+            # the selected path's interface went: wait recheck_delay_after_address_loss more
+            # (DetectionConfig), unless consent comes back meanwhile
+            silent_since = self.lab_last_consent
+            self._lab_recheck_deferred = asyncio.get_running_loop().call_later(
+                self._lab_recheck_delay, self._lab_deferred_recheck, silent_since
+            )
+            return 0
+        return self._lab_recheck_now()
+
+    def _lab_deferred_recheck(self, silent_since: float | None) -> None:
+        self._lab_recheck_deferred = None
+        if self.lab_last_consent == silent_since:
+            self._lab_recheck_now()
+
+    def _lab_local_address(self, protocol: StunProtocol) -> str:
+        local = protocol.local_candidate
+        if local.type == "relay":
+            return turn.client_address(protocol) or "0.0.0.0"
+        return str(local.related_address if local.type == "srflx" and local.related_address else local.host)
+
+    def _lab_recheck_now(self) -> int:
+        if self._closing:
+            return 0
         for protocol in list(self._protocols):
             if getattr(protocol, "local_candidate", None) is not None:
                 self._lab_pair_local(protocol)
@@ -653,6 +785,8 @@ class LabIceConnection(Connection):
         for pair in list(self._check_list):
             if pair is selected:
                 continue
+            if pair.task is not None and pair.task.done():
+                pair.task = None  # cancelled by connect()'s clean-up
             if pair.task is None and pair.state != CandidatePair.State.IN_PROGRESS:
                 self.check_state(pair, CandidatePair.State.WAITING)
                 self.check_start_task(pair)
@@ -698,3 +832,180 @@ class LabIceConnection(Connection):
         except (stun.TransactionError, ConnectionError, OSError):
             return False
         return True
+
+    # backup pairs kept warm (IceOptions.backup_ping_interval)
+
+    async def close(self) -> None:
+        for task in (self._lab_backup_task, self._lab_nominating_backup):
+            if task is not None:
+                task.cancel()
+        if self._lab_recheck_deferred is not None:
+            self._lab_recheck_deferred.cancel()
+        for backup in self.lab_backups.values():
+            if backup.ping is not None:
+                backup.ping.cancel()
+        await super().close()
+
+    def _lab_may_nominate(self, pair: CandidatePair) -> bool:
+        """Whether a check of `pair` by the controlling side carries USE-CANDIDATE. Always
+        during the first checks; after the check list completed, not for a check the remote
+        triggered on a known pair while the selected one answers (the remote's first-round
+        checks arriving late, or its backup pings): with aggressive nomination it would move
+        the call to whichever pair the remote checked last, e.g. from the ranked Wi-Fi to the
+        standby LTE. A new path, a better-ranked one, a recheck or a fail-over still nominate."""
+        if not self._check_list_done:
+            return True
+        selected = self._nominated.get(pair.component)
+        if selected is None or selected is pair or self._lab_rechecking:
+            return True
+        if pair in self._lab_new_paths or self._lab_outranks_selected(pair):
+            return True  # a new path (continual gathering), or a better-ranked network
+        return not self._lab_selected_answering()
+
+    def _lab_selected_answering(self) -> bool:
+        last = self.lab_last_consent
+        if last is None:
+            return True  # no consent check yet: the check that nominated it was just answered
+        return asyncio.get_running_loop().time() - last < 2 * self._lab_consent_interval
+
+    def _lab_form_backup_pairs(self) -> None:
+        """Pair again what aggressive nomination dropped (unchecked pairs are removed when a
+        pair is nominated), without checking them as aioice would (that nominates)."""
+        added = False
+        for protocol in list(self._protocols):
+            local = getattr(protocol, "local_candidate", None)
+            if local is None:
+                continue
+            for remote in self._remote_candidates:
+                if local.can_pair_with(remote) and not self._find_pair(protocol, remote):
+                    self._check_list.append(CandidatePair(protocol, remote))
+                    added = True
+        if added:
+            self.sort_check_list()
+
+    def _lab_backup_candidates(self) -> list[CandidatePair]:
+        """The pairs to keep warm now: not selected, no check of aioice's in flight, local
+        socket still the host's (a pruned address's pairs left the check list)."""
+        selected = set(map(id, self._nominated.values()))
+        return [
+            p for p in self._check_list
+            if id(p) not in selected
+            and (p.task is None or p.task.done())
+            and p.protocol in self._protocols
+        ]
+
+    async def _lab_keep_backups_warm(self) -> None:
+        interval = self._lab_backup_interval
+        assert interval
+        loop = asyncio.get_running_loop()
+        # how often the backups are looked at: a pair not yet valid starts its check within this
+        period = min(interval, 0.25)
+        while not self._closing:
+            self._lab_form_backup_pairs()
+            now = loop.time()
+            current = self._lab_backup_candidates()
+            keep = set(map(id, self._check_list))
+            for key in [k for k, b in self.lab_backups.items() if k not in keep or b.pair not in self._check_list]:
+                gone = self.lab_backups.pop(key)
+                if gone.ping is not None:
+                    gone.ping.cancel()
+            for pair in current:
+                backup = self.lab_backup_for(pair) or BackupPair(pair)
+                self.lab_backups[id(pair)] = backup
+                if backup.ping is not None:
+                    continue
+                if backup.checked_at is None or now - backup.checked_at >= interval:
+                    backup.ping = asyncio.ensure_future(self._lab_backup_check(backup))
+            await asyncio.sleep(period)
+
+    async def _lab_backup_check(self, backup: BackupPair) -> None:
+        """One backup check: retransmitted at the check pace until answered (a pair not yet
+        valid is pinged at `check_interval`), for at most `check_timeout`."""
+        pair = backup.pair
+        loop = asyncio.get_running_loop()
+        backup.checked_at = loop.time()
+        backup.checks += 1
+        try:
+            _, addr = await self._lab_paced_check(pair, self.build_request(pair, nominate=False))
+        except (stun.TransactionError, ConnectionError, OSError):
+            backup.answered_at = None
+            if pair.task is None and pair.state != CandidatePair.State.FAILED and not pair.nominated:
+                self.check_state(pair, CandidatePair.State.FAILED)
+            return
+        finally:
+            backup.ping = None
+        if addr != pair.remote_addr or pair not in self._check_list:
+            backup.answered_at = None
+            return
+        backup.answered_at = loop.time()
+        if pair.task is None or pair.task.done():
+            pair.task = None
+            if pair.state != CandidatePair.State.SUCCEEDED:
+                self.check_state(pair, CandidatePair.State.SUCCEEDED)
+            if backup.nominated_meanwhile and not self.ice_controlling:
+                # the controlling side nominated it while our check was in flight
+                backup.nominated_meanwhile = False
+                pair.nominated = True
+                self.check_complete(pair)
+
+    def lab_backup_for(self, pair: CandidatePair) -> BackupPair | None:
+        backup = self.lab_backups.get(id(pair))
+        return backup if backup is not None and backup.pair is pair else None
+
+    def _lab_best_backup(self, component: int) -> CandidatePair | None:
+        valid = [
+            b.pair for b in self.lab_backups.values()
+            if b.answered_at is not None
+            and b.pair.component == component
+            and b.pair.state == CandidatePair.State.SUCCEEDED
+            and b.pair in self._check_list
+            and b.pair.protocol in self._protocols
+        ]
+        return max(
+            valid,
+            key=lambda p: candidate_pair_priority(p.local_candidate, p.remote_candidate, self.ice_controlling),
+            default=None,
+        )
+
+    def _lab_nominate_backups(self) -> bool:
+        """The selected pair went with its address: send on the best valid backup at once (it
+        is known to work, as libwebrtc switches to a writable connection) and nominate it with
+        one check. False when some component has no valid backup."""
+        if not self._lab_backup_interval:
+            return False
+        chosen: dict[int, CandidatePair] = {}
+        for component in sorted(self._components):
+            if component in self._nominated:
+                continue
+            best = self._lab_best_backup(component)
+            if best is None:
+                return False
+            chosen[component] = best
+        if not chosen:
+            return False
+        for pair in chosen.values():
+            self._nominated[pair.component] = pair
+            if self.lab_on_nominated is not None:
+                self.lab_on_nominated(pair)
+        self._lab_nominating_backup = asyncio.ensure_future(
+            self._lab_confirm_nominations(list(chosen.values()))
+        )
+        return True
+
+    async def _lab_confirm_nominations(self, pairs: list[CandidatePair]) -> None:
+        for pair in pairs:
+            try:
+                _, addr = await self._lab_paced_check(pair, self.build_request(pair, nominate=True))
+            except (stun.TransactionError, ConnectionError, OSError):
+                addr = None
+            if addr != pair.remote_addr:
+                # the backup stopped answering too: check every path left, as without backups
+                if self._nominated.get(pair.component) is pair:
+                    del self._nominated[pair.component]
+                backup = self.lab_backup_for(pair)
+                if backup is not None:
+                    backup.answered_at = None
+                self.check_state(pair, CandidatePair.State.FAILED)
+                self._lab_check_all_again()
+                return
+            pair.nominated = True

@@ -145,6 +145,8 @@ class GenerationFactory:
             check_timeout=self.options.check_timeout,
             server_query_interval=self.options.server_query_interval,
             rank_host_addresses=self.options.rank_host_addresses,
+            backup_ping_interval=self.options.backup_pings,
+            recheck_delay_after_address_loss=self.detection.recheck_delay_after_address_loss,
             ice_controlling=ice_controlling,
             local_username=username,
             local_password=password,

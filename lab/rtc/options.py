@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# libwebrtc's BACKUP_CONNECTION_PING_INTERVAL (ms 25 * 1000, p2p/base/p2p_constants.cc): how often
+# a valid backup pair is checked while the selected one is strong
+BACKUP_PING_INTERVAL = 25.0
+
 
 @dataclass(frozen=True)
 class DetectionConfig:
@@ -36,6 +40,13 @@ class DetectionConfig:
     first checks dropped too); the first that answers is nominated and carries the call without
     an ICE restart, before 'disconnected' if it is quick (libwebrtc: a pair not receiving for
     2.5 s is weak, and it moves to another writable one, e.g. through a NAT's new binding).
+    `recheck_delay_after_address_loss` (seconds, default 0): when that recheck is due and the
+    selected pair's local address is no longer the host's (its interface went), it waits this
+    much longer (if consent does not come back meanwhile). Calibration for the `chrome`
+    stand-in: Chromium moves 3.6-3.8 s after its Wi-Fi went (the standby handover) but
+    2.6-2.9 s after a NAT forgot the selected path's binding; the 1 s difference is libwebrtc's
+    RECEIVING_SWITCHING_DELAY (p2p/base/p2p_constants.cc), which it applies before switching
+    from a connection that stopped receiving to one that only just started to.
     """
 
     consent_interval: float = 2.0
@@ -45,8 +56,14 @@ class DetectionConfig:
     consent_retransmit_interval: float = 0.048
     disconnect_on_interface_loss: bool = False
     recheck_pairs_after: float | None = None
+    recheck_delay_after_address_loss: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.recheck_delay_after_address_loss < 0:
+            raise ValueError(
+                "recheck_delay_after_address_loss must be >= 0 s "
+                f"(got {self.recheck_delay_after_address_loss})"
+            )
         if self.consent_retransmit_interval <= 0:
             raise ValueError(
                 f"consent_retransmit_interval must be > 0 s (got {self.consent_retransmit_interval})"
@@ -106,6 +123,26 @@ class IceOptions:
     server_candidates_retry: when every STUN/TURN query of a generation's gathering timed out
         (it gathered during an outage), seconds more to keep querying before describing it with
         host candidates only (which behind a NAT reach nobody); 0 disables the retry.
+    backup_ping_interval: keep backup pairs warm. Once a generation has nominated a pair, its
+        other pairs (the valid ones, and the ones aggressive nomination dropped, formed again)
+        keep being checked: one not yet valid at `check_interval` until it answers (libwebrtc's
+        weak ping pace for a pair not yet writable), a valid one again every
+        `backup_ping_interval` seconds, so that its validity and both NATs' mappings stay fresh.
+        Only pairs whose local address is still the host's count. Such a check carries no
+        USE-CANDIDATE, and an incoming one never makes the controlling side switch while its
+        selected pair answers. When the selected pair's address vanishes (`update_addresses`),
+        the controlling side sends on the best valid backup at once and nominates it with one
+        check; the controlled side moves when that nomination, and the media sent over the pair,
+        reach it (r/2 later: it keeps a higher-priority selected pair that still answers on a
+        nomination alone, RFC 5245 section 8.1.1.2).
+        None (default): BACKUP_PING_INTERVAL (25 s) under `gather_continually`, off otherwise;
+        0: off. 25 s is libwebrtc's default ping interval for a backup connection while the
+        selected one is strong (BACKUP_CONNECTION_PING_INTERVAL = 25 * 1000 ms in
+        p2p/base/p2p_constants.cc, IceConfig.backup_connection_ping_interval; Chromium does not
+        set it), inside the 30 s idle timeout of the lab's carrier NAT (phone_handover's nat_lte;
+        RFC 4787 REQ-5 asks NATs for at least 2 min). The cost is one STUN check per
+        pair per interval; under continual gathering it turns the fail-over on a standby
+        network from a re-check (r, plus the remote's triggered check, r) into one nomination.
     """
 
     host_addresses: tuple[str, ...] | None = None
@@ -121,8 +158,20 @@ class IceOptions:
     candidate_pool_size: int = 0
     gather_continually: bool = False
     rank_host_addresses: bool = False
+    backup_ping_interval: float | None = None
+
+    @property
+    def backup_pings(self) -> float | None:
+        """The backup ping interval in force (seconds), or None when backups are not pinged."""
+        if self.backup_ping_interval is None:
+            return BACKUP_PING_INTERVAL if self.gather_continually else None
+        return self.backup_ping_interval or None
 
     def __post_init__(self) -> None:
+        if self.backup_ping_interval is not None and self.backup_ping_interval < 0:
+            raise ValueError(
+                f"backup_ping_interval must be >= 0 s, 0 for off (got {self.backup_ping_interval})"
+            )
         for name in ("check_interval", "check_pacing", "check_timeout", "server_query_interval"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0 s (got {getattr(self, name)})")
