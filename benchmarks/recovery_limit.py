@@ -36,12 +36,12 @@ after the fault. The handover limits count from there:
                                              pairs warm (libwebrtc pings them) nominates the LTE
                                              pair at once: the nomination reaches the remote in
                                              r/2, whose media is back at the phone r/2 later.
-                                             lab.rtc keeps no backup pings: at the break it checks
-                                             the LTE pairs again (r, through the remote NAT's
-                                             mapping left by the first checks) and announces
-                                             them again over the re-opened signaling, so that
-                                             the remote's checks open its NAT when that mapping
-                                             is gone (r + r/2 + r)
+                                             lab.rtc does so under continual gathering
+                                             (IceOptions.backup_ping_interval, libwebrtc's 25 s):
+                                             at the break the phone sends on the best valid backup
+                                             at once and nominates it with one check (r); the
+                                             remote, controlled, switches when that nomination
+                                             and the phone's media reach it over the pair
                                    cold/gap: 3 r  the signaling re-opened (r), the new candidate
                                              trickled to the remote (r/2), one check (r), the
                                              first media across (r/2); no offer/answer
