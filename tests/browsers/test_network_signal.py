@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from lab.runtime.chromium.network import SignalingRoute
-from tests.browsers.harness import ROOT
 from tests.browsers.test_trials import run_lab
+from tests.experiment.phone_handover import phone_handover
 
 URL = "ws://203.0.113.2:8443/"
 
@@ -55,43 +55,10 @@ BOTH_POLICIES = ('"on-disconnected", { preset = "on-network-change", name = "net
 
 def experiment(kind: str, policies: str = BOTH_POLICIES) -> str:
     """The phone (a `kind` browser) hands over; its peer is aiortc. `policies`: the list's body."""
-    return f"""
-name = "network_signal_{kind}"
-topology = "{ROOT}/topologies/phone_handover.toml"
-seed = 16
-repetitions = 1
-policies = [{policies}]
-
-[peers]
-offerer = "phone"
-answerer = "peer"
-polite = "answerer"
-offerer_kind = "{kind}"
-answerer_kind = "aiortc"
-
-[ice]
-consent_interval_s = 1.0
-disconnected_after_s = 2.0
-failed_after_s = 6.0
-
-[fault]
-type = "handover"
-host = "phone"
-from_iface = "wlan0"
-to_iface = "wwan0"
-variant = "standby"
-at_s = 2
-
-[matrix]
-rtt_ms = [20]
-
-[timeouts]
-connect_s = 60
-recover_s = 30
-trial_s = 120
-observe_s = 1
-settle_s = 1
-"""
+    return phone_handover(f"network_signal_{kind}", seed=16, policies=policies,
+                          peers=f'offerer_kind = "{kind}"\nanswerer_kind = "aiortc"',
+                          ice="consent_interval_s = 1.0\ndisconnected_after_s = 2.0\nfailed_after_s = 6.0",
+                          connect_s=60, recover_s=30, trial_s=120, settle_s=1)
 
 
 def details(rows: pd.DataFrame) -> list[dict[str, object]]:

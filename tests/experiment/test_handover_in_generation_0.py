@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from tests.experiment.phone_handover import phone_handover
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.experiment.phone_handover import phone_handover, run_phone_handover
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None,
                                 reason="needs coturn (scripts/setup-debian.sh)")
@@ -40,16 +35,7 @@ def experiment(name: str, policy: str, kind: str) -> str:
 @pytest.mark.parametrize(("policy", "kind"), [("on-disconnected", "aiortc~chrome"),
                                               ("continual-gathering", "aiortc")])
 def test_both_sides_move_to_the_lte_pair_in_generation_0(tmp_path: Path, policy: str, kind: str) -> None:
-    path = tmp_path / "handover.toml"
-    path.write_text(experiment("handover_gen0", policy, kind))
-    out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(path), "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials = pd.read_parquet(out / "trials.parquet")
-    assert trials["recovered"].all(), trials.to_dict("records")
-
-    events = pd.read_parquet(out / "events.parquet")
+    _, events = run_phone_handover(tmp_path, experiment("handover_gen0", policy, kind))
     t_fault = float(events.loc[events["kind"] == "fault", "t_monotonic"].min())
     peers = events[events["peer"].isin(["offerer", "answerer"])]
     after = peers[peers["t_monotonic"] >= t_fault]

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.experiment.phone_handover import phone_handover
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.experiment.phone_handover import phone_handover, run_phone_handover
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None,
                                 reason="needs coturn (scripts/setup-debian.sh)")
@@ -37,16 +33,7 @@ def first(rows: pd.DataFrame, after: float) -> float:
 
 
 def test_on_disconnected_handover_reconnects_signaling_before_its_ice_restart(tmp_path: Path) -> None:
-    experiment = tmp_path / "handover_signaling.toml"
-    experiment.write_text(EXPERIMENT)
-    out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(experiment), "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials = pd.read_parquet(out / "trials.parquet")
-    assert trials["recovered"].all(), trials.to_dict("records")
-
-    events = pd.read_parquet(out / "events.parquet")
+    _, events = run_phone_handover(tmp_path, EXPERIMENT)
     t_fault = float(events.loc[events["kind"] == "fault", "t_monotonic"].min())
     peers = events[events["peer"].isin(["offerer", "answerer"])]
     phone = peers[peers["peer"] == "offerer"]

@@ -25,13 +25,19 @@ class Counting(StunProtocol):
         self.received += 1
 
 
-async def main(settings: dict[str, Any]) -> None:
-    counting = Counting()
-    _candidate, protocol = await asyncio.wait_for(turn.relayed_candidate(
-        component=1, hide_related_address=False, protocol_factory=lambda: counting,
+async def allocate(settings: dict[str, Any], receiver: StunProtocol) -> tuple[Any, Any]:
+    """An allocation on settings' server through lab.rtc's paced client; `receiver` gets what
+    arrives through the relay. Its candidate and protocol."""
+    return await asyncio.wait_for(turn.relayed_candidate(
+        component=1, hide_related_address=False, protocol_factory=lambda: receiver,
         turn_server=tuple(settings["server"]), turn_username=settings["username"],
         turn_password=settings["password"], turn_ssl=False, turn_transport="udp", interval=0.05,
     ), 20)
+
+
+async def main(settings: dict[str, Any]) -> None:
+    counting = Counting()
+    _candidate, protocol = await allocate(settings, counting)
     if settings["bind_early"]:
         turn.bind_early(protocol, (settings["peer_ip"], 9))
     print(json.dumps({"relay": [_candidate.host, _candidate.port]}), flush=True)

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from aioice.ice import StunProtocol
+from turn_permission_child import allocate  # the sibling script: this folder is sys.path[0]
 
 from lab.rtc import compat, turn
 
@@ -28,11 +29,7 @@ class FirstDatagram(StunProtocol):
 
 async def main(settings: dict[str, Any]) -> None:
     receiver = FirstDatagram()
-    candidate, protocol = await asyncio.wait_for(turn.relayed_candidate(
-        component=1, hide_related_address=False, protocol_factory=lambda: receiver,
-        turn_server=tuple(settings["server"]), turn_username=settings["username"],
-        turn_password=settings["password"], turn_ssl=False, turn_transport="udp", interval=0.05,
-    ), 20)
+    candidate, protocol = await allocate(settings, receiver)
     turn.bind_early(protocol, (settings["peer_ip"], 9))
     print(json.dumps({"relay": [candidate.host, candidate.port]}), flush=True)
     addr = await asyncio.wait_for(receiver.first, 10)
