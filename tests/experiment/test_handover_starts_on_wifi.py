@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.experiment.phone_handover import phone_handover
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.experiment.phone_handover import phone_handover, run_phone_handover
 
 pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None,
                                 reason="needs coturn (scripts/setup-debian.sh)")
@@ -40,14 +36,7 @@ def interface_of(candidates: pd.DataFrame, local: dict[str, object]) -> str | No
 
 
 def test_the_phone_calls_over_wifi_and_the_handover_interrupts_it(tmp_path: Path) -> None:
-    experiment = tmp_path / "handover_on_wifi.toml"
-    experiment.write_text(EXPERIMENT)
-    out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(experiment), "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials = pd.read_parquet(out / "trials.parquet")
-    events = pd.read_parquet(out / "events.parquet")
+    trials, events = run_phone_handover(tmp_path, EXPERIMENT)
     for trial_id, mine in events.groupby("trial_id"):
         phone = mine[mine["peer"] == "offerer"].sort_values("t_monotonic")
         first = json.loads(phone[phone["kind"] == "selected_pair"]["detail"].iloc[0])
