@@ -122,3 +122,29 @@ def check_trials(trials: pd.DataFrame, events: pd.DataFrame, kind: str) -> None:
             waited = float(restarts["t_monotonic"].min()) - float(settled["t_monotonic"].min())
             assert waited < SETTLE_S, (label, waited)  # restarted at the settled event, no settle wait
             assert bool(row["recovered"]), (label, row.get("failure_reason"))
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_make_before_break_restart_leaves_the_page_ready_for_the_next_change(kind: str, tmp_path: Path) -> None:
+    """Overlap handover: LTE comes up (the page restarts ICE; its media never leaves 'connected',
+    so only the new selected pair says that restart is over), then Wi-Fi goes: that network change
+    restarts again at once, not the policy's retry 10 s after the first restart."""
+    text = phone_handover(f"overlap_signal_{kind}", seed=18,
+                          policies='{ preset = "on-network-change", name = "netchange-phone", side = "offerer" }',
+                          peers=f'offerer_kind = "{kind}"\nanswerer_kind = "aiortc"',
+                          ice="consent_interval_s = 1.0\ndisconnected_after_s = 2.0\nfailed_after_s = 6.0",
+                          connect_s=60, recover_s=30, trial_s=120, settle_s=1,
+                          variant='variant = "overlap"\noverlap_s = 2.0')
+    spec = tmp_path / "exp.toml"
+    spec.write_text(text)
+    out = tmp_path / "run"
+    done = run_lab("run", str(spec), "--out", str(out), timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    events = pd.read_parquet(out / "events.parquet")
+    t_fault = float(events.loc[events["kind"] == "fault", "t_monotonic"].min())
+    phone = events[events["peer"] == "offerer"]
+    restarts = phone[phone["kind"] == "restart"].sort_values("t_monotonic")
+    before = details(restarts[restarts["t_monotonic"] < t_fault])
+    after = details(restarts[restarts["t_monotonic"] >= t_fault])
+    assert [d.get("reason") for d in before][:1] == ["network-change"], before  # at the make
+    assert after and after[0].get("reason") == "network-change", after  # at the break, not 'retry'

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def phone_handover(name: str, *, seed: int, policy: str = "", policies: str = "", repetitions: int = 1,
                    ice: str = "", peers: str = "", connect_s: float = 30, recover_s: float = 10,
-                   trial_s: float = 60, settle_s: float | None = None) -> str:
+                   trial_s: float = 60, settle_s: float | None = None, variant: str = 'variant = "standby"') -> str:
     """The experiment file's text (TOML). `policy`: one policy name, or `policies`: the body of
-    the policies list; `ice`: the body of an [ice] table, if any; `peers`: more [peers] lines."""
+    the policies list; `ice`: the body of an [ice] table, if any; `peers`: more [peers] lines;
+    `variant`: the handover's variant lines."""
     ice_table = f"[ice]\n{ice}\n" if ice else ""
     return f"""
 name = "{name}"
@@ -36,7 +37,7 @@ type = "handover"
 host = "phone"
 from_iface = "wlan0"
 to_iface = "wwan0"
-variant = "standby"
+{variant}
 at_s = 2
 
 [matrix]

@@ -480,6 +480,12 @@ const icelab = (() => {
         this.fire('failed');
       }
     }
+    onNewPair() {
+      // a new candidate pair was selected: a restart under way has completed (a make-before-
+      // break restart never leaves 'connected', so the states alone would not tell; without
+      // this, later network changes were ignored until the retry timer)
+      if (this.restarting && this.connected) { this.restarting = false; this.cancelRetry(); }
+    }
     onNetworkChange(settled = false) {
       // lab/runtime/agent/policy.py's rule: a settled event (the new default route and its
       // address already in place) restarts at once, and cuts short a settle wait under way
@@ -749,6 +755,7 @@ const icelab = (() => {
     session.lastPair = info;
     emit('selected_pair', { gen: session.generation, previous_generation: previous ? previous.generation : null,
                             source, ...info }, tp);
+    if (session.policy) session.policy.onNewPair();
   }
   function watchIceTransport(pc) {
     const sender = pc.getSenders()[0];
