@@ -39,6 +39,17 @@ def test_a_gain_is_settled_only_once_the_best_route_leaves_from_it() -> None:
     assert not default_route_settled(route, {WIFI}, [(0, LTE), (100, WIFI)])  # LTE has no address
 
 
+def test_a_link_coming_up_is_no_loss() -> None:
+    """Bringing LTE's link up, the kernel first reports it with operstate DOWN (no carrier yet):
+    LTE was not in use, nothing was lost, and LTE has no address or route yet: not settled (the
+    overlap's make restarted at once on it, before LTE was addressed). Wi-Fi's own link going
+    down while it was in use stays a settled loss when LTE's route is left."""
+    lte_down = {"event": "RTM_NEWLINK", "ifindex": LTE, "operstate": "DOWN"}
+    assert not default_route_settled(lte_down, {WIFI}, [(0, WIFI)], usable_before={WIFI})
+    wifi_down = {"event": "RTM_NEWLINK", "ifindex": WIFI, "operstate": "DOWN"}
+    assert default_route_settled(wifi_down, {LTE}, [(200, LTE)], usable_before={WIFI, LTE})
+
+
 async def watched_handover(network: Any, **fault: Any) -> list[dict[str, Any]]:  # noqa: F811
     net = network(load_topology(TOPOLOGY))
     ctx = Context(net)
@@ -77,3 +88,11 @@ async def test_gap_handover_settles_only_when_lte_is_routed(network) -> None:  #
     assert any(e["settled"] for e in seen), seen
     routed = next(i for i, e in enumerate(seen) if e["settled"])
     assert all(not e["settled"] for e in seen[:routed])
+
+
+async def test_overlap_make_is_not_settled_before_lte_is_routed(network) -> None:  # noqa: F811
+    seen = await watched_handover(network, variant="overlap", overlap_s=0.3)
+    make = seen[: next(i for i, e in enumerate(seen) if e.get("ifindex") == WIFI and e["event"] == "RTM_NEWLINK"
+                       and e.get("operstate") == "DOWN")]
+    first_settled = next((e for e in make if e["settled"]), None)
+    assert first_settled is not None and first_settled["event"] != "RTM_NEWLINK", make

@@ -48,7 +48,8 @@ def is_gain(info: dict[str, Any]) -> bool:
     return event in ("RTM_NEWADDR", "RTM_NEWROUTE")
 
 
-def default_route_settled(info: dict[str, Any], usable: set[int], routes: list[tuple[int, int]]) -> bool:
+def default_route_settled(info: dict[str, Any], usable: set[int], routes: list[tuple[int, int]],
+                          usable_before: set[int] | None = None) -> bool:
     """Whether the host's default route is already where this event leaves it, so a policy has
     nothing to wait for. `usable`: the interfaces up, running and addressed (IPv4); `routes`:
     the IPv4 default routes as (metric, interface). The route used is the best one out of a
@@ -56,12 +57,17 @@ def default_route_settled(info: dict[str, Any], usable: set[int], routes: list[t
     A loss (link down, address or route gone): settled when such a route is left (a standby
     handover: LTE up, addressed and routed before Wi-Fi went). A gain (link up, address or route
     added): settled only when the best route now leaves from that very interface (the new route
-    is in place; a link that just came up without its address and route is still coming up)."""
+    is in place; a link that just came up without its address and route is still coming up).
+    `usable_before`: the usable interfaces at the previous event. A "loss" on an interface that
+    was not usable then took nothing away (bringing a link up, the kernel first reports it with
+    operstate DOWN, before its carrier): it is not settled, the link is coming up."""
     candidates = sorted((metric, index) for metric, index in routes if index in usable)
     if not candidates:
         return False
     if is_gain(info):
         return candidates[0][1] == info.get("ifindex")
+    if usable_before is not None and info.get("event") == "RTM_NEWLINK" and info.get("ifindex") not in usable_before:
+        return False
     return True
 
 
@@ -92,6 +98,7 @@ class NetworkWatcher:
         self._query: IPRoute | None = None
         self._ready = threading.Event()
         self._stopped = False
+        self._usable: set[int] | None = None  # at the previous event (or the start)
         self._thread = threading.Thread(target=self._run, name="netwatch", daemon=True)
 
     def start(self) -> None:
@@ -104,6 +111,7 @@ class NetworkWatcher:
             self._ipr = IPRoute()
             self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE)
             self._query = IPRoute()  # dumps on their own socket: the bound one only listens
+            self._usable = usable_interfaces()
         finally:
             self._ready.set()
         while not self._stopped:
@@ -121,7 +129,9 @@ class NetworkWatcher:
         if self._query is None:
             return False
         try:
-            return default_route_settled(info, usable_interfaces(), kernel_default_routes(self._query))
+            usable, before = usable_interfaces(), self._usable
+            self._usable = usable
+            return default_route_settled(info, usable, kernel_default_routes(self._query), before)
         except Exception:  # the namespace is going away: nothing is settled
             return False
 
