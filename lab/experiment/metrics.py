@@ -43,7 +43,7 @@ lab.experiment.continuity. Definitions:
                      1. else (runs before that evidence) the unit's own generation (media_rx
                         `generation`) with the pair of that generation selected at the receiver,
                         unless the sender's selected pair when it sent the unit (its media_tx; lab.rtc
-                        sends on its selected pair) is not that pair seen from the other end but is
+                        sends on its selected pair and stamps the switch exactly; not a browser) is not that pair seen from the other end but is
                         another pair the receiver selected in that generation (each end's address
                         or, for a reflexive one, its base from candidate_sent): then that pair;
                      2. else the receiver's per-pair data windows (pair_rx: browsers, from each
@@ -367,7 +367,10 @@ class SenderView:
     sender_bases: dict[str, str]
 
     @classmethod
-    def of(cls, events: pd.DataFrame, receiver: str, sender: str) -> SenderView:
+    def of(cls, events: pd.DataFrame, receiver: str, sender: str) -> SenderView | None:
+        """None for a browser sender: its selected-pair event can come after its media."""
+        if ((events["peer"] == sender) & (events["kind"] == "browser_ready")).any():
+            return None
         tx = events[(events["peer"] == sender) & (events["kind"] == "media_tx")]
         return cls(_pairs(events, sender), tx[["t_monotonic", "ssrc", "seq"]],
                    _bases(events, receiver), _bases(events, sender))

@@ -573,3 +573,11 @@ def test_without_the_senders_candidates_the_selected_pair_still_decides() -> Non
     rows = [r for r in move_in_generation_0(stamped=False) if r["kind"] != "candidate_sent"]
     at_phone, _ = trial_metrics(events_frame(rows)).directions
     assert at_phone.after.local == "host 10.0.1.2:5000" and at_phone.resumed_on == "old-path"
+
+
+def test_a_browser_senders_pair_events_do_not_check_rule_1() -> None:
+    """A browser stamps its selected pair when its page hears of it, possibly after its media
+    moved: its events cannot tell which pair a unit was sent on, and the old rule stands."""
+    rows = move_in_generation_0(stamped=False) + [ev("answerer", 99.0, "browser_ready", pid=1)]
+    at_phone, _ = trial_metrics(events_frame(rows)).directions
+    assert at_phone.after.local == "host 10.0.1.2:5000" and at_phone.resumed_on == "old-path"
