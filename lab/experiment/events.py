@@ -61,7 +61,8 @@ KINDS: dict[str, str] = {
     "selected_pair": "the selected candidate pair changed (detail: local/remote type, address, generation)",
     "network_change": "an interface or address changed in the peer's namespace",
     "media_tx": "an RTP packet of the synthetic audio track was sent",
-    "media_rx": "an RTP packet of the synthetic audio track was received (detail: generation, when known)",
+    "media_rx": ("an RTP packet of the synthetic audio track was received (detail: generation and, from lab.rtc, "
+                 "the candidate pair it arrived on: local_type, local_address, remote_type, remote_address)"),
     "error": "an exception in the agent (detail: message)",
     "agent_loaded": "the agent process started and read its config (detail: pid)",
     "agent_exit": "the agent is exiting",

@@ -35,8 +35,17 @@ lab.experiment.continuity. Definitions:
                      but the sender's leg selected another one
     gen/pair before, after   the generation and the candidate pair (local and remote type and
                      address) of those two units, from the best evidence the receiver gives:
-                     1. the unit's own generation (media_rx `generation`: lab.rtc) with the pair of
-                        that generation selected at the receiver;
+                     0. the pair the unit itself arrived on (media_rx `local_type`/`local_address`/
+                        `remote_type`/`remote_address`: lab.rtc, the socket that received it and the
+                        address it came from) with its generation. The receiver's selected pair can
+                        lag it: in a move inside a generation the sender switches first, and the
+                        receiver's own selection follows up to a consent interval later;
+                     1. else (runs before that evidence) the unit's own generation (media_rx
+                        `generation`) with the pair of that generation selected at the receiver,
+                        unless the sender's selected pair when it sent the unit (its media_tx; lab.rtc
+                        sends on its selected pair and stamps the switch exactly; not a browser) is not that pair seen from the other end but is
+                        another pair the receiver selected in that generation (each end's address
+                        or, for a reflexive one, its base from candidate_sent): then that pair;
                      2. else the receiver's per-pair data windows (pair_rx: browsers, from each
                         candidate pair's byte counters in getStats, which can place a pair's first
                         data up to DATA_EDGE_TOLERANCE_S after its unit; its last packet within
@@ -346,14 +355,82 @@ def _path_from_data(t: float, windows: pd.DataFrame, before_gap: bool) -> Path:
     return Path(float(row["generation"]), str(row["local"]), str(row["remote"]))
 
 
+@dataclass
+class SenderView:
+    """The sender's side of a unit's path (rule 1's check, for runs whose media_rx carry no
+    pair): its selected pairs, its media_tx, and each side's signaled addresses with their base
+    (a reflexive candidate's related address; a host or relayed one is its own)."""
+
+    pairs: pd.DataFrame
+    tx: pd.DataFrame
+    receiver_bases: dict[str, str]
+    sender_bases: dict[str, str]
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, receiver: str, sender: str) -> SenderView | None:
+        """None for a browser sender: its selected-pair event can come after its media."""
+        if ((events["peer"] == sender) & (events["kind"] == "browser_ready")).any():
+            return None
+        tx = events[(events["peer"] == sender) & (events["kind"] == "media_tx")]
+        return cls(_pairs(events, sender), tx[["t_monotonic", "ssrc", "seq"]],
+                   _bases(events, receiver), _bases(events, sender))
+
+    def pair_when_sent(self, rx_row: pd.Series) -> tuple[str, str] | None:
+        """The sender's selected pair (local, remote) when it sent the unit (at its arrival
+        when the sender logs no media_tx); None without a selected pair by then."""
+        t = float(rx_row["t_monotonic"])
+        if len(self.tx) and not pd.isna(rx_row["seq"]) and not pd.isna(rx_row["ssrc"]):
+            own = self.tx[(self.tx["ssrc"] == rx_row["ssrc"]) & (self.tx["seq"] == rx_row["seq"])
+                          & (self.tx["t_monotonic"] <= t)]
+            if len(own):
+                t = float(own["t_monotonic"].max())
+        known = self.pairs[self.pairs["t"] <= t]
+        if not len(known):
+            return None
+        return str(known["local"].iloc[-1]), str(known["remote"].iloc[-1])
+
+    def mirrors(self, local: str, remote: str, theirs: tuple[str, str]) -> bool:
+        """The receiver's pair (local, remote) is the sender's pair seen from the other end."""
+        rl, rr = _address(local), _address(remote)
+        sl, sr = _address(theirs[0]), _address(theirs[1])
+        return rl in (sr, self.receiver_bases.get(sr)) and sl in (rr, self.sender_bases.get(rr))
+
+
+def _address(candidate: str) -> str:
+    return candidate.split(" ", 1)[-1]  # "type address:port" -> "address:port"
+
+
+def _bases(events: pd.DataFrame, peer: str) -> dict[str, str]:
+    rows = events[(events["peer"] == peer) & (events["kind"] == "candidate_sent")]
+    out: dict[str, str] = {}
+    for d in detail_of(rows):
+        if d.get("address") and d.get("port") is not None:
+            address = f"{d['address']}:{d['port']}"
+            related = d.get("related_address")
+            out[address] = f"{related}:{d.get('related_port')}" if related else address
+    return out
+
+
+def _arrival_path(detail: dict[str, Any], generation: float) -> Path | None:
+    """Rule 0: the pair the unit arrived on, when the receiver stamped it."""
+    if not detail.get("local_address") or not detail.get("remote_address"):
+        return None
+    return Path(generation, f"{detail.get('local_type')} {detail['local_address']}",
+                f"{detail.get('remote_type')} {detail['remote_address']}")
+
+
 def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame, windows: pd.DataFrame | None = None,
-                 before_gap: bool = False) -> Path:
+                 before_gap: bool = False, sender: SenderView | None = None) -> Path:
     """The generation and candidate pair a unit arrived on, as seen at its receiver (the
-    evidence, best first, is in the module's docstring); `before_gap`: the unit that opened it."""
+    evidence, best first, is in the module's docstring); `before_gap`: the unit that opened it;
+    `sender`: the sender's events, which check rule 1."""
     if rx_row is None:
         return Path()
     detail = json.loads(rx_row["detail"]) if isinstance(rx_row["detail"], str) else {}
     generation = _number(detail.get("generation"))
+    arrived = _arrival_path(detail, generation)
+    if arrived is not None:
+        return arrived
     t = float(rx_row["t_monotonic"])
     if not math.isfinite(generation) and windows is not None and len(windows):
         return _path_from_data(t, windows, before_gap)
@@ -371,8 +448,25 @@ def path_of_unit(rx_row: pd.Series | None, pairs: pd.DataFrame, windows: pd.Data
     if not len(known):
         return Path(generation)
     last = known.iloc[-1]
-    return Path(generation if math.isfinite(generation) else float(last["generation"]),
-                str(last["local"]), str(last["remote"]))
+    selected = Path(generation if math.isfinite(generation) else float(last["generation"]),
+                    str(last["local"]), str(last["remote"]))
+    if math.isfinite(generation) and sender is not None:
+        return _checked_by_sender(selected, rx_row, pairs, sender)
+    return selected
+
+
+def _checked_by_sender(selected: Path, rx_row: pd.Series, pairs: pd.DataFrame, sender: SenderView) -> Path:
+    """Rule 1's check: the receiver's selected pair lags a move inside its generation when the
+    sender sent the unit over another pair, one the receiver selected later (or earlier)."""
+    theirs = sender.pair_when_sent(rx_row)
+    if theirs is None or selected.local is None or sender.mirrors(selected.local, str(selected.remote), theirs):
+        return selected
+    mine = pairs[pairs["generation"] == selected.generation][["local", "remote"]].drop_duplicates()
+    matching = [(str(a), str(b)) for a, b in zip(mine["local"], mine["remote"], strict=False)
+                if sender.mirrors(str(a), str(b), theirs)]
+    if len(matching) != 1:
+        return selected
+    return Path(selected.generation, *matching[0])
 
 
 # ----- units --------------------------------------------------------------------------------
@@ -472,6 +566,7 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         return out
     pairs = _pairs(events, receiver)
     windows = data_windows(events, receiver)
+    view = None if through_sfu else SenderView.of(events, receiver, sender)  # an SFU leg: another sender
     found = continuity.outages(arrivals, t_fault, t_end)
     out.outages = len(found)
     if not found:  # the fault never interrupted this direction
@@ -486,13 +581,13 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         # fast handover): then the gap runs from the last unit on the old path to the first
         # on the new one, not from the fault to a unit still in flight on the old path
         # (a unit whose path cannot be told is neither)
-        old_path = path_of_unit(opened, pairs, windows, before_gap=True)
+        old_path = path_of_unit(opened, pairs, windows, before_gap=True, sender=view)
         soon = first_after[first_after["t_monotonic"] <= t_fault + PATH_CHANGE_WINDOW_S] \
             if old_path.known else first_after.iloc[:0]
         last_on_old = opened
         for position in range(len(soon)):
             unit = soon.iloc[position]
-            path = path_of_unit(unit, pairs, windows)
+            path = path_of_unit(unit, pairs, windows, sender=view)
             if not path.known:
                 continue
             if not path.same_as(old_path):
@@ -504,14 +599,14 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
         matches = rx[rx["t_monotonic"] == found[0].end]
         closed = matches.iloc[0] if len(matches) else None
     out.t_gap_start = float(opened["t_monotonic"])
-    out.before = path_of_unit(opened, pairs, windows, before_gap=True)
+    out.before = path_of_unit(opened, pairs, windows, before_gap=True, sender=view)
     if closed is None:
         out.reason = f"media did not resume at the {receiver} (no second of steady flow)"
         out.units_lost = _lost_between(rx, tx, opened, None, t_end)
         return out
     out.t_media_resumed = float(closed["t_monotonic"])
     out.media_gap_ms = (out.t_media_resumed - out.t_gap_start) * 1000.0
-    out.after = path_of_unit(closed, pairs, windows)
+    out.after = path_of_unit(closed, pairs, windows, sender=view)
     out.units_lost = _lost_between(rx, tx, opened, closed, t_end)
     out.disconnected_to_media_ms = _ms(out.t_media_resumed, out.t_disconnected) \
         if out.t_disconnected <= out.t_media_resumed else NAN

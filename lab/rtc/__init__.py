@@ -78,8 +78,10 @@ aioice 0.13.0) that adds, W3C-shaped:
 
 Events for measuring (pyee, on the peer connection):
 - "mediareceived" (MediaReceived: at = loop.time() i.e. time.monotonic(), generation, ssrc,
-  sequence_number, size, remote_address): every SRTP packet (not RTCP) that arrives, on any
-  generation, before decryption. Only emitted while a listener is registered.
+  sequence_number, size, remote_address, pair = the CandidatePairInfo it arrived on: its
+  receiving socket and source address, which can differ from the selected pair when the remote
+  side switched first): every SRTP packet (not RTCP) that arrives, on any generation, before
+  decryption. Only emitted while a listener is registered.
 - "selectedcandidatepairchange" (SelectedPairChange: at, pair=CandidatePairInfo(generation,
   local_type, local_address, remote_type, remote_address, protocol), previous_generation): the
   first pair, and every restart cut-over.

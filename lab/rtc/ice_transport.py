@@ -61,7 +61,9 @@ class MediaReceived:
     """One SRTP packet (not RTCP) arrived: for timing media gaps per packet.
 
     `at` is the event loop's clock (time.monotonic()), `ssrc`/`sequence_number` are read from
-    the clear-text RTP header.
+    the clear-text RTP header. `pair`: the candidate pair it arrived on (the local socket that
+    received it and the address it came from), which can differ from the selected pair (the
+    remote side switched first); None when the socket is unknown.
     """
 
     at: float
@@ -70,6 +72,7 @@ class MediaReceived:
     sequence_number: int
     size: int
     remote_address: Address | None
+    pair: CandidatePairInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,33 @@ def describe_pair(generation: int, pair: Any) -> CandidatePairInfo:
         local_address=(local.host, local.port),
         remote_type=remote.type,
         remote_address=pair.remote_addr,
+        protocol=local.transport,
+    )
+
+
+def arrival_pair(
+    generation: int, connection: Any, protocol: Any, remote: Address | None
+) -> CandidatePairInfo | None:
+    """The pair a datagram arrived on: the checked pair of its local socket and source address;
+    an address the remote side never signaled is peer-reflexive (RFC 8445 7.3.1.3)."""
+    if protocol is None or remote is None:
+        return None
+    for pair in getattr(connection, "_check_list", ()):
+        if pair.protocol is protocol and tuple(pair.remote_addr) == tuple(remote):
+            return describe_pair(generation, pair)
+    local = getattr(protocol, "local_candidate", None)
+    if local is None:
+        return None
+    remote_type = next(
+        (c.type for c in getattr(connection, "_remote_candidates", ()) if (c.host, c.port) == tuple(remote)),
+        "prflx",
+    )
+    return CandidatePairInfo(
+        generation=generation,
+        local_type=local.type,
+        local_address=(local.host, local.port),
+        remote_type=remote_type,
+        remote_address=(remote[0], remote[1]),
         protocol=local.transport,
     )
 
@@ -406,6 +436,7 @@ class RestartableIceTransport(RTCIceTransport):
                     sequence_number=int.from_bytes(data[2:4], "big"),
                     size=len(data),
                     remote_address=remote,
+                    pair=arrival_pair(connection.lab_generation, connection, protocol, remote),
                 )
             )
 

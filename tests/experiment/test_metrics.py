@@ -31,7 +31,8 @@ NEW_ANSWERER_PAIR = {"local_type": "host", "local_address": "10.0.9.2:6002", "re
 
 def media(sender: str, receiver: str, ssrc: int, dropped: Iterable[int], latency: float = 0.005,
           units: int = 500, t0: float = 100.0, generation: Callable[[int], int | None] = lambda k: None,
-          not_sent: Iterable[int] = ()) -> list[dict]:
+          not_sent: Iterable[int] = (), arrival: Callable[[int], dict | None] = lambda k: None) -> list[dict]:
+    """`arrival`: the pair unit k arrived on, as lab.rtc stamps it (None: not stamped)."""
     rows = []
     dropped, not_sent = set(dropped), set(not_sent)
     for k in range(units):
@@ -43,6 +44,7 @@ def media(sender: str, receiver: str, ssrc: int, dropped: Iterable[int], latency
             fields = {"t": t_send + latency, "kind": "media_rx", "seq": seq, "ssrc": ssrc}
             if generation(k) is not None:
                 fields["generation"] = generation(k)
+            fields.update(arrival(k) or {})
             rows.append(event_row(T, receiver, fields))
     return rows
 
@@ -502,3 +504,80 @@ def test_a_fast_handover_between_browsers_is_placed_by_pair_data() -> None:
     for d in m.directions:
         assert d.t_gap_start == pytest.approx(105.005) and d.t_media_resumed == pytest.approx(105.085)
         assert d.before.generation == 0 and d.after.generation == 1
+
+
+# A move inside ICE generation 0 (the standby Wi-Fi -> LTE handover without a restart): the
+# answerer (controlled) follows the phone's nomination at 105.99 and its media reaches the phone's
+# LTE socket from 106.005 (k = 300), but the phone's own selected pair moves only at 107.0; its
+# media reaches the answerer over the LTE pair from 107.005 (k = 350). Offerer = the phone.
+PHONE_LTE_PAIR = {"local_type": "host", "local_address": "10.0.2.2:5002", "remote_type": "srflx",
+                  "remote_address": "198.51.100.20:6000"}
+PEER_TO_LTE_PAIR = {"local_type": "host", "local_address": "10.0.9.2:6000", "remote_type": "srflx",
+                    "remote_address": "198.51.100.11:5002"}
+
+
+def move_in_generation_0(stamped: bool) -> list[dict]:
+    """`stamped`: each media_rx carries the pair it arrived on (lab.rtc); else only its generation."""
+    rows = [ev("offerer", 100.0, "selected_pair", generation=0, **OFFERER_PAIR),
+            ev("answerer", 100.0, "selected_pair", generation=0, **ANSWERER_PAIR),
+            ev("orchestrator", 104.999, "fault", type="handover"),
+            ev("answerer", 105.99, "selected_pair", generation=0, previous_generation=0, **PEER_TO_LTE_PAIR),
+            ev("offerer", 107.0, "selected_pair", generation=0, previous_generation=0, **PHONE_LTE_PAIR),
+            ev("orchestrator", 109.99, "trial_end")]
+    rows += [ev("offerer", 99.9, "candidate_sent", generation=0, type="srflx", address="198.51.100.10", port=5000,
+                related_address="10.0.1.2", related_port=5000, interface="wlan0"),
+             ev("offerer", 99.9, "candidate_sent", generation=0, type="srflx", address="198.51.100.11", port=5002,
+                related_address="10.0.2.2", related_port=5002, interface="wwan0"),
+             ev("answerer", 99.95, "candidate_sent", generation=0, type="srflx", address="198.51.100.20", port=6000,
+                related_address="10.0.9.2", related_port=6000, interface="eth0")]
+
+    def stamp(old: dict[str, str], new: dict[str, str], first_new: int) -> Callable[[int], dict | None]:
+        return (lambda k: new if k >= first_new else old) if stamped else (lambda k: None)
+
+    rows += media("answerer", "offerer", 1, range(250, 300), generation=lambda k: 0,
+                  arrival=stamp(OFFERER_PAIR, PHONE_LTE_PAIR, 300))
+    rows += media("offerer", "answerer", 2, range(250, 350), generation=lambda k: 0,
+                  arrival=stamp(ANSWERER_PAIR, PEER_TO_LTE_PAIR, 350))
+    return rows
+
+
+def test_a_move_inside_generation_0_is_placed_by_the_pair_each_unit_arrived_on() -> None:
+    """The unit after the gap came over the LTE pair while the phone still had its Wi-Fi pair
+    selected (for another second): 'new-pair', not 'old-path' (the selected pair lags)."""
+    m = trial_metrics(events_frame(move_in_generation_0(stamped=True)))
+    at_phone, at_peer = m.directions
+    assert at_phone.t_media_resumed == pytest.approx(106.005)
+    assert at_phone.before.local == "host 10.0.1.2:5000" and at_phone.after.local == "host 10.0.2.2:5002"
+    assert at_phone.before.generation == at_phone.after.generation == 0
+    assert at_phone.resumed_on == "new-pair" and at_peer.resumed_on == "new-pair"
+    assert at_peer.after.remote == "srflx 198.51.100.11:5002"
+    assert m.recovered and m.resumed_on == "new-pair"
+    assert m.negotiations == 0 and m.recovery_ms == pytest.approx(2006.0)  # the peer hears the phone last
+
+
+def test_units_without_their_pair_are_checked_against_the_senders_pair() -> None:
+    """Runs before lab.rtc stamped the arrival pair: the unit's generation and the receiver's
+    selected pair would say Wi-Fi, but the sender had selected the pair to the phone's LTE
+    address when it sent the unit (its srflx 198.51.100.11:5002, based on 10.0.2.2:5002), the
+    mirror of the pair the phone selected later."""
+    m = trial_metrics(events_frame(move_in_generation_0(stamped=False)))
+    at_phone, at_peer = m.directions
+    assert at_phone.before.local == "host 10.0.1.2:5000" and at_phone.after.local == "host 10.0.2.2:5002"
+    assert at_phone.resumed_on == "new-pair" and at_peer.resumed_on == "new-pair"
+    assert m.resumed_on == "new-pair"
+
+
+def test_without_the_senders_candidates_the_selected_pair_still_decides() -> None:
+    """Old events with no way to tell the pair from the sender's side: the old rule (the
+    receiver's selected pair of the unit's generation) stands."""
+    rows = [r for r in move_in_generation_0(stamped=False) if r["kind"] != "candidate_sent"]
+    at_phone, _ = trial_metrics(events_frame(rows)).directions
+    assert at_phone.after.local == "host 10.0.1.2:5000" and at_phone.resumed_on == "old-path"
+
+
+def test_a_browser_senders_pair_events_do_not_check_rule_1() -> None:
+    """A browser stamps its selected pair when its page hears of it, possibly after its media
+    moved: its events cannot tell which pair a unit was sent on, and the old rule stands."""
+    rows = move_in_generation_0(stamped=False) + [ev("answerer", 99.0, "browser_ready", pid=1)]
+    at_phone, _ = trial_metrics(events_frame(rows)).directions
+    assert at_phone.after.local == "host 10.0.1.2:5000" and at_phone.resumed_on == "old-path"

@@ -22,7 +22,7 @@ from lab.contract import AgentConfig, SfuLeg
 from lab.runtime.agent import rtc
 from lab.runtime.agent.control import ControlChannel
 from lab.runtime.agent.media import SilenceTrack, prefer_codec
-from lab.runtime.agent.session import PeerSession, _ufrag, candidate_facts
+from lab.runtime.agent.session import PeerSession, _ufrag, arrival_pair, candidate_facts
 from lab.sfu.client import Handle, JanusApiError, JanusClient, JanusGone, Session
 
 PLUGIN = "janus.plugin.videoroom"
@@ -110,7 +110,7 @@ class JanusLegSession(PeerSession):
 
     async def _start_negotiation(self, pc: Any) -> None:
         pc.on("mediareceived", lambda m: self.emit("media_rx", t=m.at, seq=m.sequence_number, ssrc=m.ssrc,
-                                                    generation=m.generation))
+                                                    generation=m.generation, **arrival_pair(m)))
         pc.on("icecandidate", lambda candidate: self._spawn(self._guard(self._trickle(candidate))))
         self._spawn(self._set_up(self._publish(pc) if self.leg.leg == "publish" else self._subscribe(pc)))
 

@@ -183,7 +183,7 @@ class PeerSession:
         """Perfect negotiation of lab.rtc; the offerer's first media starts it."""
         c = self.config
         pc.on("mediareceived", lambda m: self.emit("media_rx", t=m.at, seq=m.sequence_number, ssrc=m.ssrc,
-                                                    generation=m.generation))
+                                                    generation=m.generation, **arrival_pair(m)))
         assert self.channel is not None
         # log lines named by role, seed 004's shape ([peer-polite] ...); the offerer is said once
         name = "peer-polite" if c.polite else "peer-impolite"
@@ -426,6 +426,16 @@ class PeerSession:
 async def _close_quietly(pc: Any) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(pc.close(), 3.0)
+
+
+def arrival_pair(media: Any) -> dict[str, Any]:
+    """The candidate pair a media_rx unit arrived on (lab.experiment.metrics places each unit
+    by it: the receiver's selected pair can lag it); empty when lab.rtc cannot tell."""
+    p = getattr(media, "pair", None)
+    if p is None:
+        return {}
+    return {"local_type": p.local_type, "local_address": _addr(p.local_address),
+            "remote_type": p.remote_type, "remote_address": _addr(p.remote_address)}
 
 
 def _addr(address: Any) -> str:
