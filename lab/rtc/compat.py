@@ -71,6 +71,7 @@ CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "switch_role",
         "sort_check_list",
         "_check_periodic",
+        "_remote_candidates_expected",
         "_check_list_maybe_fail",
         "_pair_remote_candidate",
         "_unfreeze_initial",

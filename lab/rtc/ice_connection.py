@@ -4,7 +4,9 @@ Differences from aioice's Connection (0.13.0):
 - connectivity checks are paced, not backed off: an unanswered check is sent again every
   `check_interval` (48 ms; bounded by Ta x pairs in progress, RFC 8445) until `check_timeout`,
   instead of aioice's 0.5 s RTO doubling; an incoming check on a pair whose own check is in
-  progress makes that check go out again at once (triggered check);
+  progress makes that check go out again at once (triggered check); one ordinary check per Ta
+  starts the pairs likely to work first: a host pair to a remote behind another NAT than ours
+  waits until the others have started (`lab_unlikely_pair`);
 - STUN server queries and TURN requests (`lab.rtc.turn`) are paced too (`server_query_interval`);
 - gathering trickles: host candidates first (`lab_host_gathered`), then STUN/TURN candidates
   as each answer arrives; every new local candidate is handed to `lab_on_candidate` (None at
@@ -579,10 +581,54 @@ class LabIceConnection(Connection):
         )
 
     def _check_periodic(self) -> bool:
-        if super()._check_periodic():
+        """One ordinary check per Ta tick (connect()'s loop), as aioice's, in a different order:
+        the highest-priority Waiting pair, else Frozen one, among the pairs that can work
+        first, then the rest (`lab_unlikely_pair`). Triggered checks do not wait for a tick."""
+        if self._check_list_done:
+            return False
+        pair = self._lab_next_ordinary_check()
+        if pair is not None:
+            self.check_start_task(pair)
+            return True
+        if self._remote_candidates_expected():
             return True
         # local candidates are still being gathered: they will form new pairs
-        return not self._check_list_done and not self.lab_gathered.is_set()
+        return not self.lab_gathered.is_set()
+
+    def _lab_next_ordinary_check(self) -> CandidatePair | None:
+        startable = (CandidatePair.State.WAITING, CandidatePair.State.FROZEN)
+        demoted: CandidatePair | None = None
+        for state in startable:
+            for pair in self._check_list:  # sorted by priority
+                if pair.state != state:
+                    continue
+                if not self.lab_unlikely_pair(pair):
+                    return pair
+                if demoted is None:
+                    demoted = pair
+        return demoted
+
+    def lab_unlikely_pair(self, pair: CandidatePair) -> bool:
+        """The pair's remote is a host candidate behind a NAT other than any of ours: the remote
+        also announced a server-reflexive candidate of that host (its public mapping), we have
+        server-reflexive candidates too, and no public address is shared. A private address
+        behind another NAT is not reachable from here (short of routing between private
+        networks, so such a pair is checked after the others, not dropped). RFC 8445 orders
+        checks by pair priority, which ranks host pairs first; after a handover the host pair
+        to the remote's home network would take the first Ta slot (libwebrtc's
+        prioritize_most_likely_candidate_pairs likewise starts with the pairs likely to work)."""
+        remote = pair.remote_candidate
+        if remote.type != "host":
+            return False
+        remote_public = {
+            c.host for c in self._remote_candidates
+            if c.type == "srflx" and c.component == remote.component and c.host != remote.host
+            and c.related_address in (None, "0.0.0.0", "::", remote.host)
+        }
+        if not remote_public:
+            return False
+        local_public = {c.host for c in self._local_candidates if c.type == "srflx"}
+        return bool(local_public) and remote.host not in local_public and not remote_public & local_public
 
     def _check_list_maybe_fail(self) -> None:
         if not self.lab_gathered.is_set():

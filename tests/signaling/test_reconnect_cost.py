@@ -169,3 +169,47 @@ async def test_a_peer_whose_old_connection_is_closing_does_not_hold_up_the_other
                 assert [m["n"] for m in await to_a] == [1, 2]
         finally:
             await relay.stop()
+
+
+async def test_a_network_change_opens_the_new_connection_without_waiting_for_the_old_ones_teardown(
+    monkeypatch,
+) -> None:
+    # The old connection's teardown is held (on an agent it competes with the restart for the
+    # loop): the new connection's TCP and WebSocket handshakes must complete meanwhile.
+    server = SignalingServer("127.0.0.1", 0)
+    opened: list[object] = []
+    handle = server._handle
+
+    async def counting(conn) -> None:  # called once a connection's WebSocket upgrade is done
+        opened.append(conn)
+        await handle(conn)
+
+    monkeypatch.setattr(server, "_handle", counting)
+    async with server:
+        async with SignalingClient.create(server.url, "rp", "alice") as a, \
+                SignalingClient.create(server.url, "rp", "bob") as b:
+            await a.wait_connected(10)
+            await b.wait_connected(10)
+            teardown = asyncio.Event()
+            drop = a._drop_connection
+
+            async def held_drop(ws) -> None:
+                await teardown.wait()
+                await drop(ws)
+
+            monkeypatch.setattr(a, "_drop_connection", held_drop)
+            a.reconnect_now()
+            for _ in range(500):
+                if len(opened) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(opened) == 3  # alice's new connection, while her old one is not torn down
+            teardown.set()
+            to_b = asyncio.create_task(collect(b, 1))
+            a.send({"after": "handover"})
+            assert (await to_b)[0] == {"after": "handover"}
+            for _ in range(500):
+                if a.connects == 2 and a.connected:
+                    break
+                await asyncio.sleep(0.01)
+            assert a.connects == 2 and a.connected

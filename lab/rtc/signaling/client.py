@@ -10,7 +10,9 @@ right behind the join, in the same flight (the server handles a connection's fra
 they cannot overtake it), not a round trip later when the join is answered; and a host that
 watches its network calls `network_changed()` on each address/link/route event, which reconnects
 at once when the route to the server no longer leaves from the connection's address (and cuts
-a backoff short when a route appears), instead of waiting for keepalives to time out.
+a backoff short when a route appears), instead of waiting for keepalives to time out. The new
+connection's TCP handshake starts at that event: it does not wait for the old connection's
+teardown (its tasks, the "disconnected" state) to run on a loop busy with the restart.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class SignalingClient(SignalingChannel):
         self._path_dead = False  # reconnect_now: the current path is gone, do not close gracefully
         self._attempt: asyncio.Task[None] | None = None
         self._attempt_source: str | None = None  # the address an attempt in flight leaves from
+        # reconnect_now's connection, opening while the old one is torn down; the next attempt's
+        self._preopened: asyncio.Task[ClientConnection] | None = None
+        self._preopened_source: str | None = None
         self._wake = asyncio.Event()
         self.connects = 0
         self.last_error: str | None = None
@@ -128,6 +133,7 @@ class SignalingClient(SignalingChannel):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
             self._runner = None
+        await self._discard_preopened()
         self._out_path.cancel()
         self._in_path.cancel()
         await self.session.stop()
@@ -155,6 +161,11 @@ class SignalingClient(SignalingChannel):
         elif self._attempt is not None and not self._attempt.done():
             self._attempt.cancel()
         self._wake.set()
+        if self._runner is not None and not self._closing and self.clock.seconds_until_alive() <= 0:
+            # the SYN leaves now (the task's first step), not after the teardown above has run
+            self._drop_preopened()
+            self._preopened_source = self._route_source()
+            self._preopened = asyncio.get_running_loop().create_task(self._open())
 
     def network_changed(self) -> bool:
         """The host's links, addresses or routes changed (a netlink event): act on it now.
@@ -174,6 +185,11 @@ class SignalingClient(SignalingChannel):
             return True
         if self._attempt is not None and not self._attempt.done():
             if source is None or source == self._attempt_source:
+                return False
+            self.reconnect_now()
+            return True
+        if self._preopened is not None and not self._preopened.done():
+            if source is None or source == self._preopened_source:
                 return False
             self.reconnect_now()
             return True
@@ -210,8 +226,9 @@ class SignalingClient(SignalingChannel):
                 continue
             self._path_dead = self._skip_backoff = False
             self._wake.clear()
-            self._attempt_source = self._route_source()
-            self._attempt = asyncio.get_running_loop().create_task(self._connect_once())
+            preopened, self._preopened = self._preopened, None
+            self._attempt_source = self._preopened_source if preopened is not None else self._route_source()
+            self._attempt = asyncio.get_running_loop().create_task(self._connect_once(preopened))
             try:
                 try:
                     await asyncio.wait([self._attempt])
@@ -240,9 +257,9 @@ class SignalingClient(SignalingChannel):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)  # reconnect_now cuts it short
 
-    async def _connect_once(self) -> None:
+    async def _open(self) -> ClientConnection:
         ka = self.config.keepalive
-        ws = await connect(
+        return await connect(
             self.config.url,
             proxy=None,  # lab traffic goes to the lab's own server only, never through a proxy
             compression=None,
@@ -251,6 +268,32 @@ class SignalingClient(SignalingChannel):
             ping_timeout=ka.ping_timeout_s,
             close_timeout=1.0,
         )
+
+    def _drop_preopened(self) -> None:
+        """Abandon a connection reconnect_now started (another network change superseded it)."""
+        task, self._preopened = self._preopened, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled() and task.exception() is None:
+            task.result().transport.abort()
+
+    async def _discard_preopened(self) -> None:
+        task = self._preopened
+        self._drop_preopened()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _connect_once(self, preopened: asyncio.Task[ClientConnection] | None = None) -> None:
+        ka = self.config.keepalive
+        try:
+            ws = await (preopened if preopened is not None else self._open())
+        except asyncio.CancelledError:
+            if preopened is not None and not preopened.done():
+                preopened.cancel()
+            raise
         outbox: asyncio.Queue[str] = asyncio.Queue()
         writer = asyncio.get_running_loop().create_task(self._write(ws, outbox))
         try:
