@@ -105,6 +105,12 @@ def steady_from(arrivals: np.ndarray, after: float, rate: float, t_end: float,
     return float(times[starts[hits[0]]]) if len(hits) else math.nan
 
 
+def steady_between(arrivals: np.ndarray, after: float, before: float, rate: float,
+                   freeze_starts: np.ndarray | None = None) -> bool:
+    """Whether a whole second of steady flow began after `after` and ended by `before`."""
+    return before > after and math.isfinite(steady_from(arrivals, after, rate, before, freeze_starts))
+
+
 def outages(arrivals: np.ndarray, t_fault: float, t_end: float) -> list[Outage]:
     """The outages from the fault to the end of the observation, in order."""
     times = np.sort(np.asarray(arrivals, dtype=float))

@@ -16,7 +16,11 @@ lab.experiment.continuity. Definitions:
                      the pre-fault rate for 1 s
     media_gap_ms     t_media_resumed - t_gap_start (a loss burst is one gap from its first freeze
                      to steady flow; it is not the single longest silence)
-    outages          outages from the fault to the end (a second one after steady flow counts)
+    outages          outages from the fault to the end (a second one after steady flow counts).
+                     The first is the fault's only if it began before a second of steady flow
+                     after the fault: one that starts after the media flowed steadily again (a
+                     load stall seconds later) is counted here but is not the fault's gap, and
+                     does not make the fault an interruption
     freezes          every freeze (libwebrtc's rule) over the whole trial, with an unfinished one
                      when the observation ends in silence; freeze_ms is their total
     resumed_on       'new-pair' when the first unit of steady flow came over another ICE generation
@@ -166,6 +170,7 @@ class DirectionMetrics:
     t_media_resumed: float = NAN
     media_gap_ms: float = NAN
     outages: int = 0
+    fault_outage: bool = False  # the first outage is the fault's (no steady second before it)
     freezes: int = 0
     freeze_ms: float = 0.0
     freeze_list: list[tuple[float, float, bool]] = field(default_factory=list)  # (t - t_fault s, ms, ended)
@@ -187,7 +192,7 @@ class DirectionMetrics:
     @property
     def interrupted(self) -> bool:
         """The fault touched this direction's media (see the module's docstring)."""
-        return self.outages > 0 or not self.resumed or self.resumed_on != "old-path"
+        return self.fault_outage or not self.resumed or self.resumed_on != "old-path"
 
 
 @dataclass
@@ -569,7 +574,15 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
     view = None if through_sfu else SenderView.of(events, receiver, sender)  # an SFU leg: another sender
     found = continuity.outages(arrivals, t_fault, t_end)
     out.outages = len(found)
-    if not found:  # the fault never interrupted this direction
+    if found and continuity.steady_between(arrivals, t_fault, found[0].start, out.rate_before,
+                                           np.array([f.start for f in listed])):
+        # media flowed steadily again after the fault before this outage began (a load stall
+        # seconds later, a second fault): an outage of the observation, not the fault's
+        found_by_fault: list[continuity.Outage] = []
+    else:
+        found_by_fault = found
+    out.fault_outage = bool(found_by_fault)
+    if not found_by_fault:  # the fault never interrupted this direction
         first_after = rx[rx["t_monotonic"] > t_fault]
         if not len(first_after):
             out.t_gap_start = float(before[-1])
@@ -595,8 +608,8 @@ def direction_metrics(events: pd.DataFrame, receiver: str, t_fault: float, t_end
                 break
             last_on_old = unit
     else:
-        opened = rx[rx["t_monotonic"] == found[0].start].iloc[0]
-        matches = rx[rx["t_monotonic"] == found[0].end]
+        opened = rx[rx["t_monotonic"] == found_by_fault[0].start].iloc[0]
+        matches = rx[rx["t_monotonic"] == found_by_fault[0].end]
         closed = matches.iloc[0] if len(matches) else None
     out.t_gap_start = float(opened["t_monotonic"])
     out.before = path_of_unit(opened, pairs, windows, before_gap=True, sender=view)

@@ -456,6 +456,30 @@ def test_an_outage_on_the_old_path_is_an_interruption() -> None:
     assert m.media_gap_ms == pytest.approx(3020.0)
 
 
+def test_an_outage_after_steady_flow_is_not_the_fault_s() -> None:
+    """The fault left the media alone; 3 s later both directions stall for 400 ms (the machine
+    under load, seen in a benchmark: a 40 ms handover reported as an 11 s recovery on the old
+    path). The stall is an outage of the observation, not the fault's gap."""
+    rows = [r for r in untouched_trial() if r["kind"] not in ("media_rx", "media_tx")]
+    rows += media("answerer", "offerer", 1, range(400, 420), generation=lambda k: 0)
+    rows += media("offerer", "answerer", 2, range(400, 420), generation=lambda k: 0)
+    m = trial_metrics(events_frame(rows))
+    assert [d.outages for d in m.directions] == [1, 1]
+    assert [d.interrupted for d in m.directions] == [False, False]
+    assert not m.interrupted and m.failure_reason == metrics.NOT_INTERRUPTED
+    assert np.isnan(m.media_gap_ms) and np.isnan(m.recovery_ms)
+
+
+def test_an_outage_before_steady_flow_is_the_fault_s() -> None:
+    """The same stall 0.5 s after the fault, before any second of steady flow: the fault's."""
+    rows = [r for r in untouched_trial() if r["kind"] not in ("media_rx", "media_tx")]
+    rows += media("answerer", "offerer", 1, range(275, 295), generation=lambda k: 0)
+    rows += media("offerer", "answerer", 2, range(275, 295), generation=lambda k: 0)
+    m = trial_metrics(events_frame(rows))
+    assert m.interrupted and m.recovered and m.resumed_on == "old-path"
+    assert m.media_gap_ms == pytest.approx(420.0)
+
+
 def test_a_direction_that_never_resumed_is_interrupted() -> None:
     rows = [r for r in untouched_trial() if not (r["kind"] in ("media_rx", "media_tx") and r["ssrc"] == 2)]
     rows += media("offerer", "answerer", 2, range(250, 500), generation=lambda k: 0)
