@@ -3,7 +3,10 @@
 A thread blocks on the netlink socket and hands each relevant message to the asyncio loop:
 address added/removed, link up/down, default route changed. Each carries `settled`: whether the
 event left the host with its new default route in place (`default_route_settled`), read from
-the kernel as the event is handed on.
+the kernel as the event is handed on; and `changed`: whether the host's network (its usable
+interfaces and the interface of its best default route) differs from what the previous event
+left. One handover is a burst of events (link, address, routes); only those that change the
+network are a network change to an app (a policy restarts once per change, not per event).
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def default_route_settled(info: dict[str, Any], usable: set[int], routes: list[t
     return True
 
 
+def network_state(usable: set[int], routes: list[tuple[int, int]]) -> tuple[int | None, frozenset[int]]:
+    """What an app sees of the host's network: the interface of the best default route out of a
+    usable interface (None: no route out), and the usable interfaces."""
+    candidates = sorted((metric, index) for metric, index in routes if index in usable)
+    return (candidates[0][1] if candidates else None), frozenset(usable)
+
+
 def kernel_default_routes(ipr: IPRoute) -> list[tuple[int, int]]:
     """The main table's IPv4 default routes: (metric, output interface)."""
     routes = []
@@ -99,6 +109,7 @@ class NetworkWatcher:
         self._ready = threading.Event()
         self._stopped = False
         self._usable: set[int] | None = None  # at the previous event (or the start)
+        self._state: tuple[int | None, frozenset[int]] | None = None  # network_state, likewise
         self._thread = threading.Thread(target=self._run, name="netwatch", daemon=True)
 
     def start(self) -> None:
@@ -112,6 +123,7 @@ class NetworkWatcher:
             self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE)
             self._query = IPRoute()  # dumps on their own socket: the bound one only listens
             self._usable = usable_interfaces()
+            self._state = network_state(self._usable, kernel_default_routes(self._query))
         finally:
             self._ready.set()
         while not self._stopped:
@@ -122,18 +134,21 @@ class NetworkWatcher:
             for message in messages:
                 info = describe(message)
                 if info is not None and not self._stopped:
-                    info["settled"] = self._settled(info)
+                    info["settled"], info["changed"] = self._read(info)
                     self._loop.call_soon_threadsafe(self._callback, info)
 
-    def _settled(self, info: dict[str, Any]) -> bool:
+    def _read(self, info: dict[str, Any]) -> tuple[bool, bool]:
+        """(settled, changed) of this event, from the kernel's state now."""
         if self._query is None:
-            return False
+            return False, True
         try:
             usable, before = usable_interfaces(), self._usable
-            self._usable = usable
-            return default_route_settled(info, usable, kernel_default_routes(self._query), before)
+            routes = kernel_default_routes(self._query)
+            state, previous = network_state(usable, routes), self._state
+            self._usable, self._state = usable, state
+            return default_route_settled(info, usable, routes, before), state != previous
         except Exception:  # the namespace is going away: nothing is settled
-            return False
+            return False, True
 
     def stop(self) -> None:
         self._stopped = True

@@ -265,7 +265,8 @@ class PeerSession:
         self.emit("network_change", **info)
         if self.restartable and self.pc is not None:
             self._spawn(self._guard(rtc.network_changed(self.pc)))
-        self.policy.on_network_change(settled=bool(info.get("settled")))
+        if info.get("changed", True):  # another event of a burst that changed nothing more: no restart
+            self.policy.on_network_change(settled=bool(info.get("settled")))
         self._signaling_network_changed()
 
     def _on_host_network_event(self, info: dict[str, Any]) -> None:

@@ -170,6 +170,7 @@ class BrowserPeer:
         signaling = self._route is not None and self._route.must_reconnect()
         if signaling:
             self.control.emit("signaling_reconnect", reason="network-change")
+        policy = policy and bool(info.get("changed", True))  # an event that changed nothing more: no restart
         if policy or signaling:
             self._spawn(self._command_page(NetworkChange(policy=policy, signaling=signaling,
                                                           settled=bool(info.get("settled")))))

@@ -95,6 +95,8 @@ def remove_containers(ids: list[str]) -> None:
 
 def lab_containers(scope: str | None) -> list[str]:
     """ids of the lab's containers: of one scope and the scopes nested in it, or (None) of every scope."""
-    containers = client().containers.list(all=True, filters={"label": naming.DOCKER_LABEL})
-    return [str(c.id) for c in containers
-            if scope is None or naming.in_scope(c.labels.get(naming.DOCKER_LABEL, ""), scope)]
+    # the list call's own rows (id and labels): the SDK's containers.list() inspects each one
+    # after listing, and fails on one removed in between (another run's clean-up)
+    rows = client().api.containers(all=True, filters={"label": naming.DOCKER_LABEL})
+    return [str(row["Id"]) for row in rows
+            if scope is None or naming.in_scope((row.get("Labels") or {}).get(naming.DOCKER_LABEL, ""), scope)]
